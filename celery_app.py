@@ -1,0 +1,3 @@
+from webapp import create_app
+
+celery = create_app().extensions["celery"]

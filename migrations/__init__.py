@@ -1,0 +1,1 @@
+"""Alembic migrations; a package so versions can share migrations.rls."""

@@ -1,0 +1,211 @@
+"""Fixtures: a migrated PostgreSQL database, Redis, the app, clients, organizations, a worker.
+
+Services come from TEST_DATABASE_URL (a role that can create databases and roles) and
+TEST_REDIS_URL; without them an embedded PostgreSQL and Redis start under instance/.
+Tests isolate by giving each test its own organizations, never by sharing one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from webapp import create_app, embedded
+from webapp.auth import services as auth_services
+from webapp.extensions import db
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DATABASE = "pmdi_test"
+APP_ROLE = "pmdi_test_app"
+APP_PASSWORD = "test-app-password"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Where the test database and Redis are."""
+
+    owner_url: str  # the migration/owner role (bypasses RLS; used only to arrange and inspect)
+    app_url: str  # the runtime role the app connects as
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    """Start or reach PostgreSQL and Redis, create and migrate a fresh test database."""
+    keep: list[Any] = []
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        server, admin_url = embedded.start_postgres(ROOT / "instance" / "test-pg")
+        keep.append(server)
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        embedded_redis = embedded.start_redis(ROOT / "instance" / "test-redis.db")
+        keep.append(embedded_redis)
+        redis_url = embedded_redis.url
+    redis.Redis.from_url(redis_url).flushdb()
+    owner_url = embedded.ensure_database(admin_url, TEST_DATABASE, recreate=True)
+    app_url = embedded.with_role(owner_url, APP_ROLE, APP_PASSWORD)
+    found = Services(owner_url=owner_url, app_url=app_url, redis_url=redis_url)
+    migrator = make_app(found, MIGRATION_DATABASE_URL=owner_url)
+    from flask_migrate import upgrade
+
+    with migrator.app_context():
+        upgrade()
+    yield found
+
+
+def make_app(services: Services, **overrides: Any) -> Flask:
+    """An app on the test services; ``overrides`` are config keys."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": services.app_url,
+        "REDIS_URL": services.redis_url,
+        # High enough that the suite's own log-ins from one address never trip it.
+        "LOGIN_LIMIT_PER_IP": "100000/minute",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(services: Services) -> Flask:
+    """The application, as the runtime role."""
+    return make_app(services)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(services: Services) -> Iterator[Engine]:
+    """The owner role, which bypasses RLS: to arrange data and to count what RLS could hide."""
+    engine = create_engine(services.owner_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_engine(services: Services) -> Iterator[Engine]:
+    """Raw connections as the runtime role, for probing row-level security directly."""
+    engine = create_engine(services.app_url)
+    yield engine
+    engine.dispose()
+
+
+@dataclass(frozen=True)
+class OrgFixture:
+    """An organization created through sign-up, with its owner's credentials."""
+
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    password: str
+    name: str
+
+
+@pytest.fixture
+def make_org(app: Flask):  # type: ignore[no-untyped-def]
+    """Factory: a new organization (through the sign-up service) and its owner."""
+
+    def factory(name: str | None = None) -> OrgFixture:
+        tag = uuid.uuid4().hex[:8]
+        name = name or f"Org {tag}"
+        email = f"owner-{tag}@example.com"
+        password = f"pw-{tag}-long-enough"
+        with app.app_context():
+            user = auth_services.register_organization(name, f"Owner {tag}", email, password)
+            org = OrgFixture(user.organization_id, user.id, email, password, name)
+            db.session.remove()
+        return org
+
+    return factory
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    """The CSRF token from the form on ``path``."""
+    page = client.get(path)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} (status {page.status_code})"
+    return match.group(1)
+
+
+def login(client: FlaskClient, email: str, password: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    """Log in through the form, CSRF token included."""
+    token = csrf_token(client, "/login")
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}, **kwargs
+    )
+
+
+@pytest.fixture
+def login_as(app: Flask):  # type: ignore[no-untyped-def]
+    """Factory: a client logged in as an organization's owner."""
+
+    def factory(org: OrgFixture) -> FlaskClient:
+        client = app.test_client()
+        response = login(client, org.email, org.password)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process (prefork, one child) on the test database and Redis."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": services.app_url,
+        "REDIS_URL": services.redis_url,
+        "SECRET_KEY": "test-secret",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    log_path = ROOT / "instance" / "test-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log_file = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--concurrency=1",
+         "--pool=prefork", "--without-gossip", "--without-mingle", "--loglevel=INFO",
+         "-Q", "default"],
+        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    celery = app.extensions["celery"]
+    deadline = time.monotonic() + 60
+    while not celery.control.ping(timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("worker did not start:\n" + log_path.read_text()[-3000:])
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log_file.close()

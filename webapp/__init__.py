@@ -1,0 +1,72 @@
+"""PM Document Intelligence: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g, request
+
+from webapp import config as app_config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then ``config``. No I/O happens here."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(app_config.DEFAULTS)
+    app.config.from_mapping(app_config.from_environment(os.environ))
+    if config:
+        app.config.from_mapping(config)
+    app_config.finalise(app.config)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
+
+    from webapp.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, os.pardir, "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from webapp import errors, ratelimit, tenancy
+    from webapp.auth import identity
+
+    tenancy.init_app(app)
+    identity.init_app(app)
+    ratelimit.rate_limits.init_app(app)
+    errors.init_app(app)
+    _request_id(app)
+
+    from webapp.auth import bp as auth_bp
+    from webapp.dashboard import bp as dashboard_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+
+    from webapp.tenancy_check import tenancy_cli
+
+    app.cli.add_command(tenancy_cli)
+
+    from workers.setup import celery_init_app
+
+    celery_init_app(app)
+    return app
+
+
+def _request_id(app: Flask) -> None:
+    """Give every request an id (kept from X-Request-ID when sane) for logs and the audit."""
+
+    @app.before_request
+    def _assign() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo(response):  # type: ignore[no-untyped-def]
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

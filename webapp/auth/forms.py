@@ -1,0 +1,46 @@
+"""Forms of the auth pages (CSRF through Flask-WTF)."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+MIN_PASSWORD = 10
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SignupForm(FlaskForm):
+    """A new organization and its owner."""
+
+    organization = StringField(
+        "Organization name", filters=[_strip], validators=[DataRequired(), Length(2, 120)]
+    )
+    name = StringField("Your name", filters=[_strip], validators=[DataRequired(), Length(1, 120)])
+    email = EmailField(
+        "Work e-mail",
+        filters=[_strip],
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired(),
+            Length(MIN_PASSWORD, 256, message=f"Use at least {MIN_PASSWORD} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
+    )
+
+
+class LoginForm(FlaskForm):
+    """E-mail and password."""
+
+    email = EmailField("E-mail", filters=[_strip], validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class LogoutForm(FlaskForm):
+    """Log-out is a POST, so it carries a CSRF token."""

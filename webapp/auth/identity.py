@@ -1,0 +1,41 @@
+"""Flask-Login wiring: the authenticated identity is what sets the tenant context."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask
+from flask_login import current_user
+
+from webapp import tenancy
+from webapp.extensions import db, login_manager
+from webapp.models import User
+
+
+@login_manager.user_loader
+def load_user(identity: str) -> User | None:
+    """Load ``org_id:user_id`` from the signed session; sets the organization for the request."""
+    org_part, _, user_part = identity.partition(":")
+    try:
+        org_id, user_id = uuid.UUID(org_part), uuid.UUID(user_part)
+    except ValueError:
+        return None
+    tenancy.set_current_org(org_id)
+    user = db.session.get(User, (org_id, user_id))
+    if user is None or not user.is_active or user.organization.status != "active":
+        tenancy.set_current_org(None)
+        return None
+    return user
+
+
+def init_app(app: Flask) -> None:
+    """Resolve the identity at the start of each request, before any view queries."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @app.before_request
+    def _resolve_identity() -> None:
+        # Touching current_user runs load_user, which sets the tenant context.
+        _ = current_user.is_authenticated

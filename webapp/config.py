@@ -1,0 +1,116 @@
+"""Configuration defaults and the environment variables that override them.
+
+Order of precedence (lowest first): the defaults below, the environment (read only when
+``create_app`` runs, never at import time), then the mapping passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,
+    "SQLALCHEMY_DATABASE_URI": None,
+    # Migrations run as the owner role; the app itself never does.
+    "MIGRATION_DATABASE_URL": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "REDIS_URL": None,
+    "CELERY_BROKER_URL": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": 3600 * 8,
+    # Log-in throttles, in the `limits` notation.
+    "LOGIN_LIMIT_PER_ACCOUNT": "10/minute",
+    "LOGIN_LIMIT_PER_IP": "50/minute",
+    # Refuse to serve when the runtime database role could bypass row-level security.
+    "TENANCY_VERIFY_ROLE": True,
+    "MIN_PASSWORD_LENGTH": 10,
+}
+
+ENVIRONMENT_KEYS = {
+    "SECRET_KEY": "SECRET_KEY",
+    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "MIGRATION_DATABASE_URL": "MIGRATION_DATABASE_URL",
+    "REDIS_URL": "REDIS_URL",
+    "CELERY_BROKER_URL": "CELERY_BROKER_URL",
+    "SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
+}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the settings found in the environment, under their config names."""
+    found: dict[str, Any] = {}
+    for env_name, key in ENVIRONMENT_KEYS.items():
+        value = environ.get(env_name)
+        if value:
+            found[key] = value.lower() in {"1", "true", "yes"} if key.endswith("SECURE") else value
+    return found
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use the psycopg 3 driver whatever scheme the URL was given with."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgres", "postgresql"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def finalise(config: dict[str, Any]) -> None:
+    """Derive the settings that follow from others, and refuse an unsafe configuration."""
+    if not config.get("SECRET_KEY"):
+        if not (config.get("TESTING") or config.get("DEBUG")):
+            raise RuntimeError("SECRET_KEY must be set outside development and tests")
+        config["SECRET_KEY"] = "dev-only-" + os.urandom(16).hex()
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        raise RuntimeError("DATABASE_URL is not set (the app role's connection URL)")
+    config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(config["SQLALCHEMY_DATABASE_URI"])
+    if config.get("MIGRATION_DATABASE_URL"):
+        config["MIGRATION_DATABASE_URL"] = sqlalchemy_url(config["MIGRATION_DATABASE_URL"])
+    # The runtime role's name and password come from its URL, so the migrations that
+    # create and grant it and the app that logs in as it can never disagree.
+    app_url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if not app_url.username:
+        raise RuntimeError("DATABASE_URL must name the application role")
+    config.setdefault("APP_DB_ROLE", app_url.username)
+    config.setdefault("APP_DB_PASSWORD", app_url.password)
+    redis_url = config.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    config["REDIS_URL"] = redis_url
+    config.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(redis_url))
+    broker = config.get("CELERY_BROKER_URL") or kombu_url(redis_url)
+    celery = {
+        "broker_url": broker,
+        "result_backend": broker,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        "result_expires": 3600,
+        "task_default_queue": "default",
+        "include": ["workers.tasks"],
+    }
+    celery.update(config.get("CELERY") or {})
+    config["CELERY"] = celery
+
+
+def limits_storage_uri(redis_url: str) -> str:
+    """Translate a Redis URL (TCP, or ``unix:///path``) to the form `limits` reads."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://").split("?")[0]
+    return redis_url
+
+
+def kombu_url(redis_url: str) -> str:
+    """Translate a Redis URL (TCP, or ``unix:///path``) to the form Celery's broker reads."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url

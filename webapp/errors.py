@@ -1,0 +1,26 @@
+"""Error pages: clear words, the right status, nothing about other organizations."""
+
+from flask import Flask, render_template
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> ResponseReturnValue:
+        message = "This form expired or did not come from this site. Reload the page and retry."
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        messages = {
+            404: "There is nothing here. It may have been deleted, or the link is wrong.",
+            405: "That action is not allowed here.",
+            413: "That upload is too large.",
+            429: "Too many requests. Wait a moment and try again.",
+        }
+        message = messages.get(exc.code or 500, exc.description)
+        return render_template("errors/error.html", code=exc.code, message=message), exc.code

@@ -1,0 +1,1 @@
+"""Organization administration (members, settings); pages arrive with a later issue."""

@@ -1,0 +1,223 @@
+"""Tenant isolation, wall 1 and the hooks that feed wall 2 (see DESIGN.md §3).
+
+* The current organization lives in a context variable, set from the authenticated identity
+  (session cookie, API token) or by ``tenant_context`` in CLI commands and tasks.
+* Every ORM query on a ``TenantScoped`` model (and on ``Organization``) is filtered by it,
+  and raises ``TenantContextMissing`` when there is none: a bug is loud, not a leak.
+* New tenant rows are stamped with it; a row of another organization is refused at flush.
+* Every transaction begins with ``set_config('app.current_org_id', …, true)`` so PostgreSQL's
+  row-level security sees the same organization — transaction-local, and reset to ``''``
+  when there is none, so nothing lingers on a pooled connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+
+from flask import Flask, has_app_context
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+
+from webapp.models import Organization, TenantScoped
+
+_current_org: ContextVar[uuid.UUID | None] = ContextVar("current_org", default=None)
+
+SET_CONTEXT_SQL = text("SELECT set_config('app.current_org_id', :org, true)")
+
+
+class TenantContextMissing(RuntimeError):
+    """A tenant query or write ran without a current organization."""
+
+
+class CrossTenantWrite(RuntimeError):
+    """A row of another organization was about to be written."""
+
+
+def as_org_id(value: object) -> uuid.UUID:
+    """Parse an organization id, refusing anything that is not a UUID."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or not value:
+        raise TenantContextMissing(f"not an organization id: {value!r}")
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise TenantContextMissing(f"not an organization id: {value!r}") from exc
+
+
+def current_org_id() -> uuid.UUID | None:
+    """The organization in context, or None."""
+    return _current_org.get()
+
+
+def require_org_id() -> uuid.UUID:
+    """The organization in context; raises when there is none."""
+    org_id = _current_org.get()
+    if org_id is None:
+        raise TenantContextMissing("no organization in context")
+    return org_id
+
+
+def set_current_org(org_id: object | None) -> Token:
+    """Set the organization for the rest of this request; returns a token for ``reset``."""
+    token = _current_org.set(None if org_id is None else as_org_id(org_id))
+    _sync_open_transaction()
+    return token
+
+
+def reset_current_org(token: Token) -> None:
+    """Undo ``set_current_org``."""
+    _current_org.reset(token)
+    _sync_open_transaction()
+
+
+@contextmanager
+def tenant_context(org_id: object) -> Iterator[uuid.UUID]:
+    """Run a block as one organization (CLI commands, tasks, tests)."""
+    token = set_current_org(as_org_id(org_id))
+    try:
+        yield _current_org.get()  # type: ignore[misc]
+    finally:
+        reset_current_org(token)
+
+
+@contextmanager
+def no_tenant_context() -> Iterator[None]:
+    """Run a block with no organization in context (sign-up before the org exists)."""
+    token = set_current_org(None)
+    try:
+        yield
+    finally:
+        reset_current_org(token)
+
+
+def _sync_open_transaction() -> None:
+    """Re-apply the database setting when the context changes inside an open transaction."""
+    if not has_app_context():
+        return
+    from webapp.extensions import db
+
+    session = db.session()
+    if session.in_transaction():
+        for connection in _session_connections(session):
+            _apply(connection)
+
+
+def _session_connections(session: Session) -> list[Connection]:
+    transaction = session.get_transaction()
+    if transaction is None:
+        return []
+    return [conn for conn, *_ in transaction._connections.values()]  # noqa: SLF001
+
+
+def _apply(connection: Connection) -> None:
+    org_id = _current_org.get()
+    connection.execute(SET_CONTEXT_SQL, {"org": "" if org_id is None else str(org_id)})
+
+
+@event.listens_for(Session, "after_begin")
+def _set_database_context(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Wall 2: tell PostgreSQL which organization this transaction belongs to."""
+    _apply(connection)
+
+
+def _is_guarded(cls: type) -> bool:
+    return issubclass(cls, TenantScoped) or cls is Organization
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _filter_by_tenant(state: ORMExecuteState) -> None:
+    """Wall 1: scope every ORM statement on tenant models to the current organization."""
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    guarded = sorted(m.class_.__name__ for m in state.all_mappers if _is_guarded(m.class_))
+    if not guarded:
+        return
+    org_id = _current_org.get()
+    if org_id is None:
+        raise TenantContextMissing(f"query on {', '.join(guarded)} with no organization context")
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria below already propagate to these loads
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.organization_id == org_id,
+            include_aliases=True,
+        ),
+        with_loader_criteria(Organization, Organization.id == org_id, include_aliases=True),
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_and_check(session: Session, flush_context: object, instances: object) -> None:
+    """Wall 1 on writes: stamp new tenant rows, refuse rows of another organization."""
+    org_id = _current_org.get()
+    for obj in session.new:
+        if isinstance(obj, TenantScoped):
+            if org_id is None:
+                raise TenantContextMissing(f"new {type(obj).__name__} with no organization")
+            if obj.organization_id is None:
+                obj.organization_id = org_id
+            elif obj.organization_id != org_id:
+                raise CrossTenantWrite(f"new {type(obj).__name__} for another organization")
+        elif isinstance(obj, Organization) and (org_id is None or obj.id != org_id):
+            raise CrossTenantWrite("an organization may only be created in its own context")
+    for obj in list(session.dirty) + list(session.deleted):
+        owner = getattr(obj, "organization_id", None) if isinstance(obj, TenantScoped) else None
+        if isinstance(obj, Organization):
+            owner = obj.id
+        if _is_guarded(type(obj)) and owner != org_id:
+            raise CrossTenantWrite(f"{type(obj).__name__} of another organization")
+
+
+def init_app(app: Flask) -> None:
+    """Tie the request lifecycle to the tenant context (identity sets it; teardown clears it)."""
+    from webapp import tenancy_check
+
+    @app.before_request
+    def _start_without_tenant() -> None:
+        # Each request starts with no organization; the authenticated identity sets one.
+        set_current_org(None)
+        tenancy_check.verify_runtime_role_once(app)
+
+    @app.teardown_request
+    def _end_tenant(exc: BaseException | None) -> None:
+        _current_org.set(None)
+
+
+# --- The door: the only cross-tenant reads, through SECURITY DEFINER functions -------------
+
+
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What the log-in door returns for an e-mail: where the account lives, and its secret."""
+
+    organization_id: uuid.UUID
+    user_id: uuid.UUID
+    password_hash: str
+    user_status: str
+    org_status: str
+
+
+def login_lookup(email: str) -> LoginCandidate | None:
+    """Find the account for an e-mail across organizations (callers audit the outcome)."""
+    from webapp.extensions import db
+
+    row = db.session.execute(
+        text("SELECT * FROM app_login_lookup(:email)"), {"email": email}
+    ).one_or_none()
+    return None if row is None else LoginCandidate(*row)
+
+
+def email_exists(email: str) -> bool:
+    """Whether any organization already has an account with this e-mail."""
+    from webapp.extensions import db
+
+    return bool(db.session.scalar(text("SELECT app_email_exists(:email)"), {"email": email}))

@@ -1,0 +1,32 @@
+"""Celery tasks. Thin: they take ids, call services, and let the base set the tenant."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import shared_task
+from sqlalchemy import func, select
+
+from webapp import audit
+from webapp.extensions import db
+from webapp.models import AuditEvent, Organization, User
+from workers.base import TenantTask
+
+
+@shared_task(base=TenantTask, name="workers.tasks.tenant_census")
+def tenant_census(org_id: str, note: str = "") -> dict[str, Any]:
+    """Record that a worker ran for the organization, and report what it could see."""
+    audit.record(
+        "worker.census", target_type="organization", target_id=org_id, details={"note": note}
+    )
+    db.session.commit()
+    return {
+        "org_id": org_id,
+        "pid": os.getpid(),
+        "organizations": [str(i) for i in db.session.scalars(select(Organization.id))],
+        "user_orgs": sorted({str(u.organization_id) for u in db.session.scalars(select(User))}),
+        "census_events": db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "worker.census")
+        ),
+    }
