@@ -191,10 +191,25 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     log_path.parent.mkdir(exist_ok=True)
     log_file = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--concurrency=1",
-         "--pool=prefork", "--without-gossip", "--without-mingle", "--loglevel=INFO",
-         "-Q", "default"],
-        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "celery_app",
+            "worker",
+            "--concurrency=1",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            "-Q",
+            "default",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     celery = app.extensions["celery"]
     deadline = time.monotonic() + 60

@@ -13,7 +13,9 @@ def _audit_actions(owner_engine, org_id) -> list[str]:
     with owner_engine.connect() as conn:
         return list(
             conn.scalars(
-                text("SELECT action FROM audit_events WHERE organization_id = :o ORDER BY created_at"),
+                text(
+                    "SELECT action FROM audit_events WHERE organization_id = :o ORDER BY created_at"
+                ),
                 {"o": org_id},
             )
         )
@@ -76,8 +78,14 @@ def test_signup_validates_input(client):
     token = csrf_token(client, "/signup")
     response = client.post(
         "/signup",
-        data={"organization": "X", "name": "", "email": "not-an-email", "password": "short",
-              "confirm": "different", "csrf_token": token},
+        data={
+            "organization": "X",
+            "name": "",
+            "email": "not-an-email",
+            "password": "short",
+            "confirm": "different",
+            "csrf_token": token,
+        },
     )
     body = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -133,8 +141,9 @@ def test_suspended_organization_cannot_log_in(client, make_org, login_as, owner_
     org = make_org()
     signed_in = login_as(org)
     with owner_engine.begin() as conn:
-        conn.execute(text("UPDATE organizations SET status = 'suspended' WHERE id = :o"),
-                     {"o": org.org_id})
+        conn.execute(
+            text("UPDATE organizations SET status = 'suspended' WHERE id = :o"), {"o": org.org_id}
+        )
     response = login(client, org.email, org.password)
     assert response.status_code == 403
     assert "suspended" in response.get_data(as_text=True)

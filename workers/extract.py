@@ -238,6 +238,9 @@ def _describe_binary(head: bytes) -> str:
     for magic, name in _MAGIC_NAMES:
         if head.startswith(magic):
             return name
+    controls = sum(1 for b in head if b < 0x09 or 0x0D < b < 0x20)
+    if b"\x00" not in head and controls <= len(head) // 100:
+        return "text that is not UTF-8 encoded (save it as UTF-8)"
     return "binary data"
 
 
@@ -424,8 +427,7 @@ def _tidy(text: str) -> str:
 
 
 def _extract_pdf(stream: IO[bytes]) -> Extracted:
-    from pypdf import PdfReader
-    from pypdf.constants import PasswordType
+    from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
     data = stream.read()
@@ -485,6 +487,7 @@ def _check_docx_archive(archive: zipfile.ZipFile) -> None:
 
 
 _APP_PAGES = re.compile(rb"<(?:\w+:)?Pages>\s*(\d+)\s*</(?:\w+:)?Pages>")
+_APP_WORDS = re.compile(rb"<(?:\w+:)?Words>\s*(\d+)\s*</(?:\w+:)?Words>")
 
 
 def _docx_page_count(archive: zipfile.ZipFile) -> int | None:
@@ -495,7 +498,13 @@ def _docx_page_count(archive: zipfile.ZipFile) -> int | None:
         return None
     if info.file_size > 1024 * 1024:
         return None
-    match = _APP_PAGES.search(archive.read(info))
+    properties = archive.read(info)
+    # python-docx and other generators copy a template that says <Pages>1</Pages> with
+    # <Words>0</Words>; Word and LibreOffice refresh both on save, so trust only non-zero words.
+    words = _APP_WORDS.search(properties)
+    if not words or int(words.group(1)) == 0:
+        return None
+    match = _APP_PAGES.search(properties)
     pages = int(match.group(1)) if match else 0
     return pages or None
 
