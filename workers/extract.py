@@ -24,6 +24,7 @@ import csv
 import io
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -135,24 +136,26 @@ class DecompressionBomb(ExtractionError):
     """A DOCX whose members would expand to an unreasonable size."""
 
     default_message = (
-        "The Word document expands to far more data than a real document would "
-        "and was not opened."
+        "The Word document expands to far more data than a real document would and was not opened."
     )
 
 
 class TextTooLong(ExtractionError):
     """The extracted text is over ``MAX_TEXT_CHARS``."""
 
-    default_message = (
-        f"The document contains more text than can be processed "
-        f"(limit: {MAX_TEXT_CHARS:,} characters)."
-    )
+    def __init__(self) -> None:
+        # Read the limit when raised, not when defined, so a changed limit is reported.
+        super().__init__(
+            "The document contains more text than can be processed "
+            f"(limit: {MAX_TEXT_CHARS:,} characters)."
+        )
 
 
 class TooManyPages(ExtractionError):
     """A PDF with more than ``MAX_PDF_PAGES`` pages."""
 
-    default_message = f"The PDF has too many pages (limit: {MAX_PDF_PAGES:,} pages)."
+    def __init__(self) -> None:
+        super().__init__(f"The PDF has too many pages (limit: {MAX_PDF_PAGES:,} pages).")
 
 
 class NoTextFound(ExtractionError):
@@ -637,9 +640,7 @@ def _extract_csv(stream: IO[bytes]) -> Extracted:
     text = _read_text(stream)
     sample = text[:_HEAD_BYTES]
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            sample, delimiters=",;\t|"
-        )
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
     lines: list[str] = []
@@ -716,10 +717,15 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def _extract_html(stream: IO[bytes]) -> Extracted:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
     markup = _read_text(stream)
-    soup = BeautifulSoup(markup, "html.parser")
+    with warnings.catch_warnings():
+        # bs4 warns when markup looks like a URL or is XHTML; both are fine to parse here,
+        # and the test suite turns warnings into errors.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(markup, "html.parser")
     for element in soup.find_all(_HTML_DROP):
         element.decompose()
     for element in soup.find_all(_HTML_BLOCKS):
