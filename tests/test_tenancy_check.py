@@ -21,8 +21,10 @@ SCRATCH_CASES = [
         "CREATE TABLE scratch_notes (organization_id uuid NOT NULL REFERENCES organizations(id), "
         "id uuid NOT NULL, PRIMARY KEY (organization_id, id)); "
         "ALTER TABLE scratch_notes ENABLE ROW LEVEL SECURITY",
-        ["scratch_notes: row-level security is not forced",
-         "scratch_notes: no policy with USING and WITH CHECK"],
+        [
+            "scratch_notes: row-level security is not forced",
+            "scratch_notes: no policy with USING and WITH CHECK",
+        ],
         id="rls-not-forced-no-policy",
     ),
     pytest.param(
@@ -30,9 +32,11 @@ SCRATCH_CASES = [
         "ALTER TABLE scratch_notes ENABLE ROW LEVEL SECURITY; "
         "ALTER TABLE scratch_notes FORCE ROW LEVEL SECURITY; "
         "CREATE POLICY p ON scratch_notes USING (organization_id = (SELECT app_current_org()))",
-        ["scratch_notes: primary key does not start with organization_id",
-         "scratch_notes: no index leads with organization_id",
-         "scratch_notes: no policy with USING and WITH CHECK"],
+        [
+            "scratch_notes: primary key does not start with organization_id",
+            "scratch_notes: no index leads with organization_id",
+            "scratch_notes: no policy with USING and WITH CHECK",
+        ],
         id="bad-key-no-with-check",
     ),
     pytest.param(
@@ -55,8 +59,12 @@ def test_check_names_the_broken_table(runner, owner_engine, ddl, expected):
     """Does the check read the live catalog, naming each problem of a table added later?"""
     with owner_engine.begin() as conn:
         if "REFERENCES users (id, organization_id)" in ddl:
-            conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS scratch_users_id_org "
-                              "ON users (id, organization_id)"))
+            conn.execute(
+                text(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS scratch_users_id_org "
+                    "ON users (id, organization_id)"
+                )
+            )
         conn.execute(text(ddl))
     try:
         result = runner.invoke(args=["tenancy", "check"])
@@ -76,14 +84,16 @@ def test_check_names_the_broken_table(runner, owner_engine, ddl, expected):
 def test_check_flags_a_foreign_key_without_organization(runner, owner_engine):
     with owner_engine.begin() as conn:
         conn.execute(text("CREATE UNIQUE INDEX scratch_users_id ON users (id)"))
-        conn.execute(text(
-            "CREATE TABLE scratch_notes (organization_id uuid NOT NULL, id uuid NOT NULL, "
-            "user_id uuid REFERENCES users (id), PRIMARY KEY (organization_id, id)); "
-            "ALTER TABLE scratch_notes ENABLE ROW LEVEL SECURITY; "
-            "ALTER TABLE scratch_notes FORCE ROW LEVEL SECURITY; "
-            "CREATE POLICY p ON scratch_notes USING (organization_id = (SELECT app_current_org()))"
-            " WITH CHECK (organization_id = (SELECT app_current_org()))"
-        ))
+        conn.execute(
+            text(
+                "CREATE TABLE scratch_notes (organization_id uuid NOT NULL, id uuid NOT NULL, "
+                "user_id uuid REFERENCES users (id), PRIMARY KEY (organization_id, id)); "
+                "ALTER TABLE scratch_notes ENABLE ROW LEVEL SECURITY; "
+                "ALTER TABLE scratch_notes FORCE ROW LEVEL SECURITY; "
+                "CREATE POLICY p ON scratch_notes USING (organization_id = (SELECT app_current_org()))"
+                " WITH CHECK (organization_id = (SELECT app_current_org()))"
+            )
+        )
     try:
         result = runner.invoke(args=["tenancy", "check"])
     finally:
@@ -103,14 +113,17 @@ def test_startup_refuses_a_role_that_bypasses_rls(services):
 
 def test_startup_refuses_a_role_with_bypassrls(services, owner_engine):
     with owner_engine.begin() as conn:
-        conn.execute(text(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pmdi_test_bypass') "
-            "THEN CREATE ROLE pmdi_test_bypass LOGIN BYPASSRLS; END IF; END $$"
-        ))
+        conn.execute(
+            text(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pmdi_test_bypass') "
+                "THEN CREATE ROLE pmdi_test_bypass LOGIN BYPASSRLS; END IF; END $$"
+            )
+        )
     from webapp.embedded import with_role
 
-    unsafe = make_app(services, SQLALCHEMY_DATABASE_URI=with_role(services.app_url,
-                                                                 "pmdi_test_bypass", "x"))
+    unsafe = make_app(
+        services, SQLALCHEMY_DATABASE_URI=with_role(services.app_url, "pmdi_test_bypass", "x")
+    )
     with pytest.raises(UnsafeDatabaseRole, match="BYPASSRLS"):
         unsafe.test_client().get("/login")
 
@@ -124,4 +137,3 @@ def test_exactly_one_alembic_head(app):
         config = app.extensions["migrate"].migrate.get_config()
         heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, heads
-

@@ -14,11 +14,14 @@ pytestmark = pytest.mark.slow
 def _census_events(owner_engine, org_id=None) -> int:
     with owner_engine.connect() as conn:
         if org_id is None:
-            return conn.scalar(text("SELECT count(*) FROM audit_events "
-                                    "WHERE action = 'worker.census'"))
+            return conn.scalar(
+                text("SELECT count(*) FROM audit_events WHERE action = 'worker.census'")
+            )
         return conn.scalar(
-            text("SELECT count(*) FROM audit_events WHERE action = 'worker.census' "
-                 "AND organization_id = :o"),
+            text(
+                "SELECT count(*) FROM audit_events WHERE action = 'worker.census' "
+                "AND organization_id = :o"
+            ),
             {"o": org_id},
         )
 
@@ -26,8 +29,9 @@ def _census_events(owner_engine, org_id=None) -> int:
 def test_alternating_tasks_each_see_only_their_organization(worker, app, make_org, owner_engine):
     a, b = make_org(), make_org()
     with app.app_context():
-        results = [tenant_census.delay(org.org_id, note=str(i)) for i, org in
-                   enumerate([a, b, a, b, a, b])]
+        results = [
+            tenant_census.delay(org.org_id, note=str(i)) for i, org in enumerate([a, b, a, b, a, b])
+        ]
         outcomes = [r.get(timeout=60) for r in results]
     assert len({o["pid"] for o in outcomes}) == 1, "all tasks ran in one worker process"
     for org, outcome in zip([a, b, a, b, a, b], outcomes, strict=True):

@@ -41,9 +41,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from webapp.auth import bp as auth_bp
     from webapp.dashboard import bp as dashboard_bp
+    from webapp.documents import bp as documents_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(documents_bp)
 
     from webapp.tenancy_check import tenancy_cli
 

@@ -32,6 +32,15 @@ DEFAULTS: dict[str, Any] = {
     # Refuse to serve when the runtime database role could bypass row-level security.
     "TENANCY_VERIFY_ROLE": True,
     "MIN_PASSWORD_LENGTH": 10,
+    # Whole request bodies (several files at once); each file is checked against its plan.
+    "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
+    # The pipeline: a soft time limit per document, and the housekeeping that recovers work.
+    "DOCUMENT_TIME_LIMIT": 120,
+    "OUTBOX_RELAY_AFTER": 10,
+    "STUCK_DOCUMENT_AFTER": 600,
+    "MAX_PROCESSING_ATTEMPTS": 3,
+    # Seconds before Redis hands an unacknowledged task to another worker (late ack).
+    "BROKER_VISIBILITY_TIMEOUT": 3600,
 }
 
 ENVIRONMENT_KEYS = {
@@ -41,7 +50,10 @@ ENVIRONMENT_KEYS = {
     "REDIS_URL": "REDIS_URL",
     "CELERY_BROKER_URL": "CELERY_BROKER_URL",
     "SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
+    "BROKER_VISIBILITY_TIMEOUT": "BROKER_VISIBILITY_TIMEOUT",
+    "DOCUMENT_TIME_LIMIT": "DOCUMENT_TIME_LIMIT",
 }
+NUMERIC_KEYS = {"BROKER_VISIBILITY_TIMEOUT", "DOCUMENT_TIME_LIMIT"}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -49,8 +61,14 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for env_name, key in ENVIRONMENT_KEYS.items():
         value = environ.get(env_name)
-        if value:
-            found[key] = value.lower() in {"1", "true", "yes"} if key.endswith("SECURE") else value
+        if not value:
+            continue
+        if key.endswith("SECURE"):
+            found[key] = value.lower() in {"1", "true", "yes"}
+        elif key in NUMERIC_KEYS:
+            found[key] = int(value)
+        else:
+            found[key] = value
     return found
 
 
@@ -96,6 +114,22 @@ def finalise(config: dict[str, Any]) -> None:
         "broker_connection_retry_on_startup": True,
         "result_expires": 3600,
         "task_default_queue": "default",
+        "broker_transport_options": {
+            "visibility_timeout": int(config["BROKER_VISIBILITY_TIMEOUT"])
+        },
+        "task_annotations": {
+            "workers.tasks.process_document": {
+                "soft_time_limit": int(config["DOCUMENT_TIME_LIMIT"]),
+                "time_limit": int(config["DOCUMENT_TIME_LIMIT"]) + 30,
+            }
+        },
+        "beat_schedule": {
+            "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": 15.0},
+            "requeue-stuck-documents": {
+                "task": "workers.tasks.requeue_stuck_documents",
+                "schedule": 60.0,
+            },
+        },
         "include": ["workers.tasks"],
     }
     celery.update(config.get("CELERY") or {})

@@ -69,7 +69,9 @@ def _migrate(env: dict[str, str]) -> None:
         return
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
 
 
@@ -85,15 +87,36 @@ def main() -> int:
     child_env = {k: v for k, v in env.items() if k != "MIGRATION_DATABASE_URL"}
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_app", "worker",
-             f"--concurrency={env.get('WORKER_CONCURRENCY', '2')}", "--loglevel=INFO",
-             "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=child_env,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "celery_app",
+                "worker",
+                f"--concurrency={env.get('WORKER_CONCURRENCY', '2')}",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=child_env,
         ),
         subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", env.get("WEB_WORKERS", "2"),
-             "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app"],
-            cwd=ROOT, env=child_env,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                env.get("WEB_WORKERS", "2"),
+                "--bind",
+                f"{host}:{port}",
+                "--access-logfile",
+                "-",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=child_env,
         ),
     ]
     stopping = False
@@ -104,8 +127,10 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print(f"\nPM Document Intelligence is running at http://{host}:{port}/  (Ctrl-C stops it)\n",
-          flush=True)
+    print(
+        f"\nPM Document Intelligence is running at http://{host}:{port}/  (Ctrl-C stops it)\n",
+        flush=True,
+    )
     exit_code = 0
     while not stopping:
         for child in children:

@@ -221,3 +221,24 @@ def email_exists(email: str) -> bool:
     from webapp.extensions import db
 
     return bool(db.session.scalar(text("SELECT app_email_exists(:email)"), {"email": email}))
+
+
+def pending_outbox(older_than_seconds: float, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(organization, message) pairs never dispatched, oldest first — for the outbox relay."""
+    return _door_pairs("app_outbox_pending", older_than_seconds, limit)
+
+
+def stuck_documents(older_than_seconds: float, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(organization, document) pairs in a processing state for too long — for the reaper."""
+    return _door_pairs("app_stuck_documents", older_than_seconds, limit)
+
+
+def _door_pairs(function: str, older_than_seconds: float, limit: int) -> list:
+    from webapp.extensions import db
+
+    rows = db.session.execute(
+        text(f"SELECT organization_id, id FROM {function}(make_interval(secs => :s), :n)"),
+        {"s": older_than_seconds, "n": limit},
+    ).all()
+    db.session.rollback()  # end the context-free transaction before acting per organization
+    return [(row[0], row[1]) for row in rows]

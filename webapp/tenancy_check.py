@@ -20,7 +20,12 @@ from webapp.extensions import db
 # Tables guarded by RLS on a column other than organization_id.
 SELF_KEYED_TABLES = {"organizations": "id"}
 # SECURITY DEFINER functions: the one narrow door across tenants.
-DOOR_FUNCTIONS = ("app_login_lookup", "app_email_exists")
+DOOR_FUNCTIONS = (
+    "app_login_lookup",
+    "app_email_exists",
+    "app_outbox_pending",
+    "app_stuck_documents",
+)
 
 
 class UnsafeDatabaseRole(RuntimeError):

@@ -11,7 +11,26 @@ from sqlalchemy import func, select
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import AuditEvent, Organization, User
-from workers.base import TenantTask
+from workers import housekeeping, pipeline
+from workers.base import FlaskTask, TenantTask
+
+
+@shared_task(base=TenantTask, name="workers.tasks.process_document", acks_late=True)
+def process_document(org_id: str, document_id: str) -> str:
+    """Extract, analyse and index one document of one organization."""
+    return pipeline.process(document_id)
+
+
+@shared_task(base=FlaskTask, name="workers.tasks.relay_outbox")
+def relay_outbox() -> int:
+    """Dispatch outbox messages that were never sent (broker down at upload time)."""
+    return housekeeping.relay_outbox()
+
+
+@shared_task(base=FlaskTask, name="workers.tasks.requeue_stuck_documents")
+def requeue_stuck_documents() -> int:
+    """Re-queue documents stuck in a processing state (a worker died mid-task)."""
+    return housekeeping.requeue_stuck()
 
 
 @shared_task(base=TenantTask, name="workers.tasks.tenant_census")

@@ -2,6 +2,33 @@
 
 from webapp.models.audit import AuditEvent
 from webapp.models.base import Base, TenantScoped, utcnow
+from webapp.models.documents import (
+    ACTIVE_STATUSES,
+    STATUSES,
+    TYPES,
+    ApiToken,
+    Document,
+    DocumentAnalysis,
+    DocumentBlob,
+    OutboxMessage,
+)
 from webapp.models.org import ROLES, Organization, Plan, User
 
-__all__ = ["ROLES", "AuditEvent", "Base", "Organization", "Plan", "TenantScoped", "User", "utcnow"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "ROLES",
+    "STATUSES",
+    "TYPES",
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Document",
+    "DocumentAnalysis",
+    "DocumentBlob",
+    "Organization",
+    "OutboxMessage",
+    "Plan",
+    "TenantScoped",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,479 @@
+"""Document services, shared by the pages, the JSON API and the tasks.
+
+Everything here runs in the current organization's context (wall 1 and RLS scope every
+statement); functions take ids and values, return models or results, and raise
+``DocumentError`` subclasses whose message can be shown to a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from flask import current_app
+from markupsafe import Markup, escape
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.exc import IntegrityError
+
+from webapp import audit, tenancy
+from webapp.documents.filenames import sanitize_filename, title_from_filename
+from webapp.extensions import db
+from webapp.models import (
+    ACTIVE_STATUSES,
+    Document,
+    DocumentAnalysis,
+    DocumentBlob,
+    Organization,
+    OutboxMessage,
+    utcnow,
+)
+from webapp.plans import effective_limit, human_bytes
+from workers.extract import ExtractionError, detect_type
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+PROCESS_TASK = "workers.tasks.process_document"
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "txt": "text/plain; charset=utf-8",
+    "markdown": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+}
+TYPE_LABELS = {
+    "pdf": "PDF",
+    "docx": "DOCX",
+    "txt": "Text",
+    "markdown": "Markdown",
+    "html": "HTML",
+    "csv": "CSV",
+}
+# Text indexed for search; to_tsvector refuses vectors over 1 MB, and the head of a
+# document carries its vocabulary.
+SEARCH_TEXT_CHARS = 400_000
+SNIPPET_TEXT_CHARS = 50_000
+# Markers that cannot occur in extracted text (it is stripped of control characters), so the
+# highlighted snippet can be escaped as a whole and only these turned into <mark>.
+_MARK_START, _MARK_STOP = "\x02", "\x03"
+
+
+class DocumentError(Exception):
+    """A refusal with a person-readable message and a stable code for the API."""
+
+    code = "document_error"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EmptyUpload(DocumentError):
+    code = "empty_file"
+
+
+class FileTooLarge(DocumentError):
+    code = "file_too_large"
+    status = 413
+
+
+class UnsupportedDocument(DocumentError):
+    code = "unsupported_type"
+    status = 415
+
+
+class DuplicateDocument(DocumentError):
+    code = "duplicate"
+    status = 409
+
+    def __init__(self, existing: Document) -> None:
+        super().__init__(f"This file was already uploaded as “{existing.title}”.")
+        self.existing = existing
+
+
+class DocumentNotFound(DocumentError):
+    code = "not_found"
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("There is no such document.")
+
+
+class DocumentBusy(DocumentError):
+    code = "busy"
+    status = 409
+
+
+def current_organization() -> Organization:
+    """The organization in context."""
+    org = db.session.get(Organization, tenancy.require_org_id())
+    if org is None:  # RLS would hide it only if the context were wrong
+        raise tenancy.TenantContextMissing("organization in context is not visible")
+    return org
+
+
+def _hash_and_measure(stream: IO[bytes], limit: int) -> tuple[str, int]:
+    """SHA-256 and size of a seekable stream, read in chunks; stops once over ``limit``."""
+    digest = hashlib.sha256()
+    size = 0
+    stream.seek(0)
+    while chunk := stream.read(CHUNK_SIZE):
+        size += len(chunk)
+        if size > limit:
+            break
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def upload_document(
+    stream: IO[bytes], filename: str | None, uploader_id: uuid.UUID | None
+) -> Document:
+    """Validate and store one upload (row, chunks, outbox in one transaction), then dispatch.
+
+    ``stream`` must be seekable (Werkzeug spools uploads to a temporary file). Nothing is
+    stored when a check fails.
+    """
+    org = current_organization()
+    safe_name = sanitize_filename(filename)
+    max_bytes = int(effective_limit(org, "max_file_bytes"))
+    sha256, size = _hash_and_measure(stream, max_bytes)
+    if size == 0:
+        raise EmptyUpload(f"“{safe_name}” is empty (0 bytes); nothing was uploaded.")
+    if size > max_bytes:
+        raise FileTooLarge(
+            f"“{safe_name}” is larger than the {human_bytes(max_bytes)} per file that the "
+            f"{org.plan.name} plan allows."
+        )
+    try:
+        detected = detect_type(stream, safe_name)
+    except ExtractionError as exc:
+        raise UnsupportedDocument(f"“{safe_name}”: {exc.user_message}") from exc
+    existing = db.session.scalar(select(Document).where(Document.sha256 == sha256))
+    if existing is not None:
+        raise DuplicateDocument(existing)
+    document = Document(
+        title=title_from_filename(safe_name),
+        filename=safe_name,
+        content_type=CONTENT_TYPES[detected],
+        detected_type=detected,
+        size_bytes=size,
+        sha256=sha256,
+        uploaded_by=uploader_id,
+    )
+    db.session.add(document)
+    db.session.flush()
+    _store_chunks(document, stream)
+    message = enqueue_processing(document)
+    audit.record(
+        "document.uploaded",
+        actor_id=uploader_id,
+        target_type="document",
+        target_id=document.id,
+        details={"filename": safe_name, "size": size},
+    )
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # the same file uploaded concurrently
+        db.session.rollback()
+        existing = db.session.scalar(select(Document).where(Document.sha256 == sha256))
+        if existing is None:
+            raise
+        raise DuplicateDocument(existing) from exc
+    dispatch(message)
+    return document
+
+
+def _store_chunks(document: Document, stream: IO[bytes]) -> None:
+    """Insert the bytes chunk by chunk, so no more than one chunk is held in memory."""
+    stream.seek(0)
+    seq = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        db.session.execute(
+            insert(DocumentBlob),
+            [
+                {
+                    "organization_id": document.organization_id,
+                    "document_id": document.id,
+                    "seq": seq,
+                    "data": chunk,
+                }
+            ],
+        )
+        seq += 1
+
+
+def enqueue_processing(document: Document) -> OutboxMessage:
+    """Add an outbox message that will run the pipeline for ``document``."""
+    message = OutboxMessage(task=PROCESS_TASK, payload={"args": [str(document.id)]})
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def dispatch(message: OutboxMessage) -> bool:
+    """Send an outbox message to the broker; on failure the relay sends it later."""
+    celery = current_app.extensions["celery"]
+    try:
+        task = celery.tasks[message.task]
+        task.apply_async(
+            args=[str(message.organization_id), *message.payload.get("args", [])],
+            retry=False,
+        )
+    except Exception:  # noqa: BLE001 - broker trouble must not fail the upload
+        log.warning("dispatch of %s failed; the outbox relay will retry", message.id, exc_info=True)
+        db.session.rollback()
+        return False
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(dispatched_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+    )
+    db.session.commit()
+    return True
+
+
+def get_document(document_id: object) -> Document:
+    """One document of the current organization, or ``DocumentNotFound``."""
+    try:
+        key = uuid.UUID(str(document_id))
+    except ValueError:
+        raise DocumentNotFound() from None
+    document = db.session.get(Document, (tenancy.require_org_id(), key))
+    if document is None:
+        raise DocumentNotFound()
+    return document
+
+
+def get_analysis(document: Document, with_text: bool = False) -> DocumentAnalysis | None:
+    """The digest of a document (and its text when asked), if it has been analysed."""
+    query = select(DocumentAnalysis).where(DocumentAnalysis.document_id == document.id)
+    if with_text:
+        from sqlalchemy.orm import undefer
+
+        query = query.options(undefer(DocumentAnalysis.text))
+    return db.session.scalar(query)
+
+
+def text_preview(document: Document, chars: int = 3000) -> str | None:
+    """The first ``chars`` characters of the extracted text."""
+    return db.session.scalar(
+        select(func.left(DocumentAnalysis.text, chars)).where(
+            DocumentAnalysis.document_id == document.id
+        )
+    )
+
+
+def iter_content(document: Document) -> Iterator[bytes]:
+    """The original bytes, one chunk per query, so a large file is never whole in memory."""
+    org_id = document.organization_id
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(DocumentBlob)
+        .where(DocumentBlob.document_id == document.id)
+    )
+    for seq in range(count or 0):
+        with tenancy.tenant_context(org_id):
+            chunk = db.session.scalar(
+                select(DocumentBlob.data).where(
+                    DocumentBlob.document_id == document.id, DocumentBlob.seq == seq
+                )
+            )
+        if chunk is None:
+            return
+        yield chunk
+
+
+def delete_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> int:
+    """Delete documents (their chunks and digests go with them); returns how many."""
+    documents = [get_document(i) for i in document_ids]
+    for document in documents:
+        db.session.delete(document)
+        audit.record(
+            "document.deleted",
+            actor_id=actor_id,
+            target_type="document",
+            target_id=document.id,
+            details={"filename": document.filename},
+        )
+    db.session.commit()
+    return len(documents)
+
+
+def reprocess_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> int:
+    """Queue documents for processing again (those already in progress are skipped)."""
+    messages = []
+    for document in (get_document(i) for i in document_ids):
+        if document.status in ACTIVE_STATUSES:
+            continue
+        document.status, document.progress, document.error = "queued", 0, None
+        document.updated_at = utcnow()
+        messages.append(enqueue_processing(document))
+        audit.record(
+            "document.reprocessed", actor_id=actor_id, target_type="document", target_id=document.id
+        )
+    db.session.commit()
+    for message in messages:
+        dispatch(message)
+    return len(messages)
+
+
+SORTS = {
+    "newest": (Document.created_at.desc(), Document.id),
+    "oldest": (Document.created_at.asc(), Document.id),
+    "title": (func.lower(Document.title).asc(), Document.id),
+    "size": (Document.size_bytes.desc(), Document.id),
+    "status": (Document.status.asc(), Document.created_at.desc()),
+}
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    """What the list shows: status and type filters and the sort order."""
+
+    status: str | None = None
+    doc_type: str | None = None
+    sort: str = "newest"
+
+    def apply(self, query: Any) -> Any:
+        if self.status:
+            query = query.where(Document.status == self.status)
+        if self.doc_type:
+            query = query.where(Document.detected_type == self.doc_type)
+        return query.order_by(*SORTS.get(self.sort, SORTS["newest"]))
+
+
+def list_documents(filters: DocumentFilter, page: int = 1, per_page: int = 25) -> Any:
+    """A page of the organization's documents (``db.paginate``)."""
+    query = filters.apply(select(Document))
+    return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
+
+
+def documents_after(cursor: tuple[Any, uuid.UUID] | None, limit: int) -> list[Document]:
+    """Newest first, keyset pagination for the API: documents strictly after ``cursor``."""
+    query = select(Document).order_by(Document.created_at.desc(), Document.id.desc())
+    if cursor is not None:
+        created_at, last_id = cursor
+        query = query.where(
+            (Document.created_at < created_at)
+            | ((Document.created_at == created_at) & (Document.id < last_id))
+        )
+    return list(db.session.scalars(query.limit(limit)))
+
+
+def progress_of(document_ids: list[str]) -> list[dict[str, Any]]:
+    """Status and progress of some documents, for the live progress bars."""
+    keys = []
+    for raw in document_ids[:200]:
+        try:
+            keys.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    if not keys:
+        return []
+    rows = db.session.execute(
+        select(Document.id, Document.status, Document.progress, Document.error).where(
+            Document.id.in_(keys)
+        )
+    )
+    return [
+        {"id": str(r.id), "status": r.status, "progress": r.progress, "error": r.error}
+        for r in rows
+    ]
+
+
+# --- Search -----------------------------------------------------------------------------
+
+
+def org_lexeme(org_id: uuid.UUID) -> str:
+    """A lexeme naming the organization, added to every search vector.
+
+    Combined with the query (``&&``), it lets the one GIN index answer "this organization's
+    documents matching q" directly, instead of fetching every organization's matches and
+    filtering them (RLS and wall 1 still filter by organization_id on top).
+    """
+    return "org" + org_id.hex
+
+
+def search_vector(org_id: uuid.UUID, title: Any, text: Any) -> Any:
+    """The tsvector stored on a document: title (weight A), text (B), the org lexeme."""
+    return (
+        func.setweight(func.to_tsvector("english", title), literal("A"))
+        .op("||")(
+            func.setweight(
+                func.to_tsvector("english", func.left(text, SEARCH_TEXT_CHARS)), literal("B")
+            )
+        )
+        .op("||")(func.array_to_tsvector(array([org_lexeme(org_id)])))
+    )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A document matching a search, its rank and a highlighted snippet (safe HTML)."""
+
+    document: Document
+    rank: float
+    snippet: Markup
+
+
+def search_documents(
+    q: str, filters: DocumentFilter | None = None, limit: int = 20, offset: int = 0
+) -> list[SearchHit]:
+    """Full-text search over title and text, ranked, with highlighted snippets."""
+    q = (q or "").strip()[:200]
+    if not q:
+        return []
+    org_id = tenancy.require_org_id()
+    user_query = func.websearch_to_tsquery("english", q)
+    scoped = user_query.op("&&")(func.to_tsquery("simple", org_lexeme(org_id)))
+    rank = func.ts_rank_cd(Document.search_vector, user_query)
+    query = (
+        select(Document, rank.label("rank"))
+        .where(Document.search_vector.op("@@")(scoped))
+        .order_by(rank.desc(), Document.created_at.desc())
+        .limit(min(limit, 100))
+        .offset(offset)
+    )
+    if filters:
+        if filters.status:
+            query = query.where(Document.status == filters.status)
+        if filters.doc_type:
+            query = query.where(Document.detected_type == filters.doc_type)
+    rows = db.session.execute(query).all()
+    snippets = _snippets([row.Document.id for row in rows], user_query)
+    return [
+        SearchHit(row.Document, float(row.rank), snippets.get(row.Document.id, Markup("")))
+        for row in rows
+    ]
+
+
+def _snippets(document_ids: list[uuid.UUID], user_query: Any) -> dict[uuid.UUID, Markup]:
+    if not document_ids:
+        return {}
+    headline = func.ts_headline(
+        "english",
+        func.left(DocumentAnalysis.text, SNIPPET_TEXT_CHARS),
+        user_query,
+        f"StartSel={_MARK_START}, StopSel={_MARK_STOP}, MaxWords=30, MinWords=12, "
+        "MaxFragments=2, FragmentDelimiter= … ",
+    )
+    rows = db.session.execute(
+        select(DocumentAnalysis.document_id, headline).where(
+            DocumentAnalysis.document_id.in_(document_ids)
+        )
+    )
+    return {row[0]: highlight(row[1]) for row in rows}
+
+
+def highlight(headline: str) -> Markup:
+    """Escape a ts_headline result whole, then turn only our markers into <mark>."""
+    escaped = str(escape(headline))
+    return Markup(escaped.replace(_MARK_START, "<mark>").replace(_MARK_STOP, "</mark>"))

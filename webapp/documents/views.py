@@ -1,0 +1,212 @@
+"""Document pages: thin views over webapp.documents.services."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from webapp.documents import bp, services
+from webapp.documents.forms import ActionForm, BulkForm, UploadForm
+from webapp.models import STATUSES, TYPES
+
+
+def _document_or_404(document_id: str):  # type: ignore[no-untyped-def]
+    try:
+        return services.get_document(document_id)
+    except services.DocumentNotFound:
+        abort(404)
+
+
+def _filters() -> services.DocumentFilter:
+    status = request.args.get("status") or None
+    doc_type = request.args.get("type") or None
+    sort = request.args.get("sort", "newest")
+    return services.DocumentFilter(
+        status=status if status in STATUSES else None,
+        doc_type=doc_type if doc_type in TYPES else None,
+        sort=sort if sort in services.SORTS else "newest",
+    )
+
+
+@bp.get("/documents")
+@login_required
+def index() -> ResponseReturnValue:
+    """The organization's documents: newest first, filterable, sortable, paginated."""
+    filters = _filters()
+    page = services.list_documents(filters, page=request.args.get("page", 1, type=int))
+    return render_template(
+        "documents/list.html",
+        page=page,
+        filters=filters,
+        statuses=STATUSES,
+        types=TYPES,
+        type_labels=services.TYPE_LABELS,
+        bulk_form=BulkForm(),
+        sorts=services.SORTS,
+    )
+
+
+@bp.route("/documents/upload", methods=["GET", "POST"])
+@login_required
+def upload() -> ResponseReturnValue:
+    """Upload several files at once; one result per file."""
+    form = UploadForm()
+    results: list[dict] = []
+    status = 200
+    if form.validate_on_submit():
+        files = [
+            f for f in request.files.getlist("files") if f and (f.filename or f.content_length)
+        ]
+        if not files:
+            form.files.errors = ["Choose at least one file to upload."]
+            status = 400
+        for storage in files:
+            try:
+                document = services.upload_document(
+                    storage.stream, storage.filename, current_user.id
+                )
+            except services.DuplicateDocument as exc:
+                results.append(
+                    {
+                        "filename": storage.filename,
+                        "ok": False,
+                        "message": exc.message,
+                        "document": exc.existing,
+                    }
+                )
+            except services.DocumentError as exc:
+                results.append(
+                    {
+                        "filename": storage.filename,
+                        "ok": False,
+                        "message": exc.message,
+                        "document": None,
+                    }
+                )
+            else:
+                results.append(
+                    {
+                        "filename": document.filename,
+                        "ok": True,
+                        "message": "Uploaded; processing has started.",
+                        "document": document,
+                    }
+                )
+        if files and not any(r["ok"] for r in results):
+            status = 400
+    elif request.method == "POST":
+        status = 400
+    return render_template("documents/upload.html", form=form, results=results), status
+
+
+@bp.get("/documents/<document_id>")
+@login_required
+def detail(document_id: str) -> ResponseReturnValue:
+    """A document: its status, its digest, a preview of its text."""
+    document = _document_or_404(document_id)
+    analysis = services.get_analysis(document)
+    return render_template(
+        "documents/detail.html",
+        document=document,
+        digest=analysis.digest if analysis else None,
+        preview=services.text_preview(document),
+        action_form=ActionForm(),
+        type_labels=services.TYPE_LABELS,
+    )
+
+
+@bp.get("/documents/<document_id>/download")
+@login_required
+def download(document_id: str) -> ResponseReturnValue:
+    """The original file, streamed chunk by chunk, always as an attachment."""
+    document = _document_or_404(document_id)
+    response = Response(
+        stream_with_context(services.iter_content(document)),
+        content_type=document.content_type,
+    )
+    response.headers["Content-Length"] = str(document.size_bytes)
+    response.headers.set("Content-Disposition", "attachment", filename=document.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/documents/<document_id>/delete")
+@login_required
+def delete(document_id: str) -> ResponseReturnValue:
+    """Delete one document."""
+    document = _document_or_404(document_id)
+    if ActionForm().validate_on_submit():
+        services.delete_documents([document.id], current_user.id)
+        flash(f"Deleted “{document.title}”.", "success")
+    return redirect(url_for("documents.index"))
+
+
+@bp.post("/documents/<document_id>/reprocess")
+@login_required
+def reprocess(document_id: str) -> ResponseReturnValue:
+    """Queue one document for processing again."""
+    document = _document_or_404(document_id)
+    if ActionForm().validate_on_submit():
+        if services.reprocess_documents([document.id], current_user.id):
+            flash("Processing again.", "success")
+        else:
+            flash("This document is already being processed.", "info")
+    return redirect(url_for("documents.detail", document_id=document.id))
+
+
+@bp.post("/documents/bulk")
+@login_required
+def bulk() -> ResponseReturnValue:
+    """Delete or reprocess the ticked documents."""
+    form = BulkForm()
+    ids = request.form.getlist("ids")
+    if not form.validate_on_submit() or not ids:
+        flash("Tick at least one document, then choose an action.", "error")
+        return redirect(url_for("documents.index"))
+    try:
+        if form.action.data == "delete":
+            count = services.delete_documents(ids, current_user.id)
+            flash(f"Deleted {count} document(s).", "success")
+        else:
+            count = services.reprocess_documents(ids, current_user.id)
+            flash(f"Queued {count} document(s) for processing.", "success")
+    except services.DocumentNotFound:
+        abort(404)
+    return redirect(url_for("documents.index"))
+
+
+@bp.get("/documents/progress")
+@login_required
+def progress() -> ResponseReturnValue:
+    """Status and progress of the given documents (polled by the progress bars)."""
+    return jsonify(documents=services.progress_of(request.args.getlist("id")))
+
+
+@bp.get("/search")
+@login_required
+def search() -> ResponseReturnValue:
+    """Full-text search over the organization's documents."""
+    q = request.args.get("q", "").strip()
+    filters = _filters()
+    hits = services.search_documents(q, filters) if q else []
+    return render_template(
+        "documents/search.html",
+        q=q,
+        hits=hits,
+        filters=filters,
+        statuses=STATUSES,
+        types=TYPES,
+        type_labels=services.TYPE_LABELS,
+    )

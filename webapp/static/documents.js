@@ -1,0 +1,81 @@
+// Live progress bars (polling persisted progress), drag-and-drop upload, select-all, confirms.
+(function () {
+  "use strict";
+
+  function pollProgress() {
+    const bars = Array.from(document.querySelectorAll("progress.live-progress[data-document-id]"));
+    if (bars.length === 0) return;
+    const params = new URLSearchParams();
+    bars.forEach((bar) => params.append("id", bar.dataset.documentId));
+    fetch("/documents/progress?" + params.toString(), { headers: { Accept: "application/json" } })
+      .then((response) => (response.ok ? response.json() : { documents: [] }))
+      .then((data) => {
+        data.documents.forEach((doc) => {
+          const bar = document.querySelector('progress[data-document-id="' + doc.id + '"]');
+          const badge = document.querySelector('[data-status-for="' + doc.id + '"]');
+          if (badge) {
+            badge.textContent = doc.status;
+            badge.className = "badge badge-" + doc.status;
+          }
+          if (!bar) return;
+          bar.value = doc.progress;
+          bar.textContent = doc.progress + "%";
+          if (doc.status === "done" || doc.status === "failed") {
+            bar.classList.remove("live-progress");
+            bar.value = doc.status === "done" ? 100 : bar.value;
+            bar.dataset.finished = doc.status;
+            if (doc.status === "failed" && doc.error && badge) badge.title = doc.error;
+          }
+        });
+      })
+      .catch(() => {})
+      .finally(() => {
+        if (document.querySelector("progress.live-progress")) setTimeout(pollProgress, 1000);
+      });
+  }
+
+  function dragAndDrop() {
+    const zone = document.getElementById("dropzone");
+    const input = document.getElementById("files");
+    if (!zone || !input) return;
+    ["dragenter", "dragover"].forEach((name) =>
+      zone.addEventListener(name, (event) => {
+        event.preventDefault();
+        zone.classList.add("over");
+      })
+    );
+    ["dragleave", "drop"].forEach((name) =>
+      zone.addEventListener(name, () => zone.classList.remove("over"))
+    );
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      if (event.dataTransfer && event.dataTransfer.files.length) {
+        input.files = event.dataTransfer.files;
+        document.getElementById("upload-form").submit();
+      }
+    });
+  }
+
+  function selectAll() {
+    const all = document.getElementById("select-all");
+    if (!all) return;
+    all.addEventListener("change", () => {
+      document.querySelectorAll('input[name="ids"]').forEach((box) => (box.checked = all.checked));
+    });
+  }
+
+  function confirms() {
+    document.querySelectorAll("form[data-confirm]").forEach((form) =>
+      form.addEventListener("submit", (event) => {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      })
+    );
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    pollProgress();
+    dragAndDrop();
+    selectAll();
+    confirms();
+  });
+})();

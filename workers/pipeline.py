@@ -1,0 +1,122 @@
+"""The document pipeline: extracting -> analysing -> done (or failed), progress persisted.
+
+Runs inside the document's organization context (set by the task base). Idempotent: a second
+run rebuilds the same digest into the same single analysis row.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+
+from billiard.exceptions import SoftTimeLimitExceeded
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from webapp import tenancy
+from webapp.documents.services import search_vector
+from webapp.extensions import db
+from webapp.models import Document, DocumentAnalysis, DocumentBlob, utcnow
+from workers.analyse import analyse
+from workers.extract import ExtractionError, extract_text
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = (
+    "Something unexpected stopped the processing of this document. Use Reprocess to try "
+    "again; if it fails again, contact support."
+)
+
+
+def time_limit_message() -> str:
+    """What a person reads when processing ran out of time."""
+    seconds = current_app.config["DOCUMENT_TIME_LIMIT"]
+    return (
+        f"Processing took longer than the {seconds}-second limit and was stopped. "
+        "Very long or complex documents can exceed it; try splitting the file."
+    )
+
+
+def process(document_id: str) -> str:
+    """Run the pipeline for one document; returns the final status."""
+    try:
+        key = uuid.UUID(document_id)
+    except ValueError:
+        return "missing"
+    org_id = tenancy.require_org_id()
+    document = db.session.get(Document, (org_id, key))
+    if document is None:
+        return "missing"  # deleted since it was queued: nothing to do
+    try:
+        _advance(document, "extracting", 5, attempt=True)
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as copy:
+            for chunk in db.session.scalars(
+                select(DocumentBlob.data)
+                .where(DocumentBlob.document_id == key)
+                .order_by(DocumentBlob.seq)
+                .execution_options(yield_per=1)
+            ):
+                copy.write(chunk)
+            _advance(document, "extracting", 20)
+            copy.seek(0)
+            extracted = extract_text(copy, document.detected_type)
+        _advance(document, "analysing", 50)
+        digest = analyse(extracted.text, title=document.title, pages=extracted.pages)
+        _advance(document, "analysing", 85)
+        _store(document, extracted.text, digest)
+        return "done"
+    except ExtractionError as exc:
+        return _fail(document, exc.user_message)
+    except SoftTimeLimitExceeded:
+        return _fail(document, time_limit_message())
+    except Exception:
+        log.exception("processing document %s failed", document_id)
+        return _fail(document, UNEXPECTED)
+
+
+def _advance(document: Document, status: str, progress: int, attempt: bool = False) -> None:
+    """Persist a step at once, so progress bars move while the work goes on."""
+    document.status, document.progress, document.error = status, progress, None
+    document.updated_at = utcnow()
+    if attempt:
+        document.attempts += 1
+    db.session.commit()
+
+
+def _store(document: Document, text: str, digest: dict) -> None:
+    """Upsert the analysis, index the text, mark the document done: one transaction."""
+    values = {
+        "organization_id": document.organization_id,
+        "document_id": document.id,
+        "text": text,
+        "digest": digest,
+    }
+    statement = insert(DocumentAnalysis).values(**values)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["organization_id", "document_id"],
+            set_={
+                "text": statement.excluded.text,
+                "digest": statement.excluded.digest,
+                "updated_at": utcnow(),
+            },
+        )
+    )
+    stats = digest.get("stats", {})
+    document.search_vector = search_vector(document.organization_id, document.title, text)
+    document.page_count = stats.get("pages")
+    document.word_count = stats.get("words")
+    document.status, document.progress, document.error = "done", 100, None
+    document.processed_at = document.updated_at = utcnow()
+    db.session.commit()
+
+
+def _fail(document: Document, message: str) -> str:
+    db.session.rollback()
+    document = db.session.merge(document)
+    document.status, document.error = "failed", message
+    document.updated_at = utcnow()
+    db.session.commit()
+    return "failed"
