@@ -7,6 +7,7 @@ Tests isolate by giving each test its own organizations, never by sharing one.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -221,6 +222,8 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
         stderr=subprocess.STDOUT,
     )
     celery = app.extensions["celery"]
+    # Uploads made by earlier tests queued messages that no worker was there to take.
+    celery.control.purge()
     deadline = time.monotonic() + 60
     while not celery.control.ping(timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -233,3 +236,66 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     except subprocess.TimeoutExpired:
         process.kill()
     log_file.close()
+
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def upload(client: FlaskClient, *files: tuple[bytes, str]):  # type: ignore[no-untyped-def]
+    """POST files (content, filename) through the upload page, CSRF token included."""
+    token = csrf_token(client, "/documents/upload")
+    data = {"csrf_token": token, "files": [(io.BytesIO(content), name) for content, name in files]}
+    return client.post("/documents/upload", data=data, content_type="multipart/form-data")
+
+
+def uploaded_ids(response) -> list[str]:  # type: ignore[no-untyped-def]
+    """Ids of the documents an upload page links to."""
+    return re.findall(r'/documents/([0-9a-f-]{36})"', response.get_data(as_text=True))
+
+
+@dataclass(frozen=True)
+class PopulatedOrg:
+    """An organization with a processed document, so every tenant table holds its rows."""
+
+    org: OrgFixture
+    client: FlaskClient
+    document_id: str
+    secret_word: str
+    api_token: str
+
+
+def process_now(app: Flask, org_id: uuid.UUID, document_id: str) -> str:
+    """Run the pipeline in-process for one document (the worker tests use a real worker)."""
+    from webapp.tenancy import tenant_context
+    from workers import pipeline
+
+    with app.app_context(), tenant_context(org_id):
+        status = pipeline.process(document_id)
+        db.session.remove()
+    return status
+
+
+@pytest.fixture
+def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def]
+    """Factory: an organization with a processed document whose text holds a unique word."""
+
+    def factory() -> PopulatedOrg:
+        org = make_org()
+        client = login_as(org)
+        secret = "zq" + uuid.uuid4().hex[:10]
+        text = (FIXTURES / "meeting_minutes.txt").read_text()
+        text += f"\nThe codename for this workstream is {secret}.\n"
+        response = upload(client, (text.encode(), f"minutes-{secret}.txt"))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        (document_id,) = set(uploaded_ids(response))
+        assert process_now(app, org.org_id, document_id) == "done"
+        from webapp.api import tokens
+        from webapp.models import User
+        from webapp.tenancy import tenant_context
+
+        with app.app_context(), tenant_context(org.org_id):
+            issued = tokens.create_token(db.session.get(User, (org.org_id, org.user_id)), "ci")
+            db.session.remove()
+        return PopulatedOrg(org, client, document_id, secret, issued.plaintext)
+
+    return factory

@@ -31,10 +31,9 @@ def tenant_tables(owner_engine) -> dict[str, str]:
 
 
 @pytest.fixture
-def two_orgs(make_org, app):
-    """Two organizations, each with its owner and some audit events."""
-    a, b = make_org(), make_org()
-    return a, b
+def two_orgs(populate_org):
+    """Two organizations, each with a row in every tenant table."""
+    return populate_org().org, populate_org().org
 
 
 def _one_row(owner_engine, table: str, column: str, org_id) -> dict:

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
 
@@ -222,8 +222,10 @@ def dispatch(message: OutboxMessage) -> bool:
     """Send an outbox message to the broker; on failure the relay sends it later."""
     celery = current_app.extensions["celery"]
     try:
-        task = celery.tasks[message.task]
-        task.apply_async(
+        # By name: the web process does not import the task modules. Tenant tasks take the
+        # organization first; the message carries it, never a worker-side default.
+        celery.send_task(
+            message.task,
             args=[str(message.organization_id), *message.payload.get("args", [])],
             retry=False,
         )
@@ -405,10 +407,11 @@ def org_lexeme(org_id: uuid.UUID) -> str:
 def search_vector(org_id: uuid.UUID, title: Any, text: Any) -> Any:
     """The tsvector stored on a document: title (weight A), text (B), the org lexeme."""
     return (
-        func.setweight(func.to_tsvector("english", title), literal("A"))
+        func.setweight(func.to_tsvector("english", title), literal_column("'A'"))
         .op("||")(
             func.setweight(
-                func.to_tsvector("english", func.left(text, SEARCH_TEXT_CHARS)), literal("B")
+                func.to_tsvector("english", func.left(text, SEARCH_TEXT_CHARS)),
+                literal_column("'B'"),
             )
         )
         .op("||")(func.array_to_tsvector(array([org_lexeme(org_id)])))

@@ -1,0 +1,116 @@
+"""API tokens: created and revoked on the settings page, presented as ``Bearer`` tokens.
+
+A token reads ``pmdi_<org hex>_<token hex>_<secret>``. The organization and token ids in it
+let the server set the tenant context before it looks the token up, so the lookup itself is an
+ordinary RLS-guarded read; only a SHA-256 of the secret is stored (the secret is 256 random
+bits, so a slow hash adds nothing), and it is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from webapp import audit, tenancy
+from webapp.extensions import db
+from webapp.models import ApiToken, User, utcnow
+
+PREFIX = "pmdi"
+
+
+class TokenNotFound(Exception):
+    """No such token in this organization."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: the row, and the plaintext shown to its owner exactly once."""
+
+    token: ApiToken
+    plaintext: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(user: User, name: str) -> IssuedToken:
+    """Issue a token acting as ``user``; audited."""
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        name=name.strip()[:80] or "API token",
+        secret_hash=_hash(secret),
+        prefix=secret[:8],
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record(
+        "api_token.created",
+        actor_id=user.id,
+        target_type="api_token",
+        target_id=token.id,
+        details={"name": token.name},
+    )
+    db.session.commit()
+    plaintext = f"{PREFIX}_{user.organization_id.hex}_{token.id.hex}_{secret}"
+    return IssuedToken(token, plaintext)
+
+
+def list_tokens() -> list[ApiToken]:
+    """The organization's tokens, newest first (revoked ones included, marked)."""
+    return list(db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())))
+
+
+def revoke_token(token_id: object, actor_id: uuid.UUID) -> ApiToken:
+    """Revoke a token at once; audited."""
+    try:
+        key = uuid.UUID(str(token_id))
+    except ValueError:
+        raise TokenNotFound() from None
+    token = db.session.get(ApiToken, (tenancy.require_org_id(), key))
+    if token is None:
+        raise TokenNotFound()
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(
+            "api_token.revoked",
+            actor_id=actor_id,
+            target_type="api_token",
+            target_id=token.id,
+            details={"name": token.name},
+        )
+        db.session.commit()
+    return token
+
+
+def authenticate(presented: str) -> User | None:
+    """The active user a token acts as, with the tenant context set; None if not valid."""
+    parts = presented.strip().split("_", 3)
+    if len(parts) != 4 or parts[0] != PREFIX:
+        return None
+    try:
+        org_id, token_id = uuid.UUID(hex=parts[1]), uuid.UUID(hex=parts[2])
+    except ValueError:
+        return None
+    tenancy.set_current_org(org_id)
+    token = db.session.get(ApiToken, (org_id, token_id))
+    user = None
+    if (
+        token is not None
+        and token.revoked_at is None
+        and hmac.compare_digest(token.secret_hash, _hash(parts[3]))
+    ):
+        user = db.session.get(User, (org_id, token.user_id))
+    if user is None or not user.is_active or user.organization.status != "active":
+        tenancy.set_current_org(None)
+        return None
+    token.last_used_at = utcnow()  # type: ignore[union-attr]
+    db.session.commit()
+    return user
