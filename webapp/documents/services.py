@@ -276,11 +276,14 @@ def text_preview(document: Document, chars: int = 3000) -> str | None:
 def iter_content(document: Document) -> Iterator[bytes]:
     """The original bytes, one chunk per query, so a large file is never whole in memory."""
     org_id = document.organization_id
-    count = db.session.scalar(
-        select(func.count())
-        .select_from(DocumentBlob)
-        .where(DocumentBlob.document_id == document.id)
-    )
+    # A streamed body runs after the request's teardown has cleared the tenant context (Flask
+    # 3.1 re-pushes only the request context), so every query here sets it itself.
+    with tenancy.tenant_context(org_id):
+        count = db.session.scalar(
+            select(func.count())
+            .select_from(DocumentBlob)
+            .where(DocumentBlob.document_id == document.id)
+        )
     for seq in range(count or 0):
         with tenancy.tenant_context(org_id):
             chunk = db.session.scalar(
