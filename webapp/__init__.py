@@ -47,6 +47,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(documents_bp)
 
+    from webapp.api import bp as api_bp
+    from webapp.org import bp as org_bp
+
+    app.register_blueprint(org_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens only: a cookie never authenticates the API
+
     from webapp.tenancy_check import tenancy_cli
 
     app.cli.add_command(tenancy_cli)

@@ -63,19 +63,44 @@ def create_token(user: User, name: str) -> IssuedToken:
     return IssuedToken(token, plaintext)
 
 
-def list_tokens() -> list[ApiToken]:
-    """The organization's tokens, newest first (revoked ones included, marked)."""
-    return list(db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())))
+# Roles that see and revoke every token of their organization; others manage only their own.
+MANAGER_ROLES = ("owner", "admin")
 
 
-def revoke_token(token_id: object, actor_id: uuid.UUID) -> ApiToken:
-    """Revoke a token at once; audited."""
+def manages_all_tokens(user: User) -> bool:
+    """Whether ``user`` sees and may revoke every token of the organization."""
+    return user.role in MANAGER_ROLES
+
+
+def list_tokens(user_id: uuid.UUID | None = None) -> list[ApiToken]:
+    """The organization's tokens (only ``user_id``'s when given), newest first, revoked too."""
+    query = select(ApiToken).order_by(ApiToken.created_at.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list(db.session.scalars(query))
+
+
+def tokens_visible_to(user: User) -> list[ApiToken]:
+    """The tokens ``user`` may see on the settings page."""
+    return list_tokens(None if manages_all_tokens(user) else user.id)
+
+
+def revoke_visible_token(user: User, token_id: object) -> ApiToken:
+    """Revoke a token ``user`` may see (``TokenNotFound`` for any other); audited."""
+    owner_id = None if manages_all_tokens(user) else user.id
+    return revoke_token(token_id, user.id, owner_id=owner_id)
+
+
+def revoke_token(
+    token_id: object, actor_id: uuid.UUID, owner_id: uuid.UUID | None = None
+) -> ApiToken:
+    """Revoke a token at once (only ``owner_id``'s when given, else ``TokenNotFound``); audited."""
     try:
         key = uuid.UUID(str(token_id))
     except ValueError:
         raise TokenNotFound() from None
     token = db.session.get(ApiToken, (tenancy.require_org_id(), key))
-    if token is None:
+    if token is None or (owner_id is not None and token.user_id != owner_id):
         raise TokenNotFound()
     if token.revoked_at is None:
         token.revoked_at = utcnow()

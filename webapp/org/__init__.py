@@ -1,1 +1,7 @@
-"""Organization administration (members, settings); pages arrive with a later issue."""
+"""Organization settings pages (API tokens for now; members and settings arrive later)."""
+
+from flask import Blueprint
+
+bp = Blueprint("org", __name__)
+
+from webapp.org import views  # noqa: E402,F401 - registers the routes on bp

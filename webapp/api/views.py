@@ -1,0 +1,190 @@
+"""API routes: thin JSON views over webapp.documents.services (the same calls as the pages)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Any
+
+from flask import Response, jsonify, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import FileStorage
+
+from webapp.api import bp
+from webapp.api.auth import current_api_user
+from webapp.api.errors import ApiError, document_error_body
+from webapp.documents import services
+from webapp.models import STATUSES, TYPES, Document
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def document_json(document: Document) -> dict[str, Any]:
+    """What the API says about a document (without its digest)."""
+    return {
+        "id": str(document.id),
+        "title": document.title,
+        "filename": document.filename,
+        "type": document.detected_type,
+        "content_type": document.content_type,
+        "size_bytes": document.size_bytes,
+        "sha256": document.sha256,
+        "status": document.status,
+        "progress": document.progress,
+        "error": document.error,
+        "page_count": document.page_count,
+        "word_count": document.word_count,
+        "uploaded_by": str(document.uploaded_by) if document.uploaded_by else None,
+        "created_at": _iso(document.created_at),
+        "updated_at": _iso(document.updated_at),
+        "processed_at": _iso(document.processed_at),
+        "url": url_for("api.get_document", document_id=document.id),
+        "download_url": url_for("api.download_document", document_id=document.id),
+    }
+
+
+def encode_cursor(document: Document) -> str:
+    """An opaque cursor pointing just after ``document`` in newest-first order."""
+    raw = f"{document.created_at.isoformat()}|{document.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) a cursor points after; ``ApiError`` 400 when it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_part, _, id_part = raw.partition("|")
+        created_at, last_id = datetime.fromisoformat(created_part), uuid.UUID(id_part)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApiError(400, "bad_cursor", "The cursor is not one this API returned.") from None
+    if created_at.tzinfo is None:
+        raise ApiError(400, "bad_cursor", "The cursor is not one this API returned.")
+    return created_at, last_id
+
+
+def _limit(default: int) -> int:
+    """``?limit=``: a positive integer, at most MAX_LIMIT (larger values are capped)."""
+    raw = request.args.get("limit")
+    if raw is None:
+        return default
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ApiError(400, "bad_limit", f"limit must be an integer from 1 to {MAX_LIMIT}.")
+    return min(limit, MAX_LIMIT)
+
+
+def _search_filters() -> services.DocumentFilter:
+    status, doc_type = request.args.get("status") or None, request.args.get("type") or None
+    if status is not None and status not in STATUSES:
+        raise ApiError(400, "bad_filter", f"status must be one of {', '.join(STATUSES)}.")
+    if doc_type is not None and doc_type not in TYPES:
+        raise ApiError(400, "bad_filter", f"type must be one of {', '.join(TYPES)}.")
+    return services.DocumentFilter(status=status, doc_type=doc_type)
+
+
+def _upload_result(storage: FileStorage) -> tuple[int, dict[str, Any]]:
+    """Upload one file part; (HTTP status, JSON body) whether it was accepted or refused."""
+    try:
+        document = services.upload_document(storage.stream, storage.filename, current_api_user().id)
+    except services.DocumentError as exc:
+        return exc.status, {"error": document_error_body(exc)}
+    return 202, document_json(document)
+
+
+@bp.post("/documents")
+def upload_documents() -> ResponseReturnValue:
+    """Upload the multipart ``file`` part(s); processing starts at once (202)."""
+    files = [f for f in request.files.getlist("file") if f.filename or f.content_length]
+    if not files:
+        raise ApiError(
+            400, "no_file", "Send the document as a multipart/form-data field named “file”."
+        )
+    if len(files) == 1:
+        status, body = _upload_result(files[0])
+        headers = {"Location": body["url"]} if status == 202 else {}
+        return jsonify(body), status, headers
+    # Several parts: one result per file, in order; 202 when at least one was accepted, else
+    # the first refusal's status.
+    results = []
+    for storage in files:
+        status, body = _upload_result(storage)
+        outcome = {"document": body} if status == 202 else body
+        results.append({"filename": storage.filename, "http_status": status, **outcome})
+    statuses = [r["http_status"] for r in results]
+    return jsonify(results=results), 202 if 202 in statuses else statuses[0]
+
+
+@bp.get("/documents")
+def list_documents() -> ResponseReturnValue:
+    """The organization's documents, newest first, ``limit`` at a time from ``cursor``."""
+    limit = _limit(DEFAULT_LIMIT)
+    cursor = request.args.get("cursor")
+    after = decode_cursor(cursor) if cursor else None
+    # One row more than asked tells whether another page exists, so the last page has none.
+    documents = services.documents_after(after, limit + 1)
+    page = documents[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(documents) > limit else None
+    return jsonify(documents=[document_json(d) for d in page], next_cursor=next_cursor)
+
+
+@bp.get("/documents/<document_id>")
+def get_document(document_id: str) -> ResponseReturnValue:
+    """One document: status, progress, error, counts, timestamps and digest (null until made)."""
+    document = services.get_document(document_id)
+    analysis = services.get_analysis(document)
+    return jsonify(document_json(document) | {"digest": analysis.digest if analysis else None})
+
+
+@bp.get("/documents/<document_id>/download")
+def download_document(document_id: str) -> ResponseReturnValue:
+    """The original file, streamed chunk by chunk, always as an attachment."""
+    document = services.get_document(document_id)
+    response = Response(
+        stream_with_context(services.iter_content(document)),
+        content_type=document.content_type,
+    )
+    response.headers["Content-Length"] = str(document.size_bytes)
+    response.headers.set("Content-Disposition", "attachment", filename=document.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.delete("/documents/<document_id>")
+def delete_document(document_id: str) -> ResponseReturnValue:
+    """Delete a document, its original and its digest (204)."""
+    services.delete_documents([document_id], current_api_user().id)
+    return "", 204
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    """Full-text search: ranked hits with an HTML snippet (escaped, matches in <mark>)."""
+    q = request.args.get("q", "").strip()
+    if not q:
+        raise ApiError(400, "missing_query", "Give the words to search for as ?q=.")
+    hits = services.search_documents(q, _search_filters(), limit=_limit(20))
+    return jsonify(
+        query=q,
+        results=[
+            {
+                "id": str(hit.document.id),
+                "title": hit.document.title,
+                "status": hit.document.status,
+                "rank": hit.rank,
+                "snippet_html": str(hit.snippet),
+                "url": url_for("api.get_document", document_id=hit.document.id),
+            }
+            for hit in hits
+        ],
+    )
