@@ -20,18 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from webapp import create_app, embedded
 from webapp.auth import services as auth_services
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_DATABASE = "pmdi_test"
+TEST_DATABASE = f"pmdi_test_{os.getpid()}"
+TEST_QUEUE = f"test-{os.getpid()}"
+WORKER_NAME = f"{TEST_QUEUE}@localhost"
 APP_ROLE = "pmdi_test_app"
 APP_PASSWORD = "test-app-password"
 
@@ -47,7 +50,11 @@ class Services:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
-    """Start or reach PostgreSQL and Redis, create and migrate a fresh test database."""
+    """Start or reach PostgreSQL and Redis, create and migrate a fresh test database.
+
+    The database and the Celery queue are named after this process, so several test runs on
+    one machine (CI, a developer, a benchmark) never drop or drain each other's.
+    """
     keep: list[Any] = []
     admin_url = os.environ.get("TEST_DATABASE_URL")
     if not admin_url:
@@ -58,7 +65,7 @@ def services() -> Iterator[Services]:
         embedded_redis = embedded.start_redis(ROOT / "instance" / "test-redis.db")
         keep.append(embedded_redis)
         redis_url = embedded_redis.url
-    redis.Redis.from_url(redis_url).flushdb()
+    _drop_abandoned_databases(admin_url)
     owner_url = embedded.ensure_database(admin_url, TEST_DATABASE, recreate=True)
     app_url = embedded.with_role(owner_url, APP_ROLE, APP_PASSWORD)
     found = Services(owner_url=owner_url, app_url=app_url, redis_url=redis_url)
@@ -72,6 +79,15 @@ def services() -> Iterator[Services]:
         with built.app_context():
             for engine in db.engines.values():
                 engine.dispose()
+    embedded.drop_database(admin_url, TEST_DATABASE)
+
+
+def _drop_abandoned_databases(admin_url: str) -> None:
+    """Drop test databases left by runs whose process is gone (a crash, a kill)."""
+    for name in embedded.list_databases(admin_url, "pmdi_test_%"):
+        pid = name.rsplit("_", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            embedded.drop_database(admin_url, name)
 
 
 _APPS: list[Flask] = []
@@ -86,6 +102,7 @@ def make_app(services: Services, **overrides: Any) -> Flask:
         "REDIS_URL": services.redis_url,
         # High enough that the suite's own log-ins from one address never trip it.
         "LOGIN_LIMIT_PER_IP": "100000/minute",
+        "CELERY": {"task_default_queue": TEST_QUEUE},
     }
     config.update(overrides)
     built = create_app(config)
@@ -197,7 +214,7 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
         "PYTHONPATH": str(ROOT),
     }
     env.pop("CELERY_BROKER_URL", None)
-    log_path = ROOT / "instance" / "test-worker.log"
+    log_path = ROOT / "instance" / f"test-worker-{os.getpid()}.log"
     log_path.parent.mkdir(exist_ok=True)
     log_file = log_path.open("w")
     process = subprocess.Popen(
@@ -214,7 +231,9 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
             "--without-mingle",
             "--loglevel=INFO",
             "-Q",
-            "default",
+            TEST_QUEUE,
+            "-n",
+            WORKER_NAME,
         ],
         cwd=ROOT,
         env=env,
@@ -223,9 +242,10 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     )
     celery = app.extensions["celery"]
     # Uploads made by earlier tests queued messages that no worker was there to take.
-    celery.control.purge()
+    with celery.connection_for_write() as connection:
+        connection.default_channel.queue_purge(TEST_QUEUE)
     deadline = time.monotonic() + 60
-    while not celery.control.ping(timeout=0.5):
+    while not celery.control.ping(destination=[WORKER_NAME], timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("worker did not start:\n" + log_path.read_text()[-3000:])
@@ -244,8 +264,15 @@ FIXTURES = ROOT / "tests" / "fixtures"
 def upload(client: FlaskClient, *files: tuple[bytes, str]):  # type: ignore[no-untyped-def]
     """POST files (content, filename) through the upload page, CSRF token included."""
     token = csrf_token(client, "/documents/upload")
-    data = {"csrf_token": token, "files": [(io.BytesIO(content), name) for content, name in files]}
-    return client.post("/documents/upload", data=data, content_type="multipart/form-data")
+    fields = MultiDict([("csrf_token", token)])
+    for content, name in files:
+        fields.add("files", FileStorage(io.BytesIO(content), filename=name))
+    # Encoded in memory: Werkzeug's test builder would spool a large body to a temporary file
+    # that it never closes.
+    boundary, body = encode_multipart(fields)
+    return client.post(
+        "/documents/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def uploaded_ids(response) -> list[str]:  # type: ignore[no-untyped-def]

@@ -61,7 +61,7 @@ def test_a_message_without_an_organization_fails_and_changes_nothing(
     before = _census_events(owner_engine)
     celery = app.extensions["celery"]
     for args in ([], [None], ["not-a-uuid"]):
-        result = celery.send_task("workers.tasks.tenant_census", args=args, queue="default")
+        result = celery.send_task("workers.tasks.tenant_census", args=args)
         with pytest.raises(Exception) as failure:
             result.get(timeout=60)
         assert "TenantContextMissing" in type(failure.value).__name__ + repr(failure.value)

@@ -70,3 +70,22 @@ def ensure_database(admin_url: str, name: str, *, recreate: bool = False) -> str
 def with_role(url: str, role: str, password: str) -> str:
     """The same database reached as another role."""
     return make_url(url).set(username=role, password=password).render_as_string(hide_password=False)
+
+
+def list_databases(admin_url: str, pattern: str) -> list[str]:
+    """Names of the databases matching a LIKE pattern."""
+    engine = create_engine(sqlalchemy_url(admin_url))
+    with engine.connect() as conn:
+        names = conn.scalars(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": pattern}
+        ).all()
+    engine.dispose()
+    return list(names)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop a database, disconnecting whoever is still on it."""
+    engine = create_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()

@@ -359,10 +359,12 @@ def _detect_zip(stream: IO[bytes]) -> DocumentType:
     try:
         with zipfile.ZipFile(stream) as archive:
             names = archive.namelist()
+            if "word/document.xml" in names:
+                # Refuse a decompression bomb at the door, from the central directory alone.
+                _check_docx_archive(archive)
+                return "docx"
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise UnsupportedFileType("damaged ZIP archive") from None
-    if "word/document.xml" in names:
-        return "docx"
     raise UnsupportedFileType(_describe_zip(names))
 
 

@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired
 
 
@@ -21,7 +22,7 @@ class BulkForm(FlaskForm):
 
     action = SelectField(
         "Action",
-        choices=[("reprocess", "Reprocess"), ("delete", "Delete")],
+        choices=[SelectChoice("reprocess", "Reprocess"), SelectChoice("delete", "Delete")],
         validators=[DataRequired(), AnyOf(["reprocess", "delete"])],
     )
     next = HiddenField()
