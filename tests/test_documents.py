@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from tests.conftest import FIXTURES, csrf_token, process_now, upload, uploaded_ids
 from webapp.documents.filenames import sanitize_filename
-from webapp.tenancy import tenant_context
 
 BAD = FIXTURES / "bad"
 MINUTES = (FIXTURES / "meeting_minutes.txt").read_bytes()

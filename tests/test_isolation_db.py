@@ -204,3 +204,18 @@ def test_pool_never_leaks_an_organization_across_requests(services, make_org, lo
         body = clients[me].get("/dashboard").get_data(as_text=True)
         assert me.email in body and me.name in body
         assert other.email not in body and other.name not in body, f"leak at request {i}"
+
+
+def test_a_tenant_table_named_only_in_select_from_still_needs_a_context(app, two_orgs):
+    """Wall 1 must see tables that appear only in FROM, not as a selected entity."""
+    from sqlalchemy import func
+
+    from webapp.models import DocumentBlob
+
+    a, _ = two_orgs
+    with app.app_context():
+        with pytest.raises(TenantContextMissing):
+            db.session.scalar(select(func.count()).select_from(DocumentBlob))
+        with tenant_context(a.org_id):
+            assert db.session.scalar(select(func.count()).select_from(DocumentBlob)) == 1
+        db.session.remove()

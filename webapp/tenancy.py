@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from flask import Flask, has_app_context
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.sql import visitors
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 
@@ -132,12 +134,39 @@ def _is_guarded(cls: type) -> bool:
     return issubclass(cls, TenantScoped) or cls is Organization
 
 
+@functools.cache
+def _tenant_table_names() -> frozenset[str]:
+    from webapp.models import Base
+
+    return frozenset(
+        mapper.local_table.name for mapper in Base.registry.mappers if _is_guarded(mapper.class_)
+    )
+
+
+def _guarded_tables(statement: object) -> set[str]:
+    """Tenant tables a statement reads that no ORM entity names (``select_from(Model)``)."""
+    froms = getattr(statement, "get_final_froms", None)
+    if froms is None:
+        return set()
+    names = _tenant_table_names()
+    found = set()
+    for clause in froms():
+        for element in visitors.iterate(clause):
+            name = getattr(element, "name", None)
+            if isinstance(element, Table) and name in names:
+                found.add(name)
+    return found
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _filter_by_tenant(state: ORMExecuteState) -> None:
     """Wall 1: scope every ORM statement on tenant models to the current organization."""
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    guarded = sorted(m.class_.__name__ for m in state.all_mappers if _is_guarded(m.class_))
+    guarded = sorted(
+        {m.class_.__name__ for m in state.all_mappers if _is_guarded(m.class_)}
+        | _guarded_tables(state.statement)
+    )
     if not guarded:
         return
     org_id = _current_org.get()

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import Response, jsonify, request, stream_with_context, url_for
+from flask import jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
@@ -16,6 +16,7 @@ from webapp.api import bp
 from webapp.api.auth import current_api_user
 from webapp.api.errors import ApiError, document_error_body
 from webapp.documents import services
+from webapp.documents.downloads import send_document
 from webapp.models import STATUSES, TYPES, Document
 
 DEFAULT_LIMIT = 50
@@ -149,15 +150,7 @@ def get_document(document_id: str) -> ResponseReturnValue:
 def download_document(document_id: str) -> ResponseReturnValue:
     """The original file, streamed chunk by chunk, always as an attachment."""
     document = services.get_document(document_id)
-    response = Response(
-        stream_with_context(services.iter_content(document)),
-        content_type=document.content_type,
-    )
-    response.headers["Content-Length"] = str(document.size_bytes)
-    response.headers.set("Content-Disposition", "attachment", filename=document.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_document(document)
 
 
 @bp.delete("/documents/<document_id>")

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from flask import (
-    Response,
     abort,
     flash,
     jsonify,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from webapp.documents import bp, services
+from webapp.documents.downloads import send_document
 from webapp.documents.forms import ActionForm, BulkForm, UploadForm
 from webapp.models import STATUSES, TYPES
 
@@ -131,15 +130,7 @@ def detail(document_id: str) -> ResponseReturnValue:
 def download(document_id: str) -> ResponseReturnValue:
     """The original file, streamed chunk by chunk, always as an attachment."""
     document = _document_or_404(document_id)
-    response = Response(
-        stream_with_context(services.iter_content(document)),
-        content_type=document.content_type,
-    )
-    response.headers["Content-Length"] = str(document.size_bytes)
-    response.headers.set("Content-Disposition", "attachment", filename=document.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_document(document)
 
 
 @bp.post("/documents/<document_id>/delete")
