@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from flask import Flask, has_app_context
 from sqlalchemy import Table, event, text
-from sqlalchemy.sql import visitors
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+from sqlalchemy.sql import visitors
 
 from webapp.models import Organization, TenantScoped
 
