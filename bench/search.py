@@ -149,13 +149,13 @@ def prepare_database(admin_url: str, name: str, sizes: Sizes, keep: bool) -> tup
     if not reusable:
         owner_url = embedded.ensure_database(admin_url, name, recreate=True)
     app_url = embedded.with_role(owner_url, APP_ROLE, APP_PASSWORD)
-    if not reusable:
-        from flask_migrate import upgrade
+    # Always upgrade: reused data still gets the migrations added since it was seeded.
+    from flask_migrate import upgrade
 
-        migrator = make_app(app_url, MIGRATION_DATABASE_URL=owner_url)
-        with migrator.app_context():
-            upgrade()
-            dispose(migrator)
+    migrator = make_app(app_url, MIGRATION_DATABASE_URL=owner_url)
+    with migrator.app_context():
+        upgrade()
+        dispose(migrator)
     return owner_url, app_url, reusable
 
 

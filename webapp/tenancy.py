@@ -20,10 +20,10 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from flask import Flask, has_app_context
-from sqlalchemy import Table, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
-from sqlalchemy.sql import visitors
+from sqlalchemy.sql.util import find_tables
 
 from webapp.models import Organization, TenantScoped
 
@@ -145,17 +145,8 @@ def _tenant_table_names() -> frozenset[str]:
 
 def _guarded_tables(statement: object) -> set[str]:
     """Tenant tables a statement reads that no ORM entity names (``select_from(Model)``)."""
-    froms = getattr(statement, "get_final_froms", None)
-    if froms is None:
-        return set()
     names = _tenant_table_names()
-    found = set()
-    for clause in froms():
-        for element in visitors.iterate(clause):
-            name = getattr(element, "name", None)
-            if isinstance(element, Table) and name in names:
-                found.add(name)
-    return found
+    return {table.name for table in find_tables(statement) if table.name in names}
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -163,10 +154,9 @@ def _filter_by_tenant(state: ORMExecuteState) -> None:
     """Wall 1: scope every ORM statement on tenant models to the current organization."""
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    guarded = sorted(
-        {m.class_.__name__ for m in state.all_mappers if _is_guarded(m.class_)}
-        | _guarded_tables(state.statement)
-    )
+    guarded = sorted(m.class_.__name__ for m in state.all_mappers if _is_guarded(m.class_))
+    if not guarded:
+        guarded = sorted(_guarded_tables(state.statement))
     if not guarded:
         return
     org_id = _current_org.get()

@@ -25,6 +25,7 @@ DOOR_FUNCTIONS = (
     "app_email_exists",
     "app_outbox_pending",
     "app_stuck_documents",
+    "app_search_documents",
 )
 
 

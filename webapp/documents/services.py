@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import func, insert, literal_column, select, update
+from sqlalchemy import Float, Uuid, column, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
 
@@ -59,6 +59,8 @@ TYPE_LABELS = {
 # document carries its vocabulary.
 SEARCH_TEXT_CHARS = 400_000
 SNIPPET_TEXT_CHARS = 50_000
+# Broad queries rank only this many of the newest matches (bounded work per search).
+SEARCH_CANDIDATES = 1000
 # Markers that cannot occur in extracted text (it is stripped of control characters), so the
 # highlighted snippet can be escaped as a whole and only these turned into <mark>.
 _MARK_START, _MARK_STOP = "\x02", "\x03"
@@ -433,27 +435,25 @@ class SearchHit:
 def search_documents(
     q: str, filters: DocumentFilter | None = None, limit: int = 20, offset: int = 0
 ) -> list[SearchHit]:
-    """Full-text search over title and text, ranked, with highlighted snippets."""
+    """Full-text search over title and text, ranked, with highlighted snippets.
+
+    Matching and ranking run in ``app_search_documents`` (migration 0003), which applies the
+    tenant predicate itself so the GIN index can be used under RLS; broad queries rank the
+    newest ``SEARCH_CANDIDATES`` matches.
+    """
     q = (q or "").strip()[:200]
     if not q:
         return []
-    org_id = tenancy.require_org_id()
+    filters = filters or DocumentFilter()
     user_query = func.websearch_to_tsquery("english", q)
-    scoped = user_query.op("&&")(func.to_tsquery("simple", org_lexeme(org_id)))
-    rank = func.ts_rank_cd(Document.search_vector, user_query)
-    query = (
-        select(Document, rank.label("rank"))
-        .where(Document.search_vector.op("@@")(scoped))
-        .order_by(rank.desc(), Document.created_at.desc())
-        .limit(min(limit, 100))
-        .offset(offset)
-    )
-    if filters:
-        if filters.status:
-            query = query.where(Document.status == filters.status)
-        if filters.doc_type:
-            query = query.where(Document.detected_type == filters.doc_type)
-    rows = db.session.execute(query).all()
+    matches = func.app_search_documents(
+        user_query, filters.status, filters.doc_type, min(limit, 100), offset, SEARCH_CANDIDATES
+    ).table_valued(column("id", Uuid), column("rank", Float))
+    rows = db.session.execute(
+        select(Document, matches.c.rank)
+        .join(matches, Document.id == matches.c.id)
+        .order_by(matches.c.rank.desc(), Document.created_at.desc(), Document.id)
+    ).all()
     snippets = _snippets([row.Document.id for row in rows], user_query)
     return [
         SearchHit(row.Document, float(row.rank), snippets.get(row.Document.id, Markup("")))
@@ -469,7 +469,7 @@ def _snippets(document_ids: list[uuid.UUID], user_query: Any) -> dict[uuid.UUID,
         func.left(DocumentAnalysis.text, SNIPPET_TEXT_CHARS),
         user_query,
         f"StartSel={_MARK_START}, StopSel={_MARK_STOP}, MaxWords=30, MinWords=12, "
-        "MaxFragments=2, FragmentDelimiter= … ",
+        'MaxFragments=2, FragmentDelimiter=" … "',
     )
     rows = db.session.execute(
         select(DocumentAnalysis.document_id, headline).where(

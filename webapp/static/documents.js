@@ -22,9 +22,13 @@
           bar.textContent = doc.progress + "%";
           if (doc.status === "done" || doc.status === "failed") {
             bar.classList.remove("live-progress");
-            bar.value = doc.status === "done" ? 100 : bar.value;
-            bar.dataset.finished = doc.status;
             if (doc.status === "failed" && doc.error && badge) badge.title = doc.error;
+            // A document's own page shows its digest or error once processing ends.
+            if (bar.dataset.reloadWhenFinished !== undefined) {
+              window.location.reload();
+            } else {
+              bar.remove();
+            }
           }
         });
       })
