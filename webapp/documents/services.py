@@ -59,8 +59,10 @@ TYPE_LABELS = {
 # document carries its vocabulary.
 SEARCH_TEXT_CHARS = 400_000
 SNIPPET_TEXT_CHARS = 50_000
-# Broad queries rank only this many of the newest matches (bounded work per search).
+# Broad queries rank only this many of the newest matches (bounded work per search), looked
+# for first among this many newest documents (see migration 0003).
 SEARCH_CANDIDATES = 1000
+SEARCH_RECENT_WINDOW = 2500
 # Markers that cannot occur in extracted text (it is stripped of control characters), so the
 # highlighted snippet can be escaped as a whole and only these turned into <mark>.
 _MARK_START, _MARK_STOP = "\x02", "\x03"
@@ -447,7 +449,13 @@ def search_documents(
     filters = filters or DocumentFilter()
     user_query = func.websearch_to_tsquery("english", q)
     matches = func.app_search_documents(
-        user_query, filters.status, filters.doc_type, min(limit, 100), offset, SEARCH_CANDIDATES
+        user_query,
+        filters.status,
+        filters.doc_type,
+        min(limit, 100),
+        offset,
+        SEARCH_CANDIDATES,
+        SEARCH_RECENT_WINDOW,
     ).table_valued(column("id", Uuid), column("rank", Float))
     rows = db.session.execute(
         select(Document, matches.c.rank)
