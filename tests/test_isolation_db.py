@@ -219,3 +219,30 @@ def test_a_tenant_table_named_only_in_select_from_still_needs_a_context(app, two
         with tenant_context(a.org_id):
             assert db.session.scalar(select(func.count()).select_from(DocumentBlob)) == 1
         db.session.remove()
+
+
+def test_the_search_door_answers_only_for_the_organization_in_context(two_orgs, app_engine):
+    """app_search_documents bypasses RLS to use its index: it must apply the tenant itself."""
+    a, b = two_orgs
+    call = text(
+        "SELECT id FROM app_search_documents(websearch_to_tsquery('english', :q), NULL, NULL, "
+        "20, 0, 1000, 2500)"
+    )
+    with app_engine.connect() as conn:
+        conn.execute(text("SELECT set_config('app.current_org_id', '', true)"))
+        assert conn.execute(call, {"q": a.secret_word}).all() == []
+        conn.rollback()
+        conn.execute(
+            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(b.org_id)}
+        )
+        assert conn.execute(call, {"q": a.secret_word}).all() == []
+        assert conn.execute(call, {"q": "revised budget"}).scalars().all() == [
+            uuid.UUID(b.document_id)
+        ]
+        conn.rollback()
+        conn.execute(
+            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(a.org_id)}
+        )
+        assert conn.execute(call, {"q": a.secret_word}).scalars().all() == [
+            uuid.UUID(a.document_id)
+        ]
