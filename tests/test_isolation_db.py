@@ -221,9 +221,9 @@ def test_a_tenant_table_named_only_in_select_from_still_needs_a_context(app, two
         db.session.remove()
 
 
-def test_the_search_door_answers_only_for_the_organization_in_context(two_orgs, app_engine):
+def test_the_search_door_answers_only_for_the_organization_in_context(populate_org, app_engine):
     """app_search_documents bypasses RLS to use its index: it must apply the tenant itself."""
-    a, b = two_orgs
+    a, b = populate_org(), populate_org()
     call = text(
         "SELECT id FROM app_search_documents(websearch_to_tsquery('english', :q), NULL, NULL, "
         "20, 0, 1000, 2500)"
@@ -233,7 +233,7 @@ def test_the_search_door_answers_only_for_the_organization_in_context(two_orgs, 
         assert conn.execute(call, {"q": a.secret_word}).all() == []
         conn.rollback()
         conn.execute(
-            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(b.org_id)}
+            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(b.org.org_id)}
         )
         assert conn.execute(call, {"q": a.secret_word}).all() == []
         assert conn.execute(call, {"q": "revised budget"}).scalars().all() == [
@@ -241,7 +241,7 @@ def test_the_search_door_answers_only_for_the_organization_in_context(two_orgs, 
         ]
         conn.rollback()
         conn.execute(
-            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(a.org_id)}
+            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(a.org.org_id)}
         )
         assert conn.execute(call, {"q": a.secret_word}).scalars().all() == [
             uuid.UUID(a.document_id)
