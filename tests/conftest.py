@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_DATABASE = f"pmdi_test_{os.getpid()}"
 TEST_QUEUE = f"test-{os.getpid()}"
 WORKER_NAME = f"{TEST_QUEUE}@localhost"
+WORKER_QUEUES = ",".join(
+    [TEST_QUEUE] + [f"{TEST_QUEUE}-docs-{plan}" for plan in ("enterprise", "pro", "free")]
+)
 APP_ROLE = "pmdi_test_app"
 APP_PASSWORD = "test-app-password"
 
@@ -103,6 +106,7 @@ def make_app(services: Services, **overrides: Any) -> Flask:
         # High enough that the suite's own log-ins from one address never trip it.
         "LOGIN_LIMIT_PER_IP": "100000/minute",
         "CELERY": {"task_default_queue": TEST_QUEUE},
+        "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
     }
     config.update(overrides)
     built = create_app(config)
@@ -212,6 +216,7 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
         "REDIS_URL": services.redis_url,
         "SECRET_KEY": "test-secret",
         "PYTHONPATH": str(ROOT),
+        "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
     }
     env.pop("CELERY_BROKER_URL", None)
     log_path = ROOT / "instance" / f"test-worker-{os.getpid()}.log"
@@ -231,7 +236,7 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
             "--without-mingle",
             "--loglevel=INFO",
             "-Q",
-            TEST_QUEUE,
+            WORKER_QUEUES,
             "-n",
             WORKER_NAME,
         ],
@@ -243,7 +248,8 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     celery = app.extensions["celery"]
     # Uploads made by earlier tests queued messages that no worker was there to take.
     with celery.connection_for_write() as connection:
-        connection.default_channel.queue_purge(TEST_QUEUE)
+        for queue in WORKER_QUEUES.split(","):
+            connection.default_channel.queue_purge(queue)
     deadline = time.monotonic() + 60
     while not celery.control.ping(destination=[WORKER_NAME], timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:

@@ -28,7 +28,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import FIXTURES, ROOT, Services
+from tests.conftest import FIXTURES, ROOT, TEST_QUEUE, Services
+
+FREE_QUEUE = f"{TEST_QUEUE}-docs-free"  # where the free plan's documents wait
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +91,8 @@ def live_server(services: Services) -> Iterator[LiveServer]:
         "REDIS_URL": services.redis_url,
         "SECRET_KEY": "test-secret",
         "PYTHONPATH": str(ROOT),
+        # Documents go to this run's queues, which only this run's worker consumes.
+        "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
     }
     for name in ("CELERY_BROKER_URL", "MIGRATION_DATABASE_URL"):
         env.pop(name, None)
@@ -216,12 +220,12 @@ class PausedWorker:
         raise RuntimeError(f"no Celery node reports pid {pid}")
 
     def __enter__(self) -> PausedWorker:
-        replies = self.control.cancel_consumer("default", reply=True, destination=self.destination)
+        replies = self.control.cancel_consumer(FREE_QUEUE, reply=True, destination=self.destination)
         assert replies, "the worker did not confirm it stopped consuming"
         return self
 
     def resume(self) -> None:
-        replies = self.control.add_consumer("default", reply=True, destination=self.destination)
+        replies = self.control.add_consumer(FREE_QUEUE, reply=True, destination=self.destination)
         assert replies, "the worker did not confirm it consumes again"
 
     def __exit__(self, *exc: object) -> None:

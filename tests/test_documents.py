@@ -11,7 +11,7 @@ import pytest
 from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import text
 
-from tests.conftest import FIXTURES, csrf_token, process_now, upload, uploaded_ids
+from tests.conftest import FIXTURES, TEST_QUEUE, csrf_token, process_now, upload, uploaded_ids
 from webapp.documents.filenames import sanitize_filename
 
 BAD = FIXTURES / "bad"
@@ -40,6 +40,18 @@ def document_row(owner_engine, document_id):
         return conn.execute(text("SELECT * FROM documents WHERE id = :d"), {"d": document_id}).one()
 
 
+@pytest.fixture(autouse=True)
+def sent(app, monkeypatch):
+    """Record published tasks instead of sending them: these tests run the pipeline
+    in-process, and a live worker from another test must not race them."""
+    published: list[dict] = []
+    celery = app.extensions["celery"]
+    monkeypatch.setattr(
+        celery, "send_task", lambda name, **options: published.append({"name": name, **options})
+    )
+    return published
+
+
 @pytest.fixture
 def org(make_org):
     return make_org()
@@ -50,7 +62,7 @@ def client_a(org, login_as):
     return login_as(org)
 
 
-def test_upload_stores_row_chunks_and_outbox_in_one_go(app, org, client_a, owner_engine):
+def test_upload_stores_row_chunks_and_outbox_in_one_go(app, org, client_a, owner_engine, sent):
     content = unique(MINUTES)
     response = upload(client_a, (content, "Steering minutes.txt"))
     body = response.get_data(as_text=True)
@@ -79,7 +91,15 @@ def test_upload_stores_row_chunks_and_outbox_in_one_go(app, org, client_a, owner
     assert b"".join(chunks) == content
     assert outbox.task == "workers.tasks.process_document"
     assert outbox.payload == {"args": [document_id]}
-    assert outbox.dispatched_at is not None, "Redis is up, so the message went out at once"
+    assert outbox.dispatched_at is not None, "the broker took it, so it went out at once"
+    assert sent == [
+        {
+            "name": "workers.tasks.process_document",
+            "args": [str(org.org_id), document_id],
+            "retry": False,
+            "queue": f"{TEST_QUEUE}-docs-free",
+        }
+    ]
 
 
 def test_large_upload_is_chunked_and_downloads_identically(org, client_a, owner_engine):

@@ -90,7 +90,8 @@ def test_check_flags_a_foreign_key_without_organization(runner, owner_engine):
                 "user_id uuid REFERENCES users (id), PRIMARY KEY (organization_id, id)); "
                 "ALTER TABLE scratch_notes ENABLE ROW LEVEL SECURITY; "
                 "ALTER TABLE scratch_notes FORCE ROW LEVEL SECURITY; "
-                "CREATE POLICY p ON scratch_notes USING (organization_id = (SELECT app_current_org()))"
+                "CREATE POLICY p ON scratch_notes "
+                "USING (organization_id = (SELECT app_current_org()))"
                 " WITH CHECK (organization_id = (SELECT app_current_org()))"
             )
         )
@@ -115,7 +116,8 @@ def test_startup_refuses_a_role_with_bypassrls(services, owner_engine):
     with owner_engine.begin() as conn:
         conn.execute(
             text(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pmdi_test_bypass') "
+                "DO $$ BEGIN IF NOT EXISTS "
+                "(SELECT FROM pg_roles WHERE rolname = 'pmdi_test_bypass') "
                 "THEN CREATE ROLE pmdi_test_bypass LOGIN BYPASSRLS; END IF; END $$"
             )
         )

@@ -58,9 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.cli.add_command(tenancy_cli)
 
+    from workers import fairness
     from workers.setup import celery_init_app
 
     celery_init_app(app)
+    fairness.init_app(app)
     return app
 
 

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PROCESSING_ATTEMPTS": 3,
     # Seconds before Redis hands an unacknowledged task to another worker (late ack).
     "BROKER_VISIBILITY_TIMEOUT": 3600,
+    # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
+    "DOCUMENT_QUEUE_PREFIX": "docs",
 }
 
 ENVIRONMENT_KEYS = {
@@ -52,6 +54,7 @@ ENVIRONMENT_KEYS = {
     "SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
     "BROKER_VISIBILITY_TIMEOUT": "BROKER_VISIBILITY_TIMEOUT",
     "DOCUMENT_TIME_LIMIT": "DOCUMENT_TIME_LIMIT",
+    "DOCUMENT_QUEUE_PREFIX": "DOCUMENT_QUEUE_PREFIX",
 }
 NUMERIC_KEYS = {"BROKER_VISIBILITY_TIMEOUT", "DOCUMENT_TIME_LIMIT"}
 

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 INSTANCE = ROOT / "instance"
 DATABASE = "pmdi"
 APP_ROLE = "pmdi_app"
+# The default queue, then one queue per plan (see workers/fairness.py).
+WORKER_QUEUES = "default,docs-enterprise,docs-pro,docs-free"
 
 log = logging.getLogger("pmdi.serve")
 
@@ -94,10 +96,16 @@ def main() -> int:
                 "-A",
                 "celery_app",
                 "worker",
+                # Beat inside the worker runs the outbox relay and the reaper.
+                "--beat",
+                "--schedule",
+                str(INSTANCE / "celerybeat-schedule"),
                 f"--concurrency={env.get('WORKER_CONCURRENCY', '2')}",
                 "--loglevel=INFO",
                 "--without-gossip",
                 "--without-mingle",
+                "-Q",
+                WORKER_QUEUES,
             ],
             cwd=ROOT,
             env=child_env,

@@ -34,6 +34,7 @@ from webapp.models import (
 )
 from webapp.plans import effective_limit, human_bytes
 from workers.extract import ExtractionError, detect_type
+from workers.fairness import queue_for
 
 log = logging.getLogger(__name__)
 
@@ -224,15 +225,8 @@ def enqueue_processing(document: Document) -> OutboxMessage:
 
 def dispatch(message: OutboxMessage) -> bool:
     """Send an outbox message to the broker; on failure the relay sends it later."""
-    celery = current_app.extensions["celery"]
     try:
-        # By name: the web process does not import the task modules. Tenant tasks take the
-        # organization first; the message carries it, never a worker-side default.
-        celery.send_task(
-            message.task,
-            args=[str(message.organization_id), *message.payload.get("args", [])],
-            retry=False,
-        )
+        send_task(message.task, message.organization_id, *message.payload.get("args", []))
     except Exception:  # noqa: BLE001 - broker trouble must not fail the upload
         log.warning("dispatch of %s failed; the outbox relay will retry", message.id, exc_info=True)
         db.session.rollback()
@@ -244,6 +238,20 @@ def dispatch(message: OutboxMessage) -> bool:
     )
     db.session.commit()
     return True
+
+
+def send_task(task: str, org_id: uuid.UUID, *args: object) -> None:
+    """Publish a tenant task; documents go to the queue of the organization's plan.
+
+    By name: the web process does not import the task modules. Tenant tasks take the
+    organization first; the message carries it, never a worker-side default.
+    """
+    options: dict[str, object] = {}
+    if task == PROCESS_TASK:
+        options["queue"] = queue_for(current_organization().plan_id)
+    current_app.extensions["celery"].send_task(
+        task, args=[str(org_id), *args], retry=False, **options
+    )
 
 
 def get_document(document_id: object) -> Document:
