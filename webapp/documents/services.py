@@ -161,9 +161,20 @@ def upload_document(
         detected = detect_type(stream, safe_name)
     except ExtractionError as exc:
         raise UnsupportedDocument(f"“{safe_name}”: {exc.user_message}") from exc
-    existing = db.session.scalar(select(Document).where(Document.sha256 == sha256))
-    if existing is not None:
-        raise DuplicateDocument(existing)
+    # Imported here: the quota service's error is a DocumentError, defined above.
+    from webapp import quotas
+
+    try:
+        # The usage lock first, so the duplicate check and the quota count see every upload
+        # of this organization that committed before, and none can overtake.
+        quotas.lock_usage()
+        existing = db.session.scalar(select(Document).where(Document.sha256 == sha256))
+        if existing is not None:
+            raise DuplicateDocument(existing)
+        quotas.charge_upload(org, safe_name, size)
+    except DocumentError:
+        db.session.rollback()  # nothing was stored; release the lock for the next upload
+        raise
     document = Document(
         title=title_from_filename(safe_name),
         filename=safe_name,
@@ -309,8 +320,17 @@ def iter_content(document: Document) -> Iterator[bytes]:
 
 
 def delete_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> int:
-    """Delete documents (their chunks and digests go with them); returns how many."""
+    """Delete documents with their chunks and digests, freeing their storage; returns how many."""
+    from webapp import quotas
+
+    quotas.lock_usage()
     documents = [get_document(i) for i in document_ids]
+    # Summed afresh under the lock: a document another request deleted first (the ORM may
+    # hold it from before the lock) is not freed twice.
+    freed = select(func.coalesce(func.sum(Document.size_bytes), 0)).where(
+        Document.id.in_([d.id for d in documents])
+    )
+    quotas.release_storage(int(db.session.scalar(freed) or 0))
     for document in documents:
         db.session.delete(document)
         audit.record(

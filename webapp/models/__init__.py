@@ -13,6 +13,7 @@ from webapp.models.documents import (
     OutboxMessage,
 )
 from webapp.models.org import ROLES, Organization, Plan, User
+from webapp.models.usage import MonthlyUsage, UsageTotals
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -25,10 +26,12 @@ __all__ = [
     "Document",
     "DocumentAnalysis",
     "DocumentBlob",
+    "MonthlyUsage",
     "Organization",
     "OutboxMessage",
     "Plan",
     "TenantScoped",
+    "UsageTotals",
     "User",
     "utcnow",
 ]

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from webapp import quotas
 from webapp.api import tokens
 from webapp.org import bp
 from webapp.org.forms import CreateTokenForm, RevokeTokenForm
@@ -56,3 +57,12 @@ def revoke_api_token(token_id: str) -> ResponseReturnValue:
             abort(404)
         flash(f"Revoked “{token.name}”; it no longer works.", "success")
     return redirect(url_for("org.api_tokens"))
+
+
+@bp.get("/settings/usage")
+@login_required
+def usage() -> ResponseReturnValue:
+    """The organization's usage: a meter per hard quota, the rate limits, the plan."""
+    return render_template(
+        "org/usage.html", summary=quotas.usage_summary(), windows=quotas.rate_windows()
+    )
