@@ -29,6 +29,16 @@ DEFAULTS: dict[str, Any] = {
     # Log-in throttles, in the `limits` notation.
     "LOGIN_LIMIT_PER_ACCOUNT": "10/minute",
     "LOGIN_LIMIT_PER_IP": "50/minute",
+    # Per-organization and per-address request limits (webapp/ratelimit.py). None: on, except
+    # under TESTING, where tests that mean to hit a limit turn it on.
+    "RATELIMIT_ENABLED": None,
+    "ANONYMOUS_LIMIT_PER_IP": "120/minute",
+    # Seconds to wait for Redis before failing open, and to leave it alone after a failure.
+    "RATELIMIT_SOCKET_TIMEOUT": 0.25,
+    "RATELIMIT_RETRY_INTERVAL": 1.0,
+    "RATELIMIT_WARNING_INTERVAL": 30.0,
+    # A Server-Timing header with each response's server time (for bench/).
+    "RATELIMIT_SERVER_TIMING": False,
     # Refuse to serve when the runtime database role could bypass row-level security.
     "TENANCY_VERIFY_ROLE": True,
     "MIN_PASSWORD_LENGTH": 10,
@@ -43,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "BROKER_VISIBILITY_TIMEOUT": 3600,
     # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
     "DOCUMENT_QUEUE_PREFIX": "docs",
+    # How long a worker slot is kept for a document waiting in a Celery queue.
+    "FAIR_QUEUED_SECONDS": 900,
 }
 
 ENVIRONMENT_KEYS = {
@@ -55,8 +67,12 @@ ENVIRONMENT_KEYS = {
     "BROKER_VISIBILITY_TIMEOUT": "BROKER_VISIBILITY_TIMEOUT",
     "DOCUMENT_TIME_LIMIT": "DOCUMENT_TIME_LIMIT",
     "DOCUMENT_QUEUE_PREFIX": "DOCUMENT_QUEUE_PREFIX",
+    "RATELIMIT_ENABLED": "RATELIMIT_ENABLED",
+    "ANONYMOUS_LIMIT_PER_IP": "ANONYMOUS_LIMIT_PER_IP",
+    "RATELIMIT_SERVER_TIMING": "RATELIMIT_SERVER_TIMING",
 }
 NUMERIC_KEYS = {"BROKER_VISIBILITY_TIMEOUT", "DOCUMENT_TIME_LIMIT"}
+BOOLEAN_KEYS = {"SESSION_COOKIE_SECURE", "RATELIMIT_ENABLED", "RATELIMIT_SERVER_TIMING"}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -66,7 +82,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         value = environ.get(env_name)
         if not value:
             continue
-        if key.endswith("SECURE"):
+        if key in BOOLEAN_KEYS:
             found[key] = value.lower() in {"1", "true", "yes"}
         elif key in NUMERIC_KEYS:
             found[key] = int(value)
@@ -104,6 +120,8 @@ def finalise(config: dict[str, Any]) -> None:
     redis_url = config.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     config["REDIS_URL"] = redis_url
     config.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(redis_url))
+    if config.get("RATELIMIT_ENABLED") is None:
+        config["RATELIMIT_ENABLED"] = not config.get("TESTING")
     broker = config.get("CELERY_BROKER_URL") or kombu_url(redis_url)
     celery = {
         "broker_url": broker,

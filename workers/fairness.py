@@ -1,12 +1,19 @@
 """Fair sharing of workers between organizations (DESIGN.md §5).
 
-Each organization may hold at most its plan's ``worker_slots`` tasks at once. Slots are a
-Redis sorted set per organization (member: task id, score: expiry), so the slot of a worker
-that crashed comes back by itself. A task that finds its organization at its cap does not
-wait inside a worker: it parks its document in the organization's Redis list and returns;
-the task that frees a slot takes the next parked document and queues it again. Both steps are
-single Lua scripts, so a document is never parked just after the last slot was freed (no lost
-wake-up). If Redis loses a parked list, the reaper re-queues documents left ``queued``.
+An organization may have at most its plan's ``worker_slots`` documents in the Celery queues
+or in a worker at once. The rest wait in the organization's own Redis list, outside Celery,
+so one tenant's backlog of thousands never stands in the queue in front of another tenant's
+single upload: the queue only ever holds a few documents of each organization.
+
+* ``admit`` (when a document is dispatched) takes a slot, or parks the document;
+* ``finish`` (when a worker is done with it) frees the slot and hands it straight to the
+  organization's next parked document, which is then published.
+
+Slots are a sorted set per organization (member: document id, score: expiry), so the slot of
+a crashed worker comes back by itself, and a redelivered document keeps its own slot. Both
+steps are single Lua scripts: a document is never parked just after the last slot was freed
+(no lost wake-up). If Redis loses a parked list, the reaper re-queues documents left
+``queued``; if Redis is down, dispatch fails open (the document is published without a slot).
 """
 
 from __future__ import annotations
@@ -20,55 +27,68 @@ from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 
-# KEYS: slots zset, parked list. ARGV: now, expiry, limit, task id, document id.
-# A redelivered message keeps its task id, so it takes back the slot its dead worker held.
-_ACQUIRE_OR_PARK = """
+# KEYS: slots, parked. ARGV: now, expiry, limit, document id.
+_ADMIT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[4]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil((ARGV[2] - ARGV[1]) * 1000))
+  redis.call('EXPIRE', KEYS[1], 86400)
   return 1
 end
-redis.call('RPUSH', KEYS[2], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], 86400000)
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[2], 86400)
 return 0
 """
 
-# KEYS: slots zset, parked list. ARGV: task id. Returns the next parked document, if any.
-_RELEASE_AND_NEXT = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-return redis.call('LPOP', KEYS[2])
+# KEYS: slots, parked. ARGV: now, expiry for the next one, document id. Returns the next.
+_FINISH = """
+redis.call('ZREM', KEYS[1], ARGV[3])
+local nxt = redis.call('LPOP', KEYS[2])
+if nxt then
+  redis.call('ZADD', KEYS[1], ARGV[2], nxt)
+  redis.call('EXPIRE', KEYS[1], 86400)
+end
+return nxt
 """
 
 
 @dataclass
 class Fairness:
-    """Per-organization worker slots on Redis."""
+    """Per-organization worker slots on Redis.
+
+    ``queued_seconds``: how long a slot is kept for a document waiting in the Celery queue;
+    ``running_seconds``: how long once a worker started it (beyond the task's hard limit).
+    """
 
     client: redis.Redis
-    slot_seconds: float
+    queued_seconds: float
+    running_seconds: float
 
     def __post_init__(self) -> None:
-        self._acquire = self.client.register_script(_ACQUIRE_OR_PARK)
-        self._release = self.client.register_script(_RELEASE_AND_NEXT)
+        self._admit = self.client.register_script(_ADMIT)
+        self._finish = self.client.register_script(_FINISH)
 
     @staticmethod
     def keys(org_id: str) -> list[str]:
         """The slot set and the parked list of one organization."""
         return [f"fair:{org_id}:slots", f"fair:{org_id}:parked"]
 
-    def acquire_or_park(self, org_id: str, limit: int, task_id: str, document_id: str) -> bool:
-        """Take a slot (True), or park the document until a slot frees up (False)."""
+    def admit(self, org_id: str, limit: int, document_id: str) -> bool:
+        """Take a slot for a document (True: publish it now), or park it (False)."""
         now = time.time()
-        taken = self._acquire(
-            keys=self.keys(org_id),
-            args=[now, now + self.slot_seconds, limit, task_id, document_id],
-        )
-        return bool(taken)
+        args = [now, now + self.queued_seconds, limit, document_id]
+        return bool(self._admit(keys=self.keys(org_id), args=args))
 
-    def release(self, org_id: str, task_id: str) -> str | None:
-        """Free the slot; returns the next parked document of the organization, if any."""
-        nxt = self._release(keys=self.keys(org_id), args=[task_id])
+    def started(self, org_id: str, document_id: str) -> None:
+        """A worker took the document: keep its slot for as long as the task may run."""
+        self.client.zadd(self.keys(org_id)[0], {document_id: time.time() + self.running_seconds})
+
+    def finish(self, org_id: str, document_id: str) -> str | None:
+        """Free the document's slot; returns the parked document it was handed to, if any."""
+        now = time.time()
+        nxt = self._finish(
+            keys=self.keys(org_id), args=[now, now + self.queued_seconds, document_id]
+        )
         return nxt.decode() if isinstance(nxt, bytes) else nxt
 
     def holders(self, org_id: str) -> int:
@@ -81,9 +101,15 @@ class Fairness:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the slots to the app's Redis; a slot outlives the task's hard time limit."""
-    client = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=2)
-    app.extensions["fairness"] = Fairness(client, app.config["DOCUMENT_TIME_LIMIT"] + 60)
+    """Bind the slots to the app's Redis."""
+    client = redis.Redis.from_url(
+        app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2
+    )
+    app.extensions["fairness"] = Fairness(
+        client,
+        queued_seconds=app.config["FAIR_QUEUED_SECONDS"],
+        running_seconds=app.config["DOCUMENT_TIME_LIMIT"] + 60,
+    )
 
 
 def fairness() -> Fairness:
@@ -94,11 +120,3 @@ def fairness() -> Fairness:
 def queue_for(plan_id: str) -> str:
     """The Celery queue of a plan's documents (paid plans never queue behind free ones)."""
     return f"{current_app.config['DOCUMENT_QUEUE_PREFIX']}-{plan_id}"
-
-
-def all_queues(app: Flask) -> list[str]:
-    """Every queue a worker should consume, default first."""
-    prefix = app.config["DOCUMENT_QUEUE_PREFIX"]
-    return [app.config["CELERY"]["task_default_queue"]] + [
-        f"{prefix}-{plan}" for plan in ("enterprise", "pro", "free")
-    ]

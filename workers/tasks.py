@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 from sqlalchemy import func, select
 
 from webapp import audit
@@ -17,10 +16,10 @@ from workers.base import FlaskTask, TenantTask
 from workers.fair_run import fair_process
 
 
-@shared_task(base=TenantTask, bind=True, name="workers.tasks.process_document", acks_late=True)
-def process_document(self: Task, org_id: str, document_id: str) -> str:
+@shared_task(base=TenantTask, name="workers.tasks.process_document", acks_late=True)
+def process_document(org_id: str, document_id: str) -> str:
     """Extract, analyse and index one document, within the organization's worker slots."""
-    return fair_process(org_id, document_id, self.request.id or f"local-{uuid.uuid4()}")
+    return fair_process(org_id, document_id)
 
 
 @shared_task(base=FlaskTask, name="workers.tasks.relay_outbox")

@@ -34,7 +34,7 @@ from webapp.models import (
 )
 from webapp.plans import effective_limit, human_bytes
 from workers.extract import ExtractionError, detect_type
-from workers.fairness import queue_for
+from workers.fairness import fairness, queue_for
 
 log = logging.getLogger(__name__)
 
@@ -252,16 +252,35 @@ def dispatch(message: OutboxMessage) -> bool:
 
 
 def send_task(task: str, org_id: uuid.UUID, *args: object) -> None:
-    """Publish a tenant task; documents go to the queue of the organization's plan.
+    """Publish a tenant task; a document first needs one of its organization's worker slots.
 
-    By name: the web process does not import the task modules. Tenant tasks take the
-    organization first; the message carries it, never a worker-side default.
+    A document that finds its organization's slots taken waits in the organization's own
+    list and is published when a slot frees up (workers/fairness.py).
+    """
+    org = current_organization()
+    if task == PROCESS_TASK:
+        limit = int(effective_limit(org, "worker_slots"))
+        try:
+            admitted = fairness().admit(str(org_id), limit, str(args[0]))
+        except Exception:  # noqa: BLE001 - fail open: better unfair than lost
+            log.warning("worker slots unavailable; publishing without one", exc_info=True)
+            admitted = True
+        if not admitted:
+            return
+    publish(task, org, *args)
+
+
+def publish(task: str, org: Organization, *args: object) -> None:
+    """Publish a tenant task by name (the web process does not import the task modules).
+
+    Tenant tasks take the organization first; the message carries it, never a worker-side
+    default. Documents go to the queue of the organization's plan.
     """
     options: dict[str, object] = {}
     if task == PROCESS_TASK:
-        options["queue"] = queue_for(current_organization().plan_id)
+        options["queue"] = queue_for(org.plan_id)
     current_app.extensions["celery"].send_task(
-        task, args=[str(org_id), *args], retry=False, **options
+        task, args=[str(org.id), *args], retry=False, **options
     )
 
 
