@@ -336,3 +336,23 @@ def test_usage_page_shows_only_the_own_organizations_usage(make_org, login_as, o
     assert "777" not in page_b and "941.9 MB" not in page_b and "4.2 KB" not in page_b
     assert a.name not in page_b and b.name in page_b
     assert '<tr id="meter-documents_per_month" class="ok">' in page_b
+
+
+def test_usage_page_shows_the_current_rate_limit_windows(services, make_org, owner_engine):
+    """With the limiter on, does the page show the windows' current counts against the plan?"""
+    limited_app = make_app(services, RATELIMIT_ENABLED=True)
+    org = make_org()
+    set_overrides(owner_engine, org.org_id, requests_per_minute=50, uploads_per_hour=5)
+    client = limited_app.test_client()
+    assert login(client, org.email, org.password).status_code == 302
+    for n in range(4):
+        assert upload(client, (document(str(n)), f"{n}.txt")).status_code == 200
+    page = body_of(client.get("/settings/usage"))
+    uploads = page.split('<tr id="rate-uploads_per_hour"', 1)[1].split("</tr>", 1)[0]
+    assert uploads.startswith(' class="warn"')  # 4 of 5: 80 %
+    assert "<td>4</td>" in uploads and "5 per hour" in uploads and "(80 % used)" in uploads
+    requests = page.split('<tr id="rate-requests_per_minute"', 1)[1].split("</tr>", 1)[0]
+    assert "50 per minute" in requests
+    # Every page the client opened counted (upload forms, posts, this page), never above 50.
+    used = int(requests.split("<td>", 1)[1].split("</td>", 1)[0].replace(",", ""))
+    assert 9 <= used <= 50

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -283,18 +284,55 @@ def usage_summary() -> UsageSummary:
 
 @dataclass(frozen=True)
 class RateWindow:
-    """One rate limit on the usage page; ``used`` is None when the current count is unknown."""
+    """One rate-limit window on the usage page; ``used`` is None when it cannot be read."""
 
+    key: str
     label: str
-    limit: int
+    limit: int | None
     per: str
     used: int | None = None
 
+    @property
+    def percent(self) -> int | None:
+        """Hits in the window, in whole percent of the limit; None when unknown or unlimited."""
+        if self.used is None or self.limit is None:
+            return None
+        return 100 if self.limit <= 0 else min(100, self.used * 100 // self.limit)
+
+    @property
+    def warning(self) -> bool:
+        """True from ``WARN_AT_PERCENT`` of the limit."""
+        return self.percent is not None and self.percent >= WARN_AT_PERCENT
+
 
 def rate_windows() -> list[RateWindow]:
-    """The organization's rate limits (from its plan and overrides)."""
+    """The organization's rate limits and, when the limiter can tell, its current windows."""
     org = _organization()
+    counts = _window_counts(org)
     return [
-        RateWindow("Requests", int(effective_limit(org, "requests_per_minute")), "minute"),
-        RateWindow("Uploads", int(effective_limit(org, "uploads_per_hour")), "hour"),
+        RateWindow(
+            "requests_per_minute",
+            "Requests",
+            _limit(org, "requests_per_minute"),
+            "minute",
+            counts.get("requests_per_minute"),
+        ),
+        RateWindow(
+            "uploads_per_hour",
+            "Uploads",
+            _limit(org, "uploads_per_hour"),
+            "hour",
+            counts.get("uploads_per_hour"),
+        ),
     ]
+
+
+def _window_counts(org: Organization) -> dict[str, int]:
+    """Hits in the organization's moving windows by limit name; empty when off or unreadable."""
+    limiter = current_app.extensions.get("ratelimits")
+    if limiter is None or not limiter.enabled:
+        return {}
+    decision = limiter.peek(org)  # charges nothing; None when Redis does not answer
+    if decision is None:
+        return {}
+    return {window.rule.name: window.count for window in decision.windows}
