@@ -35,7 +35,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     tenancy.init_app(app)
     identity.init_app(app)
-    ratelimit.rate_limits.init_app(app)
     errors.init_app(app)
     _request_id(app)
 
@@ -53,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(org_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens only: a cookie never authenticates the API
+    ratelimit.rate_limits.init_app(app)  # after the API blueprint: it hooks in after its auth
 
     from webapp.tenancy_check import tenancy_cli
 

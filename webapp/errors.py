@@ -3,7 +3,7 @@
 from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 
 def init_app(app: Flask) -> None:
@@ -14,13 +14,18 @@ def init_app(app: Flask) -> None:
         message = "This form expired or did not come from this site. Reload the page and retry."
         return render_template("errors/error.html", code=400, message=message), 400
 
+    @app.errorhandler(TooManyRequests)
+    def too_many_requests(exc: TooManyRequests) -> ResponseReturnValue:
+        message = "Too many requests. Wait a moment and try again."
+        headers = {k: v for k, v in exc.get_headers() if k == "Retry-After"}
+        return render_template("errors/429.html", message=message), 429, headers
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         messages = {
             404: "There is nothing here. It may have been deleted, or the link is wrong.",
             405: "That action is not allowed here.",
             413: "That upload is too large.",
-            429: "Too many requests. Wait a moment and try again.",
         }
         message = messages.get(exc.code or 500, exc.description)
         return render_template("errors/error.html", code=exc.code, message=message), exc.code

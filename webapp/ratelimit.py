@@ -1,54 +1,423 @@
-"""Rate limits on Redis with the `limits` library (log-in throttles for now)."""
+"""Rate limits on Redis with the `limits` library (DESIGN.md §5).
+
+What is limited:
+
+- every authenticated request, pages and API alike, against its organization's
+  ``requests_per_minute``;
+- uploaded files against the organization's ``uploads_per_hour``, each file of a
+  ``documents.upload`` or ``api.upload_documents`` POST counting one (refused files included:
+  the limit is on what is sent, the hard quotas on what is kept);
+- unauthenticated pages per client address (``ANONYMOUS_LIMIT_PER_IP``);
+- log-in attempts per account and per address (``login_attempt``), whatever
+  ``RATELIMIT_ENABLED`` says. Static files are never limited.
+
+**Live limits.** The numbers come from ``plans.effective_limit`` on the organization that is
+loaded with the user (plan joined) at the start of every request — no cache — so a limit an
+admin changes in the database applies from the next request on, in every process.
+
+**One round trip.** Each window is a moving window kept the way `limits`' own
+``MovingWindowRateLimiter`` keeps it on Redis (a list of hit timestamps, newest first, trimmed
+to the limit). `limits` needs two calls to hit a window and then read its stats (``hit`` and
+``get_window_stats``), and cannot hit two windows all-or-nothing, so ``WINDOWS_SCRIPT`` does
+both for every window of the request in one ``EVALSHA``: an upload counts one request and N
+files in the same call, and if either window is full neither is charged.
+
+**Fail open.** If Redis does not answer within ``RATELIMIT_SOCKET_TIMEOUT`` the request is
+admitted, the failure counted (``RateLimiter.failures``) and a warning logged (at most every
+``RATELIMIT_WARNING_INTERVAL`` seconds); for ``RATELIMIT_RETRY_INTERVAL`` seconds afterwards
+Redis is not asked at all, so a dead Redis costs at most one timeout per process per interval.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from limits import RateLimitItem, parse
-from limits.storage import Storage, storage_from_string
+from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from werkzeug.wrappers import Response
+
+from webapp.models import Organization
+from webapp.plans import effective_limit
 
 log = logging.getLogger(__name__)
+
+# KEYS: one moving-window list per rule. ARGV[1]: now (epoch seconds); then, per key, its
+# limit, window (seconds) and cost. Checks every window first and records the hits only if all
+# have room (like limits' acquire_moving_window.lua, for several windows), then returns
+# {admitted, then per key: hits in the window, oldest hit in it, the hit that blocks}.
+WINDOWS_SCRIPT = """
+local now = tonumber(ARGV[1])
+local admitted = 1
+local blockers = {}
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[3 * i - 1])
+  local window = tonumber(ARGV[3 * i])
+  local cost = tonumber(ARGV[3 * i + 1])
+  blockers[i] = ''
+  if cost > limit then
+    admitted = 0
+    blockers[i] = 'never'
+  elseif cost > 0 then
+    local entry = redis.call('lindex', key, limit - cost)
+    if entry and tonumber(entry) >= now - window then
+      admitted = 0
+      blockers[i] = entry
+    end
+  end
+end
+if admitted == 1 then
+  for i, key in ipairs(KEYS) do
+    local cost = tonumber(ARGV[3 * i + 1])
+    if cost > 0 then
+      local entries = {}
+      for j = 1, cost do entries[j] = ARGV[1] end
+      for j = 1, cost, 5000 do
+        redis.call('lpush', key, unpack(entries, j, math.min(j + 4999, cost)))
+      end
+      redis.call('ltrim', key, 0, tonumber(ARGV[3 * i - 1]) - 1)
+      redis.call('expire', key, tonumber(ARGV[3 * i]))
+    end
+  end
+end
+local result = {admitted}
+for i, key in ipairs(KEYS) do
+  local since = now - tonumber(ARGV[3 * i])
+  local length = redis.call('llen', key)
+  local last = -1
+  local oldest = redis.call('lindex', key, -1)
+  if oldest and tonumber(oldest) >= since then
+    last = length - 1
+  else
+    local low, high = 0, length - 1
+    while low <= high do
+      local middle = math.floor((low + high) / 2)
+      if tonumber(redis.call('lindex', key, middle)) >= since then
+        last = middle
+        low = middle + 1
+      else
+        high = middle - 1
+      end
+    end
+  end
+  local first = ''
+  if last >= 0 then first = redis.call('lindex', key, last) end
+  table.insert(result, last + 1)
+  table.insert(result, first)
+  table.insert(result, blockers[i])
+end
+return result
+"""
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a hit was admitted, and when to retry if not."""
+    """Whether a log-in attempt was admitted, and when to retry if not."""
 
     allowed: bool
     retry_after: int = 0
 
 
-class RateLimits:
-    """Bound to an app: one storage and limiter per process."""
+@dataclass(frozen=True)
+class Rule:
+    """One window a request is counted against."""
 
-    def __init__(self) -> None:
-        self.storage: Storage | None = None
-        self.limiter: MovingWindowRateLimiter | None = None
+    name: str  # what it limits, for messages: "requests_per_minute", "uploads_per_hour", ...
+    key: str  # the window's Redis key (without the storage prefix)
+    limit: int
+    window: int  # seconds
+    cost: int = 1
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """A window after a check: what the X-RateLimit headers report."""
+
+    rule: Rule
+    count: int  # hits inside the window, this request's included if admitted
+    reset_at: float  # epoch seconds when the oldest hit leaves the window (a slot frees)
+    retry_after: int  # seconds until this window would take the request; 0 if it had room
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.rule.limit - self.count)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one request's check over all of its windows."""
+
+    admitted: bool
+    windows: tuple[WindowState, ...]
+
+    @property
+    def reported(self) -> WindowState:
+        """The window the headers describe: the first that refused, else the first."""
+        return next((w for w in self.windows if w.retry_after), self.windows[0])
+
+    @property
+    def retry_after(self) -> int:
+        return max((w.retry_after for w in self.windows), default=0)
+
+
+class MovingWindows:
+    """Several moving windows, checked and hit in a single Lua call (one round trip)."""
+
+    def __init__(self, client: Any, prefix: str = "LIMITS") -> None:
+        self.client = client
+        self.prefix = prefix
+        self.script = client.register_script(WINDOWS_SCRIPT)
+
+    def acquire(self, rules: Sequence[Rule], now: float | None = None) -> Decision:
+        """Charge every rule its cost if all have room; a cost of 0 only reads the window."""
+        now = time.time() if now is None else now
+        keys = [f"{self.prefix}:{rule.key}" for rule in rules]
+        args: list[str | int] = [f"{now:.6f}"]
+        for rule in rules:
+            args += [rule.limit, rule.window, rule.cost]
+        reply = self.script(keys=keys, args=args)
+        windows = []
+        for index, rule in enumerate(rules):
+            count, first, blocker = reply[1 + 3 * index : 4 + 3 * index]
+            reset_at = float(first) + rule.window if first else now
+            retry_after = 0
+            if blocker == b"never":
+                retry_after = rule.window
+            elif blocker:
+                retry_after = max(1, math.ceil(float(blocker) + rule.window - now))
+            windows.append(WindowState(rule, int(count), reset_at, retry_after))
+        return Decision(bool(reply[0]), tuple(windows))
+
+
+class RateLimiter:
+    """One app's limiter: its Redis storage, windows, failure counter and hooks."""
+
+    def __init__(self, app: Flask) -> None:
+        config = app.config
+        timeout = float(config["RATELIMIT_SOCKET_TIMEOUT"])
+        self.storage = storage_from_string(
+            config["RATELIMIT_STORAGE_URI"],
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        assert isinstance(self.storage, RedisStorage), "rate limits need Redis"
+        self.login_limiter = MovingWindowRateLimiter(self.storage)
+        self.windows = MovingWindows(self.storage.get_connection(), self.storage.key_prefix)
+        self.enabled = bool(config["RATELIMIT_ENABLED"])
+        self.anonymous_limit = parse(config["ANONYMOUS_LIMIT_PER_IP"])
+        self.retry_interval = float(config["RATELIMIT_RETRY_INTERVAL"])
+        self.warning_interval = float(config["RATELIMIT_WARNING_INTERVAL"])
         self.failures = 0  # checks that failed open because Redis did not answer
+        self._lock = threading.Lock()
+        self._skip_until = 0.0
+        self._warned_at = -math.inf
 
-    def init_app(self, app: Flask) -> None:
-        """Connect the limiter to the app's Redis."""
-        self.storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-        self.limiter = MovingWindowRateLimiter(self.storage)
-        app.extensions["ratelimits"] = self
+    # --- storage calls, failing open ----------------------------------------------------
+
+    def guarded(self, call: Callable[[], Any]) -> Any | None:
+        """``call()``, or None (counted, logged) when Redis fails or failed a moment ago."""
+        now = time.monotonic()
+        if now < self._skip_until:
+            self._count_failure(None)
+            return None
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - no storage failure may take a request down
+            self._skip_until = time.monotonic() + self.retry_interval
+            self._count_failure(exc)
+            return None
+
+    def _count_failure(self, exc: Exception | None) -> None:
+        with self._lock:
+            self.failures += 1
+            now = time.monotonic()
+            if exc is None or now - self._warned_at < self.warning_interval:
+                return
+            self._warned_at = now
+        log.warning(
+            "rate limit storage unavailable (%s: %s); failing open (%d checks so far)",
+            type(exc).__name__,
+            exc,
+            self.failures,
+        )
 
     def hit(self, limit: RateLimitItem, *identifiers: str) -> Verdict:
-        """Count one hit; fail open (logged, counted) when Redis is unavailable."""
-        assert self.limiter is not None
-        try:
-            if self.limiter.hit(limit, *identifiers):
-                return Verdict(True)
-            reset_at, _remaining = self.limiter.get_window_stats(limit, *identifiers)
-        except Exception:  # noqa: BLE001 - any storage failure must not take log-in down
-            self.failures += 1
-            log.warning("rate limit storage unavailable; failing open", exc_info=True)
-            return Verdict(True)
-        import time
+        """Count one hit on a `limits` moving window (the log-in throttles)."""
 
-        return Verdict(False, max(1, int(reset_at - time.time()) + 1))
+        def attempt() -> Verdict:
+            if self.login_limiter.hit(limit, *identifiers):
+                return Verdict(True)
+            reset_at, _ = self.login_limiter.get_window_stats(limit, *identifiers)
+            return Verdict(False, max(1, math.ceil(reset_at - time.time())))
+
+        return self.guarded(attempt) or Verdict(True)
+
+    def check(self, rules: Sequence[Rule]) -> Decision | None:
+        """Charge the rules in one round trip; None if there is nothing to check or Redis failed."""
+        if not rules:
+            return None
+        return self.guarded(lambda: self.windows.acquire(rules))
+
+    # --- which windows a request counts against ----------------------------------------
+
+    def organization_rules(self, org: Organization, uploads: int = 0) -> list[Rule]:
+        """The organization's request window, and its upload window when files are sent."""
+        rules = []
+        per_minute = effective_limit(org, "requests_per_minute")
+        if per_minute is not None:
+            rules.append(Rule("requests_per_minute", f"pmdi/org/{org.id}/requests", per_minute, 60))
+        per_hour = effective_limit(org, "uploads_per_hour")
+        if uploads and per_hour is not None:
+            key = f"pmdi/org/{org.id}/uploads"
+            rules.append(Rule("uploads_per_hour", key, per_hour, 3600, uploads))
+        return rules
+
+    def anonymous_rules(self, address: str) -> list[Rule]:
+        """The per-address window of unauthenticated pages."""
+        item = self.anonymous_limit
+        key = f"pmdi/ip/{address}/requests"
+        return [Rule("anonymous", key, item.amount, item.get_expiry())]
+
+    def peek(self, org: Organization) -> Decision | None:
+        """The organization's windows as they stand, charging nothing (for the usage page)."""
+        rules = [Rule(r.name, r.key, r.limit, r.window, 0) for r in self.organization_rules(org, 1)]
+        return self.check(rules)
+
+    # --- request hooks -------------------------------------------------------------------
+
+    def limit_page_request(self) -> ResponseReturnValue | None:
+        """Pages: the organization's windows when signed in, else the address's."""
+        if request.blueprint == "api" or _is_static(request.endpoint):
+            return None  # the API is checked after its token is read; static files never
+        if current_user.is_authenticated:
+            uploads = 0
+            if request.endpoint == "documents.upload" and request.method == "POST":
+                uploads = _count_files(request.files.getlist("files"))
+            rules = self.organization_rules(current_user.organization, uploads)
+        else:
+            rules = self.anonymous_rules(request.remote_addr or "unknown")
+        return self._enforce(rules, api=False)
+
+    def limit_api_request(self) -> ResponseReturnValue | None:
+        """API: the token's organization (runs after ``api.auth.authenticate_request``)."""
+        user = g.get("api_user")
+        if user is None:
+            return None
+        uploads = 0
+        if request.endpoint == "api.upload_documents" and request.method == "POST":
+            uploads = _count_files(request.files.getlist("file"))
+        return self._enforce(self.organization_rules(user.organization, uploads), api=True)
+
+    def _enforce(self, rules: list[Rule], api: bool) -> ResponseReturnValue | None:
+        decision = self.check(rules)
+        g.rate_limit = decision
+        if decision is None or decision.admitted:
+            return None
+        message = _refusal_message(decision.reported)
+        if api or _prefers_json():
+            from webapp.api.errors import api_error
+
+            return api_error(429, "rate_limited", message)
+        return render_template("errors/429.html", message=message), 429
+
+    def add_headers(self, response: Response) -> Response:
+        """X-RateLimit-* on every checked response; Retry-After on a refusal."""
+        decision: Decision | None = g.get("rate_limit")
+        if decision is None:
+            return response
+        window = decision.reported
+        response.headers["X-RateLimit-Limit"] = str(window.rule.limit)
+        response.headers["X-RateLimit-Remaining"] = str(window.remaining)
+        response.headers["X-RateLimit-Reset"] = str(math.ceil(window.reset_at))
+        if not decision.admitted:
+            response.headers["Retry-After"] = str(decision.retry_after)
+        return response
+
+
+def _is_static(endpoint: str | None) -> bool:
+    return endpoint is not None and (endpoint == "static" or endpoint.endswith(".static"))
+
+
+def _count_files(parts: Iterable[Any]) -> int:
+    """File parts that carry a file, counted the way the upload views count them."""
+    return sum(1 for part in parts if part and (part.filename or part.content_length))
+
+
+def _prefers_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _refusal_message(window: WindowState) -> str:
+    limit, wait = window.rule.limit, window.retry_after
+    what = {
+        "requests_per_minute": f"your organization's limit of {limit} requests per minute",
+        "uploads_per_hour": f"your organization's limit of {limit} uploaded files per hour",
+    }.get(window.rule.name, f"the limit of {limit} requests per minute from your address")
+    if window.rule.cost > window.rule.limit:
+        return f"This upload of {window.rule.cost} files is more than {what}."
+    return f"You have reached {what}. Try again in {wait} second{'s' if wait != 1 else ''}."
+
+
+class ServerTiming:
+    """WSGI middleware adding ``Server-Timing: app;dur=<ms>`` (benchmarks measure with it)."""
+
+    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+
+        def timed_start_response(status: str, headers: list, *args: Any) -> Any:
+            elapsed = (time.perf_counter() - started) * 1000
+            headers.append(("Server-Timing", f"app;dur={elapsed:.3f}"))
+            return start_response(status, headers, *args)
+
+        return self.wsgi_app(environ, timed_start_response)
+
+
+class RateLimits:
+    """The extension: ``init_app`` gives each app its own ``RateLimiter``."""
+
+    def init_app(self, app: Flask) -> None:
+        """Connect to the app's Redis and install the hooks.
+
+        Call it after the API blueprint is registered: the API check must run after the
+        blueprint's token authentication, so it is appended to the blueprint's hooks.
+        """
+        limiter = RateLimiter(app)
+        app.extensions["ratelimits"] = limiter
+        if limiter.enabled:
+            if "api" not in app.blueprints:
+                raise RuntimeError("rate limits: register the API blueprint first")
+            app.before_request(limiter.limit_page_request)
+            app.before_request_funcs.setdefault("api", []).append(limiter.limit_api_request)
+            app.after_request(limiter.add_headers)
+        if app.config.get("RATELIMIT_SERVER_TIMING"):
+            app.wsgi_app = ServerTiming(app.wsgi_app)  # type: ignore[method-assign]
+
+    @property
+    def current(self) -> RateLimiter:
+        """The current app's limiter."""
+        return current_app.extensions["ratelimits"]
+
+    @property
+    def failures(self) -> int:
+        """Checks of the current app that failed open."""
+        return self.current.failures
+
+    def hit(self, limit: RateLimitItem, *identifiers: str) -> Verdict:
+        """Count one hit for the current app (see ``RateLimiter.hit``)."""
+        return self.current.hit(limit, *identifiers)
 
 
 rate_limits = RateLimits()

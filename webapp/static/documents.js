@@ -2,13 +2,32 @@
 (function () {
   "use strict";
 
+  // Every 2 s while something is processing. A 429 (the organization's request limit) waits
+  // what Retry-After says; other failures back off by doubling, up to a minute.
+  const POLL_MS = 2000;
+  const MAX_BACKOFF_MS = 60000;
+  let pollDelay = POLL_MS;
+
+  function retryAfterMs(response) {
+    const seconds = parseInt(response.headers.get("Retry-After") || "", 10);
+    return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
+  }
+
   function pollProgress() {
     const bars = Array.from(document.querySelectorAll("progress.live-progress[data-document-id]"));
     if (bars.length === 0) return;
     const params = new URLSearchParams();
     bars.forEach((bar) => params.append("id", bar.dataset.documentId));
     fetch("/documents/progress?" + params.toString(), { headers: { Accept: "application/json" } })
-      .then((response) => (response.ok ? response.json() : { documents: [] }))
+      .then((response) => {
+        if (response.ok) {
+          pollDelay = POLL_MS;
+          return response.json();
+        }
+        const wait = response.status === 429 ? retryAfterMs(response) : null;
+        pollDelay = Math.min(MAX_BACKOFF_MS, wait || pollDelay * 2);
+        return { documents: [] };
+      })
       .then((data) => {
         data.documents.forEach((doc) => {
           const bar = document.querySelector('progress[data-document-id="' + doc.id + '"]');
@@ -32,9 +51,11 @@
           }
         });
       })
-      .catch(() => {})
+      .catch(() => {
+        pollDelay = Math.min(MAX_BACKOFF_MS, pollDelay * 2);
+      })
       .finally(() => {
-        if (document.querySelector("progress.live-progress")) setTimeout(pollProgress, 1000);
+        if (document.querySelector("progress.live-progress")) setTimeout(pollProgress, pollDelay);
       });
   }
 

@@ -1,0 +1,376 @@
+"""Rate limits on the real Redis: headers, 429 pages and JSON, uploads, live changes, fail-open.
+
+The concurrency and live-change tests run against gunicorn (2 processes, 8 threads each) on the
+test database, so the limit is shared by processes exactly as in production. Every test uses
+its own organization (and its own client address), so nothing here collides with other runs
+sharing the Redis database.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from tests.conftest import ROOT, TEST_QUEUE, OrgFixture, Services, login, make_app, upload
+from tests.test_browser import _free_port
+from webapp.extensions import db
+
+
+@pytest.fixture(scope="module")
+def limited_app(services: Services) -> Flask:
+    """The app with request limits on (the suite's default app has them off)."""
+    return make_app(services, RATELIMIT_ENABLED=True)
+
+
+def unique_address() -> str:
+    """A client address of the documentation range no other test uses."""
+    tag = uuid.uuid4().int
+    return f"198.51.{tag % 250}.{(tag >> 8) % 250 + 1}"
+
+
+def client_for(app: Flask, org: OrgFixture | None = None) -> FlaskClient:
+    """A test client on its own address, logged in as ``org``'s owner when given."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = unique_address()
+    if org is not None:
+        assert login(client, org.email, org.password).status_code == 302
+    return client
+
+
+def set_overrides(owner_engine: Engine, org: OrgFixture, **limits: int) -> None:
+    """Override the organization's limits as the owner role (what a platform admin does)."""
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE organizations SET quota_overrides = CAST(:o AS jsonb) WHERE id = :id"),
+            {"o": json.dumps(limits), "id": org.org_id},
+        )
+
+
+def api_token(app: Flask, org: OrgFixture) -> str:
+    """A new API token acting as the organization's owner."""
+    from webapp.api import tokens
+    from webapp.models import User
+    from webapp.tenancy import tenant_context
+
+    with app.app_context(), tenant_context(org.org_id):
+        issued = tokens.create_token(db.session.get(User, (org.org_id, org.user_id)), "ratelimit")
+        db.session.remove()
+    return issued.plaintext
+
+
+# --- headers, pages and JSON --------------------------------------------------------------
+
+
+def test_headers_on_every_limited_response_and_a_friendly_429_page(
+    limited_app, make_org, owner_engine
+):
+    org = make_org()
+    client = client_for(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=3)
+    for expected_remaining in (2, 1, 0):
+        response = client.get("/documents")
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "3"
+        assert response.headers["X-RateLimit-Remaining"] == str(expected_remaining)
+        assert int(response.headers["X-RateLimit-Reset"]) >= int(time.time())
+    refused = client.get("/documents")
+    assert refused.status_code == 429
+    assert refused.mimetype == "text/html"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    page = refused.get_data(as_text=True)
+    assert "limit of 3 requests per minute" in page and "Try again in" in page
+    # The progress poll asks for JSON, and gets it.
+    polled = client.get("/documents/progress", headers={"Accept": "application/json"})
+    assert polled.status_code == 429 and polled.json["error"]["code"] == "rate_limited"
+    # Static files are never limited, and carry no rate-limit headers.
+    static = client.get("/static/documents.js")
+    static.close()
+    assert static.status_code == 200 and "X-RateLimit-Limit" not in static.headers
+
+
+def test_api_429_is_json_with_headers(limited_app, make_org, owner_engine):
+    org = make_org()
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=2)
+    client = client_for(limited_app)
+    auth = {"Authorization": f"Bearer {token}"}
+    ok = client.get("/api/v1/documents", headers=auth)
+    assert ok.status_code == 200 and ok.headers["X-RateLimit-Remaining"] == "1"
+    client.get("/api/v1/documents", headers=auth)
+    refused = client.get("/api/v1/documents", headers=auth)
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert "2 requests per minute" in refused.json["error"]["message"]
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["X-RateLimit-Limit"] == "2"
+
+
+def test_pages_and_api_share_the_organizations_window(limited_app, make_org, owner_engine):
+    org = make_org()
+    client = client_for(limited_app, org)
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=2)
+    assert client.get("/documents").status_code == 200
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/documents", headers=auth).status_code == 200
+    assert client.get("/api/v1/documents", headers=auth).status_code == 429
+    assert client.get("/documents").status_code == 429
+    # Another organization is not affected.
+    other = client_for(limited_app, make_org())
+    assert other.get("/documents").status_code == 200
+
+
+def test_uploads_are_counted_per_file_on_page_and_api(limited_app, make_org, owner_engine):
+    org = make_org()
+    client = client_for(limited_app, org)
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, uploads_per_hour=3)
+    files = [(f"notes {uuid.uuid4()}".encode(), f"n{i}.txt") for i in range(2)]
+    accepted = upload(client, *files)
+    assert accepted.status_code == 200
+    assert accepted.headers["X-RateLimit-Limit"] != "3"  # the request window is reported
+    # Two files more than the one left: refused whole, and nothing is charged.
+    more = [(f"more {uuid.uuid4()}".encode(), f"m{i}.txt") for i in range(2)]
+    refused = client.post(
+        "/api/v1/documents",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"file": [(io.BytesIO(c), n) for c, n in more]},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 429
+    assert "3 uploaded files per hour" in refused.json["error"]["message"]
+    assert refused.headers["X-RateLimit-Limit"] == "3"
+    assert refused.headers["X-RateLimit-Remaining"] == "1"
+    assert 3500 < int(refused.headers["Retry-After"]) <= 3600
+    one = client.post(
+        "/api/v1/documents",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"file": (io.BytesIO(more[0][0]), more[0][1])},
+        content_type="multipart/form-data",
+    )
+    assert one.status_code == 202
+    assert upload(client, (b"one too many", "x.txt")).status_code == 429
+    assert client.get("/documents").status_code == 200  # reading is still fine
+
+
+def test_unauthenticated_pages_are_limited_per_address(services):
+    app = make_app(services, RATELIMIT_ENABLED=True, ANONYMOUS_LIMIT_PER_IP="3/minute")
+    client, neighbour = client_for(app), client_for(app)
+    statuses = [client.get("/login").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert "requests per minute from your address" in client.get("/signup").get_data(as_text=True)
+    assert neighbour.get("/login").status_code == 200
+
+
+def test_one_redis_command_per_request(limited_app, make_org, monkeypatch):
+    """The check — hit and stats, and for an upload both windows — is one command."""
+    org = make_org()
+    client = client_for(limited_app, org)
+    token = api_token(limited_app, org)
+    redis_client = limited_app.extensions["ratelimits"].windows.client
+    sent: list[str] = []
+    real = redis_client.execute_command
+
+    def counting(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return real(*args, **options)
+
+    client.get("/documents")  # the script is loaded by now
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+    for path in ("/documents", "/dashboard", "/documents/progress"):
+        sent.clear()
+        client.get(path)
+        assert sent == ["EVALSHA"], path
+    sent.clear()
+    response = client.post(
+        "/api/v1/documents",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"file": [(io.BytesIO(f"{i} {uuid.uuid4()}".encode()), f"{i}.txt") for i in range(3)]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202
+    assert sent == ["EVALSHA"]
+
+
+# --- Redis down ---------------------------------------------------------------------------
+
+
+def test_redis_down_fails_open_logged_and_counted(services, make_org, caplog):
+    app = make_app(
+        services, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6390/0"
+    )
+    org = make_org()
+    with caplog.at_level(logging.WARNING, logger="webapp.ratelimit"):
+        client = client_for(app, org)  # the log-in throttle fails open too
+        started = time.monotonic()
+        responses = [client.get("/documents") for _ in range(5)]
+        elapsed = time.monotonic() - started
+    assert [r.status_code for r in responses] == [200] * 5
+    assert all("X-RateLimit-Limit" not in r.headers for r in responses)
+    assert any("failing open" in r.getMessage() for r in caplog.records)
+    with app.app_context():
+        from webapp.ratelimit import rate_limits
+
+        assert rate_limits.failures >= 5
+    assert elapsed < 30  # generous: a sanity bound, not a timing assertion
+
+
+# --- on a real server ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    log_path: Path
+
+
+@pytest.fixture(scope="module")
+def live_server(services: Services) -> Iterator[Server]:
+    """gunicorn, 2 processes of 8 threads each, with request limits on."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": services.app_url,
+        "REDIS_URL": services.redis_url,
+        "SECRET_KEY": "test-secret",
+        "PYTHONPATH": str(ROOT),
+        "RATELIMIT_ENABLED": "1",
+        "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
+    }
+    for name in ("CELERY_BROKER_URL", "MIGRATION_DATABASE_URL"):
+        env.pop(name, None)
+    log_path = ROOT / "instance" / f"test-ratelimit-server-{os.getpid()}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread"]
+            + ["--threads", "8", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(server.url + "/static/app.css", timeout=2):
+                break
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                tail = log_path.read_text()[-3000:]
+                raise RuntimeError("server did not start:\n" + tail) from None
+            time.sleep(0.2)
+    yield server
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def api_get(server: Server, token: str, path: str = "/api/v1/documents") -> tuple[int, dict]:
+    """GET an API path; (status, headers)."""
+    request = urllib.request.Request(
+        server.url + path, headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers)
+
+
+def test_fifty_concurrent_requests_never_exceed_the_limit(live_server, app, make_org, owner_engine):
+    org = make_org()
+    token = api_token(app, org)
+    set_overrides(owner_engine, org, requests_per_minute=20)
+    barrier = threading.Barrier(50)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        barrier.wait()
+        status, _ = api_get(live_server, token)
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=one) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(set(statuses)) == [200, 429], statuses
+    # Never more than the limit (and, all within a second, not fewer).
+    assert statuses.count(200) == 20
+    assert statuses.count(429) == 30
+
+
+def test_a_changed_limit_applies_within_a_second_in_every_process(
+    live_server, app, make_org, owner_engine
+):
+    """Raised, lowered, and by the plan's own row: the next requests follow at once."""
+    org = make_org()
+    token = api_token(app, org)
+    plan_id = f"t-{uuid.uuid4().hex[:12]}"
+    with owner_engine.begin() as conn:  # a plan of its own, copied from free, 3 per minute
+        conn.execute(text("CREATE TEMP TABLE new_plan AS SELECT * FROM plans WHERE id = 'free'"))
+        conn.execute(
+            text("UPDATE new_plan SET id = :id, name = :id, requests_per_minute = 3"),
+            {"id": plan_id},
+        )
+        conn.execute(text("INSERT INTO plans SELECT * FROM new_plan"))
+        conn.execute(text("DROP TABLE new_plan"))
+        conn.execute(
+            text("UPDATE organizations SET plan_id = :p WHERE id = :id"),
+            {"p": plan_id, "id": org.org_id},
+        )
+    assert [api_get(live_server, token)[0] for _ in range(4)] == [200, 200, 200, 429]
+
+    # Raise the plan's limit to 10: the next request passes, and the seven left pass in
+    # whichever process serves them.
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE plans SET requests_per_minute = 10 WHERE id = :p"), {"p": plan_id}
+        )
+    changed = time.monotonic()
+    status, headers = api_get(live_server, token)
+    assert status == 200 and headers["X-RateLimit-Limit"] == "10"
+    assert time.monotonic() - changed < 1.0
+    assert [api_get(live_server, token)[0] for _ in range(7)] == [200] * 6 + [429]
+
+    # An override for this organization wins over the plan, lowered or raised.
+    set_overrides(owner_engine, org, requests_per_minute=2)
+    status, headers = api_get(live_server, token)
+    assert status == 429 and headers["X-RateLimit-Limit"] == "2"
+    set_overrides(owner_engine, org, requests_per_minute=100)
+    changed = time.monotonic()
+    assert api_get(live_server, token)[0] == 200
+    assert time.monotonic() - changed < 1.0
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE organizations SET plan_id = 'free' WHERE id = :id"), {"id": org.org_id}
+        )
