@@ -27,6 +27,8 @@ POST_WITHOUT_ID = {
     "org.create_api_token",
     "api.upload_documents",
 }
+# The platform admin log-in page is public; every other admin route is 404 to organizations.
+ADMIN_PUBLIC = {"admin.login"}
 
 
 @pytest.fixture
@@ -40,7 +42,13 @@ def _token_id(plaintext: str) -> str:
 
 
 def _arguments(a) -> dict[str, str]:
-    return {"document_id": a.document_id, "token_id": _token_id(a.api_token)}
+    return {
+        "document_id": a.document_id,
+        "token_id": _token_id(a.api_token),
+        # The platform admin area: an organization's session gets 404 on every route.
+        "org_id": str(a.org.org_id),
+        "plan_id": "free",
+    }
 
 
 def _fingerprint(owner_engine, a) -> dict:
@@ -95,6 +103,8 @@ def test_every_route_with_an_id_is_404_for_another_organization(app, orgs, owner
         "api.get_document",
         "api.download_document",
         "api.delete_document",
+        "admin.organization",
+        "admin.update_plan",
     } <= endpoints
     # A still reaches all of it.
     assert a.client.get(f"/documents/{a.document_id}").status_code == 200
@@ -104,10 +114,17 @@ def test_routes_without_an_id_never_show_another_organizations_content(app, orgs
     a, b = orgs
     secrets = [a.secret_word, a.document_id, a.org.email, a.org.name]
     checked = []
+    token = csrf_token(b.client, "/documents")
     for rule in app.url_map.iter_rules():
         if rule.arguments or rule.endpoint == "static":
             continue
         methods = (rule.methods or set()) - SKIP_METHODS
+        if rule.endpoint.startswith("admin.") and rule.endpoint not in ADMIN_PUBLIC:
+            for method in sorted(methods):
+                response = b.client.open(rule.rule, method=method, data={"csrf_token": token})
+                assert response.status_code == 404, f"{method} {rule.rule} as an organization"
+            checked.append(rule.endpoint)
+            continue
         if "GET" not in methods:
             assert rule.endpoint in POST_WITHOUT_ID, (
                 f"{rule.endpoint}: a new write route; add an isolation check for it"
@@ -140,6 +157,9 @@ def test_routes_without_an_id_never_show_another_organizations_content(app, orgs
         "org.api_tokens",
         "api.list_documents",
         "api.search",
+        "admin.index",
+        "admin.plans",
+        "admin.logout",
     } <= set(checked)
     # Sanity: the same searches as A do find A's document, so the check above can fail.
     assert a.document_id in a.client.get(f"/search?q={a.secret_word}").get_data(as_text=True)

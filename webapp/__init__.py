@@ -54,6 +54,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)  # bearer tokens only: a cookie never authenticates the API
     ratelimit.rate_limits.init_app(app)  # after the API blueprint: it hooks in after its auth
 
+    from webapp.admin import bp as admin_bp
+    from webapp.admin.cli import admin_cli
+
+    app.register_blueprint(admin_bp)
+    csrf.exempt(admin_bp)  # checked in the blueprint, after its 404 for non-admins
+    app.cli.add_command(admin_cli)
+
     from webapp.tenancy_check import tenancy_cli
 
     app.cli.add_command(tenancy_cli)

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, has_app_context
 from sqlalchemy import event, text
@@ -261,3 +263,86 @@ def _door_pairs(function: str, older_than_seconds: float, limit: int) -> list:
     ).all()
     db.session.rollback()  # end the context-free transaction before acting per organization
     return [(row[0], row[1]) for row in rows]
+
+
+# --- The platform-admin door (webapp/admin): callers audit every use -----------------------
+
+
+@dataclass(frozen=True)
+class OrganizationRecord:
+    """One organization as platform administration sees it, counts included."""
+
+    id: uuid.UUID
+    name: str
+    slug: str
+    plan_id: str
+    status: str
+    quota_overrides: dict
+    created_at: datetime
+    member_count: int
+    document_count: int
+
+
+def admin_list_organizations(
+    search: str | None, limit: int, offset: int
+) -> tuple[list[OrganizationRecord], int]:
+    """A page of organizations (newest first) whose name contains ``search``, and the total."""
+    from webapp.extensions import db
+
+    rows = db.session.execute(
+        text("SELECT * FROM app_admin_list_organizations(:search, :limit, :offset)"),
+        {"search": search or None, "limit": limit, "offset": offset},
+    ).all()
+    total = rows[0].total if rows else 0
+    return [OrganizationRecord(*row[:-1]) for row in rows], total
+
+
+def admin_get_organization(
+    org_id: uuid.UUID | None = None, slug: str | None = None
+) -> OrganizationRecord | None:
+    """One organization by id (or, when no id is given, by slug)."""
+    from webapp.extensions import db
+
+    row = db.session.execute(
+        text("SELECT * FROM app_admin_get_organization(:id, :slug)"), {"id": org_id, "slug": slug}
+    ).one_or_none()
+    return None if row is None else OrganizationRecord(*row)
+
+
+def admin_update_organization(
+    org_id: uuid.UUID,
+    plan_id: str | None = None,
+    status: str | None = None,
+    overrides: dict | None = None,
+) -> tuple[dict, dict] | None:
+    """Change an organization's plan, status or overrides (None = unchanged): (old, new).
+
+    Runs in the caller's transaction, which also writes the audit; None when there is no
+    such organization.
+    """
+    from webapp.extensions import db
+
+    row = db.session.execute(
+        text(
+            "SELECT * FROM app_admin_update_organization("
+            "CAST(:id AS uuid), :plan, :status, CAST(:overrides AS jsonb))"
+        ),
+        {
+            "id": org_id,
+            "plan": plan_id,
+            "status": status,
+            "overrides": None if overrides is None else json.dumps(overrides),
+        },
+    ).one_or_none()
+    return None if row is None else (row.old_value, row.new_value)
+
+
+def admin_update_plan(plan_id: str, limits: dict) -> tuple[dict, dict] | None:
+    """Change some of a plan's limits (None = unlimited): (old, new), None if no such plan."""
+    from webapp.extensions import db
+
+    row = db.session.execute(
+        text("SELECT * FROM app_admin_update_plan(:id, CAST(:limits AS jsonb))"),
+        {"id": plan_id, "limits": json.dumps(limits)},
+    ).one_or_none()
+    return None if row is None else (row.old_value, row.new_value)

@@ -26,6 +26,10 @@ DOOR_FUNCTIONS = (
     "app_outbox_pending",
     "app_stuck_documents",
     "app_search_documents",
+    "app_admin_list_organizations",
+    "app_admin_get_organization",
+    "app_admin_update_organization",
+    "app_admin_update_plan",
 )
 
 

@@ -13,6 +13,7 @@ from webapp.models.documents import (
     OutboxMessage,
 )
 from webapp.models.org import ROLES, Organization, Plan, User
+from webapp.models.platform import PlatformAdmin, PlatformAuditEvent
 from webapp.models.usage import MonthlyUsage, UsageTotals
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "Plan",
+    "PlatformAdmin",
+    "PlatformAuditEvent",
     "TenantScoped",
     "UsageTotals",
     "User",
