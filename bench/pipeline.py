@@ -1,0 +1,1024 @@
+"""Pipeline throughput: API uploads to finished digests, set against the task body alone.
+
+    python bench/pipeline.py [--docs 200] [--clients 4] [--direct-docs N] [--processes 2]
+                             [--warmup 2] [--worker-slots 2] [--database-url URL]
+                             [--redis-url URL] [--keep]
+    python bench/pipeline.py --url http://host:port --token pmdi_... [--app-database-url URL]
+
+DESIGN.md §6: an upload stores the document and dispatches ``process_document`` to a Celery
+worker, which extracts, analyses and indexes it. This script measures that path end to end,
+from outside, and the worker's share of it:
+
+1. by default it creates and migrates its own database (``pmdi_bench_pipeline``, runtime role
+   ``pmdi_bench_pipeline_app``; dropped at the end unless ``--keep``), flushes its own Redis
+   database (``--redis-url``, default db 13, before and after), and starts the web server and
+   ONE Celery worker with the commands ``webapp/serve.py`` uses (gunicorn with 2 workers; the
+   worker prefork with ``--concurrency=2``, beat inside it, the queues of
+   ``serve.WORKER_QUEUES``). With ``--url`` and ``--token`` it uses a server and worker that
+   are already running instead;
+2. signs up organization A through the pages (CSRF token from the form), creates organization
+   B through the sign-up service in-process, raises both organizations' quota overrides (no
+   quota or rate limit within reach; ``worker_slots`` = ``--worker-slots``, default 2 so one
+   organization may use the whole worker, where the free plan allows 1), and issues an API
+   token for A's owner in-process (``tokens.create_token`` as the runtime role, inside
+   ``tenant_context``);
+3. warm-up: ``--warmup`` documents through the whole path (so no figure includes the first
+   request of a gunicorn worker or the first task of a Celery child);
+4. **end to end**: uploads ``--docs`` distinct one-page PM status reports (~400 words, one
+   unique line each, so every SHA-256 differs) with ``POST /api/v1/documents`` from
+   ``--clients`` threads, timing each request, then polls ``GET /api/v1/documents`` until all
+   are ``done`` or ``failed``. It prints documents/second from the first upload's start to the
+   last document's ``processed_at``, the upload latency p50/p95/max, and the time to the last
+   document done;
+5. **worker only**: ``--direct-docs`` (default: ``--docs``) documents of the same text (only
+   the unique line differs) were uploaded into organization B in-process with the dispatch
+   replaced by "mark the outbox message sent", so no worker sees them. ``--processes``
+   (default 2, the worker's concurrency) spawned processes, each with its own app, pull their
+   ids from one queue and call ``workers.pipeline.process(id)`` inside the app context and
+   ``tenant_context`` — the pipeline as ``TenantTask`` runs it, without the broker and
+   without the worker-slot bookkeeping of ``workers/fair_run.py`` (both count as queue).
+   It prints documents/second, the ratio end-to-end / worker-only and "queue cost" =
+   1 - ratio.
+
+Both runs also print the CPU seconds each group of processes spent (web server, Celery
+worker, the PostgreSQL backends of the bench database, Redis, this script), per document:
+on a small machine the uploads and the processing share the same cores, so the queue cost is
+as much the price of ingesting as of queueing.
+
+The machine's load average is printed at the start and the end: other work on the machine
+changes every figure. Figures only; nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.memory import Client, free_port  # noqa: E402  (needs ROOT on sys.path)
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
+DATABASE = "pmdi_bench_pipeline"
+APP_ROLE = "pmdi_bench_pipeline_app"
+APP_PASSWORD = "bench-app-password"
+SECRET_KEY = "bench-secret"
+API = "/api/v1"
+# Generous enough that no plan limit or rate limit refuses or slows the bench's uploads; the
+# worker slots (how many of an organization's documents may be queued or running at once,
+# workers/fairness.py) are set by --worker-slots.
+QUOTA_OVERRIDES = {
+    "requests_per_minute": 1_000_000,
+    "uploads_per_hour": 1_000_000,
+    "documents_per_month": 1_000_000,
+    "storage_bytes": 1 << 40,
+    "max_file_bytes": 100 * 1024 * 1024,
+}
+PROJECTS = ["Atlas CRM migration", "Borealis data platform", "Cygnus billing replacement"]
+PEOPLE = ["Maria Lopez", "Tom Brennan", "Priya Natarajan", "Daniel Okafor", "Zoë Fischer"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "September"]
+# A one-page weekly status report (~400 words); {fields} vary with the document's number.
+REPORT = """{project} - Weekly Status Report
+
+Reporting period: week {week}, {month} 2027
+Prepared by: {author}
+Overall status: {rag}
+{unique}
+
+Executive summary
+
+The project is broadly on schedule, but the billing integration is at risk because the
+vendor's API release has slipped by two weeks. Data migration rehearsals are going well and
+user acceptance testing is planned for {month}. Spend remains within the approved budget,
+with {contingency} of contingency left after this period's change requests.
+
+Milestones
+
+Milestone | Planned | Forecast | Status
+Migration rehearsal {week} | 26 {month} 2027 | 26 {month} 2027 | Complete
+Billing integration complete | 19 {month} 2027 | 2 {month} 2027 | At risk
+User acceptance testing | 5 {month} 2027 | 12 {month} 2027 | On track
+Go-live | 14 June 2027 | 14 June 2027 | On track
+
+Accomplishments this period
+
+- Completed migration rehearsal {week} with {reconciled}% of records reconciled.
+- Signed off the security design with the information security team.
+- Agreed the cutover communication plan with the customer service leads.
+- Closed eleven defects from the previous test cycle; three remain open.
+
+Issues and risks
+
+- High: The billing vendor's API delivery has slipped by two weeks, so integration testing
+  will start late and may push user acceptance testing back.
+- Medium: Two developers are leaving the contractor team next month, reducing delivery
+  capacity during the busiest part of the schedule.
+- Medium: The data quality of legacy customer records is lower than assumed; duplicate
+  accounts may need manual cleansing before cutover.
+- Low: The training room booking for {month} is not yet confirmed.
+
+Budget
+
+The budget at completion is forecast at £1.18m against an approved budget of £1.2m. The
+steering committee asked for a revised forecast that includes the cost of the extra
+rehearsal and the replacement developers.
+
+Decisions
+
+The sponsor approved the revised test strategy on 22 {month} 2027. The steering committee
+decided to keep the go-live date and to add a third rehearsal rather than move the cutover.
+
+Next steps
+
+- {owner1} to agree a revised integration plan with the billing vendor by 10 {month} 2027.
+- {owner2} will publish the updated cost forecast by 15 {month} 2027.
+- Recruit two replacement developers (Owner: {owner3}, priority: high).
+- Book the training room and confirm the trainers for the first two weeks of user training.
+"""
+
+
+# --- Documents ---------------------------------------------------------------------------
+
+
+def document_text(n: int, unique: str) -> bytes:
+    """The n-th report: fields vary with n; ``unique`` is a line that makes its SHA-256 unique."""
+    return REPORT.format(
+        project=PROJECTS[n % len(PROJECTS)],
+        week=n % 52 + 1,
+        month=MONTHS[n % len(MONTHS)],
+        author=PEOPLE[n % len(PEOPLE)],
+        rag=("Green", "Amber", "Red")[n % 3],
+        unique=unique,
+        contingency=f"£{40_000 + 250 * (n % 80):,}",
+        reconciled=f"{97 + (n % 30) / 10:.1f}",
+        owner1=PEOPLE[(n + 1) % len(PEOPLE)],
+        owner2=PEOPLE[(n + 2) % len(PEOPLE)],
+        owner3=PEOPLE[(n + 3) % len(PEOPLE)],
+    ).encode()
+
+
+def documents(count: int, label: str, start: int = 0) -> list[tuple[str, bytes]]:
+    """``count`` (filename, content) pairs; the same ``n`` gives the same text whatever label."""
+    run = uuid.uuid4().hex[:8]
+    return [
+        (f"status-report-{n:04d}.txt", document_text(n, f"Reference: {label}-{run}-{n:05d}"))
+        for n in range(start, start + count)
+    ]
+
+
+# --- Set-up ------------------------------------------------------------------------------
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, and the core count."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
+
+
+def prepare_database(admin_url: str) -> tuple[str, str]:
+    """A fresh, migrated bench database; returns the admin-on-it and runtime-role URLs."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app, embedded
+    from webapp.extensions import db
+
+    owner_url = embedded.ensure_database(admin_url, DATABASE, recreate=True)
+    app_url = embedded.with_role(owner_url, APP_ROLE, APP_PASSWORD)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    migrator = create_app(
+        {
+            "SECRET_KEY": SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": app_url,
+            "MIGRATION_DATABASE_URL": owner_url,
+        }
+    )
+    with migrator.app_context():
+        upgrade()
+        for engine in db.engines.values():
+            engine.dispose()
+    return owner_url, app_url
+
+
+def app_config(app_url: str, redis_url: str) -> dict[str, Any]:
+    """Config for the in-process apps (the runtime role, so RLS applies as in the server)."""
+    return {"SECRET_KEY": SECRET_KEY, "SQLALCHEMY_DATABASE_URI": app_url, "REDIS_URL": redis_url}
+
+
+def make_app(config: dict[str, Any]) -> Any:
+    """An app on ``config`` that logs warnings only."""
+    from webapp import create_app
+
+    app = create_app(config)
+    logging.getLogger().setLevel(logging.WARNING)
+    return app
+
+
+@dataclass
+class Stack:
+    """The web server and the Celery worker this script started, each in its own group."""
+
+    url: str
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """SIGTERM each process group, wait, then SIGKILL whatever is left."""
+        for process in self.processes:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(process, signal.SIGKILL)  # any child the leader left behind
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def start_stack(app: Any, app_url: str, redis_url: str, workdir: Path) -> Stack:
+    """gunicorn (2 workers) and one Celery worker (concurrency 2), as webapp/serve.py runs them.
+
+    The worker consumes the same queues (``serve.WORKER_QUEUES``: default and one per plan)
+    and runs beat inside it, as serve.py does, with its schedule file in ``workdir``.
+    """
+    from webapp.serve import WORKER_QUEUES
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": app_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": SECRET_KEY,
+        "PYTHONPATH": str(ROOT),
+    }
+    for name in ("MIGRATION_DATABASE_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    commands = {
+        "celery": [
+            sys.executable,
+            *("-m", "celery", "-A", "celery_app", "worker"),
+            *("--beat", "--schedule", str(workdir / "celerybeat-schedule"), "--concurrency=2"),
+            *("--loglevel=INFO", "--without-gossip", "--without-mingle", "-Q", WORKER_QUEUES),
+        ],
+        "gunicorn": [
+            sys.executable,
+            *("-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}"),
+            *("--access-logfile", "-", "wsgi:app"),
+        ],
+    }
+    stack = Stack(url=f"http://127.0.0.1:{port}")
+    try:
+        for name, command in commands.items():
+            log_path = workdir / f"{name}.log"
+            print(f"  starting {name}: {' '.join(command[1:])}  (log: {log_path})")
+            with log_path.open("w") as log_file:
+                stack.processes.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # a group of its own, killed as a whole
+                    )
+                )
+            stack.logs.append(log_path)
+        _wait_until_ready(app, stack)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _wait_until_ready(app: Any, stack: Stack) -> None:
+    """Wait until gunicorn answers and the Celery worker answers a ping."""
+    deadline = time.monotonic() + 90
+
+    def check_alive() -> None:
+        for process, log_path in zip(stack.processes, stack.logs, strict=True):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text()[-3000:]
+                raise RuntimeError(f"{log_path.stem} did not start:\n{tail}")
+
+    while True:
+        check_alive()
+        try:
+            connection = http.client.HTTPConnection(urllib.parse.urlsplit(stack.url).netloc)
+            connection.request("GET", "/login")
+            connection.getresponse().read()
+            connection.close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    celery = app.extensions["celery"]
+    while not celery.control.ping(timeout=0.5):
+        check_alive()
+
+
+def raise_quotas(admin_db_url: str, org_ids: list[uuid.UUID], worker_slots: int) -> None:
+    """Override the organizations' plan limits generously (as the admin role, past RLS)."""
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from webapp.config import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(admin_db_url))
+    with engine.begin() as conn:
+        for org_id in org_ids:
+            conn.execute(
+                text(
+                    "UPDATE organizations SET quota_overrides = "
+                    "coalesce(quota_overrides, '{}'::jsonb) || CAST(:o AS jsonb) WHERE id = :id"
+                ),
+                {"o": json.dumps({**QUOTA_OVERRIDES, "worker_slots": worker_slots}), "id": org_id},
+            )
+    engine.dispose()
+
+
+def user_of(admin_db_url: str, email: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """(organization id, user id) of an e-mail (as the admin role, past RLS)."""
+    from sqlalchemy import create_engine, text
+
+    from webapp.config import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(admin_db_url))
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT organization_id, id FROM users WHERE email = :e"), {"e": email}
+        ).one()
+    engine.dispose()
+    return row[0], row[1]
+
+
+def sign_up_through_pages(url: str, label: str) -> str:
+    """Sign up through the form (CSRF token included); returns the owner's e-mail."""
+    client = Client(url)
+    tag = uuid.uuid4().hex[:8]
+    email = f"bench-{label}-{tag}@example.com"
+    page = client.post_form(
+        "/signup",
+        {
+            "csrf_token": client.csrf("/signup"),
+            "organization": f"Pipeline bench {label} {tag}",
+            "name": "Bench Owner",
+            "email": email,
+            "password": f"pw-{tag}-long-enough",
+            "confirm": f"pw-{tag}-long-enough",
+        },
+    )
+    if "Log out" not in page:
+        raise RuntimeError("sign-up failed:\n" + page[-2000:])
+    return email
+
+
+def sign_up_in_process(app: Any, label: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """An organization and its owner through the sign-up service; returns (org id, user id)."""
+    from webapp.auth import services as auth_services
+    from webapp.extensions import db
+
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context():
+        user = auth_services.register_organization(
+            f"Pipeline bench {label} {tag}",
+            "Bench Owner",
+            f"bench-{label}-{tag}@example.com",
+            f"pw-{tag}-long-enough",
+        )
+        ids = (user.organization_id, user.id)
+        db.session.remove()
+    return ids
+
+
+def issue_token(app: Any, org_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    """An API token for the user, issued in-process as the runtime role."""
+    from webapp.api import tokens
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.tenancy import tenant_context
+
+    with app.app_context(), tenant_context(org_id):
+        issued = tokens.create_token(db.session.get(User, (org_id, user_id)), "pipeline bench")
+        db.session.remove()
+    return issued.plaintext
+
+
+# --- End to end through the API ----------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    """One API upload: when it started, how long it took, what came back."""
+
+    filename: str
+    started: float  # time.time()
+    seconds: float
+    status: int
+    document_id: str | None
+    error: str = ""
+
+
+class Api:
+    """A minimal JSON API client on http.client (one connection per request)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.netloc, self.prefix = parts.netloc, parts.path.rstrip("/")
+        self.https = parts.scheme == "https"
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def _request(self, method: str, path: str, body: bytes | None = None, **headers: str):  # type: ignore[no-untyped-def]
+        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        connection = cls(self.netloc, timeout=300)
+        try:
+            connection.request(method, self.prefix + path, body, {**self.headers, **headers})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def upload(self, filename: str, content: bytes) -> Upload:
+        """POST one document as multipart ``file``; timed from connect to last byte read."""
+        import json
+
+        boundary = "----pmdi" + uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{filename}"\r\nContent-Type: text/plain\r\n\r\n'
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        started, clock = time.time(), time.perf_counter()
+        try:
+            status, raw = self._request(
+                "POST",
+                f"{API}/documents",
+                body,
+                **{"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+        except OSError as exc:
+            return Upload(filename, started, time.perf_counter() - clock, 0, None, repr(exc))
+        seconds = time.perf_counter() - clock
+        if status != 202:
+            return Upload(filename, started, seconds, status, None, raw[:300].decode("replace"))
+        return Upload(filename, started, seconds, status, json.loads(raw)["id"])
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Every document of the organization (all pages of the list)."""
+        import json
+
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = "?limit=100" + (f"&cursor={cursor}" if cursor else "")
+            status, raw = self._request("GET", f"{API}/documents{query}")
+            if status != 200:
+                raise RuntimeError(f"list answered {status}: {raw[:300]!r}")
+            page = json.loads(raw)
+            found += page["documents"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return found
+
+
+def upload_all(api: Api, docs: list[tuple[str, bytes]], clients: int) -> list[Upload]:
+    """Upload every document from ``clients`` threads; results in the documents' order."""
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        return list(pool.map(lambda doc: api.upload(*doc), docs))
+
+
+def _epoch(iso: str | None) -> float | None:
+    return datetime.fromisoformat(iso).timestamp() if iso else None
+
+
+def wait_until_finished(
+    api: Api, ids: set[str], timeout: float, interval: float = 0.25
+) -> dict[str, dict[str, Any]]:
+    """Poll the list until every id is ``done`` or ``failed``; returns their last JSON.
+
+    Each returned entry also holds ``seen_at`` (time.time() of the poll that first saw it
+    finished) and ``finished_at`` (``processed_at``, else ``updated_at``, as epoch seconds).
+    """
+    finished: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while len(finished) < len(ids):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(ids) - len(finished)} documents not finished in {timeout}s")
+        polled_at = time.time()
+        for doc in api.documents():
+            new = doc["id"] in ids and doc["id"] not in finished
+            if new and doc["status"] in ("done", "failed"):
+                doc["seen_at"] = polled_at
+                doc["finished_at"] = _epoch(doc["processed_at"]) or _epoch(doc["updated_at"])
+                finished[doc["id"]] = doc
+        if len(finished) < len(ids):
+            time.sleep(interval)
+    return finished
+
+
+@dataclass
+class EndToEnd:
+    """What the API run measured."""
+
+    uploads: list[Upload]
+    finished: dict[str, dict[str, Any]]
+
+    @property
+    def accepted(self) -> list[Upload]:
+        return [u for u in self.uploads if u.document_id]
+
+    @property
+    def first_start(self) -> float:
+        return min(u.started for u in self.uploads)
+
+    @property
+    def last_upload_end(self) -> float:
+        return max(u.started + u.seconds for u in self.uploads)
+
+    @property
+    def last_done(self) -> float:
+        return max(d["finished_at"] for d in self.finished.values())
+
+    @property
+    def last_seen(self) -> float:
+        return max(d["seen_at"] for d in self.finished.values())
+
+    def count(self, status: str) -> int:
+        return sum(1 for d in self.finished.values() if d["status"] == status)
+
+
+def run_end_to_end(api: Api, docs: list[tuple[str, bytes]], clients: int) -> EndToEnd:
+    """Upload through the API, then wait for every accepted document to finish."""
+    uploads = upload_all(api, docs, clients)
+    ids = {u.document_id for u in uploads if u.document_id}
+    finished = wait_until_finished(api, ids, timeout=max(600.0, 10.0 * len(ids)))
+    return EndToEnd(uploads, finished)
+
+
+# --- Worker only: the task body without the queue ----------------------------------------
+
+
+@contextmanager
+def dispatch_disabled() -> Iterator[None]:
+    """Uploads mark their outbox message sent instead of sending it (no worker, no relay)."""
+    from sqlalchemy import update
+
+    from webapp.documents import services
+    from webapp.extensions import db
+    from webapp.models import OutboxMessage, utcnow
+
+    def mark_sent(message: OutboxMessage) -> bool:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id)
+            .values(dispatched_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+        )
+        db.session.commit()
+        return True
+
+    original = services.dispatch
+    services.dispatch = mark_sent
+    try:
+        yield
+    finally:
+        services.dispatch = original
+
+
+def upload_in_process(
+    app: Any, org_id: uuid.UUID, user_id: uuid.UUID, docs: list[tuple[str, bytes]]
+) -> tuple[list[str], float]:
+    """Store documents through the upload service without dispatching; (ids, seconds)."""
+    from webapp.documents import services
+    from webapp.extensions import db
+    from webapp.tenancy import tenant_context
+
+    ids = []
+    started = time.perf_counter()
+    with dispatch_disabled():
+        for filename, content in docs:
+            with app.app_context(), tenant_context(org_id):
+                document = services.upload_document(io.BytesIO(content), filename, user_id)
+                ids.append(str(document.id))
+    seconds = time.perf_counter() - started
+    with app.app_context():
+        db.session.remove()
+    return ids, seconds
+
+
+def _direct_worker(
+    config: dict[str, Any],
+    org_id: str,
+    warmup_ids: list[str],
+    work: Any,
+    barrier: Any,
+    results: Any,
+    finished: Any,
+) -> None:
+    """A spawned process: its own app; warm up, wait for the others, then drain the queue."""
+    from webapp.extensions import db
+    from webapp.tenancy import tenant_context
+    from workers import pipeline
+
+    app = make_app(config)
+
+    def process(document_id: str) -> str:
+        # As TenantTask runs the body: a fresh app context and tenant context per task.
+        with app.app_context(), tenant_context(org_id):
+            return pipeline.process(document_id)
+
+    for document_id in warmup_ids:
+        process(document_id)
+    barrier.wait()
+    started, cpu = time.monotonic(), time.process_time()
+    statuses = []
+    while (document_id := work.get()) is not None:
+        statuses.append(process(document_id))
+    results.put((started, time.monotonic(), time.process_time() - cpu, statuses))
+    finished.wait(timeout=600)  # keep the connections until the parent has read their CPU
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+@dataclass
+class WorkerOnly:
+    """What the in-process run measured."""
+
+    seconds: float
+    statuses: list[str]
+    per_process: list[int]
+    process_cpu: float  # CPU seconds of the processing processes, as they measured it
+    meter: CpuMeter  # the database and Redis meanwhile
+
+
+def run_worker_only(
+    config: dict[str, Any],
+    org_id: uuid.UUID,
+    ids: list[str],
+    warmup_ids: list[str],
+    processes: int,
+) -> WorkerOnly:
+    """Process ``ids`` with ``processes`` spawned processes; timed from the common start."""
+    context = multiprocessing.get_context("spawn")
+    work, results = context.Queue(), context.Queue()
+    for document_id in ids:
+        work.put(document_id)
+    for _ in range(processes):
+        work.put(None)
+    barrier, finished = context.Barrier(processes + 1), context.Event()
+    children = [
+        context.Process(
+            target=_direct_worker,
+            args=(config, str(org_id), warmup_ids[i::processes], work, barrier, results, finished),
+            daemon=True,
+        )
+        for i in range(processes)
+    ]
+    try:
+        for child in children:
+            child.start()
+        meter = CpuMeter(None)
+        barrier.wait(timeout=300)
+        meter.start()
+        started = time.monotonic()
+        outcomes = [results.get(timeout=max(600.0, 10.0 * len(ids))) for _ in children]
+        meter.stop()
+        finished.set()
+        for child in children:
+            child.join(timeout=60)
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+                child.join(timeout=10)
+    return WorkerOnly(
+        seconds=max(end for _, end, _, _ in outcomes) - started,
+        statuses=[s for *_, statuses in outcomes for s in statuses],
+        per_process=[len(statuses) for *_, statuses in outcomes],
+        process_cpu=sum(cpu for _, _, cpu, _ in outcomes),
+        meter=meter,
+    )
+
+
+# --- CPU accounting ----------------------------------------------------------------------
+
+
+class CpuMeter:
+    """CPU seconds (user + system) spent by groups of processes between ``start`` and ``stop``.
+
+    Groups: the web server and the Celery worker this script started (whole trees), the
+    PostgreSQL backends connected to the bench database (their titles name it), Redis (the
+    whole server: other users' work on it counts too) and this process (client threads and
+    polling). Processes that start in between count whole; ones that end in between are missed.
+    """
+
+    def __init__(self, stack: Stack | None) -> None:
+        self.stack = stack
+        self.before: dict[str, dict[int, float]] = {}
+        self.seconds: dict[str, float] = {}
+
+    def _groups(self) -> dict[str, list[Any]]:
+        import psutil
+
+        groups: dict[str, list[Any]] = {"postgres (bench database)": [], "redis-server": []}
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if cmdline.startswith("postgres: ") and f" {DATABASE} " in cmdline:
+                groups["postgres (bench database)"].append(proc)
+            elif (proc.info["name"] or "").startswith("redis-server"):
+                groups["redis-server"].append(proc)
+        if self.stack is not None:
+            for log_path, process in zip(self.stack.logs, self.stack.processes, strict=True):
+                try:
+                    leader = psutil.Process(process.pid)
+                    groups[log_path.stem] = [leader, *leader.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    groups[log_path.stem] = []
+        groups["this script (clients)"] = [psutil.Process()]
+        return groups
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        import psutil
+
+        sample: dict[str, dict[int, float]] = {}
+        for name, procs in self._groups().items():
+            sample[name] = {}
+            for proc in procs:
+                try:
+                    times = proc.cpu_times()
+                    sample[name][proc.pid] = times.user + times.system
+                except psutil.Error:
+                    continue
+        return sample
+
+    def start(self) -> None:
+        """Remember every group's CPU time now."""
+        self.before = self._sample()
+
+    def stop(self) -> None:
+        """CPU seconds each group spent since ``start``."""
+        after = self._sample()
+        self.seconds = {
+            name: sum(cpu - self.before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            for name, pids in after.items()
+        }
+
+    def report(self, documents: int, wall: float) -> None:
+        """Print CPU seconds, ms per document and the share of the machine, per group."""
+        cores = os.cpu_count() or 1
+        total = sum(self.seconds.values())
+        print(f"  CPU by process group (wall {wall:.2f} s x {cores} cores = {wall * cores:.2f} s)")
+        for name, seconds in sorted(self.seconds.items(), key=lambda item: -item[1]):
+            print(
+                f"    {name:<28} {seconds:7.2f} s  {1000 * seconds / documents:6.1f} ms/doc  "
+                f"{100 * seconds / (wall * cores):5.1f} % of the machine"
+            )
+        print(
+            f"    {'all of the above':<28} {total:7.2f} s  {1000 * total / documents:6.1f} ms/doc  "
+            f"{100 * total / (wall * cores):5.1f} % of the machine"
+        )
+
+
+# --- Main --------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: int) -> float:
+    """The p-th percentile (inclusive method; the value itself for a single sample)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def report_end_to_end(e2e: EndToEnd, clients: int) -> float:
+    """Print the API figures; returns end-to-end documents/second."""
+    latencies = [u.seconds * 1000 for u in e2e.uploads if u.document_id]
+    refused = [u for u in e2e.uploads if not u.document_id]
+    total = e2e.last_done - e2e.first_start
+    upload_span = e2e.last_upload_end - e2e.first_start
+    rate = len(e2e.finished) / total
+    print(f"\nEnd to end (API upload -> Celery worker -> done), {clients} client threads")
+    print(f"  uploads accepted             {len(latencies):6d} of {len(e2e.uploads)}")
+    for upload in refused[:5]:
+        print(f"    refused: {upload.filename} HTTP {upload.status} {upload.error}")
+    print(f"  finished done / failed       {e2e.count('done'):6d} / {e2e.count('failed')}")
+    for doc in [d for d in e2e.finished.values() if d["status"] == "failed"][:5]:
+        print(f"    failed: {doc['filename']}: {doc['error']}")
+    print(
+        f"  upload latency ms            p50 {percentile(latencies, 50):7.1f}   "
+        f"p95 {percentile(latencies, 95):7.1f}   max {max(latencies):7.1f}   "
+        f"mean {statistics.fmean(latencies):7.1f}"
+    )
+    print(
+        f"  all uploads answered after   {upload_span:7.2f} s  "
+        f"({len(e2e.uploads) / upload_span:6.1f} uploads/s)"
+    )
+    print(
+        f"  last document done after     {total:7.2f} s  (processed_at; the poll saw it "
+        f"{e2e.last_seen - e2e.first_start:.2f} s in)"
+    )
+    print(f"  END TO END                   {rate:7.2f} documents/s  (first upload -> last done)")
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Set up, measure end to end, measure the task body alone, print, clean up."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=200, help="documents uploaded via the API")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent upload threads")
+    parser.add_argument(
+        "--direct-docs", type=int, default=None, help="documents for the worker-only run (--docs)"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="worker-only processes (the worker concurrency)"
+    )
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up documents per run")
+    parser.add_argument(
+        "--worker-slots",
+        type=int,
+        default=2,
+        help="the organization's worker_slots override (2: it may use the whole worker)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL") or DEFAULT_ADMIN_URL,
+        help="an admin URL that may create databases and roles",
+    )
+    parser.add_argument(
+        "--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database this script may flush"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--url", help="use this running server (and its worker) instead")
+    parser.add_argument("--token", help="with --url: an API token of the organization to use")
+    parser.add_argument(
+        "--app-database-url",
+        help="with --url: the runtime-role URL of its database, for the worker-only run "
+        "(which signs up one more organization there); skipped without it",
+    )
+    args = parser.parse_args(argv)
+    if bool(args.url) != bool(args.token):
+        parser.error("--url and --token go together")
+    direct_docs = args.docs if args.direct_docs is None else args.direct_docs
+
+    import redis
+
+    own_stack = not args.url
+    print("bench/pipeline.py — documents/second through API + queue + worker vs the task alone")
+    print(f"  command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    print(
+        f"  parameters: docs={args.docs} clients={args.clients} direct-docs={direct_docs} "
+        f"processes={args.processes} warmup={args.warmup} worker-slots={args.worker_slots} "
+        + (
+            f"database={DATABASE} redis={args.redis_url} (gunicorn --workers 2, "
+            "celery --concurrency=2 prefork --beat)"
+            if own_stack
+            else f"server={args.url} (its own worker)"
+        )
+    )
+    print(f"  load average at start: {load_average()}")
+
+    signal.signal(signal.SIGTERM, _interrupt)  # ends the run like Ctrl-C, through finally
+    workdir = Path(tempfile.mkdtemp(prefix="pmdi-bench-pipeline-"))
+    stack: Stack | None = None
+    app: Any = None
+    admin_db_url = None
+    completed = False
+    try:
+        if own_stack:
+            redis.Redis.from_url(args.redis_url).flushdb()
+            admin_db_url, app_url = prepare_database(args.database_url)
+            config = app_config(app_url, args.redis_url)
+            app = make_app(config)
+            stack = start_stack(app, app_url, args.redis_url, workdir)
+            email = sign_up_through_pages(stack.url, "api")
+            org_a, user_a = user_of(admin_db_url, email)
+            token = issue_token(app, org_a, user_a)
+            url = stack.url
+        else:
+            url, token = args.url, args.token
+            config = (
+                app_config(args.app_database_url, args.redis_url) if args.app_database_url else None
+            )
+            app = make_app(config) if config else None
+        api = Api(url, token)
+
+        org_b = None
+        if app is not None and direct_docs:
+            org_b, user_b = sign_up_in_process(app, "direct")
+        if admin_db_url:
+            raise_quotas(admin_db_url, [org_a] + ([org_b] if org_b else []), args.worker_slots)
+            print(
+                "  quota overrides raised for both organizations (as the admin role): "
+                f"worker_slots={args.worker_slots}, no quota or rate limit within reach"
+            )
+
+        if args.warmup:
+            warm = run_end_to_end(api, documents(args.warmup, "warm-up", start=10_000), 2)
+            print(
+                f"  warm-up: {len(warm.finished)} documents through the API and the worker "
+                f"({', '.join(sorted({d['status'] for d in warm.finished.values()}))})"
+            )
+        meter = CpuMeter(stack)
+        meter.start()
+        e2e = run_end_to_end(api, documents(args.docs, "api"), args.clients)
+        meter.stop()
+        e2e_rate = report_end_to_end(e2e, args.clients)
+        if own_stack:
+            meter.report(len(e2e.finished), e2e.last_seen - e2e.first_start)
+
+        if org_b is None:
+            print("\nWorker only: skipped (give --app-database-url to measure it)")
+        else:
+            warm_ids, _ = upload_in_process(
+                app, org_b, user_b, documents(args.warmup * args.processes, "warm-up", 20_000)
+            )
+            ids, upload_seconds = upload_in_process(
+                app, org_b, user_b, documents(direct_docs, "direct")
+            )
+            direct = run_worker_only(config, org_b, ids, warm_ids, args.processes)
+            direct_rate = len(ids) / direct.seconds
+            print(
+                f"\nWorker only (workers.pipeline.process called directly, {args.processes} "
+                f"spawned processes, same texts but the unique line)"
+            )
+            print(
+                f"  stored in-process first      {len(ids):6d} documents in {upload_seconds:.2f} s "
+                f"({1000 * upload_seconds / len(ids):.1f} ms each: the upload service alone)"
+            )
+            print(
+                f"  done / failed                {direct.statuses.count('done'):6d} / "
+                f"{direct.statuses.count('failed')}  (per process: "
+                f"{', '.join(map(str, direct.per_process))})"
+            )
+            print(f"  processing took              {direct.seconds:7.2f} s")
+            print(f"  WORKER ONLY                  {direct_rate:7.2f} documents/s")
+            direct.meter.seconds["pipeline processes"] = direct.process_cpu
+            direct.meter.seconds.pop("this script (clients)", None)
+            direct.meter.report(len(ids), direct.seconds)
+            ratio = e2e_rate / direct_rate
+            print("\nQueue cost")
+            print(f"  end to end / worker only     {ratio:7.3f}")
+            print(f"  queue cost = 1 - ratio       {100 * (1 - ratio):6.1f} %")
+        completed = True
+    finally:
+        print(f"\n  load average at end: {load_average()}")
+        if stack is not None:
+            stack.stop()
+        if app is not None:
+            from webapp.extensions import db
+
+            with app.app_context():
+                for engine in db.engines.values():
+                    engine.dispose()
+        if own_stack:
+            redis.Redis.from_url(args.redis_url).flushdb()
+            if args.keep:
+                print(f"  kept database {DATABASE}")
+            else:
+                from webapp import embedded
+
+                embedded.drop_database(args.database_url, DATABASE)
+        if completed and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"  server and worker logs kept in {workdir}")
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: raise KeyboardInterrupt so the clean-up runs."""
+    raise KeyboardInterrupt()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
