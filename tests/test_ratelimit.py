@@ -37,8 +37,11 @@ from webapp.extensions import db
 
 @pytest.fixture(scope="module")
 def limited_app(services: Services) -> Flask:
-    """The app with request limits on (the suite's default app has them off)."""
-    return make_app(services, RATELIMIT_ENABLED=True)
+    """The app with request limits on (the suite's default app has them off).
+
+    The burst window is off here, so these tests see the minute window alone; it has its own.
+    """
+    return make_app(services, RATELIMIT_ENABLED=True, RATELIMIT_BURST_SECONDS=0)
 
 
 def unique_address() -> str:
@@ -138,6 +141,25 @@ def test_pages_and_api_share_the_organizations_window(limited_app, make_org, own
     # Another organization is not affected.
     other = client_for(limited_app, make_org())
     assert other.get("/documents").status_code == 200
+
+
+def test_a_burst_may_not_spend_the_whole_minute(services, make_org, owner_engine):
+    """Within the minute's 6, at most 3 in any 30 s (factor 1): the 4th waits for the burst."""
+    app = make_app(
+        services,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_BURST_SECONDS=30,
+        RATELIMIT_BURST_FACTOR=1.0,
+        RATELIMIT_BURST_MINIMUM=1,
+    )
+    org = make_org()
+    client = client_for(app, org)
+    set_overrides(owner_engine, org, requests_per_minute=6)
+    responses = [client.get("/documents") for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert [r.headers["X-RateLimit-Limit"] for r in responses] == ["6", "6", "6", "3"]
+    assert 1 <= int(responses[-1].headers["Retry-After"]) <= 30
+    assert "3 requests in 30 s" in responses[-1].get_data(as_text=True)
 
 
 def test_uploads_are_counted_per_file_on_page_and_api(limited_app, make_org, owner_engine):
@@ -255,6 +277,7 @@ def live_server(services: Services) -> Iterator[Server]:
         "SECRET_KEY": "test-secret",
         "PYTHONPATH": str(ROOT),
         "RATELIMIT_ENABLED": "1",
+        "RATELIMIT_BURST_SECONDS": "0",  # the minute window alone
         "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
     }
     for name in ("CELERY_BROKER_URL", "MIGRATION_DATABASE_URL"):

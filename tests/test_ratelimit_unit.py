@@ -135,6 +135,9 @@ def limiter_with(windows: MovingWindows) -> RateLimiter:
             "ANONYMOUS_LIMIT_PER_IP": "5/minute",
             "RATELIMIT_RETRY_INTERVAL": 60.0,
             "RATELIMIT_WARNING_INTERVAL": 60.0,
+            "RATELIMIT_BURST_SECONDS": 1,
+            "RATELIMIT_BURST_FACTOR": 2.0,
+            "RATELIMIT_BURST_MINIMUM": 10,
         }
     )
     RateLimiter.__init__(limiter, app)  # type: ignore[arg-type]
@@ -174,3 +177,25 @@ def test_after_a_failure_redis_is_left_alone_for_a_moment(
 def test_anonymous_rule_comes_from_config(windows: MovingWindows) -> None:
     (rule,) = limiter_with(windows).anonymous_rules("203.0.113.9")
     assert (rule.limit, rule.window, rule.key) == (5, 60, "pmdi/ip/203.0.113.9/requests")
+
+
+@pytest.mark.parametrize(
+    ("per_minute", "burst"),
+    [(60, None), (600, 20), (6000, 200), (5, None)],  # None: the minimum of 10 covers it
+)
+def test_organization_rules_with_burst(
+    windows: MovingWindows, per_minute: int, burst: int | None
+) -> None:
+    org = SimpleNamespace(
+        id="o1",
+        quota_overrides={"requests_per_minute": per_minute},
+        plan=SimpleNamespace(uploads_per_hour=20),
+    )
+    rules = limiter_with(windows).organization_rules(org, uploads=2)  # type: ignore[arg-type]
+    by_name = {rule.name: rule for rule in rules}
+    assert by_name["requests_per_minute"].limit == per_minute
+    assert (by_name["uploads_per_hour"].limit, by_name["uploads_per_hour"].cost) == (20, 2)
+    if burst is None:
+        assert "burst" not in by_name or by_name["burst"].limit == 10
+    else:
+        assert (by_name["burst"].limit, by_name["burst"].window) == (burst, 1)

@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_SOCKET_TIMEOUT": 0.25,
     "RATELIMIT_RETRY_INTERVAL": 1.0,
     "RATELIMIT_WARNING_INTERVAL": 30.0,
+    # Within the minute, at most BURST_FACTOR x the average rate (and never fewer than
+    # BURST_MINIMUM requests) in any BURST_SECONDS; 0 seconds turns the burst window off.
+    "RATELIMIT_BURST_SECONDS": 1,
+    "RATELIMIT_BURST_FACTOR": 2.0,
+    "RATELIMIT_BURST_MINIMUM": 10,
     # A Server-Timing header with each response's server time (for bench/).
     "RATELIMIT_SERVER_TIMING": False,
     # Refuse to serve when the runtime database role could bypass row-level security.
@@ -70,8 +75,9 @@ ENVIRONMENT_KEYS = {
     "RATELIMIT_ENABLED": "RATELIMIT_ENABLED",
     "ANONYMOUS_LIMIT_PER_IP": "ANONYMOUS_LIMIT_PER_IP",
     "RATELIMIT_SERVER_TIMING": "RATELIMIT_SERVER_TIMING",
+    "RATELIMIT_BURST_SECONDS": "RATELIMIT_BURST_SECONDS",
 }
-NUMERIC_KEYS = {"BROKER_VISIBILITY_TIMEOUT", "DOCUMENT_TIME_LIMIT"}
+NUMERIC_KEYS = {"BROKER_VISIBILITY_TIMEOUT", "DOCUMENT_TIME_LIMIT", "RATELIMIT_BURST_SECONDS"}
 BOOLEAN_KEYS = {"SESSION_COOKIE_SECURE", "RATELIMIT_ENABLED", "RATELIMIT_SERVER_TIMING"}
 
 

@@ -7,6 +7,10 @@ What is limited:
 - uploaded files against the organization's ``uploads_per_hour``, each file of a
   ``documents.upload`` or ``api.upload_documents`` POST counting one (refused files included:
   the limit is on what is sent, the hard quotas on what is kept);
+- a burst window under the minute one: in any ``RATELIMIT_BURST_SECONDS`` an organization
+  may spend at most ``RATELIMIT_BURST_FACTOR`` times its average share of the minute (but
+  never fewer than ``RATELIMIT_BURST_MINIMUM`` requests), so a flood cannot take the whole
+  minute's allowance in its first seconds and hold every web worker meanwhile;
 - unauthenticated pages per client address (``ANONYMOUS_LIMIT_PER_IP``);
 - log-in attempts per account and per address (``login_attempt``), whatever
   ``RATELIMIT_ENABLED`` says. Static files are never limited.
@@ -215,6 +219,10 @@ class RateLimiter:
         self.enabled = bool(config["RATELIMIT_ENABLED"])
         self.anonymous_limit = parse(config["ANONYMOUS_LIMIT_PER_IP"])
         self.retry_interval = float(config["RATELIMIT_RETRY_INTERVAL"])
+        self.burst_seconds = int(config["RATELIMIT_BURST_SECONDS"])
+        self.burst_factor = float(config["RATELIMIT_BURST_FACTOR"])
+        self.burst_minimum = int(config["RATELIMIT_BURST_MINIMUM"])
+        self.timing = bool(config.get("RATELIMIT_SERVER_TIMING"))
         self.warning_interval = float(config["RATELIMIT_WARNING_INTERVAL"])
         self.failures = 0  # checks that failed open because Redis did not answer
         self._lock = threading.Lock()
@@ -275,6 +283,14 @@ class RateLimiter:
         per_minute = effective_limit(org, "requests_per_minute")
         if per_minute is not None:
             rules.append(Rule("requests_per_minute", f"pmdi/org/{org.id}/requests", per_minute, 60))
+            if self.burst_seconds:
+                # The minute's allowance may not all be spent in one burst that would hold
+                # every web worker for seconds: at most burst_factor times the average rate.
+                share = math.ceil(per_minute * self.burst_seconds / 60 * self.burst_factor)
+                burst = max(share, self.burst_minimum)
+                if burst < per_minute:
+                    key = f"pmdi/org/{org.id}/burst"
+                    rules.append(Rule("burst", key, burst, self.burst_seconds))
         per_hour = effective_limit(org, "uploads_per_hour")
         if uploads and per_hour is not None:
             key = f"pmdi/org/{org.id}/uploads"
@@ -318,8 +334,10 @@ class RateLimiter:
         return self._enforce(self.organization_rules(user.organization, uploads), api=True)
 
     def _enforce(self, rules: list[Rule], api: bool) -> ResponseReturnValue | None:
+        started = time.perf_counter()
         decision = self.check(rules)
         g.rate_limit = decision
+        g.rate_limit_ms = (time.perf_counter() - started) * 1000
         if decision is None or decision.admitted:
             return None
         message = _refusal_message(decision.reported)
@@ -331,6 +349,8 @@ class RateLimiter:
 
     def add_headers(self, response: Response) -> Response:
         """X-RateLimit-* on every checked response; Retry-After on a refusal."""
+        if self.timing and "rate_limit_ms" in g:
+            response.headers["Server-Timing"] = f"ratelimit;dur={g.rate_limit_ms:.3f}"
         decision: Decision | None = g.get("rate_limit")
         if decision is None:
             return response
@@ -362,6 +382,7 @@ def _refusal_message(window: WindowState) -> str:
     what = {
         "requests_per_minute": f"your organization's limit of {limit} requests per minute",
         "uploads_per_hour": f"your organization's limit of {limit} uploaded files per hour",
+        "burst": f"your organization's limit of {limit} requests in {window.rule.window} s",
     }.get(window.rule.name, f"the limit of {limit} requests per minute from your address")
     if window.rule.cost > window.rule.limit:
         return f"This upload of {window.rule.cost} files is more than {what}."
