@@ -14,8 +14,8 @@ from outside, and the worker's share of it:
    database (``--redis-url``, default db 13, before and after), and starts the web server and
    ONE Celery worker with the commands ``webapp/serve.py`` uses (gunicorn with 2 workers; the
    worker prefork with ``--concurrency=2``, beat inside it, the queues of
-   ``serve.WORKER_QUEUES``). With ``--url`` and ``--token`` it uses a server and worker that
-   are already running instead;
+   ``workers.fairness.worker_queues``). With ``--url`` and ``--token`` it uses a server and
+   worker that are already running instead;
 2. signs up organization A through the pages (CSRF token from the form), creates organization
    B through the sign-up service in-process, raises both organizations' quota overrides (no
    quota or rate limit within reach; ``worker_slots`` = ``--worker-slots``, default 2 so one
@@ -267,10 +267,10 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 def start_stack(app: Any, app_url: str, redis_url: str, workdir: Path) -> Stack:
     """gunicorn (2 workers) and one Celery worker (concurrency 2), as webapp/serve.py runs them.
 
-    The worker consumes the same queues (``serve.WORKER_QUEUES``: default and one per plan)
-    and runs beat inside it, as serve.py does, with its schedule file in ``workdir``.
+    The worker consumes the same queues (``workers.fairness.worker_queues``: default and one
+    per plan) and runs beat inside it, as serve.py does, with its schedule file in ``workdir``.
     """
-    from webapp.serve import WORKER_QUEUES
+    from workers.fairness import worker_queues
 
     port = free_port()
     env = {
@@ -287,7 +287,13 @@ def start_stack(app: Any, app_url: str, redis_url: str, workdir: Path) -> Stack:
             sys.executable,
             *("-m", "celery", "-A", "celery_app", "worker"),
             *("--beat", "--schedule", str(workdir / "celerybeat-schedule"), "--concurrency=2"),
-            *("--loglevel=INFO", "--without-gossip", "--without-mingle", "-Q", WORKER_QUEUES),
+            *(
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-Q",
+                worker_queues("docs"),
+            ),
         ],
         "gunicorn": [
             sys.executable,

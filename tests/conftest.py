@@ -30,14 +30,13 @@ from werkzeug.test import encode_multipart
 from webapp import create_app, embedded
 from webapp.auth import services as auth_services
 from webapp.extensions import db
+from workers.fairness import worker_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATABASE = f"pmdi_test_{os.getpid()}"
 TEST_QUEUE = f"test-{os.getpid()}"
 WORKER_NAME = f"{TEST_QUEUE}@localhost"
-WORKER_QUEUES = ",".join(
-    [TEST_QUEUE] + [f"{TEST_QUEUE}-docs-{plan}" for plan in ("enterprise", "pro", "free")]
-)
+WORKER_QUEUES = worker_queues(f"{TEST_QUEUE}-docs", default=TEST_QUEUE)
 APP_ROLE = "pmdi_test_app"
 APP_PASSWORD = "test-app-password"
 

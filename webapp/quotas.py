@@ -148,12 +148,15 @@ def lifting_plan(org: Organization, name: str, limit: int) -> str:
     return f"The {best.name} plan allows {shown}."
 
 
-def charge_upload(org: Organization, filename: str, size: int) -> None:
+def charge_upload(
+    org: Organization, filename: str, size: int, totals: UsageTotals | None = None
+) -> None:
     """Check documents-per-month and storage for one more upload of ``size`` bytes, and count it.
 
-    Takes the usage lock (if not already held); raises ``QuotaExceeded`` counting nothing.
+    ``totals`` is the row ``lock_usage()`` returned in this transaction (locked again if not
+    given); raises ``QuotaExceeded`` counting nothing.
     """
-    totals = lock_usage()
+    totals = totals or lock_usage()
     month = _month_row(current_period())
     plan = org.plan.name
     max_documents = _limit(org, "documents_per_month")
@@ -181,9 +184,9 @@ def charge_upload(org: Organization, filename: str, size: int) -> None:
     month.updated_at = now
 
 
-def release_storage(size: int) -> None:
+def release_storage(size: int, totals: UsageTotals | None = None) -> None:
     """Give back ``size`` bytes of storage (documents deleted in this transaction)."""
-    totals = lock_usage()
+    totals = totals or lock_usage()
     totals.storage_bytes = max(0, totals.storage_bytes - size)
     totals.updated_at = datetime.now(UTC)
 

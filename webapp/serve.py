@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 
 from webapp import embedded
+from workers.fairness import worker_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCE = ROOT / "instance"
 DATABASE = "pmdi"
 APP_ROLE = "pmdi_app"
-# The default queue, then one queue per plan (see workers/fairness.py).
-WORKER_QUEUES = "default,docs-enterprise,docs-pro,docs-free"
 
 log = logging.getLogger("pmdi.serve")
 
@@ -105,7 +104,7 @@ def main() -> int:
                 "--without-gossip",
                 "--without-mingle",
                 "-Q",
-                WORKER_QUEUES,
+                worker_queues(env.get("DOCUMENT_QUEUE_PREFIX", "docs")),
             ],
             cwd=ROOT,
             env=child_env,

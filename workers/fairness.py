@@ -120,3 +120,11 @@ def fairness() -> Fairness:
 def queue_for(plan_id: str) -> str:
     """The Celery queue of a plan's documents (paid plans never queue behind free ones)."""
     return f"{current_app.config['DOCUMENT_QUEUE_PREFIX']}-{plan_id}"
+
+
+PLAN_IDS = ("enterprise", "pro", "free")
+
+
+def worker_queues(prefix: str, default: str = "default") -> str:
+    """The ``-Q`` list a worker needs: the default queue, then every plan's documents."""
+    return ",".join([default, *(f"{prefix}-{plan}" for plan in PLAN_IDS)])

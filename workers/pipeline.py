@@ -59,12 +59,11 @@ def process(document_id: str) -> str:
                 .execution_options(yield_per=1)
             ):
                 copy.write(chunk)
-            _advance(document, "extracting", 20)
             copy.seek(0)
             extracted = extract_text(copy, document.detected_type)
+        # One commit per stage: progress a person can watch, without a round trip per step.
         _advance(document, "analysing", 50)
         digest = analyse(extracted.text, title=document.title, pages=extracted.pages)
-        _advance(document, "analysing", 85)
         _store(document, extracted.text, digest)
         return "done"
     except ExtractionError as exc:

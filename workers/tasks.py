@@ -16,7 +16,9 @@ from workers.base import FlaskTask, TenantTask
 from workers.fair_run import fair_process
 
 
-@shared_task(base=TenantTask, name="workers.tasks.process_document", acks_late=True)
+@shared_task(
+    base=TenantTask, name="workers.tasks.process_document", acks_late=True, ignore_result=True
+)
 def process_document(org_id: str, document_id: str) -> str:
     """Extract, analyse and index one document, within the organization's worker slots."""
     return fair_process(org_id, document_id)

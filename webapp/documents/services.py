@@ -167,11 +167,11 @@ def upload_document(
     try:
         # The usage lock first, so the duplicate check and the quota count see every upload
         # of this organization that committed before, and none can overtake.
-        quotas.lock_usage()
+        totals = quotas.lock_usage()
         existing = db.session.scalar(select(Document).where(Document.sha256 == sha256))
         if existing is not None:
             raise DuplicateDocument(existing)
-        quotas.charge_upload(org, safe_name, size)
+        quotas.charge_upload(org, safe_name, size, totals)
     except DocumentError:
         db.session.rollback()  # nothing was stored; release the lock for the next upload
         raise
@@ -342,14 +342,14 @@ def delete_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> 
     """Delete documents with their chunks and digests, freeing their storage; returns how many."""
     from webapp import quotas
 
-    quotas.lock_usage()
+    totals = quotas.lock_usage()
     documents = [get_document(i) for i in document_ids]
     # Summed afresh under the lock: a document another request deleted first (the ORM may
     # hold it from before the lock) is not freed twice.
     freed = select(func.coalesce(func.sum(Document.size_bytes), 0)).where(
         Document.id.in_([d.id for d in documents])
     )
-    quotas.release_storage(int(db.session.scalar(freed) or 0))
+    quotas.release_storage(int(db.session.scalar(freed) or 0), totals)
     for document in documents:
         db.session.delete(document)
         audit.record(
