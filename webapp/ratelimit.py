@@ -282,6 +282,7 @@ class RateLimiter:
         rules = []
         per_minute = effective_limit(org, "requests_per_minute")
         if per_minute is not None:
+            per_minute = int(per_minute)  # an override is JSON: be lenient about its type
             rules.append(Rule("requests_per_minute", f"pmdi/org/{org.id}/requests", per_minute, 60))
             if self.burst_seconds:
                 # The minute's allowance may not all be spent in one burst that would hold
@@ -294,7 +295,7 @@ class RateLimiter:
         per_hour = effective_limit(org, "uploads_per_hour")
         if uploads and per_hour is not None:
             key = f"pmdi/org/{org.id}/uploads"
-            rules.append(Rule("uploads_per_hour", key, per_hour, 3600, uploads))
+            rules.append(Rule("uploads_per_hour", key, int(per_hour), 3600, uploads))
         return rules
 
     def anonymous_rules(self, address: str) -> list[Rule]:
