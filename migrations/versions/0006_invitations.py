@@ -50,13 +50,9 @@ def upgrade() -> None:
         _timestamp("accepted_at", nullable=True),
         _timestamp("revoked_at", nullable=True),
         sa.PrimaryKeyConstraint("organization_id", "id", name="pk_invitations"),
-        sa.CheckConstraint(
-            "role IN ('owner', 'admin', 'member', 'viewer')", name="ck_invitations_role"
-        ),
+        sa.CheckConstraint("role IN ('owner', 'admin', 'member', 'viewer')", name="role"),
     )
-    op.create_index(
-        "ix_invitations_org_created", "invitations", ["organization_id", "created_at"]
-    )
+    op.create_index("ix_invitations_org_created", "invitations", ["organization_id", "created_at"])
     enable_tenant_rls("invitations")
     grant("SELECT, INSERT, UPDATE", "invitations")
 
