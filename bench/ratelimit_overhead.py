@@ -134,10 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\n  mean throughput: on {on:.1f} req/s, off {off:.1f} req/s -> "
         f"ratio on/off {on / off:.3f} (target >= 0.90)"
     )
+    ratios = [a / b for a, b in zip(results["on"], results["off"], strict=True)]
     print(
-        f"  median of round ratios: "
-        f"{statistics.median(a / b for a, b in zip(results['on'], results['off'], strict=True)):.3f}; "
-        f"non-200 responses: {refused}"
+        f"  median of round ratios: {statistics.median(ratios):.3f}; non-200 responses: {refused}"
     )
     return 0
 
