@@ -1,13 +1,22 @@
 """Error pages: clear words, the right status, nothing about other organizations."""
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
+from webapp import audit
+
 
 def init_app(app: Flask) -> None:
     """Register the handlers."""
+
+    @app.after_request
+    def audit_not_found(response: Response) -> Response:
+        # Pages and API alike: a signed-in 404 may be a probe at another organization's id.
+        if response.status_code == 404:
+            audit.record_not_found()
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:

@@ -12,6 +12,7 @@ from flask import jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
+from webapp import audit
 from webapp.api import bp
 from webapp.api.auth import current_api_user
 from webapp.api.errors import ApiError, document_error_body
@@ -142,6 +143,13 @@ def list_documents() -> ResponseReturnValue:
 def get_document(document_id: str) -> ResponseReturnValue:
     """One document: status, progress, error, counts, timestamps and digest (null until made)."""
     document = services.get_document(document_id)
+    audit.record_now(
+        "document.viewed",
+        actor_id=current_api_user().id,
+        target_type="document",
+        target_id=document.id,
+        details={"via": "api"},
+    )
     analysis = services.get_analysis(document)
     return jsonify(document_json(document) | {"digest": analysis.digest if analysis else None})
 
@@ -150,6 +158,13 @@ def get_document(document_id: str) -> ResponseReturnValue:
 def download_document(document_id: str) -> ResponseReturnValue:
     """The original file, streamed chunk by chunk, always as an attachment."""
     document = services.get_document(document_id)
+    audit.record_now(
+        "document.downloaded",
+        actor_id=current_api_user().id,
+        target_type="document",
+        target_id=document.id,
+        details={"via": "api"},
+    )
     return send_document(document)
 
 

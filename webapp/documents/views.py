@@ -14,6 +14,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from webapp import audit
 from webapp.documents import bp, services
 from webapp.documents.downloads import send_document
 from webapp.documents.forms import ActionForm, BulkForm, UploadForm
@@ -114,6 +115,9 @@ def upload() -> ResponseReturnValue:
 def detail(document_id: str) -> ResponseReturnValue:
     """A document: its status, its digest, a preview of its text."""
     document = _document_or_404(document_id)
+    audit.record_now(
+        "document.viewed", actor_id=current_user.id, target_type="document", target_id=document.id
+    )
     analysis = services.get_analysis(document)
     return render_template(
         "documents/detail.html",
@@ -130,6 +134,12 @@ def detail(document_id: str) -> ResponseReturnValue:
 def download(document_id: str) -> ResponseReturnValue:
     """The original file, streamed chunk by chunk, always as an attachment."""
     document = _document_or_404(document_id)
+    audit.record_now(
+        "document.downloaded",
+        actor_id=current_user.id,
+        target_type="document",
+        target_id=document.id,
+    )
     return send_document(document)
 
 
