@@ -138,7 +138,12 @@ def iter_csv(filters: AuditFilter, emails: Mapping[uuid.UUID, str]) -> Iterator[
     The body is streamed after the request's teardown has cleared the tenant context, so each
     batch sets it again for the organization that asked.
     """
-    org_id = tenancy.require_org_id()
+    return _csv_lines(tenancy.require_org_id(), filters, emails)
+
+
+def _csv_lines(
+    org_id: uuid.UUID, filters: AuditFilter, emails: Mapping[uuid.UUID, str]
+) -> Iterator[str]:
     yield _csv_line(list(CSV_COLUMNS))
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
