@@ -4,5 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("org", __name__)
 
-from webapp.org import views  # noqa: E402,F401 - registers the routes on bp
-from webapp.org import audit_views  # noqa: E402,F401 - the audit log page and CSV
+from webapp.org import audit_views, views  # noqa: E402,F401 - registers the routes on bp
