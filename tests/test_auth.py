@@ -148,6 +148,8 @@ def test_suspended_organization_cannot_log_in(client, make_org, login_as, owner_
     assert response.status_code == 403
     assert "suspended" in response.get_data(as_text=True)
     # An existing session of that organization is signed out on its next request.
+    page = signed_in.get("/dashboard")
+    assert page.status_code == 403 and "is suspended" in page.get_data(as_text=True)
     assert signed_in.get("/dashboard").status_code == 302
     assert _audit_actions(owner_engine, org.org_id)[-1] == "auth.login_refused"
 

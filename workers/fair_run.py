@@ -12,13 +12,22 @@ log = logging.getLogger(__name__)
 
 
 def fair_process(org_id: str, document_id: str) -> str:
-    """Process a document in its slot, then hand the slot to the organization's next one."""
+    """Process a document in its slot, then hand the slot to the organization's next one.
+
+    A suspended organization's document is left ``queued`` (returns ``"suspended"``).
+    """
     slots = fairness()
     try:
         slots.started(org_id, document_id)
     except Exception:  # noqa: BLE001 - fairness is a courtesy; the work must go on
         log.warning("worker slots unavailable while starting %s", document_id, exc_info=True)
     try:
+        if services.current_organization().status == "suspended":
+            # Not processed: it stays ``queued``. Its slot is handed on below, so the
+            # organization's parked documents drain through here too; reactivation
+            # (webapp/admin/services.py) dispatches every queued document again.
+            log.info("organization %s is suspended; document %s waits", org_id, document_id)
+            return "suspended"
         return pipeline.process(document_id)
     finally:
         try:

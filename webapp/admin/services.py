@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp import audit, tenancy
 from webapp.auth.services import hasher
 from webapp.extensions import db
-from webapp.models import Plan, PlatformAdmin, PlatformAuditEvent, utcnow
+from webapp.models import Document, Plan, PlatformAdmin, PlatformAuditEvent, utcnow
 from webapp.plans import LIMIT_NAMES, effective_limit, human_bytes
 from webapp.ratelimit import login_attempt
 
@@ -452,7 +452,39 @@ def update_organization(
             )
         db.session.commit()
     log.info("%s changed organization %s: %s", actor.label, record.id, [c[0] for c in changes])
+    if any(c[0] == "organization.reactivated" for c in changes):
+        resume_waiting_documents(record.id)  # suspension hook (issue 5, item 6)
     return [c[0] for c in changes]
+
+
+# --- suspension hook (issue 5, item 6): documents that waited while suspended -------------
+
+
+def resume_waiting_documents(org_id: uuid.UUID) -> int:
+    """Dispatch again every ``queued`` document of a reactivated organization.
+
+    While suspended, workers leave its documents ``queued`` (workers/fair_run.py); this puts
+    them back through the organization's worker slots. A failure to reach the broker is
+    logged: the reaper re-queues documents left ``queued`` anyway.
+    """
+    from webapp.documents import services as documents
+
+    with tenancy.tenant_context(org_id):
+        ids = list(
+            db.session.scalars(
+                select(Document.id)
+                .where(Document.status == "queued")
+                .order_by(Document.created_at, Document.id)
+            )
+        )
+        db.session.commit()
+        for document_id in ids:
+            try:
+                documents.send_task(documents.PROCESS_TASK, org_id, str(document_id))
+            except Exception:  # noqa: BLE001 - the reaper picks up what is left queued
+                log.warning("could not resume document %s", document_id, exc_info=True)
+                break
+    return len(ids)
 
 
 def set_organization_override(

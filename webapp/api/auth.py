@@ -17,6 +17,11 @@ from webapp.api import bp, tokens
 from webapp.api.errors import api_error
 from webapp.models import User
 
+SUSPENDED_MESSAGE = (
+    "This organization is suspended by the platform administrators; its API tokens are refused "
+    "until it is reactivated."
+)
+
 
 def current_api_user() -> User:
     """The user the presented token acts as (set by ``authenticate_request``)."""
@@ -36,7 +41,11 @@ def authenticate_request() -> ResponseReturnValue | None:
     tenancy.set_current_org(None)
     g.api_user = None
     presented = _bearer_token()
-    user = tokens.authenticate(presented) if presented else None
+    try:
+        user = tokens.authenticate(presented) if presented else None
+    except tokens.OrganizationSuspended:
+        # A valid token, refused: 403 with a code a client can act on (an invalid one is 401).
+        return api_error(403, "organization_suspended", SUSPENDED_MESSAGE)
     if user is None:
         return api_error(401, "unauthorized" if presented is None else "invalid_token")
     g.api_user = user

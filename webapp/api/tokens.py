@@ -29,6 +29,10 @@ class TokenNotFound(Exception):
     """No such token in this organization."""
 
 
+class OrganizationSuspended(Exception):
+    """A valid token of an active member whose organization is suspended."""
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     """A new token: the row, and the plaintext shown to its owner exactly once."""
@@ -118,7 +122,10 @@ def revoke_token(
 
 
 def authenticate(presented: str) -> User | None:
-    """The active user a token acts as, with the tenant context set; None if not valid."""
+    """The active user a token acts as, with the tenant context set; None if not valid.
+
+    Raises ``OrganizationSuspended`` for a valid token whose organization is suspended.
+    """
     parts = presented.strip().split("_", 3)
     if len(parts) != 4 or parts[0] != PREFIX:
         return None
@@ -135,6 +142,9 @@ def authenticate(presented: str) -> User | None:
         and hmac.compare_digest(token.secret_hash, _hash(parts[3]))
     ):
         user = db.session.get(User, (org_id, token.user_id))
+    if user is not None and user.is_active and user.organization.status == "suspended":
+        tenancy.set_current_org(None)
+        raise OrganizationSuspended()
     if user is None or not user.is_active or user.organization.status != "active":
         tenancy.set_current_org(None)
         return None

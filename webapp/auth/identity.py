@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Flask
-from flask_login import current_user
+from flask import Flask, g, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, logout_user
 
 from webapp import tenancy
 from webapp.extensions import db, login_manager
@@ -22,6 +23,8 @@ def load_user(identity: str) -> User | None:
         return None
     tenancy.set_current_org(org_id)
     user = db.session.get(User, (org_id, user_id))
+    if user is not None and user.is_active and user.organization.status == "suspended":
+        g.suspended_org = user.organization.name  # the page says why, not just "log in"
     if user is None or not user.is_active or user.organization.status != "active":
         tenancy.set_current_org(None)
         return None
@@ -36,6 +39,12 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @app.before_request
-    def _resolve_identity() -> None:
+    def _resolve_identity() -> ResponseReturnValue | None:
         # Touching current_user runs load_user, which sets the tenant context.
         _ = current_user.is_authenticated
+        suspended = g.pop("suspended_org", None)
+        if suspended is not None and request.blueprint != "api" and request.endpoint != "static":
+            # Signed out now; this request (and only this one) explains why.
+            logout_user()
+            return render_template("errors/suspended.html", organization=suspended), 403
+        return None
