@@ -38,9 +38,7 @@ def sent_tasks(app, monkeypatch):
     return sent
 
 
-def test_a_signed_in_member_sees_the_suspended_page_then_is_signed_out(
-    app, make_org, login_as
-):
+def test_a_signed_in_member_sees_the_suspended_page_then_is_signed_out(app, make_org, login_as):
     org = make_org()
     client = login_as(org)
     assert client.get("/dashboard").status_code == 200
@@ -60,9 +58,7 @@ def test_other_organizations_are_untouched(app, make_org, login_as):
     assert other_client.get("/documents").status_code == 200
 
 
-def test_api_token_of_a_suspended_organization_is_403_and_an_invalid_one_401(
-    app, populate_org
-):
+def test_api_token_of_a_suspended_organization_is_403_and_an_invalid_one_401(app, populate_org):
     populated = populate_org()
     _set_status(app, populated.org.org_id, "suspended")
     response = populated.client.get(
