@@ -294,6 +294,7 @@ class PopulatedOrg:
     document_id: str
     secret_word: str
     api_token: str
+    export_id: str = ""  # a finished export (the exports and export_chunks tables)
 
 
 def process_now(app: Flask, org_id: uuid.UUID, document_id: str) -> str:
@@ -305,6 +306,22 @@ def process_now(app: Flask, org_id: uuid.UUID, document_id: str) -> str:
         status = pipeline.process(document_id)
         db.session.remove()
     return status
+
+
+def build_export_now(app: Flask, org: OrgFixture) -> str:
+    """An export of the organization built in-process (no broker message a worker could race)."""
+    from webapp.models import Export
+    from webapp.tenancy import tenant_context
+    from workers.export import build_export
+
+    with app.app_context(), tenant_context(org.org_id):
+        export = Export(requested_by=org.user_id)
+        db.session.add(export)
+        db.session.commit()
+        export_id = str(export.id)
+        assert build_export(export_id) == "done"
+        db.session.remove()
+    return export_id
 
 
 @pytest.fixture
@@ -328,6 +345,9 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
         with app.app_context(), tenant_context(org.org_id):
             issued = tokens.create_token(db.session.get(User, (org.org_id, org.user_id)), "ci")
             db.session.remove()
-        return PopulatedOrg(org, client, document_id, secret, issued.plaintext)
+        export_id = build_export_now(app, org)
+        return PopulatedOrg(
+            org, client, document_id, secret, issued.plaintext, export_id=export_id
+        )
 
     return factory

@@ -48,6 +48,9 @@ def _arguments(a) -> dict[str, str]:
         # The platform admin area: an organization's session gets 404 on every route.
         "org_id": str(a.org.org_id),
         "plan_id": "free",
+        # Export download and branding logo (webapp/org/settings_views.py).
+        "export_id": a.export_id,
+        "logo_version": "0123456789abcdef",
     }
 
 

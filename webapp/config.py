@@ -60,6 +60,11 @@ DEFAULTS: dict[str, Any] = {
     "DOCUMENT_QUEUE_PREFIX": "docs",
     # How long a worker slot is kept for a document waiting in a Celery queue.
     "FAIR_QUEUED_SECONDS": 900,
+    # Organization lifecycle: days a deleted organization can be restored, hours an export's
+    # download link lasts, seconds between purges of organizations past their grace period.
+    "DELETION_GRACE_DAYS": 7,
+    "EXPORT_LINK_HOURS": 24,
+    "PURGE_INTERVAL": 3600,
 }
 
 ENVIRONMENT_KEYS = {
@@ -155,6 +160,10 @@ def finalise(config: dict[str, Any]) -> None:
             "requeue-stuck-documents": {
                 "task": "workers.tasks.requeue_stuck_documents",
                 "schedule": 60.0,
+            },
+            "purge-deleted-organizations": {
+                "task": "workers.tasks.purge_deleted_organizations",
+                "schedule": float(config["PURGE_INTERVAL"]),
             },
         },
         "include": ["workers.tasks"],

@@ -346,3 +346,58 @@ def admin_update_plan(plan_id: str, limits: dict) -> tuple[dict, dict] | None:
         {"id": plan_id, "limits": json.dumps(limits)},
     ).one_or_none()
     return None if row is None else (row.old_value, row.new_value)
+
+
+# --- Organization lifecycle (migration 0007): export enumeration and the purge door --------
+
+
+def tenant_table_names() -> list[str]:
+    """Every public table with an ``organization_id`` column, read from the live catalog.
+
+    The export walks these (inside the organization's context, so RLS scopes every row), and
+    a table added by a later migration joins the export without a code change.
+    """
+    from webapp.extensions import db
+
+    return list(
+        db.session.scalars(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' "
+                "AND NOT a.attisdropped WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
+                "ORDER BY c.relname"
+            )
+        )
+    )
+
+
+def organizations_due_for_purge(grace_seconds: float, limit: int) -> list[uuid.UUID]:
+    """Ids (only) of organizations pending deletion whose grace period has ended."""
+    from webapp.extensions import db
+
+    ids = list(
+        db.session.scalars(
+            text("SELECT id FROM app_organizations_due_for_purge(make_interval(secs => :s), :n)"),
+            {"s": grace_seconds, "n": limit},
+        )
+    )
+    db.session.rollback()  # end the context-free transaction before purging one by one
+    return ids
+
+
+def purge_organization(org_id: uuid.UUID, grace_seconds: float) -> dict[str, int]:
+    """Delete every row of one organization whose grace period ended: {table: rows}.
+
+    Empty when the organization is not (or no longer) due — restored in the meantime, say.
+    Runs in the caller's transaction, which also writes the platform audit event.
+    """
+    from webapp.extensions import db
+
+    rows = db.session.execute(
+        text(
+            "SELECT table_name, deleted "
+            "FROM app_purge_organization(:id, make_interval(secs => :s))"
+        ),
+        {"id": org_id, "s": grace_seconds},
+    ).all()
+    return {row.table_name: int(row.deleted) for row in rows}

@@ -30,6 +30,8 @@ DOOR_FUNCTIONS = (
     "app_admin_get_organization",
     "app_admin_update_organization",
     "app_admin_update_plan",
+    "app_organizations_due_for_purge",
+    "app_purge_organization",
 )
 
 

@@ -36,6 +36,24 @@ def requeue_stuck_documents() -> int:
     return housekeeping.requeue_stuck()
 
 
+@shared_task(
+    base=TenantTask, name="workers.tasks.export_organization", acks_late=True, ignore_result=True
+)
+def export_organization(org_id: str, export_id: str) -> str:
+    """Build the organization's export zip (JSON of every tenant table, original files)."""
+    from workers.export import build_export
+
+    return build_export(export_id)
+
+
+@shared_task(base=FlaskTask, name="workers.tasks.purge_deleted_organizations")
+def purge_deleted_organizations() -> int:
+    """Remove organizations whose deletion grace period ended (platform-audited)."""
+    from webapp.org.lifecycle import purge_deleted_organizations as purge
+
+    return purge()
+
+
 @shared_task(base=TenantTask, name="workers.tasks.tenant_census")
 def tenant_census(org_id: str, note: str = "") -> dict[str, Any]:
     """Record that a worker ran for the organization, and report what it could see."""

@@ -12,6 +12,7 @@ from webapp.models.documents import (
     DocumentBlob,
     OutboxMessage,
 )
+from webapp.models.lifecycle import EXPORT_STATUSES, Export, ExportChunk
 from webapp.models.org import ROLES, Organization, Plan, User
 from webapp.models.platform import PlatformAdmin, PlatformAuditEvent
 from webapp.models.usage import MonthlyUsage, UsageTotals
@@ -21,12 +22,15 @@ __all__ = [
     "ROLES",
     "STATUSES",
     "TYPES",
+    "EXPORT_STATUSES",
     "ApiToken",
     "AuditEvent",
     "Base",
     "Document",
     "DocumentAnalysis",
     "DocumentBlob",
+    "Export",
+    "ExportChunk",
     "MonthlyUsage",
     "Organization",
     "OutboxMessage",

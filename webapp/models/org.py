@@ -7,7 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, PrimaryKeyConstraint, String, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -45,6 +54,10 @@ class Organization(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     quota_overrides: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = created_at_column()
+    # Organization lifecycle (migration 0007): deletion grace period and the branding logo,
+    # deferred so the PNG is read only by the logo route, never with every request's user.
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     plan: Mapped[Plan] = relationship(lazy="joined")
 
