@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import MetaData, Table, delete, select
+from sqlalchemy import MetaData, Table, delete, select, update
 
 from webapp import tenancy
 from webapp.documents.services import iter_content
@@ -113,16 +113,27 @@ def _store(export: Export, spooled: IO[bytes]) -> tuple[int, str]:
 
 
 def build_export(export_id: str) -> str:
-    """Build one export of the organization in context; idempotent (a retry starts over)."""
+    """Build one export of the organization in context; returns its status.
+
+    Idempotent: a finished export is left alone, a failed one starts over. An export left
+    ``running`` by a worker that died stays so; its owner starts a new one.
+    """
     org_id = tenancy.require_org_id()
-    export = db.session.get(Export, (org_id, uuid.UUID(str(export_id))))
+    key = uuid.UUID(str(export_id))
+    # Claim the export: only one worker builds it, even when a message is delivered twice.
+    claimed = db.session.execute(
+        update(Export)
+        .where(Export.id == key, Export.status.in_(("queued", "failed")))
+        .values(status="running", progress=1, error=None)
+    ).rowcount
+    db.session.commit()
+    export = db.session.get(Export, (org_id, key))
     if export is None:
         return "missing"
-    if export.status == "done":
-        return "done"
+    if not claimed:
+        return export.status  # done, or being built by another worker
     db.session.execute(delete(ExportChunk).where(ExportChunk.export_id == export.id))
-    export.error = None
-    _set_progress(export, 1, "running")
+    db.session.commit()
     try:
         tables = ["organizations"] + [
             t for t in tenancy.tenant_table_names() if t not in SKIPPED_TABLES

@@ -1,0 +1,143 @@
+"""Export (GDPR portability): the zip holds exactly the organization's rows and files."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+import zipfile
+
+from sqlalchemy import text
+
+from tests.conftest import csrf_token
+from webapp.extensions import db
+from webapp.tenancy import tenant_context
+from workers.export import SKIPPED_TABLES, build_export
+
+
+def tenant_tables(owner_engine) -> list[str]:
+    """Every table with organization_id, from the catalog (new tables join automatically)."""
+    with owner_engine.connect() as conn:
+        return conn.scalars(
+            text(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND column_name = 'organization_id' ORDER BY 1"
+            )
+        ).all()
+
+
+def owner_counts(owner_engine, org_id) -> dict[str, int]:
+    """Rows of the organization per table, counted by the owner role (RLS cannot hide any)."""
+    counts = {}
+    with owner_engine.connect() as conn:
+        for table in tenant_tables(owner_engine):
+            counts[table] = conn.scalar(
+                text(f"SELECT count(*) FROM {table} WHERE organization_id = :o"), {"o": org_id}
+            )
+        counts["organizations"] = conn.scalar(
+            text("SELECT count(*) FROM organizations WHERE id = :o"), {"o": org_id}
+        )
+    return counts
+
+
+def request_and_build(app, populated) -> str:
+    """Start an export through the page as the owner, then make sure it is built."""
+    client = populated.client
+    token = csrf_token(client, "/settings/export")
+    response = client.post("/settings/export", data={"csrf_token": token})
+    assert response.status_code == 302
+    with app.app_context(), tenant_context(populated.org.org_id):
+        from webapp.org.lifecycle import list_exports
+
+        export_id = str(list_exports()[0].id)
+        build_export(export_id)  # a running test worker may have claimed it: then wait
+        db.session.remove()
+    for _ in range(120):
+        page = client.get("/settings/export").get_data(as_text=True)
+        if f"/settings/export/{export_id}/download" in page:
+            return export_id
+        time.sleep(0.5)
+    raise AssertionError("export never finished")
+
+
+def download(client, export_id: str) -> zipfile.ZipFile:
+    response = client.get(f"/settings/export/{export_id}/download")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/zip"
+    return zipfile.ZipFile(io.BytesIO(response.get_data()))
+
+
+def test_export_holds_exactly_the_organizations_rows_and_files(app, populate_org, owner_engine):
+    a, b = populate_org(), populate_org()
+    export_id = request_and_build(app, a)
+    expected = owner_counts(owner_engine, a.org.org_id)
+    archive = download(a.client, export_id)
+    names = set(archive.namelist())
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["organization_id"] == str(a.org.org_id)
+    for table, count in expected.items():
+        if table in SKIPPED_TABLES:
+            assert f"tables/{table}.json" not in names
+            continue
+        rows = json.loads(archive.read(f"tables/{table}.json"))
+        assert len(rows) == count, f"{table}: {len(rows)} rows exported, {count} in the database"
+        key = "id" if table == "organizations" else "organization_id"
+        assert {row[key] for row in rows} <= {str(a.org.org_id)}, table
+        assert manifest["tables"][table] == count
+    # Every table that has rows of A is in the zip (none forgotten).
+    assert {t for t, c in expected.items() if c and t not in SKIPPED_TABLES} <= {
+        n.removeprefix("tables/").removesuffix(".json") for n in names if n.startswith("tables/")
+    }
+    # The original files, byte for byte.
+    with owner_engine.connect() as conn:
+        documents = conn.execute(
+            text(
+                "SELECT d.id, d.filename, (SELECT string_agg(b.data, ''::bytea ORDER BY b.seq) "
+                "FROM document_blobs b WHERE b.organization_id = d.organization_id "
+                "AND b.document_id = d.id) FROM documents d WHERE d.organization_id = :o"
+            ),
+            {"o": a.org.org_id},
+        ).all()
+    files = sorted(n for n in names if n.startswith("files/"))
+    assert files == sorted(f"files/{doc_id}/{filename}" for doc_id, filename, _ in documents)
+    for doc_id, filename, content in documents:
+        assert archive.read(f"files/{doc_id}/{filename}") == bytes(content)
+        assert a.secret_word.encode() in bytes(content)
+    # Nothing of B anywhere in the zip.
+    for name in names:
+        data = archive.read(name)
+        for secret in (str(b.org.org_id), b.secret_word, b.org.email, b.document_id):
+            assert secret.encode() not in data, f"{name} holds B's {secret}"
+
+
+def test_an_expired_link_is_refused_with_a_clear_message(app, populate_org, owner_engine):
+    a = populate_org()
+    export_id = request_and_build(app, a)
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE exports SET expires_at = now() - interval '1 minute' WHERE id = :e"),
+            {"e": export_id},
+        )
+    response = a.client.get(f"/settings/export/{export_id}/download")
+    assert response.status_code == 410
+    assert "expired" in response.get_data(as_text=True)
+    assert "link expired" in a.client.get("/settings/export").get_data(as_text=True)
+
+
+def test_another_organizations_export_is_404(app, populate_org):
+    a, b = populate_org(), populate_org()
+    assert b.client.get(f"/settings/export/{a.export_id}/download").status_code == 404
+    assert b.client.get(f"/settings/export/{uuid.uuid4()}/download").status_code == 404
+    assert a.client.get(f"/settings/export/{a.export_id}/download").status_code == 200
+
+
+def test_requesting_an_export_is_audited(app, populate_org, owner_engine):
+    a = populate_org()
+    request_and_build(app, a)
+    with owner_engine.connect() as conn:
+        actions = conn.scalars(
+            text("SELECT action FROM audit_events WHERE organization_id = :o"),
+            {"o": a.org.org_id},
+        ).all()
+    assert "export.requested" in actions and "export.downloaded" not in actions
