@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import Organization, User
-from webapp.org.lifecycle import LifecycleError, NotAllowed, current_organization
+from webapp.org.lifecycle import LifecycleError, NotAllowed, current_organization, role_allows
 
 BRANDING_PLANS = frozenset({"enterprise"})
 SETTINGS_ROLES = frozenset({"owner", "admin"})
@@ -53,7 +53,7 @@ def branding_allowed(org: Organization) -> bool:
 
 def require_settings_role(user: User) -> None:
     """Owners and admins manage settings; others get a clear 403."""
-    if user.role not in SETTINGS_ROLES:
+    if not role_allows(user, "settings.manage", SETTINGS_ROLES):
         raise NotAllowed("Only the organization's owners and admins can change its settings.")
 
 

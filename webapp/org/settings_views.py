@@ -150,7 +150,7 @@ def logo(logo_version: str) -> ResponseReturnValue:
 @login_required
 def export() -> ResponseReturnValue:
     """Start an export (owner) and watch its progress; finished ones offer a download."""
-    if current_user.role != "owner":
+    if not lifecycle.role_allows(current_user, "organization.export", frozenset({"owner"})):
         return _error_page(lifecycle.NotAllowed("Only the organization's owner can export it."))
     form = ConfirmForm()
     if request.method == "POST":
@@ -196,7 +196,7 @@ def download_export(export_id: str) -> ResponseReturnValue:
 @login_required
 def delete_organization() -> ResponseReturnValue:
     """Delete the organization (owner types its name); restorable during the grace period."""
-    if current_user.role != "owner":
+    if not lifecycle.role_allows(current_user, "organization.delete", frozenset({"owner"})):
         return _error_page(lifecycle.NotAllowed("Only the organization's owner can delete it."))
     form = DeleteForm()
     status = 200
