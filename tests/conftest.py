@@ -264,6 +264,18 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
 
 
 FIXTURES = ROOT / "tests" / "fixtures"
+INVITATION_LINK_RE = re.compile(r'id="invitation-link" readonly value="([^"]+)"')
+
+
+def invite(client: FlaskClient, email: str, role: str) -> str:
+    """Invite ``email`` through the members page; the link it shows."""
+    token = csrf_token(client, "/settings/members")
+    response = client.post(
+        "/settings/members/invite", data={"email": email, "role": role, "csrf_token": token}
+    )
+    match = INVITATION_LINK_RE.search(response.get_data(as_text=True))
+    assert match, f"no invitation link ({response.status_code})"
+    return match.group(1)
 
 
 def upload(client: FlaskClient, *files: tuple[bytes, str]):  # type: ignore[no-untyped-def]
@@ -294,6 +306,7 @@ class PopulatedOrg:
     document_id: str
     secret_word: str
     api_token: str
+    invitation_link: str = ""  # a pending invitation's link (the invitations table)
     export_id: str = ""  # a finished export (the exports and export_chunks tables)
 
 
@@ -345,9 +358,10 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
         with app.app_context(), tenant_context(org.org_id):
             issued = tokens.create_token(db.session.get(User, (org.org_id, org.user_id)), "ci")
             db.session.remove()
+        link = invite(client, f"invitee-{secret}@example.com", "member")
         export_id = build_export_now(app, org)
         return PopulatedOrg(
-            org, client, document_id, secret, issued.plaintext, export_id=export_id
+            org, client, document_id, secret, issued.plaintext, link, export_id=export_id
         )
 
     return factory

@@ -25,6 +25,7 @@ POST_WITHOUT_ID = {
     "documents.upload",
     "documents.bulk",
     "org.create_api_token",
+    "org.invite_member",
     "api.upload_documents",
 }
 # The platform admin log-in page is public; every other admin route is 404 to organizations.
@@ -42,7 +43,12 @@ def _token_id(plaintext: str) -> str:
 
 
 def _arguments(a) -> dict[str, str]:
+    org_hex, invitation_hex, _secret = a.invitation_link.rsplit("/", 1)[1].split("_", 2)
     return {
+        # A's real ids; the invitation link's secret is guessed, as another organization would.
+        "user_id": str(a.org.user_id),
+        "invitation_id": str(uuid.UUID(hex=invitation_hex)),
+        "token": f"{org_hex}_{invitation_hex}_guessed-secret",
         "document_id": a.document_id,
         "token_id": _token_id(a.api_token),
         # The platform admin area: an organization's session gets 404 on every route.
@@ -65,7 +71,14 @@ def _fingerprint(owner_engine, a) -> dict:
                 ),
                 {"o": a.org.org_id},
             ).scalar()
-            for table in ("documents", "document_blobs", "document_analyses", "api_tokens", "users")
+            for table in (
+                "documents",
+                "document_blobs",
+                "document_analyses",
+                "api_tokens",
+                "users",
+                "invitations",
+            )
         }
 
 
@@ -103,6 +116,11 @@ def test_every_route_with_an_id_is_404_for_another_organization(app, orgs, owner
         "documents.delete",
         "documents.reprocess",
         "org.revoke_api_token",
+        "org.change_member_role",
+        "org.remove_member",
+        "org.transfer_ownership",
+        "org.revoke_invitation",
+        "org.accept_invitation",
         "api.get_document",
         "api.download_document",
         "api.delete_document",
@@ -158,6 +176,7 @@ def test_routes_without_an_id_never_show_another_organizations_content(app, orgs
         "documents.progress",
         "dashboard.index",
         "org.api_tokens",
+        "org.members_page",
         "api.list_documents",
         "api.search",
         "admin.index",

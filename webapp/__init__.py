@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     identity.init_app(app)
     errors.init_app(app)
     _request_id(app)
+    _forbidden(app)
 
     from webapp.auth import bp as auth_bp
     from webapp.dashboard import bp as dashboard_bp
@@ -71,6 +72,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     celery_init_app(app)
     fairness.init_app(app)
     return app
+
+
+def _forbidden(app: Flask) -> None:
+    """A forbidden act inside one's own organization: 403, as JSON under the API."""
+    from flask import jsonify, render_template
+
+    from webapp import permissions
+
+    permissions.init_app(app)
+
+    @app.errorhandler(permissions.Forbidden)
+    def forbidden(exc: permissions.Forbidden):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/"):
+            return jsonify(error={"code": exc.code, "message": exc.message}), 403
+        return render_template("errors/error.html", code=403, message=exc.message), 403
 
 
 def _request_id(app: Flask) -> None:

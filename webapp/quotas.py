@@ -14,7 +14,9 @@ Choices a reader should know:
 * Storage counts the original bytes of the documents the organization holds now; deleting
   documents frees it in the delete's own transaction.
 * Members counts every user row of the organization (a deactivated member keeps the seat
-  until removed); ``check_members(extra)`` is for the writes that add members.
+  until removed) plus every pending, unexpired invitation (an invitation holds its seat until
+  it is accepted, revoked or expires); ``check_members(extra)`` is for the writes that add
+  members or invitations.
 * Over a hard quota the answer is **403** ``quota_exceeded``: retrying will not help, unlike
   a rate limit's 429; the message names the quota and the plan that lifts it.
 """
@@ -33,7 +35,15 @@ from sqlalchemy.dialects.postgresql import insert
 from webapp import tenancy
 from webapp.documents.services import DocumentError
 from webapp.extensions import db
-from webapp.models import Document, MonthlyUsage, Organization, Plan, UsageTotals, User
+from webapp.models import (
+    Document,
+    Invitation,
+    MonthlyUsage,
+    Organization,
+    Plan,
+    UsageTotals,
+    User,
+)
 from webapp.plans import effective_limit, human_bytes
 
 WARN_AT_PERCENT = 80
@@ -202,12 +212,31 @@ def check_members(extra: int = 1) -> None:
     if limit is None:
         return
     members = db.session.scalar(select(func.count()).select_from(User)) or 0
-    if members + extra > limit:
+    pending = pending_invitations()
+    if members + pending + extra > limit:
+        waiting = f" and {pending:,} pending invitation(s)" if pending else ""
         raise QuotaExceeded(
             "members",
-            f"Your organization has {members:,} of the {limit:,} members the {org.plan.name} "
-            "plan allows. " + lifting_plan(org, "members", limit),
+            f"Your organization has {members:,} members{waiting}; the {org.plan.name} plan "
+            f"allows {limit:,}. Revoke an invitation or remove a member to free a seat. "
+            + lifting_plan(org, "members", limit),
         )
+
+
+def pending_invitations() -> int:
+    """Invitations not yet accepted, revoked or expired: each holds a seat until it ends."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Invitation)
+            .where(
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > func.now(),
+            )
+        )
+        or 0
+    )
 
 
 def _organization() -> Organization:

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from webapp import audit, tenancy
+from webapp import audit, permissions, tenancy
 from webapp.extensions import db
 from webapp.models import ApiToken, User, utcnow
 
@@ -47,6 +47,7 @@ def _hash(secret: str) -> str:
 
 def create_token(user: User, name: str) -> IssuedToken:
     """Issue a token acting as ``user``; audited."""
+    permissions.require("api_token.create")
     secret = secrets.token_urlsafe(32)
     token = ApiToken(
         id=uuid.uuid4(),

@@ -20,7 +20,7 @@ from sqlalchemy import Float, Uuid, column, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
 
-from webapp import audit, tenancy
+from webapp import audit, permissions, tenancy
 from webapp.documents.filenames import sanitize_filename, title_from_filename
 from webapp.extensions import db
 from webapp.models import (
@@ -146,6 +146,7 @@ def upload_document(
     ``stream`` must be seekable (Werkzeug spools uploads to a temporary file). Nothing is
     stored when a check fails.
     """
+    permissions.require("document.upload")
     org = current_organization()
     safe_name = sanitize_filename(filename)
     max_bytes = int(effective_limit(org, "max_file_bytes"))
@@ -344,6 +345,8 @@ def delete_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> 
 
     totals = quotas.lock_usage()
     documents = [get_document(i) for i in document_ids]
+    for document in documents:  # every one checked before any is changed
+        permissions.require("document.delete", owner_id=document.uploaded_by)
     # Summed afresh under the lock: a document another request deleted first (the ORM may
     # hold it from before the lock) is not freed twice.
     freed = select(func.coalesce(func.sum(Document.size_bytes), 0)).where(
@@ -366,7 +369,10 @@ def delete_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> 
 def reprocess_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> int:
     """Queue documents for processing again (those already in progress are skipped)."""
     messages = []
-    for document in (get_document(i) for i in document_ids):
+    documents = [get_document(i) for i in document_ids]
+    for document in documents:  # every one checked before any is queued
+        permissions.require("document.reprocess", owner_id=document.uploaded_by)
+    for document in documents:
         if document.status in ACTIVE_STATUSES:
             continue
         document.status, document.progress, document.error = "queued", 0, None

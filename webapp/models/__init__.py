@@ -13,6 +13,7 @@ from webapp.models.documents import (
     OutboxMessage,
 )
 from webapp.models.lifecycle import EXPORT_STATUSES, Export, ExportChunk
+from webapp.models.invitations import Invitation
 from webapp.models.org import ROLES, Organization, Plan, User
 from webapp.models.platform import PlatformAdmin, PlatformAuditEvent
 from webapp.models.usage import MonthlyUsage, UsageTotals
@@ -31,6 +32,7 @@ __all__ = [
     "DocumentBlob",
     "Export",
     "ExportChunk",
+    "Invitation",
     "MonthlyUsage",
     "Organization",
     "OutboxMessage",

@@ -1,0 +1,70 @@
+"""Outgoing mail through a pluggable sender.
+
+There is no mail server by default: the default sender writes the message to the log (and the
+page that caused it shows the link). With ``SMTP_HOST`` set (``SMTP_PORT``, ``SMTP_USERNAME``,
+``SMTP_PASSWORD``, ``SMTP_STARTTLS``, ``MAIL_FROM``) messages go out over SMTP. Tests and
+deployments may set ``MAIL_SENDER`` to any callable taking a ``Message``.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One plain-text e-mail."""
+
+    to: str
+    subject: str
+    body: str
+
+
+Sender = Callable[[Message], None]
+
+
+def log_sender(message: Message) -> None:
+    """The default: write the message to the log instead of sending it."""
+    log.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
+
+
+def smtp_sender(message: Message) -> None:
+    """Send over SMTP with the ``SMTP_*`` settings."""
+    config = current_app.config
+    email = EmailMessage()
+    email["From"] = config["MAIL_FROM"]
+    email["To"] = message.to
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=10) as smtp:
+        if config.get("SMTP_STARTTLS"):
+            smtp.starttls()
+        if config.get("SMTP_USERNAME"):
+            smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
+        smtp.send_message(email)
+
+
+def sender() -> Sender:
+    """The configured sender: ``MAIL_SENDER``, else SMTP when ``SMTP_HOST`` is set, else the log."""
+    configured = current_app.config.get("MAIL_SENDER")
+    if configured is not None:
+        return configured
+    return smtp_sender if current_app.config.get("SMTP_HOST") else log_sender
+
+
+def send(to: str, subject: str, body: str) -> bool:
+    """Send one message; False (logged) when the sender failed, so the caller can say so."""
+    try:
+        sender()(Message(to, subject, body))
+    except (OSError, smtplib.SMTPException):
+        log.exception("could not send mail to %s", to)
+        return False
+    return True
