@@ -452,6 +452,7 @@ def test_suspension_stops_log_in_and_reactivation_restores_it(
     result = runner.invoke(args=["admin", "suspend", str(org.org_id)])
     assert result.exit_code == 0 and "organization.suspended" in result.output
     # The open session ends on its next request, and a new log-in is refused.
+    assert session.get("/documents").status_code == 403  # the "suspended" page, signed out
     assert session.get("/documents").status_code == 302
     refused = login(app.test_client(), org.email, org.password)
     assert refused.status_code == 403

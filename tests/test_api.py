@@ -457,7 +457,7 @@ def test_a_suspended_organizations_token_is_refused(
             text("UPDATE organizations SET status = 'suspended' WHERE id = :id"),
             {"id": a.org.org_id},
         )
-    assert_error(call(api, "GET", "/api/v1/documents", a.token), 401, "invalid_token")
+    assert_error(call(api, "GET", "/api/v1/documents", a.token), 403, "organization_suspended")
 
 
 # --- Isolation --------------------------------------------------------------------------
