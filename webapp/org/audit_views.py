@@ -6,18 +6,15 @@ from datetime import UTC, datetime
 
 from flask import Response, abort, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 
+from webapp import permissions
 from webapp.org import audit_services, bp
 from webapp.org.services import list_members
 
-# Lead: switch to webapp.permissions' "audit.view" check once that module lands.
-AUDIT_ROLES = ("owner", "admin")
-
 
 def _require_audit_viewer() -> None:
-    if current_user.role not in AUDIT_ROLES:
-        abort(403, "Only the organization's owners and admins can read its audit log.")
+    permissions.require("audit.view")  # owners and admins (README, permission table)
 
 
 @bp.get("/settings/audit")
