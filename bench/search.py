@@ -493,7 +493,7 @@ class StatementTimer:
     def kind(statement: str) -> str:
         if "ts_headline" in statement:
             return "snippets"
-        if "ts_rank_cd" in statement:
+        if "ts_rank_cd" in statement or "app_search_documents" in statement:
             return "search"
         return "other"  # set_config at transaction start, the pool's pre-ping
 
@@ -590,7 +590,9 @@ def print_plan(label: str, q: str) -> None:
         services.search_documents(q)
     db.session.remove()
     statement, parameters = next(
-        (s, p) for s, p in seen if "ts_rank_cd" in s and "FROM documents" in s
+        (s, p)
+        for s, p in seen
+        if "app_search_documents" in s or ("ts_rank_cd" in s and "FROM documents" in s)
     )
     conn = db.session.connection()
     cursor = conn.connection.driver_connection.cursor()
