@@ -214,12 +214,11 @@ def check_members(extra: int = 1) -> None:
     members = db.session.scalar(select(func.count()).select_from(User)) or 0
     pending = pending_invitations()
     if members + pending + extra > limit:
-        waiting = f" and {pending:,} pending invitation(s)" if pending else ""
+        waiting = f" (and {pending:,} pending invitation(s), which hold seats)" if pending else ""
         raise QuotaExceeded(
             "members",
-            f"Your organization has {members:,} members{waiting}; the {org.plan.name} plan "
-            f"allows {limit:,}. Revoke an invitation or remove a member to free a seat. "
-            + lifting_plan(org, "members", limit),
+            f"Your organization has {members:,} of the {limit:,} members the {org.plan.name} "
+            f"plan allows{waiting}. " + lifting_plan(org, "members", limit),
         )
 
 
