@@ -395,8 +395,7 @@ def purge_organization(org_id: uuid.UUID, grace_seconds: float) -> dict[str, int
 
     rows = db.session.execute(
         text(
-            "SELECT table_name, deleted "
-            "FROM app_purge_organization(:id, make_interval(secs => :s))"
+            "SELECT table_name, deleted FROM app_purge_organization(:id, make_interval(secs => :s))"
         ),
         {"id": org_id, "s": grace_seconds},
     ).all()

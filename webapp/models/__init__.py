@@ -12,8 +12,8 @@ from webapp.models.documents import (
     DocumentBlob,
     OutboxMessage,
 )
-from webapp.models.lifecycle import EXPORT_STATUSES, Export, ExportChunk
 from webapp.models.invitations import Invitation
+from webapp.models.lifecycle import EXPORT_STATUSES, Export, ExportChunk
 from webapp.models.org import ROLES, Organization, Plan, User
 from webapp.models.platform import PlatformAdmin, PlatformAuditEvent
 from webapp.models.usage import MonthlyUsage, UsageTotals

@@ -1,9 +1,14 @@
-"""Organization settings pages (API tokens for now; members and settings arrive later)."""
+"""Organization pages: members and invitations, settings and branding, usage, API tokens,
+audit log, export and deletion."""
 
 from flask import Blueprint
 
 bp = Blueprint("org", __name__)
 
-from webapp.org import audit_views, views  # noqa: E402,F401 - registers the routes on bp
-from webapp.org import member_views  # noqa: E402,F401 - members, invitations, acceptance
-from webapp.org import settings_views  # noqa: E402,F401 - settings, export, deletion
+# Each module registers its routes on bp.
+from webapp.org import (  # noqa: E402,F401
+    audit_views,
+    member_views,
+    settings_views,
+    views,
+)
