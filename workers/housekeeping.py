@@ -55,6 +55,11 @@ def requeue_stuck() -> int:
             if document is None or document.status not in ACTIVE_STATUSES:
                 db.session.rollback()
                 continue
+            if services.current_organization().status != "active":
+                # Suspended or awaiting deletion: its documents wait for reactivation, which
+                # re-sends them (webapp/admin/services.py); nothing to do, nothing to audit.
+                db.session.rollback()
+                continue
             if document.attempts >= config["MAX_PROCESSING_ATTEMPTS"]:
                 document.status = "failed"
                 document.error = (

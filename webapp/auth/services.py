@@ -119,6 +119,12 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
         if not _verify(user.password_hash, password):
             _refuse(user, "auth.login_failed", "wrong password")
             raise InvalidCredentials()
+        if user.organization.status == "pending_deletion":
+            _refuse(user, "auth.login_refused", "organization awaiting deletion")
+            raise OrganizationSuspended(
+                "Your organization is scheduled for deletion, so nobody in it can log in. "
+                "Its owner can still restore it at /organization/restore."
+            )
         if user.organization.status != "active":
             _refuse(user, "auth.login_refused", "organization suspended")
             raise OrganizationSuspended()
