@@ -13,7 +13,7 @@ from sqlalchemy.exc import ProgrammingError
 from tests.conftest import CSRF_RE, csrf_token, login, upload
 from webapp.admin import services
 from webapp.extensions import db
-from webapp.plans import LIMIT_NAMES
+from webapp.plans import LIMIT_NAMES, human_bytes
 
 
 @dataclass(frozen=True)
@@ -357,7 +357,7 @@ def test_invalid_organization_changes_are_refused(
     assert org_row(owner_engine, org.org_id) == before
 
 
-def test_admin_pages_list_and_search_organizations(admin_client, populate_org):
+def test_admin_pages_list_and_search_organizations(admin_client, populate_org, owner_engine):
     a = populate_org()
     page = admin_client.get("/admin/", query_string={"q": a.org.name.upper()})
     body = page.get_data(as_text=True)
@@ -365,6 +365,16 @@ def test_admin_pages_list_and_search_organizations(admin_client, populate_org):
     assert a.org.name in body and f"/admin/organizations/{a.org.org_id}" in body
     assert "1 organization matching" in body
     assert "<td>1</td>\n        <td>1</td>" in body  # one member, one document
+    # Usage, read past RLS by the door: this month's uploads and the storage held.
+    with owner_engine.connect() as conn:
+        stored = conn.scalar(
+            text("SELECT storage_bytes FROM usage_totals WHERE organization_id = :o"),
+            {"o": a.org.org_id},
+        )
+    assert stored > 0
+    assert f"<td>1</td>\n        <td>{human_bytes(stored)}</td>" in body
+    detail = admin_client.get(f"/admin/organizations/{a.org.org_id}").get_data(as_text=True)
+    assert "1 uploaded this month" in detail and f"{human_bytes(stored)} stored" in detail
     nothing = admin_client.get("/admin/", query_string={"q": "no-such-" + uuid.uuid4().hex})
     assert "No organization matches." in nothing.get_data(as_text=True)
     assert admin_client.get(f"/admin/organizations/{uuid.uuid4()}").status_code == 404

@@ -281,6 +281,8 @@ class OrganizationRecord:
     created_at: datetime
     member_count: int
     document_count: int
+    storage_bytes: int
+    documents_this_month: int
 
 
 def admin_list_organizations(
