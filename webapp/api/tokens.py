@@ -135,14 +135,22 @@ def authenticate(presented: str) -> User | None:
     except ValueError:
         return None
     tenancy.set_current_org(org_id)
-    token = db.session.get(ApiToken, (org_id, token_id))
-    user = None
+    # One query: the token, its user, and (joined on User) the organization and its plan,
+    # which the rate limiter reads next.
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(
+            User, (User.organization_id == ApiToken.organization_id) & (User.id == ApiToken.user_id)
+        )
+        .where(ApiToken.id == token_id)
+    ).one_or_none()
+    token, user = row if row is not None else (None, None)
     if (
-        token is not None
-        and token.revoked_at is None
-        and hmac.compare_digest(token.secret_hash, _hash(parts[3]))
+        token is None
+        or token.revoked_at is not None
+        or not hmac.compare_digest(token.secret_hash, _hash(parts[3]))
     ):
-        user = db.session.get(User, (org_id, token.user_id))
+        user = None
     if user is not None and user.is_active and user.organization.status == "suspended":
         tenancy.set_current_org(None)
         raise OrganizationSuspended()
