@@ -397,3 +397,6 @@ def test_a_changed_limit_applies_within_a_second_in_every_process(
         conn.execute(
             text("UPDATE organizations SET plan_id = 'free' WHERE id = :id"), {"id": org.org_id}
         )
+        # Plans are shared by the whole run: a leftover would become "the plan that lifts"
+        # a quota in other tests' messages.
+        conn.execute(text("DELETE FROM plans WHERE id = :p"), {"p": plan_id})
