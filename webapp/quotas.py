@@ -207,7 +207,7 @@ def check_members(extra: int = 1) -> None:
     Call it in the transaction that adds the members, before adding them.
     """
     lock_usage()
-    org = _organization()
+    org = tenancy.current_organization()
     limit = _limit(org, "members")
     if limit is None:
         return
@@ -236,13 +236,6 @@ def pending_invitations() -> int:
         )
         or 0
     )
-
-
-def _organization() -> Organization:
-    org = db.session.get(Organization, tenancy.require_org_id())
-    if org is None:
-        raise tenancy.TenantContextMissing("organization in context is not visible")
-    return org
 
 
 @dataclass(frozen=True)
@@ -288,7 +281,7 @@ class UsageSummary:
 
 def usage_summary() -> UsageSummary:
     """The current organization's usage against its effective limits (reads, never locks)."""
-    org = _organization()
+    org = tenancy.current_organization()
     org_id = org.id
     period = current_period()
     storage = db.session.scalar(select(UsageTotals.storage_bytes))
@@ -338,7 +331,7 @@ class RateWindow:
 
 def rate_windows() -> list[RateWindow]:
     """The organization's rate limits and, when the limiter can tell, its current windows."""
-    org = _organization()
+    org = tenancy.current_organization()
     counts = _window_counts(org)
     return [
         RateWindow(

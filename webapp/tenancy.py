@@ -59,6 +59,16 @@ def current_org_id() -> uuid.UUID | None:
     return _current_org.get()
 
 
+def current_organization() -> Organization:
+    """The organization in context (RLS shows it only its own row); raises without one."""
+    from webapp.extensions import db
+
+    org = db.session.get(Organization, require_org_id())
+    if org is None:  # RLS would hide it only if the database context were wrong
+        raise TenantContextMissing("the organization in context is not visible")
+    return org
+
+
 def require_org_id() -> uuid.UUID:
     """The organization in context; raises when there is none."""
     org_id = _current_org.get()
@@ -353,24 +363,24 @@ def admin_update_plan(plan_id: str, limits: dict) -> tuple[dict, dict] | None:
 # --- Organization lifecycle (migration 0007): export enumeration and the purge door --------
 
 
+# Every public table with an organization_id column: the tables RLS must guard.
+TENANT_TABLES_SQL = text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' "
+    "AND NOT a.attisdropped WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
+    "ORDER BY c.relname"
+)
+
+
 def tenant_table_names() -> list[str]:
-    """Every public table with an ``organization_id`` column, read from the live catalog.
+    """Every tenant table, read from the live catalog.
 
     The export walks these (inside the organization's context, so RLS scopes every row), and
     a table added by a later migration joins the export without a code change.
     """
     from webapp.extensions import db
 
-    return list(
-        db.session.scalars(
-            text(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' "
-                "AND NOT a.attisdropped WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
-                "ORDER BY c.relname"
-            )
-        )
-    )
+    return list(db.session.scalars(TENANT_TABLES_SQL))
 
 
 def organizations_due_for_purge(grace_seconds: float, limit: int) -> list[uuid.UUID]:

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from webapp.extensions import db
+from webapp.tenancy import TENANT_TABLES_SQL
 
 # Tables guarded by RLS on a column other than organization_id.
 SELF_KEYED_TABLES = {"organizations": "id"}
@@ -104,13 +105,7 @@ def verify_runtime_role(app: Flask) -> None:
 
 def _tenant_tables(conn: Connection) -> dict[str, str]:
     """Every public table guarded by RLS, mapped to the column that names its tenant."""
-    rows = conn.execute(
-        text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' "
-            "AND NOT a.attisdropped WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-        )
-    ).scalars()
+    rows = conn.scalars(TENANT_TABLES_SQL)
     tables = {name: "organization_id" for name in rows}
     tables.update(SELF_KEYED_TABLES)
     return tables

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from webapp import tenancy
 from webapp.documents import services
 from workers import pipeline
 from workers.fairness import fairness
@@ -22,7 +23,7 @@ def fair_process(org_id: str, document_id: str) -> str:
     except Exception:  # noqa: BLE001 - fairness is a courtesy; the work must go on
         log.warning("worker slots unavailable while starting %s", document_id, exc_info=True)
     try:
-        if services.current_organization().status == "suspended":
+        if tenancy.current_organization().status == "suspended":
             # Not processed: it stays ``queued``. Its slot is handed on below, so the
             # organization's parked documents drain through here too; reactivation
             # (webapp/admin/services.py) dispatches every queued document again.
@@ -36,4 +37,4 @@ def fair_process(org_id: str, document_id: str) -> str:
             log.warning("could not free the worker slot of %s", document_id, exc_info=True)
             parked = None
         if parked:
-            services.publish(services.PROCESS_TASK, services.current_organization(), parked)
+            services.publish(services.PROCESS_TASK, tenancy.current_organization(), parked)

@@ -55,7 +55,7 @@ def requeue_stuck() -> int:
             if document is None or document.status not in ACTIVE_STATUSES:
                 db.session.rollback()
                 continue
-            if services.current_organization().status != "active":
+            if tenancy.current_organization().status != "active":
                 # Suspended or awaiting deletion: its documents wait for reactivation, which
                 # re-sends them (webapp/admin/services.py); nothing to do, nothing to audit.
                 db.session.rollback()

@@ -116,14 +116,6 @@ class DocumentBusy(DocumentError):
     status = 409
 
 
-def current_organization() -> Organization:
-    """The organization in context."""
-    org = db.session.get(Organization, tenancy.require_org_id())
-    if org is None:  # RLS would hide it only if the context were wrong
-        raise tenancy.TenantContextMissing("organization in context is not visible")
-    return org
-
-
 def _hash_and_measure(stream: IO[bytes], limit: int) -> tuple[str, int]:
     """SHA-256 and size of a seekable stream, read in chunks; stops once over ``limit``."""
     digest = hashlib.sha256()
@@ -147,7 +139,7 @@ def upload_document(
     stored when a check fails.
     """
     permissions.require("document.upload")
-    org = current_organization()
+    org = tenancy.current_organization()
     safe_name = sanitize_filename(filename)
     max_bytes = int(effective_limit(org, "max_file_bytes"))
     sha256, size = _hash_and_measure(stream, max_bytes)
@@ -258,7 +250,7 @@ def send_task(task: str, org_id: uuid.UUID, *args: object) -> None:
     A document that finds its organization's slots taken waits in the organization's own
     list and is published when a slot frees up (workers/fairness.py).
     """
-    org = current_organization()
+    org = tenancy.current_organization()
     if task == PROCESS_TASK:
         limit = int(effective_limit(org, "worker_slots"))
         try:

@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
-from webapp import audit
+from webapp import audit, tenancy
 from webapp.extensions import db
 from webapp.models import Organization, User
-from webapp.org.lifecycle import LifecycleError, NotAllowed, current_organization, role_allows
+from webapp.org.lifecycle import LifecycleError, NotAllowed
+from webapp.permissions import allows
 
 BRANDING_PLANS = frozenset({"enterprise"})
-SETTINGS_ROLES = frozenset({"owner", "admin"})
 MAX_LOGO_BYTES = 200 * 1024
 MAX_LOGO_SIDE = 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -53,7 +53,7 @@ def branding_allowed(org: Organization) -> bool:
 
 def require_settings_role(user: User) -> None:
     """Owners and admins manage settings; others get a clear 403."""
-    if not role_allows(user, "settings.manage", SETTINGS_ROLES):
+    if not allows(user.role, "settings.manage"):
         raise NotAllowed("Only the organization's owners and admins can change its settings.")
 
 
@@ -95,7 +95,7 @@ def update_settings(
 ) -> Organization:
     """Change the display name and, on plans that allow it, the colour and logo; audited."""
     require_settings_role(actor)
-    org = current_organization()
+    org = tenancy.current_organization()
     changes: dict[str, Any] = {}
     name = (display_name or "").strip()
     if display_name is not None:
@@ -154,7 +154,7 @@ def branding_of(org: Organization) -> Branding:
 
 def logo_bytes(version: str) -> bytes | None:
     """The current organization's logo if ``version`` is its current one (else None → 404)."""
-    org = current_organization()
+    org = tenancy.current_organization()
     if branding_of(org).logo_version != version:
         return None
     return org.logo_png

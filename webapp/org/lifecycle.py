@@ -34,6 +34,7 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.permissions import allows
 
 log = logging.getLogger(__name__)
 
@@ -70,26 +71,9 @@ class NameMismatch(LifecycleError):
     pass
 
 
-def role_allows(user: User, action: str, fallback_roles: frozenset[str]) -> bool:
-    """The permission table of ``webapp.permissions`` when present, else ``fallback_roles``."""
-    try:
-        from webapp.permissions import allows
-    except ImportError:  # the roles feature is not installed
-        return user.role in fallback_roles
-    return allows(user.role, action)
-
-
 def _require_owner(user: User, action: str = "organization.export") -> None:
-    if not role_allows(user, action, frozenset({"owner"})):
+    if not allows(user.role, action):
         raise NotAllowed("Only the organization's owner can export or delete the organization.")
-
-
-def current_organization() -> Organization:
-    """The organization in context (RLS shows only its own row)."""
-    org = db.session.get(Organization, tenancy.require_org_id())
-    if org is None:
-        raise tenancy.TenantContextMissing("the organization in context does not exist")
-    return org
 
 
 # --- Export ----------------------------------------------------------------------------
@@ -187,7 +171,7 @@ def request_deletion(actor: User, typed_name: str) -> datetime:
     organizations), its API tokens stop working, and nothing changes on a mismatch.
     """
     _require_owner(actor, "organization.delete")
-    org = current_organization()
+    org = tenancy.current_organization()
     if (typed_name or "").strip() != org.name.strip():
         raise NameMismatch(
             "The name you typed does not match the organization's name exactly, so nothing "
@@ -255,10 +239,10 @@ def restore_with_credentials(email: str, password: str) -> PendingDeletion:
             raise InvalidCredentials(
                 "No organization awaiting deletion has this e-mail and password."
             )
-        org = current_organization()
+        org = tenancy.current_organization()
         when = purge_date(org)
         assert when is not None  # the door just said it is pending
-        if not user.is_active or not role_allows(user, "organization.delete", frozenset({"owner"})):
+        if not user.is_active or not allows(user.role, "organization.delete"):
             db.session.rollback()
             return PendingDeletion(org.name, when, False)
         org.status = "active"

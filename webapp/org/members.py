@@ -187,9 +187,7 @@ def invite(email: str, role: str, actor_id: uuid.UUID | None) -> IssuedInvitatio
 
 def invitation_organization_name() -> str:
     """The name of the organization in context (for the invitation's words)."""
-    from webapp.documents.services import current_organization
-
-    return current_organization().name
+    return tenancy.current_organization().name
 
 
 def revoke_invitation(invitation_id: object, actor_id: uuid.UUID | None) -> Invitation:

@@ -24,6 +24,7 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.org import bp, branding, lifecycle
+from webapp.permissions import allows
 
 
 class SettingsForm(FlaskForm):
@@ -150,7 +151,7 @@ def logo(logo_version: str) -> ResponseReturnValue:
 @login_required
 def export() -> ResponseReturnValue:
     """Start an export (owner) and watch its progress; finished ones offer a download."""
-    if not lifecycle.role_allows(current_user, "organization.export", frozenset({"owner"})):
+    if not allows(current_user.role, "organization.export"):
         return _error_page(lifecycle.NotAllowed("Only the organization's owner can export it."))
     form = ConfirmForm()
     if request.method == "POST":
@@ -196,7 +197,7 @@ def download_export(export_id: str) -> ResponseReturnValue:
 @login_required
 def delete_organization() -> ResponseReturnValue:
     """Delete the organization (owner types its name); restorable during the grace period."""
-    if not lifecycle.role_allows(current_user, "organization.delete", frozenset({"owner"})):
+    if not allows(current_user.role, "organization.delete"):
         return _error_page(lifecycle.NotAllowed("Only the organization's owner can delete it."))
     form = DeleteForm()
     status = 200
