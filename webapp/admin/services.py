@@ -13,26 +13,23 @@ import logging
 import math
 import os
 import re
-import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp import audit, tenancy
-from webapp.auth.services import hasher
+from webapp.auth.services import hasher, verify_password
 from webapp.extensions import db
 from webapp.models import Document, Plan, PlatformAdmin, PlatformAuditEvent, utcnow
 from webapp.plans import LIMIT_NAMES, effective_limit, human_bytes
 from webapp.ratelimit import login_attempt
 
 log = logging.getLogger(__name__)
-_DUMMY_HASH = hasher.hash(secrets.token_hex(16))
 
 STATUSES = ("active", "suspended")
 INHERIT = "inherit"
@@ -238,9 +235,7 @@ def authenticate_admin(email: str, password: str, ip: str | None) -> PlatformAdm
         log.warning("admin log-in throttled for %s from %s", email, ip)
         raise TooManyAttempts(verdict.retry_after)
     admin = _find_admin(email)
-    if admin is None or not _verify(admin.password_hash, password):
-        if admin is None:
-            _verify(_DUMMY_HASH, password)  # the same time whether the e-mail exists or not
+    if not verify_password(admin.password_hash if admin else None, password):
         _platform_event(
             Actor("anonymous"),
             "admin.login_failed",
@@ -277,13 +272,6 @@ def record_admin_logout(admin: PlatformAdmin) -> None:
     """Audit an admin's log-out (the caller ends the session)."""
     _platform_event(Actor.of_admin(admin), "admin.logout", "platform_admin", admin.id)
     db.session.commit()
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 # --- organizations ------------------------------------------------------------------------

@@ -110,13 +110,13 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
     candidate = tenancy.login_lookup(email)
     db.session.rollback()  # end the context-free transaction of the lookup
     if candidate is None:
-        _verify(_DUMMY_HASH, password)
+        verify_password(None, password)
         log.info("log-in failed: unknown e-mail from %s", ip)
         raise InvalidCredentials()
     with tenancy.tenant_context(candidate.organization_id):
         user = db.session.get(User, (candidate.organization_id, candidate.user_id))
         assert user is not None  # the door just found it
-        if not _verify(user.password_hash, password):
+        if not verify_password(user.password_hash, password):
             _refuse(user, "auth.login_failed", "wrong password")
             raise InvalidCredentials()
         if user.organization.status == "pending_deletion":
@@ -152,7 +152,11 @@ def _refuse(user: User, action: str, reason: str) -> None:
     db.session.commit()
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; with no hash, spend the same time and answer False."""
+    if password_hash is None:  # unknown account: the same work, so timing reveals nothing
+        verify_password(_DUMMY_HASH, password)
+        return False
     try:
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -218,15 +218,16 @@ def restore_with_credentials(email: str, password: str) -> PendingDeletion:
     The organization cannot be signed into while pending, so the owner proves who they are
     here with e-mail and password (looked up through the log-in door, audited).
     """
-    from webapp.auth.services import InvalidCredentials, _verify, normalise_email
+    from webapp.auth.services import InvalidCredentials, normalise_email, verify_password
 
     candidate = tenancy.login_lookup(normalise_email(email))
     db.session.rollback()
     if candidate is None or candidate.org_status != "pending_deletion":
+        verify_password(None, password)  # the same time whether the account exists or not
         raise InvalidCredentials("No organization awaiting deletion has this e-mail and password.")
     with tenancy.tenant_context(candidate.organization_id):
         user = db.session.get(User, (candidate.organization_id, candidate.user_id))
-        if user is None or not _verify(user.password_hash, password):
+        if user is None or not verify_password(user.password_hash, password):
             if user is not None:
                 audit.record(
                     "organization.restore_refused",
