@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,168 @@ def test_api_429_is_json_with_headers(limited_app, make_org, owner_engine):
     assert refused.headers["X-RateLimit-Limit"] == "2"
 
 
+def count_redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command the limiter's Redis connections send from now on (one round trip each)."""
+    import redis.connection
+
+    from webapp.ratelimit import CLIENT_NAME
+
+    sent: list[str] = []
+    real = redis.connection.Connection.send_command
+
+    def counting(connection: Any, *args: Any, **options: Any) -> Any:
+        if connection.client_name == CLIENT_NAME:  # not Celery's, publishing an upload
+            sent.append(str(args[0]))
+        return real(connection, *args, **options)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_command", counting)
+    return sent
+
+
+@contextmanager
+def statements_on(app: Flask) -> Iterator[list[str]]:
+    """The SQL the app's engine runs meanwhile."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args: Any) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def wait_for_limit_change(app: Flask, since: int | None) -> None:
+    """Until this process's listener has read a NOTIFY pmdi_limits after ``since``."""
+    changes = app.extensions["ratelimits"].refusals.changes
+    deadline = time.monotonic() + 5
+    while changes.poll() == since:
+        assert time.monotonic() < deadline, "no NOTIFY pmdi_limits arrived"
+        time.sleep(0.01)
+
+
+def test_a_refused_token_is_refused_again_without_the_database(
+    limited_app, make_org, owner_engine, monkeypatch
+):
+    """Once refused, a token's next refusals cost one Redis command and no SQL at all."""
+    org = make_org()
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=2)
+    client = client_for(limited_app)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+    sent = count_redis_commands(monkeypatch)
+    with statements_on(limited_app) as statements:
+        again = client.get("/api/v1/documents", headers=auth)
+    assert statements == [] and sent == ["EVALSHA"]
+    # The same answer as the first refusal: JSON, message, headers.
+    assert again.status_code == 429 and again.json["error"]["code"] == "rate_limited"
+    assert "2 requests per minute" in again.json["error"]["message"]
+    assert again.headers["X-RateLimit-Limit"] == "2"
+    assert again.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(again.headers["Retry-After"]) <= 60
+    assert again.headers["X-Content-Type-Options"] == "nosniff" and again.headers["X-Request-ID"]
+    # Another token of the same organization is not remembered: looked up, then refused.
+    other = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
+    with statements_on(limited_app) as statements:
+        assert client.get("/api/v1/documents", headers=other).status_code == 429
+    assert statements != []
+    # A token that was never valid is still 401, even naming the same organization.
+    forged = "_".join(token.split("_", 3)[:3] + ["x" * 43])
+    assert (
+        client.get("/api/v1/documents", headers={"Authorization": f"Bearer {forged}"}).status_code
+        == 401
+    )
+
+
+def test_a_remembered_refusal_is_forgotten_when_a_limit_changes(
+    limited_app, make_org, owner_engine
+):
+    """A raised override is announced by NOTIFY: the remembered refusal goes, the next passes."""
+    org = make_org()
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=1)
+    client = client_for(limited_app)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
+        200,
+        429,
+        429,
+    ]
+    changes = limited_app.extensions["ratelimits"].refusals.changes
+    before = changes.poll()
+    set_overrides(owner_engine, org, requests_per_minute=5)
+    wait_for_limit_change(limited_app, before)
+    with statements_on(limited_app) as statements:
+        passed = client.get("/api/v1/documents", headers=auth)
+    assert passed.status_code == 200 and passed.headers["X-RateLimit-Limit"] == "5"
+    assert statements != []  # looked up again, not answered from memory
+    # A plan's own row announces itself too.
+    plan_id = f"t-{uuid.uuid4().hex[:12]}"
+    with owner_engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE new_plan AS SELECT * FROM plans WHERE id = 'free'"))
+        conn.execute(
+            text("UPDATE new_plan SET id = :id, name = :id, requests_per_minute = 1"),
+            {"id": plan_id},
+        )
+        conn.execute(text("INSERT INTO plans SELECT * FROM new_plan"))
+        conn.execute(text("DROP TABLE new_plan"))
+        conn.execute(
+            text("UPDATE organizations SET plan_id = :p, quota_overrides = '{}' WHERE id = :id"),
+            {"p": plan_id, "id": org.org_id},
+        )
+    assert client.get("/api/v1/documents", headers=auth).status_code == 429  # remembered now
+    before = changes.poll()
+    try:
+        with owner_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE plans SET requests_per_minute = 50 WHERE id = :p"), {"p": plan_id}
+            )
+        wait_for_limit_change(limited_app, before)
+        passed = client.get("/api/v1/documents", headers=auth)
+        assert passed.status_code == 200 and passed.headers["X-RateLimit-Limit"] == "50"
+    finally:
+        with owner_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE organizations SET plan_id = 'free' WHERE id = :id"),
+                {"id": org.org_id},
+            )
+            conn.execute(text("DELETE FROM plans WHERE id = :p"), {"p": plan_id})
+
+
+def test_a_remembered_refusal_lasts_at_most_the_configured_time(services, make_org, owner_engine):
+    """With no change announced, the memory still ends: then the token is looked up again."""
+    app = make_app(
+        services, RATELIMIT_ENABLED=True, RATELIMIT_BURST_SECONDS=0, REFUSAL_MEMORY_SECONDS=0.3
+    )
+    org = make_org()
+    token = api_token(app, org)
+    set_overrides(owner_engine, org, requests_per_minute=1)
+    client = client_for(app)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(2)] == [
+        200,
+        429,
+    ]
+    with statements_on(app) as statements:
+        assert client.get("/api/v1/documents", headers=auth).status_code == 429
+    assert statements == []
+    time.sleep(0.35)
+    with statements_on(app) as statements:
+        assert client.get("/api/v1/documents", headers=auth).status_code == 429
+    assert statements != []
+
+
 def test_pages_and_api_share_the_organizations_window(limited_app, make_org, owner_engine):
     org = make_org()
     client = client_for(limited_app, org)
@@ -209,16 +372,8 @@ def test_one_redis_command_per_request(limited_app, make_org, monkeypatch):
     org = make_org()
     client = client_for(limited_app, org)
     token = api_token(limited_app, org)
-    redis_client = limited_app.extensions["ratelimits"].windows.client
-    sent: list[str] = []
-    real = redis_client.execute_command
-
-    def counting(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]))
-        return real(*args, **options)
-
     client.get("/documents")  # the script is loaded by now
-    monkeypatch.setattr(redis_client, "execute_command", counting)
+    sent = count_redis_commands(monkeypatch)
     for path in ("/documents", "/dashboard", "/documents/progress"):
         sent.clear()
         client.get(path)

@@ -8,7 +8,7 @@ from typing import Any
 
 import fakeredis
 import pytest
-import redis
+from werkzeug.routing import Map
 
 from webapp.ratelimit import MovingWindows, RateLimiter, Rule
 
@@ -16,19 +16,31 @@ NOW = 1_700_000_000.0
 
 
 class CountingRedis(fakeredis.FakeRedis):
-    """A fake Redis that counts the commands sent to it (one command = one round trip here)."""
+    """A fake Redis; ``commands`` lists every command any connection of it sends.
+
+    Counted at the connection, where a command becomes a round trip: the limiter sends its
+    script on a connection of its own, not through the client's ``execute_command``.
+    """
 
     commands: list[str]
 
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.commands.append(str(args[0]))
-        return super().execute_command(*args, **options)
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
 
 
 @pytest.fixture
-def client() -> CountingRedis:
-    fake = CountingRedis()
+def client(server: fakeredis.FakeServer, monkeypatch: pytest.MonkeyPatch) -> CountingRedis:
+    fake = CountingRedis(server=server)
     fake.commands = []
+    real = fakeredis.FakeRedisConnection.send_command
+
+    def counting(connection: Any, *args: Any, **options: Any) -> Any:
+        fake.commands.append(str(args[0]))
+        return real(connection, *args, **options)
+
+    monkeypatch.setattr(fakeredis.FakeRedisConnection, "send_command", counting)
     return fake
 
 
@@ -119,11 +131,6 @@ def test_key_expires_after_its_window(windows: MovingWindows, client: CountingRe
 # --- failing open -------------------------------------------------------------------------
 
 
-class BrokenScript:
-    def __call__(self, **kwargs: Any) -> Any:
-        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
-
-
 def limiter_with(windows: MovingWindows) -> RateLimiter:
     """A RateLimiter without an app, on the given windows."""
     limiter = RateLimiter.__new__(RateLimiter)
@@ -138,7 +145,9 @@ def limiter_with(windows: MovingWindows) -> RateLimiter:
             "RATELIMIT_BURST_SECONDS": 1,
             "RATELIMIT_BURST_FACTOR": 2.0,
             "RATELIMIT_BURST_MINIMUM": 10,
-        }
+            "REFUSAL_MEMORY_SECONDS": 1.0,
+        },
+        url_map=Map(),
     )
     RateLimiter.__init__(limiter, app)  # type: ignore[arg-type]
     limiter.windows = windows
@@ -146,9 +155,9 @@ def limiter_with(windows: MovingWindows) -> RateLimiter:
 
 
 def test_storage_failure_fails_open_counted_and_logged_once(
-    windows: MovingWindows, caplog: pytest.LogCaptureFixture
+    windows: MovingWindows, server: fakeredis.FakeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    windows.script = BrokenScript()  # type: ignore[assignment]
+    server.connected = False  # Redis is down: connection refused
     limiter = limiter_with(windows)
     with caplog.at_level(logging.WARNING, logger="webapp.ratelimit"):
         results = [limiter.check([requests()]) for _ in range(3)]
@@ -159,13 +168,12 @@ def test_storage_failure_fails_open_counted_and_logged_once(
 
 
 def test_after_a_failure_redis_is_left_alone_for_a_moment(
-    windows: MovingWindows, client: CountingRedis
+    windows: MovingWindows, client: CountingRedis, server: fakeredis.FakeServer
 ) -> None:
     limiter = limiter_with(windows)
-    working = windows.script
-    windows.script = BrokenScript()  # type: ignore[assignment]
+    server.connected = False
     assert limiter.check([requests()]) is None
-    windows.script = working
+    server.connected = True
     client.commands.clear()
     assert limiter.check([requests()]) is None  # within RATELIMIT_RETRY_INTERVAL: not asked
     assert client.commands == [] and limiter.failures == 2

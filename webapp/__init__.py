@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,16 +90,15 @@ def _forbidden(app: Flask) -> None:
 
 def _request_id(app: Flask) -> None:
     """Give every request an id (kept from X-Request-ID when sane) for logs and the audit."""
+    from webapp.headers import SECURITY_HEADERS, request_id
 
     @app.before_request
     def _assign() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID"))
 
     @app.after_request
     def _echo(response):  # type: ignore[no-untyped-def]
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response

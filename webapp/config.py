@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_BURST_MINIMUM": 10,
     # A Server-Timing header with each response's server time (for bench/).
     "RATELIMIT_SERVER_TIMING": False,
+    # How long a web process may refuse a refused API token again without the database
+    # (webapp/refusals.py); 0 turns it off.
+    "REFUSAL_MEMORY_SECONDS": 1.0,
     # Refuse to serve when the runtime database role could bypass row-level security.
     "TENANCY_VERIFY_ROLE": True,
     "MIN_PASSWORD_LENGTH": 10,
@@ -90,6 +93,7 @@ ENVIRONMENT_KEYS = {
     "ANONYMOUS_LIMIT_PER_IP": "ANONYMOUS_LIMIT_PER_IP",
     "RATELIMIT_SERVER_TIMING": "RATELIMIT_SERVER_TIMING",
     "RATELIMIT_BURST_SECONDS": "RATELIMIT_BURST_SECONDS",
+    "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
     "INVITATION_DAYS": "INVITATION_DAYS",
     "SMTP_HOST": "SMTP_HOST",
     "SMTP_PORT": "SMTP_PORT",
@@ -102,6 +106,7 @@ NUMERIC_KEYS = {
     "BROKER_VISIBILITY_TIMEOUT",
     "DOCUMENT_TIME_LIMIT",
     "RATELIMIT_BURST_SECONDS",
+    "REFUSAL_MEMORY_SECONDS",
     "INVITATION_DAYS",
     "SMTP_PORT",
 }
@@ -123,7 +128,8 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         if key in BOOLEAN_KEYS:
             found[key] = value.lower() in {"1", "true", "yes"}
         elif key in NUMERIC_KEYS:
-            found[key] = int(value)
+            number = float(value)
+            found[key] = int(number) if number.is_integer() else number
         else:
             found[key] = value
     return found

@@ -34,8 +34,10 @@ Redis is not asked at all, so a dead Redis costs at most one timeout per process
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -48,10 +50,17 @@ from flask_login import current_user
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import NoScriptError
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from webapp.api.tokens import bearer_token
+from webapp.extensions import db
+from webapp.headers import SECURITY_HEADERS, request_id
 from webapp.models import Organization
 from webapp.plans import effective_limit
+from webapp.refusals import LimitChanges, Refusals, token_key
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,7 @@ log = logging.getLogger(__name__)
 # limit, window (seconds) and cost. Checks every window first and records the hits only if all
 # have room (like limits' acquire_moving_window.lua, for several windows), then returns
 # {admitted, then per key: hits in the window, oldest hit in it, the hit that blocks}.
+# Every step is O(1) amortised: no scan of a long list, whatever the limit.
 WINDOWS_SCRIPT = """
 local now = tonumber(ARGV[1])
 local admitted = 1
@@ -95,32 +105,30 @@ if admitted == 1 then
 end
 local result = {admitted}
 for i, key in ipairs(KEYS) do
+  -- Hits that left the window never count again (time only moves on): drop them from the
+  -- tail, oldest first, so each hit is dropped once and the count is the list's length.
   local since = now - tonumber(ARGV[3 * i])
-  local length = redis.call('llen', key)
-  local last = -1
   local oldest = redis.call('lindex', key, -1)
-  if oldest and tonumber(oldest) >= since then
-    last = length - 1
-  else
-    local low, high = 0, length - 1
-    while low <= high do
-      local middle = math.floor((low + high) / 2)
-      if tonumber(redis.call('lindex', key, middle)) >= since then
-        last = middle
-        low = middle + 1
-      else
-        high = middle - 1
-      end
-    end
+  while oldest and tonumber(oldest) < since do
+    redis.call('rpop', key)
+    oldest = redis.call('lindex', key, -1)
   end
-  local first = ''
-  if last >= 0 then first = redis.call('lindex', key, last) end
-  table.insert(result, last + 1)
-  table.insert(result, first)
+  table.insert(result, redis.call('llen', key))
+  table.insert(result, oldest or '')
   table.insert(result, blockers[i])
 end
 return result
 """
+
+
+# The limiter's own connections, as CLIENT LIST shows them.
+CLIENT_NAME = "pmdi-ratelimit"
+API_PREFIX = "/api/"
+UPLOAD_ENDPOINT = "api.upload_documents"  # counted per file: never answered from memory
+# What the refusal door leaves in the WSGI environ for the limiter's hooks in Flask.
+GENERATION = "pmdi.limits_generation"
+TOKEN_KEY = "pmdi.token_key"
+CHARGED = "pmdi.charged"
 
 
 @dataclass(frozen=True)
@@ -174,12 +182,42 @@ class Decision:
 
 
 class MovingWindows:
-    """Several moving windows, checked and hit in a single Lua call (one round trip)."""
+    """Several moving windows, checked and hit in a single Lua call (one round trip).
+
+    The call goes out on a connection each thread keeps for itself, made with the client's
+    settings (timeouts, database): checked out of the client's pool, redis-py's bookkeeping
+    around a command costs several times the command itself, and this runs on every request.
+    """
 
     def __init__(self, client: Any, prefix: str = "LIMITS") -> None:
         self.client = client
         self.prefix = prefix
         self.script = client.register_script(WINDOWS_SCRIPT)
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # new thread, or a forked process
+            pool = self.client.connection_pool
+            settings = {**pool.connection_kwargs, "client_name": CLIENT_NAME}
+            local.connection = pool.connection_class(**settings)
+            local.pid = os.getpid()
+        return local.connection
+
+    def _run(self, keys: list[str], args: list[str | int]) -> Any:
+        connection = self._connection()
+        try:
+            try:
+                connection.send_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
+                return connection.read_response()
+            except NoScriptError:  # a new or restarted Redis: load the script, once
+                connection.send_command("SCRIPT", "LOAD", WINDOWS_SCRIPT)
+                connection.read_response()
+                connection.send_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
+                return connection.read_response()
+        except Exception:
+            connection.disconnect()  # never read a late reply as the next command's answer
+            raise
 
     def acquire(self, rules: Sequence[Rule], now: float | None = None) -> Decision:
         """Charge every rule its cost if all have room; a cost of 0 only reads the window."""
@@ -188,7 +226,7 @@ class MovingWindows:
         args: list[str | int] = [f"{now:.6f}"]
         for rule in rules:
             args += [rule.limit, rule.window, rule.cost]
-        reply = self.script(keys=keys, args=args)
+        reply = self._run(keys, args)
         windows = []
         for index, rule in enumerate(rules):
             count, first, blocker = reply[1 + 3 * index : 4 + 3 * index]
@@ -225,6 +263,10 @@ class RateLimiter:
         self.timing = bool(config.get("RATELIMIT_SERVER_TIMING"))
         self.warning_interval = float(config["RATELIMIT_WARNING_INTERVAL"])
         self.failures = 0  # checks that failed open because Redis did not answer
+        self.url_map = app.url_map
+        self.refusals = Refusals(
+            LimitChanges(lambda: _engine_of(app)), float(config["REFUSAL_MEMORY_SECONDS"])
+        )
         self._lock = threading.Lock()
         self._skip_until = 0.0
         self._warned_at = -math.inf
@@ -324,23 +366,80 @@ class RateLimiter:
             rules = self.anonymous_rules(request.remote_addr or "unknown")
         return self._enforce(rules, api=False)
 
+    def refuse_remembered(self, environ: dict[str, Any]) -> Response | None:
+        """API, before Flask: the 429 of a token refused a moment ago (webapp/refusals.py).
+
+        While the remembered windows are still full the request is refused here, with no
+        database query and no Flask request; otherwise the hit this check charged is handed
+        on (``CHARGED`` in the environ) to ``limit_api_request``, which then asks Redis
+        nothing more.
+        """
+        generation = environ[GENERATION] = self.refusals.generation()
+        presented = bearer_token(environ.get("HTTP_AUTHORIZATION"))
+        if presented is None or self._is_upload(environ):
+            return None
+        key = environ[TOKEN_KEY] = token_key(presented)
+        remembered = self.refusals.recall(key, generation)
+        if remembered is None:
+            return None
+        self.refusals.forget(key)
+        started = time.perf_counter()
+        decision = self.check(list(remembered.rules))
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if decision is None:
+            return None
+        if decision.admitted:
+            environ[CHARGED] = (remembered.rules, decision, elapsed_ms)
+            return None
+        self.refusals.remember(key, remembered.rules, decision.retry_after, generation)
+        body = {"error": {"code": "rate_limited", "message": _refusal_message(decision.reported)}}
+        response = Response(json.dumps(body), 429, mimetype="application/json")
+        response.headers["X-Request-ID"] = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        response.headers.update(SECURITY_HEADERS)
+        self._rate_limit_headers(response, decision, elapsed_ms)
+        return response
+
+    def _is_upload(self, environ: dict[str, Any]) -> bool:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return False
+        try:
+            endpoint, _ = self.url_map.bind_to_environ(environ).match()
+        except HTTPException:
+            return False
+        return endpoint == UPLOAD_ENDPOINT
+
     def limit_api_request(self) -> ResponseReturnValue | None:
         """API: the token's organization (runs after ``api.auth.authenticate_request``)."""
         user = g.get("api_user")
         if user is None:
             return None
         uploads = 0
-        if request.endpoint == "api.upload_documents" and request.method == "POST":
+        if request.endpoint == UPLOAD_ENDPOINT and request.method == "POST":
             uploads = _count_files(request.files.getlist("file"))
-        return self._enforce(self.organization_rules(user.organization, uploads), api=True)
+        rules = self.organization_rules(user.organization, uploads)
+        environ = request.environ
+        charged = environ.pop(CHARGED, None)
+        if charged is not None and charged[0] == tuple(rules):
+            g.rate_limit, g.rate_limit_ms = charged[1], charged[2]  # the door's check stands
+            return None
+        # (Else the limits changed after they were remembered, their notification not yet
+        # read: this hit is judged again by the current limits, and so counted twice.)
+        refusal = self._enforce(rules, api=True)
+        decision = g.rate_limit
+        if refusal is not None and decision is not None and TOKEN_KEY in environ:
+            generation = environ.get(GENERATION)
+            self.refusals.remember(environ[TOKEN_KEY], rules, decision.retry_after, generation)
+        return refusal
 
     def _enforce(self, rules: list[Rule], api: bool) -> ResponseReturnValue | None:
         started = time.perf_counter()
-        decision = self.check(rules)
-        g.rate_limit = decision
+        decision = g.rate_limit = self.check(rules)
         g.rate_limit_ms = (time.perf_counter() - started) * 1000
         if decision is None or decision.admitted:
             return None
+        return self._refuse(decision, api)
+
+    def _refuse(self, decision: Decision, api: bool) -> ResponseReturnValue:
         message = _refusal_message(decision.reported)
         if api or _prefers_json():
             from webapp.api.errors import api_error
@@ -350,9 +449,13 @@ class RateLimiter:
 
     def add_headers(self, response: Response) -> Response:
         """X-RateLimit-* on every checked response; Retry-After on a refusal."""
-        if self.timing and "rate_limit_ms" in g:
-            response.headers["Server-Timing"] = f"ratelimit;dur={g.rate_limit_ms:.3f}"
-        decision: Decision | None = g.get("rate_limit")
+        return self._rate_limit_headers(response, g.get("rate_limit"), g.get("rate_limit_ms"))
+
+    def _rate_limit_headers(
+        self, response: Response, decision: Decision | None, elapsed_ms: float | None
+    ) -> Response:
+        if self.timing and elapsed_ms is not None:
+            response.headers["Server-Timing"] = f"ratelimit;dur={elapsed_ms:.3f}"
         if decision is None:
             return response
         window = decision.reported
@@ -362,6 +465,11 @@ class RateLimiter:
         if not decision.admitted:
             response.headers["Retry-After"] = str(decision.retry_after)
         return response
+
+
+def _engine_of(app: Flask) -> Engine:
+    with app.app_context():  # the refusal door runs before Flask pushes one
+        return db.engine
 
 
 def _is_static(endpoint: str | None) -> bool:
@@ -388,6 +496,21 @@ def _refusal_message(window: WindowState) -> str:
     if window.rule.cost > window.rule.limit:
         return f"This upload of {window.rule.cost} files is more than {what}."
     return f"You have reached {what}. Try again in {wait} second{'s' if wait != 1 else ''}."
+
+
+class RefusalDoor:
+    """WSGI middleware: API requests meet ``RateLimiter.refuse_remembered`` before Flask."""
+
+    def __init__(self, wsgi_app: Callable[..., Any], limiter: RateLimiter) -> None:
+        self.wsgi_app = wsgi_app
+        self.limiter = limiter
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith(API_PREFIX):
+            refused = self.limiter.refuse_remembered(environ)
+            if refused is not None:
+                return refused(environ, start_response)
+        return self.wsgi_app(environ, start_response)
 
 
 class ServerTiming:
@@ -423,6 +546,7 @@ class RateLimits:
                 raise RuntimeError("rate limits: register the API blueprint first")
             app.before_request(limiter.limit_page_request)
             app.before_request_funcs.setdefault("api", []).append(limiter.limit_api_request)
+            app.wsgi_app = RefusalDoor(app.wsgi_app, limiter)  # type: ignore[method-assign]
             app.after_request(limiter.add_headers)
         if app.config.get("RATELIMIT_SERVER_TIMING"):
             app.wsgi_app = ServerTiming(app.wsgi_app)  # type: ignore[method-assign]

@@ -28,19 +28,12 @@ def current_api_user() -> User:
     return g.api_user
 
 
-def _bearer_token() -> str | None:
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not credentials.strip():
-        return None
-    return credentials.strip()
-
-
 @bp.before_request
 def authenticate_request() -> ResponseReturnValue | None:
     """Forget any cookie identity, then act as the bearer token's user or answer 401."""
     tenancy.set_current_org(None)
     g.api_user = None
-    presented = _bearer_token()
+    presented = tokens.bearer_token(request.headers.get("Authorization"))
     try:
         user = tokens.authenticate(presented) if presented else None
     except tokens.OrganizationSuspended:

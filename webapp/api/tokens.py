@@ -122,6 +122,14 @@ def revoke_token(
     return token
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else None."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
 def authenticate(presented: str) -> User | None:
     """The active user a token acts as, with the tenant context set; None if not valid.
 
