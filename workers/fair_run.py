@@ -17,13 +17,17 @@ def fair_process(org_id: str, document_id: str) -> str:
 
     A suspended organization's document is left ``queued`` (returns ``"suspended"``).
     """
+    # Read once, before the pipeline's commits expire it: the status decides whether to
+    # process, the plan which queue the organization's next document goes to.
+    org = tenancy.current_organization()
+    suspended, plan_id = org.status == "suspended", org.plan_id
     slots = fairness()
     try:
         slots.started(org_id, document_id)
     except Exception:  # noqa: BLE001 - fairness is a courtesy; the work must go on
         log.warning("worker slots unavailable while starting %s", document_id, exc_info=True)
     try:
-        if tenancy.current_organization().status == "suspended":
+        if suspended:
             # Not processed: it stays ``queued``. Its slot is handed on below, so the
             # organization's parked documents drain through here too; reactivation
             # (webapp/admin/services.py) dispatches every queued document again.
@@ -37,4 +41,4 @@ def fair_process(org_id: str, document_id: str) -> str:
             log.warning("could not free the worker slot of %s", document_id, exc_info=True)
             parked = None
         if parked:
-            services.publish(services.PROCESS_TASK, tenancy.current_organization(), parked)
+            services.publish(services.PROCESS_TASK, org_id, plan_id, parked)

@@ -24,6 +24,10 @@ from workers.extract import ExtractionError, extract_text
 
 log = logging.getLogger(__name__)
 
+# A document up to this size is read in one query and copied in memory; a larger one is read
+# a chunk at a time and spooled to disk, so no worker holds a whole large file.
+SPOOL_BYTES = 8 * 1024 * 1024
+
 UNEXPECTED = (
     "Something unexpected stopped the processing of this document. Use Reprocess to try "
     "again; if it fails again, contact support."
@@ -51,13 +55,15 @@ def process(document_id: str) -> str:
         return "missing"  # deleted since it was queued: nothing to do
     try:
         _advance(document, "extracting", 5, attempt=True)
-        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as copy:
-            for chunk in db.session.scalars(
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as copy:
+            chunks = (
                 select(DocumentBlob.data)
                 .where(DocumentBlob.document_id == key)
                 .order_by(DocumentBlob.seq)
-                .execution_options(yield_per=1)
-            ):
+            )
+            if document.size_bytes > SPOOL_BYTES:  # a chunk at a time (a server-side cursor)
+                chunks = chunks.execution_options(yield_per=1)
+            for chunk in db.session.scalars(chunks):  # else in one round trip
                 copy.write(chunk)
             copy.seek(0)
             extracted = extract_text(copy, document.detected_type)

@@ -28,7 +28,6 @@ from webapp.models import (
     Document,
     DocumentAnalysis,
     DocumentBlob,
-    Organization,
     OutboxMessage,
     utcnow,
 )
@@ -260,20 +259,20 @@ def send_task(task: str, org_id: uuid.UUID, *args: object) -> None:
             admitted = True
         if not admitted:
             return
-    publish(task, org, *args)
+    publish(task, org.id, org.plan_id, *args)
 
 
-def publish(task: str, org: Organization, *args: object) -> None:
+def publish(task: str, org_id: uuid.UUID | str, plan_id: str, *args: object) -> None:
     """Publish a tenant task by name (the web process does not import the task modules).
 
     Tenant tasks take the organization first; the message carries it, never a worker-side
-    default. Documents go to the queue of the organization's plan.
+    default. Documents go to the queue of the organization's plan (``plan_id``).
     """
     options: dict[str, object] = {}
     if task == PROCESS_TASK:
-        options["queue"] = queue_for(org.plan_id)
+        options["queue"] = queue_for(plan_id)
     current_app.extensions["celery"].send_task(
-        task, args=[str(org.id), *args], retry=False, **options
+        task, args=[str(org_id), *args], retry=False, **options
     )
 
 
