@@ -168,7 +168,7 @@ def statements_on(app: Flask) -> Iterator[list[str]]:
 
 def wait_for_limit_change(app: Flask, since: int | None) -> None:
     """Until this process's listener has read a NOTIFY pmdi_limits after ``since``."""
-    changes = app.extensions["ratelimits"].refusals.changes
+    changes = app.extensions["ratelimits"].remembered.changes
     deadline = time.monotonic() + 5
     while changes.poll() == since:
         assert time.monotonic() < deadline, "no NOTIFY pmdi_limits arrived"
@@ -227,7 +227,7 @@ def test_a_remembered_refusal_is_forgotten_when_a_limit_changes(
         429,
         429,
     ]
-    changes = limited_app.extensions["ratelimits"].refusals.changes
+    changes = limited_app.extensions["ratelimits"].remembered.changes
     before = changes.poll()
     set_overrides(owner_engine, org, requests_per_minute=5)
     wait_for_limit_change(limited_app, before)
@@ -266,6 +266,78 @@ def test_a_remembered_refusal_is_forgotten_when_a_limit_changes(
                 {"id": org.org_id},
             )
             conn.execute(text("DELETE FROM plans WHERE id = :p"), {"p": plan_id})
+
+
+def test_a_known_tokens_check_is_sent_before_its_lookup_and_read_after(
+    limited_app, make_org, owner_engine, monkeypatch
+):
+    """The Redis round trip overlaps the token lookup: EVALSHA goes out before any SQL."""
+    import redis.connection
+    from sqlalchemy import event
+
+    from webapp.ratelimit import CLIENT_NAME
+
+    org = make_org()
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=4)
+    client = client_for(limited_app)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/documents", headers=auth).status_code == 200  # now remembered
+    events: list[str] = []
+    real_send = redis.connection.Connection.send_command
+
+    def sending(connection: Any, *args: Any, **options: Any) -> Any:
+        if connection.client_name == CLIENT_NAME:
+            events.append(f"redis {args[0]}")
+        return real_send(connection, *args, **options)
+
+    def executing(conn, cursor, statement, *args: Any) -> None:  # type: ignore[no-untyped-def]
+        events.append("sql")
+
+    monkeypatch.setattr(redis.connection.Connection, "send_command", sending)
+    with limited_app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", executing)
+    try:
+        responses = [client.get("/api/v1/documents", headers=auth) for _ in range(4)]
+    finally:
+        event.remove(engine, "before_cursor_execute", executing)
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
+    assert events.count("redis EVALSHA") == 4  # one per request, no more
+    assert events[0] == "redis EVALSHA" and "sql" in events[1:]
+
+
+def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
+    limited_app, make_org, owner_engine, monkeypatch
+):
+    """Its early check was sent before the lookup found it revoked: read, dropped, forgotten."""
+    from webapp.api import tokens
+    from webapp.tenancy import tenant_context
+
+    org = make_org()
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=50)
+    client = client_for(limited_app)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/documents", headers=auth).status_code == 200
+    token_id = token.split("_", 3)[2]
+    with limited_app.app_context(), tenant_context(org.org_id):
+        tokens.revoke_token(token_id, org.user_id)
+        db.session.remove()
+    sent = count_redis_commands(monkeypatch)
+    assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
+        401,
+        401,
+        401,
+    ]
+    assert sent == ["EVALSHA"]  # the first, sent early; the next two were never remembered
+    other = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
+    response = client.get("/api/v1/documents", headers=other)
+    assert response.status_code == 200
+    assert response.headers["X-RateLimit-Remaining"] == str(50 - 3)  # 1 + the revoked one + this
+    # The thread's connection is in step: each request reads its own reply.
+    assert client.get("/api/v1/documents", headers=other).headers["X-RateLimit-Remaining"] == "46"
 
 
 def test_a_remembered_refusal_lasts_at_most_the_configured_time(services, make_org, owner_engine):

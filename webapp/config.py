@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     # A Server-Timing header with each response's server time (for bench/).
     "RATELIMIT_SERVER_TIMING": False,
     # How long a web process may refuse a refused API token again without the database
-    # (webapp/refusals.py); 0 turns it off.
+    # (webapp/remembered.py); 0 turns it off.
     "REFUSAL_MEMORY_SECONDS": 1.0,
     # Refuse to serve when the runtime database role could bypass row-level security.
     "TENANCY_VERIFY_ROLE": True,

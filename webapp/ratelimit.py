@@ -60,7 +60,7 @@ from webapp.extensions import db
 from webapp.headers import SECURITY_HEADERS, request_id
 from webapp.models import Organization
 from webapp.plans import effective_limit
-from webapp.refusals import LimitChanges, Refusals, token_key
+from webapp.remembered import LimitChanges, RememberedWindows, token_key
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ UPLOAD_ENDPOINT = "api.upload_documents"  # counted per file: never answered fro
 # What the refusal door leaves in the WSGI environ for the limiter's hooks in Flask.
 GENERATION = "pmdi.limits_generation"
 TOKEN_KEY = "pmdi.token_key"
-CHARGED = "pmdi.charged"
+EARLY = "pmdi.early_check"
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,26 @@ class Decision:
         return max((w.retry_after for w in self.windows), default=0)
 
 
+@dataclass
+class EarlyCheck:
+    """A remembered token's check, started before its lookup (``RateLimiter.early_check``)."""
+
+    rules: tuple[Rule, ...]
+    started: float  # time.perf_counter()
+    pending: Pending | None = None  # sent, its reply not read yet
+    decision: Decision | None = None
+    elapsed_ms: float = 0.0  # what the request waited for the check
+
+    def result(self, limiter: RateLimiter) -> Decision | None:
+        """The decision, reading the pending reply first (waiting only for what is left)."""
+        if self.pending is not None:
+            waited = time.perf_counter()
+            self.decision = limiter.guarded(self.pending.result)
+            self.pending = None
+            self.elapsed_ms = (time.perf_counter() - waited) * 1000
+        return self.decision
+
+
 class MovingWindows:
     """Several moving windows, checked and hit in a single Lua call (one round trip).
 
@@ -193,7 +213,7 @@ class MovingWindows:
         self.client = client
         self.prefix = prefix
         self.script = client.register_script(WINDOWS_SCRIPT)
-        self._local = threading.local()
+        self._local = threading.local()  # connection, pid, pending
 
     def _connection(self) -> Any:
         local = self._local
@@ -202,40 +222,81 @@ class MovingWindows:
             settings = {**pool.connection_kwargs, "client_name": CLIENT_NAME}
             local.connection = pool.connection_class(**settings)
             local.pid = os.getpid()
+            local.pending = None
         return local.connection
 
-    def _run(self, keys: list[str], args: list[str | int]) -> Any:
-        connection = self._connection()
-        try:
-            try:
-                connection.send_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
-                return connection.read_response()
-            except NoScriptError:  # a new or restarted Redis: load the script, once
-                connection.send_command("SCRIPT", "LOAD", WINDOWS_SCRIPT)
-                connection.read_response()
-                connection.send_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
-                return connection.read_response()
-        except Exception:
-            connection.disconnect()  # never read a late reply as the next command's answer
-            raise
-
-    def acquire(self, rules: Sequence[Rule], now: float | None = None) -> Decision:
-        """Charge every rule its cost if all have room; a cost of 0 only reads the window."""
+    def send(self, rules: Sequence[Rule], now: float | None = None) -> Pending:
+        """Send the check of ``acquire`` without waiting for its reply (``Pending.result``)."""
         now = time.time() if now is None else now
         keys = [f"{self.prefix}:{rule.key}" for rule in rules]
         args: list[str | int] = [f"{now:.6f}"]
         for rule in rules:
             args += [rule.limit, rule.window, rule.cost]
-        reply = self._run(keys, args)
+        connection = self._connection()
+        self.settle()  # a reply still unread on this connection is read first
+        try:
+            connection.send_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
+        except Exception:
+            connection.disconnect()
+            raise
+        pending = self._local.pending = Pending(self, connection, tuple(rules), now, keys, args)
+        return pending
+
+    def acquire(self, rules: Sequence[Rule], now: float | None = None) -> Decision:
+        """Charge every rule its cost if all have room; a cost of 0 only reads the window."""
+        return self.send(rules, now).result()
+
+    def settle(self) -> None:
+        """Read and drop this thread's unread reply, if any."""
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:
+            try:
+                pending.result()
+            except Exception:  # noqa: BLE001 - its connection is closed; nothing to read
+                pass
+
+    def _receive(self, pending: Pending) -> Any:
+        if getattr(self._local, "pending", None) is pending:
+            self._local.pending = None
+        connection = pending.connection
+        try:
+            try:
+                return connection.read_response()
+            except NoScriptError:  # a new or restarted Redis: load the script, once
+                connection.send_command("SCRIPT", "LOAD", WINDOWS_SCRIPT)
+                connection.read_response()
+                connection.send_command(
+                    "EVALSHA", self.script.sha, len(pending.keys), *pending.keys, *pending.args
+                )
+                return connection.read_response()
+        except Exception:
+            connection.disconnect()  # never read a late reply as the next command's answer
+            raise
+
+
+@dataclass
+class Pending:
+    """A check sent on a thread's connection, its reply not read yet."""
+
+    windows: MovingWindows
+    connection: Any
+    rules: tuple[Rule, ...]
+    now: float
+    keys: list[str]
+    args: list[str | int]
+
+    def result(self) -> Decision:
+        """Wait for the reply: the decision over every window."""
+        reply = self.windows._receive(self)
         windows = []
-        for index, rule in enumerate(rules):
+        for index, rule in enumerate(self.rules):
             count, first, blocker = reply[1 + 3 * index : 4 + 3 * index]
-            reset_at = float(first) + rule.window if first else now
+            reset_at = float(first) + rule.window if first else self.now
             retry_after = 0
             if blocker == b"never":
                 retry_after = rule.window
             elif blocker:
-                retry_after = max(1, math.ceil(float(blocker) + rule.window - now))
+                retry_after = max(1, math.ceil(float(blocker) + rule.window - self.now))
             windows.append(WindowState(rule, int(count), reset_at, retry_after))
         return Decision(bool(reply[0]), tuple(windows))
 
@@ -264,7 +325,7 @@ class RateLimiter:
         self.warning_interval = float(config["RATELIMIT_WARNING_INTERVAL"])
         self.failures = 0  # checks that failed open because Redis did not answer
         self.url_map = app.url_map
-        self.refusals = Refusals(
+        self.remembered = RememberedWindows(
             LimitChanges(lambda: _engine_of(app)), float(config["REFUSAL_MEMORY_SECONDS"])
         )
         self._lock = threading.Lock()
@@ -366,38 +427,48 @@ class RateLimiter:
             rules = self.anonymous_rules(request.remote_addr or "unknown")
         return self._enforce(rules, api=False)
 
-    def refuse_remembered(self, environ: dict[str, Any]) -> Response | None:
-        """API, before Flask: the 429 of a token refused a moment ago (webapp/refusals.py).
+    def early_check(self, environ: dict[str, Any]) -> Response | None:
+        """API, before Flask: start the check of a remembered token (webapp/remembered.py).
 
-        While the remembered windows are still full the request is refused here, with no
-        database query and no Flask request; otherwise the hit this check charged is handed
-        on (``CHARGED`` in the environ) to ``limit_api_request``, which then asks Redis
-        nothing more.
+        A token refused a moment ago is checked at once and, while its windows are full,
+        refused here (no database, no Flask request). Any other remembered token's check is
+        sent now and its reply read by ``limit_api_request``, after the token lookup.
         """
-        generation = environ[GENERATION] = self.refusals.generation()
+        generation = environ[GENERATION] = self.remembered.generation()
         presented = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         if presented is None or self._is_upload(environ):
             return None
         key = environ[TOKEN_KEY] = token_key(presented)
-        remembered = self.refusals.recall(key, generation)
+        remembered = self.remembered.recall(key, generation)
         if remembered is None:
             return None
-        self.refusals.forget(key)
-        started = time.perf_counter()
-        decision = self.check(list(remembered.rules))
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        early = EarlyCheck(remembered.rules, time.perf_counter())
+        if not remembered.refused:
+            early.pending = self.guarded(lambda: self.windows.send(remembered.rules))
+            if early.pending is not None:
+                environ[EARLY] = early
+            return None
+        decision = early.decision = self.check(remembered.rules)
+        early.elapsed_ms = (time.perf_counter() - early.started) * 1000
         if decision is None:
             return None
         if decision.admitted:
-            environ[CHARGED] = (remembered.rules, decision, elapsed_ms)
+            environ[EARLY] = early
             return None
-        self.refusals.remember(key, remembered.rules, decision.retry_after, generation)
+        self.remembered.remember(key, remembered.rules, generation, decision.retry_after)
         body = {"error": {"code": "rate_limited", "message": _refusal_message(decision.reported)}}
         response = Response(json.dumps(body), 429, mimetype="application/json")
         response.headers["X-Request-ID"] = request_id(environ.get("HTTP_X_REQUEST_ID"))
         response.headers.update(SECURITY_HEADERS)
-        self._rate_limit_headers(response, decision, elapsed_ms)
+        self._rate_limit_headers(response, decision, early.elapsed_ms)
         return response
+
+    def settle_unread(self, environ: dict[str, Any]) -> None:
+        """After the app: a check whose reply no hook read (the token was refused, say)."""
+        early = environ.pop(EARLY, None)
+        if early is not None and early.pending is not None:
+            self.guarded(early.pending.result)
+            self.remembered.forget(environ[TOKEN_KEY])
 
     def _is_upload(self, environ: dict[str, Any]) -> bool:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -416,20 +487,31 @@ class RateLimiter:
         uploads = 0
         if request.endpoint == UPLOAD_ENDPOINT and request.method == "POST":
             uploads = _count_files(request.files.getlist("file"))
-        rules = self.organization_rules(user.organization, uploads)
+        rules = tuple(self.organization_rules(user.organization, uploads))
         environ = request.environ
-        charged = environ.pop(CHARGED, None)
-        if charged is not None and charged[0] == tuple(rules):
-            g.rate_limit, g.rate_limit_ms = charged[1], charged[2]  # the door's check stands
+        early: EarlyCheck | None = environ.pop(EARLY, None)
+        if early is not None:
+            decision = early.result(self)
+            if early.rules == rules:  # the early check is this request's check
+                g.rate_limit, g.rate_limit_ms = decision, early.elapsed_ms
+                return self._api_verdict(rules, decision, remember=True)
+            # Else the limits changed after they were remembered, their notification not yet
+            # read: the request is checked again by the current limits, and so counted twice.
+        started = time.perf_counter()
+        decision = g.rate_limit = self.check(rules)
+        g.rate_limit_ms = (time.perf_counter() - started) * 1000
+        return self._api_verdict(rules, decision, remember=not uploads)
+
+    def _api_verdict(
+        self, rules: tuple[Rule, ...], decision: Decision | None, remember: bool
+    ) -> ResponseReturnValue | None:
+        environ = request.environ
+        if decision is None:
             return None
-        # (Else the limits changed after they were remembered, their notification not yet
-        # read: this hit is judged again by the current limits, and so counted twice.)
-        refusal = self._enforce(rules, api=True)
-        decision = g.rate_limit
-        if refusal is not None and decision is not None and TOKEN_KEY in environ:
-            generation = environ.get(GENERATION)
-            self.refusals.remember(environ[TOKEN_KEY], rules, decision.retry_after, generation)
-        return refusal
+        if remember and TOKEN_KEY in environ:
+            retry_after = 0 if decision.admitted else decision.retry_after
+            self.remembered.remember(environ[TOKEN_KEY], rules, environ[GENERATION], retry_after)
+        return None if decision.admitted else self._refuse(decision, api=True)
 
     def _enforce(self, rules: list[Rule], api: bool) -> ResponseReturnValue | None:
         started = time.perf_counter()
@@ -499,18 +581,22 @@ def _refusal_message(window: WindowState) -> str:
 
 
 class RefusalDoor:
-    """WSGI middleware: API requests meet ``RateLimiter.refuse_remembered`` before Flask."""
+    """WSGI middleware: API requests meet ``RateLimiter.early_check`` before Flask."""
 
     def __init__(self, wsgi_app: Callable[..., Any], limiter: RateLimiter) -> None:
         self.wsgi_app = wsgi_app
         self.limiter = limiter
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO", "").startswith(API_PREFIX):
-            refused = self.limiter.refuse_remembered(environ)
-            if refused is not None:
-                return refused(environ, start_response)
-        return self.wsgi_app(environ, start_response)
+        if not environ.get("PATH_INFO", "").startswith(API_PREFIX):
+            return self.wsgi_app(environ, start_response)
+        refused = self.limiter.early_check(environ)
+        if refused is not None:
+            return refused(environ, start_response)
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            self.limiter.settle_unread(environ)
 
 
 class ServerTiming:

@@ -1,18 +1,22 @@
-"""Remembered refusals: a flooding API client is refused before any database work.
+"""What each web process remembers of an API token's windows, so its check starts early.
 
-A refused API request used to cost what any API request costs — the token looked up in
-PostgreSQL, then the Redis check — so a client flooding at ten times its limit spent the web
-workers' time on requests that were never going to be served. Once a token has been refused,
-each web process remembers it (a SHA-256 of the presented token, never the token itself) with
-the windows that refused it, for at most ``REFUSAL_MEMORY_SECONDS`` (default 1 s) and never
-beyond the moment the window frees a slot. The token's next request is checked against those
-windows straight away, in the same single Redis call as ever:
+An API request's rate-limit check needs the token's organization and limits, which come from
+PostgreSQL with the token lookup. Each web process remembers, per token (a SHA-256 of the
+presented token, never the token itself), the windows its last request was checked against,
+and uses them before the lookup, in ``ratelimit.RefusalDoor`` (a WSGI middleware ahead of
+Flask):
 
-- still full: 429 at once, with the usual headers and message; no database query at all;
-- room again: the hit is charged, the memory dropped, and the request goes on through the
-  token lookup as usual; the limiter then reuses that check instead of asking Redis again
-  (``Remembered.charged``), unless the limits it reads from the database differ from the
-  remembered ones, in which case the hit is re-judged against the current limits.
+- **a token refused a moment ago** — for at most ``REFUSAL_MEMORY_SECONDS`` (1 s) and never
+  past the moment its window frees a slot — is checked at once: still full, the same 429 comes
+  back with no database query and no Flask request, so a flood costs little; room again, the
+  request goes on and that check is its check;
+- **any other remembered token** has its check *sent* to Redis at once and the reply read after
+  the token lookup, which the round trip overlaps. The limits read with the token are then
+  compared with the remembered ones; should they differ (a change whose notification has not
+  arrived yet), the request is checked again by the current limits, and so counted twice.
+
+Still one Redis round trip per request (two only in that race). A request that ends before its
+reply is read (an invalid token, say) reads and drops it, and its token is forgotten.
 
 **Live limits.** A raised limit must apply from the next request. Every change to a plan, or
 to an organization's plan, overrides or status, fires ``NOTIFY pmdi_limits`` (migration 0009,
@@ -46,13 +50,18 @@ log = logging.getLogger(__name__)
 CHANNEL = "pmdi_limits"
 
 
+# How long the windows of an admitted token are remembered without being used again.
+ADMITTED_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class Remembered:
-    """A token's refusal: the windows it was refused by, and until when to trust them."""
+    """A token's windows at its last check, and until when to use them."""
 
     rules: tuple[Any, ...]  # ratelimit.Rule, each with cost 1
     until: float  # time.monotonic()
     generation: int  # LimitChanges.generation the limits were read in
+    refused: bool  # the last check refused: trusted to refuse again without the database
 
 
 def token_key(presented: str) -> bytes:
@@ -121,35 +130,47 @@ class LimitChanges:
             pass
 
 
-class Refusals:
-    """This process's remembered refusals (API tokens only)."""
+class RememberedWindows:
+    """This process's remembered API tokens and their windows."""
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, changes: LimitChanges, seconds: float) -> None:
+    def __init__(self, changes: LimitChanges, refusal_seconds: float) -> None:
         self.changes = changes
-        self.seconds = seconds
+        self.refusal_seconds = refusal_seconds
         self._entries: dict[bytes, Remembered] = {}
         self._lock = threading.Lock()
 
     def generation(self) -> int | None:
         """Read at the start of a request, before its limits are read from the database."""
-        return self.changes.poll() if self.seconds > 0 else None
+        return self.changes.poll()
 
     def remember(
-        self, key: bytes, rules: Sequence[Any], retry_after: float, generation: int | None
+        self, key: bytes, rules: Sequence[Any], generation: int | None, retry_after: int = 0
     ) -> None:
-        """Remember a refusal judged by limits read in ``generation``, if nothing changed since."""
-        if generation is None or retry_after <= 0 or self.changes.poll() != generation:
+        """After a check by limits read in ``generation``: a refusal when ``retry_after``.
+
+        Nothing is remembered if a change has been announced since those limits were read.
+        """
+        if generation is None or self.changes.poll() != generation:
+            self.forget(key)
             return
-        until = time.monotonic() + min(self.seconds, retry_after)
+        now = time.monotonic()
+        if retry_after <= 0:
+            entry = Remembered(tuple(rules), now + ADMITTED_SECONDS, generation, refused=False)
+        elif self.refusal_seconds > 0:
+            until = now + min(self.refusal_seconds, retry_after)
+            entry = Remembered(tuple(rules), until, generation, refused=True)
+        else:
+            self.forget(key)
+            return
         with self._lock:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._prune()
-            self._entries[key] = Remembered(tuple(rules), until, generation)
+            self._entries[key] = entry
 
     def recall(self, key: bytes, generation: int | None) -> Remembered | None:
-        """The refusal remembered for ``key``, if it is still to be trusted."""
+        """What is remembered of ``key``, if it still holds."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
