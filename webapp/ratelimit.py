@@ -16,8 +16,12 @@ What is limited:
   ``RATELIMIT_ENABLED`` says. Static files are never limited.
 
 **Live limits.** The numbers come from ``plans.effective_limit`` on the organization that is
-loaded with the user (plan joined) at the start of every request — no cache — so a limit an
-admin changes in the database applies from the next request on, in every process.
+loaded with the user (plan joined) at the start of every request, so a limit an admin changes
+in the database applies from the next request on, in every process. For API tokens each
+process also remembers the windows of the last check (webapp/remembered.py): the check then
+starts before the token lookup (``EarlyCheckDoor``), is compared with the limits the lookup
+reads, and a token refused a moment ago is refused again without the database; a NOTIFY on
+every limit change makes each process forget what it remembers.
 
 **One round trip.** Each window is a moving window kept the way `limits`' own
 ``MovingWindowRateLimiter`` keeps it on Redis (a list of hit timestamps, newest first, trimmed
@@ -125,7 +129,7 @@ return result
 CLIENT_NAME = "pmdi-ratelimit"
 API_PREFIX = "/api/"
 UPLOAD_ENDPOINT = "api.upload_documents"  # counted per file: never answered from memory
-# What the refusal door leaves in the WSGI environ for the limiter's hooks in Flask.
+# What EarlyCheckDoor leaves in the WSGI environ for the limiter's hooks in Flask.
 GENERATION = "pmdi.limits_generation"
 TOKEN_KEY = "pmdi.token_key"
 EARLY = "pmdi.early_check"
@@ -550,7 +554,7 @@ class RateLimiter:
 
 
 def _engine_of(app: Flask) -> Engine:
-    with app.app_context():  # the refusal door runs before Flask pushes one
+    with app.app_context():  # EarlyCheckDoor runs before Flask pushes one
         return db.engine
 
 
@@ -580,7 +584,7 @@ def _refusal_message(window: WindowState) -> str:
     return f"You have reached {what}. Try again in {wait} second{'s' if wait != 1 else ''}."
 
 
-class RefusalDoor:
+class EarlyCheckDoor:
     """WSGI middleware: API requests meet ``RateLimiter.early_check`` before Flask."""
 
     def __init__(self, wsgi_app: Callable[..., Any], limiter: RateLimiter) -> None:
@@ -632,7 +636,7 @@ class RateLimits:
                 raise RuntimeError("rate limits: register the API blueprint first")
             app.before_request(limiter.limit_page_request)
             app.before_request_funcs.setdefault("api", []).append(limiter.limit_api_request)
-            app.wsgi_app = RefusalDoor(app.wsgi_app, limiter)  # type: ignore[method-assign]
+            app.wsgi_app = EarlyCheckDoor(app.wsgi_app, limiter)  # type: ignore[method-assign]
             app.after_request(limiter.add_headers)
         if app.config.get("RATELIMIT_SERVER_TIMING"):
             app.wsgi_app = ServerTiming(app.wsgi_app)  # type: ignore[method-assign]

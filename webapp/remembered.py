@@ -3,7 +3,7 @@
 An API request's rate-limit check needs the token's organization and limits, which come from
 PostgreSQL with the token lookup. Each web process remembers, per token (a SHA-256 of the
 presented token, never the token itself), the windows its last request was checked against,
-and uses them before the lookup, in ``ratelimit.RefusalDoor`` (a WSGI middleware ahead of
+and uses them before the lookup, in ``ratelimit.EarlyCheckDoor`` (a WSGI middleware ahead of
 Flask):
 
 - **a token refused a moment ago** — for at most ``REFUSAL_MEMORY_SECONDS`` (1 s) and never
@@ -115,7 +115,7 @@ class LimitChanges:
             connection.execute(f"LISTEN {CHANNEL}")
         except Exception as exc:  # noqa: BLE001 - without a listener, remember nothing
             self._failed_at = time.monotonic()
-            log.warning("cannot listen for limit changes (%s); refusals not remembered", exc)
+            log.warning("cannot listen for limit changes (%s); no token is remembered", exc)
             return False
         self._connection, self._pid = connection, os.getpid()
         self.generation += 1  # whatever happened before listening is unknown
