@@ -461,7 +461,8 @@ class RateLimiter:
             return None
         self.remembered.remember(key, remembered.rules, generation, decision.retry_after)
         body = {"error": {"code": "rate_limited", "message": _refusal_message(decision.reported)}}
-        response = Response(json.dumps(body), 429, mimetype="application/json")
+        text = json.dumps(body, separators=(",", ":"), sort_keys=True) + "\n"  # as jsonify writes
+        response = Response(text, 429, mimetype="application/json")
         response.headers["X-Request-ID"] = request_id(environ.get("HTTP_X_REQUEST_ID"))
         response.headers.update(SECURITY_HEADERS)
         self._rate_limit_headers(response, decision, early.elapsed_ms)
