@@ -17,17 +17,18 @@ def fair_process(org_id: str, document_id: str) -> str:
 
     A suspended organization's document is left ``queued`` (returns ``"suspended"``).
     """
-    # Read once, before the pipeline's commits expire it: the status decides whether to
-    # process, the plan which queue the organization's next document goes to.
-    org = tenancy.current_organization()
-    suspended, plan_id = org.status == "suspended", org.plan_id
     slots = fairness()
     try:
         slots.started(org_id, document_id)
     except Exception:  # noqa: BLE001 - fairness is a courtesy; the work must go on
         log.warning("worker slots unavailable while starting %s", document_id, exc_info=True)
+    plan_id = None
     try:
-        if suspended:
+        # Read once, before the pipeline's commits expire it: the status decides whether to
+        # process, the plan which queue the organization's next document goes to.
+        org = tenancy.current_organization()
+        plan_id = org.plan_id
+        if org.status == "suspended":
             # Not processed: it stays ``queued``. Its slot is handed on below, so the
             # organization's parked documents drain through here too; reactivation
             # (webapp/admin/services.py) dispatches every queued document again.
@@ -40,5 +41,5 @@ def fair_process(org_id: str, document_id: str) -> str:
         except Exception:  # noqa: BLE001 - the slot expires by itself
             log.warning("could not free the worker slot of %s", document_id, exc_info=True)
             parked = None
-        if parked:
+        if parked and plan_id is not None:  # (else the reaper re-queues it if still queued)
             services.publish(services.PROCESS_TASK, org_id, plan_id, parked)

@@ -1,10 +1,10 @@
 """Announce changed limits: NOTIFY pmdi_limits when a plan, or an organization's plan,
 overrides or status, changes.
 
-Web processes remember a refused API token for up to a second so that a flood is refused
-without a database query (webapp/refusals.py); they LISTEN on this channel and forget what
-they remember the moment any limit changes, however it was changed (admin page, flask
-command, or SQL by hand).
+Web processes remember each API token's windows, so its rate-limit check starts before the
+token lookup and a flood is refused without a database query (webapp/remembered.py); they
+LISTEN on this channel and forget what they remember the moment any limit changes, however it
+was changed (admin page, flask command, or SQL by hand).
 
 Revision ID: 0009_limit_changes
 Revises: 0008_admin_usage
