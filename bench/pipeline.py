@@ -1,7 +1,7 @@
 """Pipeline throughput: API uploads to finished digests, set against the task body alone.
 
     python bench/pipeline.py [--docs 200] [--clients 4] [--direct-docs N] [--processes 2]
-                             [--warmup 2] [--worker-slots 2] [--database-url URL]
+                             [--warmup 2] [--worker-slots 2] [--cycles 1] [--database-url URL]
                              [--redis-url URL] [--keep]
     python bench/pipeline.py --url http://host:port --token pmdi_... [--app-database-url URL]
 
@@ -864,6 +864,31 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
+def report_cycles(rates: dict[str, list[float]]) -> None:
+    """Each cycle's throughputs and ratios, and their medians."""
+    print("\nCycles (documents/s; ratios taken within each cycle)")
+    print(
+        f"  {'cycle':>5} {'end to end':>11} {'worker only':>12} {'queued':>8} {'e2e/worker':>11} "
+        f"{'queued/worker':>14}"
+    )
+    e2e_ratios, queued_ratios = [], []
+    for index, e2e in enumerate(rates["e2e"]):
+        worker = rates["worker"][index] if index < len(rates["worker"]) else float("nan")
+        queued = rates["queued"][index] if index < len(rates["queued"]) else float("nan")
+        e2e_ratios.append(e2e / worker)
+        queued_ratios.append(queued / worker)
+        print(
+            f"  {index + 1:>5} {e2e:11.2f} {worker:12.2f} {queued:8.2f} {e2e / worker:11.3f} "
+            f"{queued / worker:14.3f}"
+        )
+    print(
+        f"  median end to end / worker only {statistics.median(e2e_ratios):.3f} (queue cost "
+        f"{100 * (1 - statistics.median(e2e_ratios)):.1f} %); queued / worker only "
+        f"{statistics.median(queued_ratios):.3f} (queue cost without uploads competing "
+        f"{100 * (1 - statistics.median(queued_ratios)):.1f} %)"
+    )
+
+
 def report_end_to_end(e2e: EndToEnd, clients: int) -> float:
     """Print the API figures; returns end-to-end documents/second."""
     latencies = [u.seconds * 1000 for u in e2e.uploads if u.document_id]
@@ -920,6 +945,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database this script may flush"
+    )
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=1,
+        help="repeat the three runs this many times and print the medians (the machine drifts)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--url", help="use this running server (and its worker) instead")
@@ -992,64 +1023,75 @@ def main(argv: list[str] | None = None) -> int:
                 f"  warm-up: {len(warm.finished)} documents through the API and the worker "
                 f"({', '.join(sorted({d['status'] for d in warm.finished.values()}))})"
             )
-        meter = CpuMeter(stack)
-        meter.start()
-        e2e = run_end_to_end(api, documents(args.docs, "api"), args.clients)
-        meter.stop()
-        e2e_rate = report_end_to_end(e2e, args.clients)
-        if own_stack:
-            meter.report(len(e2e.finished), e2e.last_seen - e2e.first_start)
+        rates: dict[str, list[float]] = {"e2e": [], "worker": [], "queued": []}
+        for cycle in range(1, args.cycles + 1):
+            if args.cycles > 1:
+                print(f"\n=== Cycle {cycle} of {args.cycles}  (load average {load_average()})")
+            meter = CpuMeter(stack)
+            meter.start()
+            e2e = run_end_to_end(api, documents(args.docs, "api"), args.clients)
+            meter.stop()
+            e2e_rate = report_end_to_end(e2e, args.clients)
+            rates["e2e"].append(e2e_rate)
+            if own_stack:
+                meter.report(len(e2e.finished), e2e.last_seen - e2e.first_start)
 
-        if org_b is None:
-            print("\nWorker only: skipped (give --app-database-url to measure it)")
-        else:
-            warm_ids, _ = upload_in_process(
-                app, org_b, user_b, documents(args.warmup * args.processes, "warm-up", 20_000)
-            )
-            ids, upload_seconds = upload_in_process(
-                app, org_b, user_b, documents(direct_docs, "direct")
-            )
-            direct = run_worker_only(config, org_b, ids, warm_ids, args.processes)
-            direct_rate = len(ids) / direct.seconds
-            print(
-                f"\nWorker only (workers.pipeline.process called directly, {args.processes} "
-                f"spawned processes, same texts but the unique line)"
-            )
-            print(
-                f"  stored in-process first      {len(ids):6d} documents in {upload_seconds:.2f} s "
-                f"({1000 * upload_seconds / len(ids):.1f} ms each: the upload service alone)"
-            )
-            print(
-                f"  done / failed                {direct.statuses.count('done'):6d} / "
-                f"{direct.statuses.count('failed')}  (per process: "
-                f"{', '.join(map(str, direct.per_process))})"
-            )
-            print(f"  processing took              {direct.seconds:7.2f} s")
-            print(f"  WORKER ONLY                  {direct_rate:7.2f} documents/s")
-            direct.meter.seconds["pipeline processes"] = direct.process_cpu
-            direct.meter.seconds.pop("this script (clients)", None)
-            direct.meter.report(len(ids), direct.seconds)
-            ratio = e2e_rate / direct_rate
-            print("\nQueue cost")
-            print(f"  end to end / worker only     {ratio:7.3f}")
-            print(f"  queue cost = 1 - ratio       {100 * (1 - ratio):6.1f} %")
-            if stack is not None:
-                # The same documents through dispatch + Celery + the running worker, stored
-                # first, so uploads do not compete for the cores: the queue's own cost.
-                queued_ids, _ = upload_in_process(
-                    app, org_b, user_b, documents(direct_docs, "queued")
+            if org_b is None:
+                print("\nWorker only: skipped (give --app-database-url to measure it)")
+            else:
+                warm_ids, _ = upload_in_process(
+                    app, org_b, user_b, documents(args.warmup * args.processes, "warm-up", 20_000)
                 )
-                seconds, done = run_queue_only(app, admin_db_url, org_b, queued_ids)
-                queue_rate = done / seconds
+                ids, upload_seconds = upload_in_process(
+                    app, org_b, user_b, documents(direct_docs, "direct")
+                )
+                direct = run_worker_only(config, org_b, ids, warm_ids, args.processes)
+                direct_rate = len(ids) / direct.seconds
+                rates["worker"].append(direct_rate)
                 print(
-                    f"  through the queue, stored first: {done} done in {seconds:.2f} s = "
-                    f"{queue_rate:.2f} documents/s (celery --concurrency=2, "
-                    f"worker_slots={args.worker_slots})"
+                    f"\nWorker only (workers.pipeline.process called directly, {args.processes} "
+                    f"spawned processes, same texts but the unique line)"
                 )
                 print(
-                    f"  queued / worker only         {queue_rate / direct_rate:7.3f} -> queue cost "
-                    f"without uploads competing {100 * (1 - queue_rate / direct_rate):5.1f} %"
+                    f"  stored in-process first      {len(ids):6d} documents in "
+                    f"{upload_seconds:.2f} s ({1000 * upload_seconds / len(ids):.1f} ms each: "
+                    "the upload service alone)"
                 )
+                print(
+                    f"  done / failed                {direct.statuses.count('done'):6d} / "
+                    f"{direct.statuses.count('failed')}  (per process: "
+                    f"{', '.join(map(str, direct.per_process))})"
+                )
+                print(f"  processing took              {direct.seconds:7.2f} s")
+                print(f"  WORKER ONLY                  {direct_rate:7.2f} documents/s")
+                direct.meter.seconds["pipeline processes"] = direct.process_cpu
+                direct.meter.seconds.pop("this script (clients)", None)
+                direct.meter.report(len(ids), direct.seconds)
+                ratio = e2e_rate / direct_rate
+                print("\nQueue cost")
+                print(f"  end to end / worker only     {ratio:7.3f}")
+                print(f"  queue cost = 1 - ratio       {100 * (1 - ratio):6.1f} %")
+                if stack is not None:
+                    # The same documents through dispatch + Celery + the running worker, stored
+                    # first, so uploads do not compete for the cores: the queue's own cost.
+                    queued_ids, _ = upload_in_process(
+                        app, org_b, user_b, documents(direct_docs, "queued")
+                    )
+                    seconds, done = run_queue_only(app, admin_db_url, org_b, queued_ids)
+                    queue_rate = done / seconds
+                    rates["queued"].append(queue_rate)
+                    print(
+                        f"  through the queue, stored first: {done} done in {seconds:.2f} s = "
+                        f"{queue_rate:.2f} documents/s (celery --concurrency=2, "
+                        f"worker_slots={args.worker_slots})"
+                    )
+                    print(
+                        f"  queued / worker only         {queue_rate / direct_rate:7.3f} -> "
+                        "queue cost without uploads competing "
+                        f"{100 * (1 - queue_rate / direct_rate):5.1f} %"
+                    )
+        if args.cycles > 1:
+            report_cycles(rates)
         completed = True
     finally:
         print(f"\n  load average at end: {load_average()}")
