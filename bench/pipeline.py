@@ -1077,7 +1077,10 @@ def main(argv: list[str] | None = None) -> int:
                     queued_ids, _ = upload_in_process(
                         app, org_b, user_b, documents(direct_docs, "queued")
                     )
+                    queue_meter = CpuMeter(stack)
+                    queue_meter.start()
                     seconds, done = run_queue_only(app, admin_db_url, org_b, queued_ids)
+                    queue_meter.stop()
                     queue_rate = done / seconds
                     rates["queued"].append(queue_rate)
                     print(
@@ -1090,6 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
                         "queue cost without uploads competing "
                         f"{100 * (1 - queue_rate / direct_rate):5.1f} %"
                     )
+                    queue_meter.report(done, seconds)
         if args.cycles > 1:
             report_cycles(rates)
         completed = True
