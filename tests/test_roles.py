@@ -219,3 +219,25 @@ def test_a_forbidden_page_says_why(app, make_org):
 def test_the_table_covers_every_role_and_ranks_owner_highest():
     assert max(RANK, key=RANK.get) == "owner" and min(RANK, key=RANK.get) == "viewer"
     assert all(set(row) <= set(ROLES) for row in PERMISSIONS.values())
+
+
+def test_pages_show_only_the_document_controls_a_role_may_use(app, make_org):
+    """No button the server would answer with 403: upload, bulk actions, reprocess, delete."""
+    org = make_org()
+    team = _team(app, org)
+    members_own = make_document(app, team.org_id, team.users["member"].id)
+    controls = (">Reprocess</button>", ">Delete</button>")
+    for role, may_upload, may_bulk in (
+        ("admin", True, True),
+        ("member", True, True),  # on their own documents
+        ("viewer", False, False),
+    ):
+        client = _client(app, team, role)
+        listing = client.get("/documents").get_data(as_text=True)
+        assert (">Upload</a>" in listing) is may_upload, role
+        assert ("Upload documents</a>" in listing) is may_upload, role
+        assert ('name="ids"' in listing and "With selected" in listing) is may_bulk, role
+        others = client.get(f"/documents/{team.owner_document}").get_data(as_text=True)
+        assert all((c in others) is (role == "admin") for c in controls), role
+        own = client.get(f"/documents/{members_own}").get_data(as_text=True)
+        assert all((c in own) is (role in ("admin", "member")) for c in controls), role
