@@ -69,6 +69,44 @@ def set_overrides(owner_engine: Engine, org: OrgFixture, **limits: int) -> None:
         )
 
 
+@contextmanager
+def own_plan(owner_engine: Engine, org: OrgFixture, requests_per_minute: int) -> Iterator[str]:
+    """A plan of the organization's own, copied from free; removed afterwards (plans are
+    shared by the whole run: a leftover would become "the plan that lifts" a quota in other
+    tests' messages)."""
+    plan_id = f"t-{uuid.uuid4().hex[:12]}"
+    with owner_engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE new_plan AS SELECT * FROM plans WHERE id = 'free'"))
+        conn.execute(
+            text("UPDATE new_plan SET id = :id, name = :id, requests_per_minute = :n"),
+            {"id": plan_id, "n": requests_per_minute},
+        )
+        conn.execute(text("INSERT INTO plans SELECT * FROM new_plan"))
+        conn.execute(text("DROP TABLE new_plan"))
+        conn.execute(
+            text("UPDATE organizations SET plan_id = :p WHERE id = :id"),
+            {"p": plan_id, "id": org.org_id},
+        )
+    try:
+        yield plan_id
+    finally:
+        with owner_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE organizations SET plan_id = 'free' WHERE id = :id"),
+                {"id": org.org_id},
+            )
+            conn.execute(text("DELETE FROM plans WHERE id = :p"), {"p": plan_id})
+
+
+def set_plan_limit(owner_engine: Engine, plan_id: str, requests_per_minute: int) -> None:
+    """Change a plan's own row, as an admin would."""
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE plans SET requests_per_minute = :n WHERE id = :p"),
+            {"n": requests_per_minute, "p": plan_id},
+        )
+
+
 def api_token(app: Flask, org: OrgFixture) -> str:
     """A new API token acting as the organization's owner."""
     from webapp.api import tokens
@@ -129,13 +167,16 @@ def test_api_429_is_json_with_headers(limited_app, make_org, owner_engine):
     assert refused.headers["X-RateLimit-Limit"] == "2"
 
 
-def count_redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every command the limiter's Redis connections send from now on (one round trip each)."""
+def count_redis_commands(
+    monkeypatch: pytest.MonkeyPatch, sent: list[str] | None = None
+) -> list[str]:
+    """Every command the limiter's Redis connections send from now on (one round trip each),
+    appended to ``sent`` (a new list if none is given)."""
     import redis.connection
 
     from webapp.ratelimit import CLIENT_NAME
 
-    sent: list[str] = []
+    sent = [] if sent is None else sent
     real = redis.connection.Connection.send_command
 
     def counting(connection: Any, *args: Any, **options: Any) -> Any:
@@ -148,13 +189,13 @@ def count_redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @contextmanager
-def statements_on(app: Flask) -> Iterator[list[str]]:
-    """The SQL the app's engine runs meanwhile."""
+def statements_on(app: Flask, seen: list[str] | None = None) -> Iterator[list[str]]:
+    """The SQL the app's engine runs meanwhile, appended to ``seen`` (a new list if none)."""
     from sqlalchemy import event
 
     with app.app_context():
         engine = db.engine
-    seen: list[str] = []
+    seen = [] if seen is None else seen
 
     def record(conn, cursor, statement, *args: Any) -> None:  # type: ignore[no-untyped-def]
         seen.append(statement)
@@ -236,76 +277,34 @@ def test_a_remembered_refusal_is_forgotten_when_a_limit_changes(
     assert passed.status_code == 200 and passed.headers["X-RateLimit-Limit"] == "5"
     assert statements != []  # looked up again, not answered from memory
     # A plan's own row announces itself too.
-    plan_id = f"t-{uuid.uuid4().hex[:12]}"
-    with owner_engine.begin() as conn:
-        conn.execute(text("CREATE TEMP TABLE new_plan AS SELECT * FROM plans WHERE id = 'free'"))
-        conn.execute(
-            text("UPDATE new_plan SET id = :id, name = :id, requests_per_minute = 1"),
-            {"id": plan_id},
-        )
-        conn.execute(text("INSERT INTO plans SELECT * FROM new_plan"))
-        conn.execute(text("DROP TABLE new_plan"))
-        conn.execute(
-            text("UPDATE organizations SET plan_id = :p, quota_overrides = '{}' WHERE id = :id"),
-            {"p": plan_id, "id": org.org_id},
-        )
-    assert client.get("/api/v1/documents", headers=auth).status_code == 429  # remembered now
-    before = changes.poll()
-    try:
-        with owner_engine.begin() as conn:
-            conn.execute(
-                text("UPDATE plans SET requests_per_minute = 50 WHERE id = :p"), {"p": plan_id}
-            )
+    set_overrides(owner_engine, org)
+    with own_plan(owner_engine, org, requests_per_minute=1) as plan_id:
+        assert client.get("/api/v1/documents", headers=auth).status_code == 429  # remembered
+        before = changes.poll()
+        set_plan_limit(owner_engine, plan_id, 50)
         wait_for_limit_change(limited_app, before)
         passed = client.get("/api/v1/documents", headers=auth)
         assert passed.status_code == 200 and passed.headers["X-RateLimit-Limit"] == "50"
-    finally:
-        with owner_engine.begin() as conn:
-            conn.execute(
-                text("UPDATE organizations SET plan_id = 'free' WHERE id = :id"),
-                {"id": org.org_id},
-            )
-            conn.execute(text("DELETE FROM plans WHERE id = :p"), {"p": plan_id})
 
 
 def test_a_known_tokens_check_is_sent_before_its_lookup_and_read_after(
     limited_app, make_org, owner_engine, monkeypatch
 ):
     """The Redis round trip overlaps the token lookup: EVALSHA goes out before any SQL."""
-    import redis.connection
-    from sqlalchemy import event
-
-    from webapp.ratelimit import CLIENT_NAME
-
     org = make_org()
     token = api_token(limited_app, org)
     set_overrides(owner_engine, org, requests_per_minute=4)
     client = client_for(limited_app)
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/documents", headers=auth).status_code == 200  # now remembered
-    events: list[str] = []
-    real_send = redis.connection.Connection.send_command
-
-    def sending(connection: Any, *args: Any, **options: Any) -> Any:
-        if connection.client_name == CLIENT_NAME:
-            events.append(f"redis {args[0]}")
-        return real_send(connection, *args, **options)
-
-    def executing(conn, cursor, statement, *args: Any) -> None:  # type: ignore[no-untyped-def]
-        events.append("sql")
-
-    monkeypatch.setattr(redis.connection.Connection, "send_command", sending)
-    with limited_app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", executing)
-    try:
+    events: list[str] = []  # Redis commands and SQL statements, in the order they were sent
+    count_redis_commands(monkeypatch, events)
+    with statements_on(limited_app, events):
         responses = [client.get("/api/v1/documents", headers=auth) for _ in range(4)]
-    finally:
-        event.remove(engine, "before_cursor_execute", executing)
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
-    assert events.count("redis EVALSHA") == 4  # one per request, no more
-    assert events[0] == "redis EVALSHA" and "sql" in events[1:]
+    assert events.count("EVALSHA") == 4  # one per request, no more
+    assert events[0] == "EVALSHA" and any(e != "EVALSHA" for e in events[1:])  # then SQL
 
 
 def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
@@ -585,45 +584,23 @@ def test_a_changed_limit_applies_within_a_second_in_every_process(
     """Raised, lowered, and by the plan's own row: the next requests follow at once."""
     org = make_org()
     token = api_token(app, org)
-    plan_id = f"t-{uuid.uuid4().hex[:12]}"
-    with owner_engine.begin() as conn:  # a plan of its own, copied from free, 3 per minute
-        conn.execute(text("CREATE TEMP TABLE new_plan AS SELECT * FROM plans WHERE id = 'free'"))
-        conn.execute(
-            text("UPDATE new_plan SET id = :id, name = :id, requests_per_minute = 3"),
-            {"id": plan_id},
-        )
-        conn.execute(text("INSERT INTO plans SELECT * FROM new_plan"))
-        conn.execute(text("DROP TABLE new_plan"))
-        conn.execute(
-            text("UPDATE organizations SET plan_id = :p WHERE id = :id"),
-            {"p": plan_id, "id": org.org_id},
-        )
-    assert [api_get(live_server, token)[0] for _ in range(4)] == [200, 200, 200, 429]
+    with own_plan(owner_engine, org, requests_per_minute=3) as plan_id:
+        assert [api_get(live_server, token)[0] for _ in range(4)] == [200, 200, 200, 429]
 
-    # Raise the plan's limit to 10: the next request passes, and the seven left pass in
-    # whichever process serves them.
-    with owner_engine.begin() as conn:
-        conn.execute(
-            text("UPDATE plans SET requests_per_minute = 10 WHERE id = :p"), {"p": plan_id}
-        )
-    changed = time.monotonic()
-    status, headers = api_get(live_server, token)
-    assert status == 200 and headers["X-RateLimit-Limit"] == "10"
-    assert time.monotonic() - changed < 1.0
-    assert [api_get(live_server, token)[0] for _ in range(7)] == [200] * 6 + [429]
+        # Raise the plan's limit to 10: the next request passes, and the seven left pass in
+        # whichever process serves them.
+        set_plan_limit(owner_engine, plan_id, 10)
+        changed = time.monotonic()
+        status, headers = api_get(live_server, token)
+        assert status == 200 and headers["X-RateLimit-Limit"] == "10"
+        assert time.monotonic() - changed < 1.0
+        assert [api_get(live_server, token)[0] for _ in range(7)] == [200] * 6 + [429]
 
-    # An override for this organization wins over the plan, lowered or raised.
-    set_overrides(owner_engine, org, requests_per_minute=2)
-    status, headers = api_get(live_server, token)
-    assert status == 429 and headers["X-RateLimit-Limit"] == "2"
-    set_overrides(owner_engine, org, requests_per_minute=100)
-    changed = time.monotonic()
-    assert api_get(live_server, token)[0] == 200
-    assert time.monotonic() - changed < 1.0
-    with owner_engine.begin() as conn:
-        conn.execute(
-            text("UPDATE organizations SET plan_id = 'free' WHERE id = :id"), {"id": org.org_id}
-        )
-        # Plans are shared by the whole run: a leftover would become "the plan that lifts"
-        # a quota in other tests' messages.
-        conn.execute(text("DELETE FROM plans WHERE id = :p"), {"p": plan_id})
+        # An override for this organization wins over the plan, lowered or raised.
+        set_overrides(owner_engine, org, requests_per_minute=2)
+        status, headers = api_get(live_server, token)
+        assert status == 429 and headers["X-RateLimit-Limit"] == "2"
+        set_overrides(owner_engine, org, requests_per_minute=100)
+        changed = time.monotonic()
+        assert api_get(live_server, token)[0] == 200
+        assert time.monotonic() - changed < 1.0
