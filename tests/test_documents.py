@@ -97,9 +97,37 @@ def test_upload_stores_row_chunks_and_outbox_in_one_go(app, org, client_a, owner
             "name": "workers.tasks.process_document",
             "args": [str(org.org_id), document_id],
             "retry": False,
+            "ignore_result": True,
             "queue": f"{TEST_QUEUE}-docs-free",
         }
     ]
+
+
+def test_a_published_document_subscribes_to_no_result(app, org, monkeypatch):
+    """Nobody waits for a document's result: publishing it sends the message and nothing else
+    (the result backend would otherwise subscribe to a result channel per message)."""
+    monkeypatch.undo()  # the real send_task, to a queue no worker reads
+    import redis
+
+    from webapp.documents import services
+    from webapp.tenancy import tenant_context
+
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    queue = f"{TEST_QUEUE}-unread-{uuid.uuid4().hex[:8]}"
+
+    def calls(command: str) -> int:
+        return int(client.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
+
+    before = {command: calls(command) for command in ("subscribe", "lpush")}
+    with app.app_context(), tenant_context(org.org_id):
+        monkeypatch.setattr(services, "queue_for", lambda plan_id: queue)
+        services.publish(services.PROCESS_TASK, org.org_id, "free", str(uuid.uuid4()))
+    try:
+        assert client.llen(queue) == 1, "the message was published"
+        assert calls("lpush") - before["lpush"] == 1
+        assert calls("subscribe") == before["subscribe"], "no result channel subscribed"
+    finally:
+        client.delete(queue)
 
 
 def test_large_upload_is_chunked_and_downloads_identically(org, client_a, owner_engine):

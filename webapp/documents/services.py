@@ -266,13 +266,15 @@ def publish(task: str, org_id: uuid.UUID | str, plan_id: str, *args: object) -> 
     """Publish a tenant task by name (the web process does not import the task modules).
 
     Tenant tasks take the organization first; the message carries it, never a worker-side
-    default. Documents go to the queue of the organization's plan (``plan_id``).
+    default. Documents go to the queue of the organization's plan (``plan_id``). Nobody waits
+    for these tasks' results (``ignore_result``): without it the Redis result backend would
+    subscribe this process to a result channel per message, two more Redis commands each.
     """
     options: dict[str, object] = {}
     if task == PROCESS_TASK:
         options["queue"] = queue_for(plan_id)
     current_app.extensions["celery"].send_task(
-        task, args=[str(org_id), *args], retry=False, **options
+        task, args=[str(org_id), *args], retry=False, ignore_result=True, **options
     )
 
 
