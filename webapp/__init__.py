@@ -25,6 +25,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
+    from webapp import database
+
+    database.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, os.pardir, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -17,7 +17,9 @@ DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_DATABASE_URI": None,
     # Migrations run as the owner role; the app itself never does.
     "MIGRATION_DATABASE_URL": None,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Pooled connections are pinged before use only after this much idle time
+    # (webapp/database.py), rather than at every checkout as pool_pre_ping would.
+    "DATABASE_PING_AFTER_IDLE_SECONDS": 1.0,
     "REDIS_URL": None,
     "CELERY_BROKER_URL": None,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -94,6 +96,7 @@ ENVIRONMENT_KEYS = {
     "RATELIMIT_SERVER_TIMING": "RATELIMIT_SERVER_TIMING",
     "RATELIMIT_BURST_SECONDS": "RATELIMIT_BURST_SECONDS",
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
+    "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
     "INVITATION_DAYS": "INVITATION_DAYS",
     "SMTP_HOST": "SMTP_HOST",
     "SMTP_PORT": "SMTP_PORT",
@@ -104,6 +107,7 @@ ENVIRONMENT_KEYS = {
 }
 NUMERIC_KEYS = {
     "BROKER_VISIBILITY_TIMEOUT",
+    "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DOCUMENT_TIME_LIMIT",
     "RATELIMIT_BURST_SECONDS",
     "REFUSAL_MEMORY_SECONDS",
