@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -13,6 +14,7 @@ from sqlalchemy import text
 
 from tests.conftest import FIXTURES, TEST_QUEUE, csrf_token, process_now, upload, uploaded_ids
 from webapp.documents.filenames import sanitize_filename
+from webapp.extensions import db
 
 BAD = FIXTURES / "bad"
 MINUTES = (FIXTURES / "meeting_minutes.txt").read_bytes()
@@ -281,6 +283,74 @@ def test_processing_builds_the_digest(app, org, client_a, owner_engine):
         )
     maria = next(a for a in digest["action_items"] if "revised budget" in a["text"])
     assert (maria["owner"], maria["due_date"]) == ("Maria", "2027-03-12")
+
+
+@contextmanager
+def document_steps(app):
+    """What the pipeline does to the database, in order: each status it writes, each COMMIT,
+    and how it reads the original ("read": one query, "stream": a chunk at a time)."""
+    from sqlalchemy import event
+
+    steps: list[str] = []
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        if sql.startswith("UPDATE documents SET status"):
+            steps.append(parameters["status"])
+        elif "FROM document_blobs" in sql:
+            steps.append("stream" if context.execution_options.get("yield_per") else "read")
+
+    def commit(conn):
+        steps.append("COMMIT")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield steps
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+
+
+def test_a_short_document_commits_one_step_before_done(app, org, client_a):
+    """The original is read in the transaction that marks "extracting"; a short text's
+    "analysing" step would last milliseconds, so it is not committed."""
+    (document_id,) = set(uploaded_ids(upload(client_a, (unique(MINUTES), "minutes.txt"))))
+    with document_steps(app) as steps:
+        assert process_now(app, org.org_id, document_id) == "done"
+    assert steps == ["read", "extracting", "COMMIT", "done", "COMMIT"]
+
+
+def test_a_long_text_shows_the_analysing_step(app, org, client_a, owner_engine):
+    from workers import pipeline
+
+    long_text = b"\n".join(unique(MINUTES) for _ in range(15))
+    assert len(long_text) >= pipeline.ANALYSING_STEP_CHARS
+    (document_id,) = set(uploaded_ids(upload(client_a, (long_text, "long-minutes.txt"))))
+    with document_steps(app) as steps:
+        assert process_now(app, org.org_id, document_id) == "done"
+    assert steps == ["read", "extracting", "COMMIT", "analysing", "COMMIT", "done", "COMMIT"]
+    assert document_row(owner_engine, document_id).progress == 100
+
+
+def test_a_document_over_the_spool_size_is_streamed_and_processed(
+    app, org, client_a, owner_engine, monkeypatch
+):
+    """A large original is read a chunk at a time after "extracting" is shown, in a
+    transaction that ends before its text is extracted."""
+    from workers import pipeline
+
+    content = unique(MINUTES)
+    monkeypatch.setattr(pipeline, "SPOOL_BYTES", len(content) // 2)
+    (document_id,) = set(uploaded_ids(upload(client_a, (content, "minutes.txt"))))
+    with document_steps(app) as steps:
+        assert process_now(app, org.org_id, document_id) == "done"
+    assert steps == ["extracting", "COMMIT", "stream", "COMMIT", "done", "COMMIT"]
+    row = document_row(owner_engine, document_id)
+    assert (row.status, row.progress, row.error) == ("done", 100, None)
+    page = client_a.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "Maria" in page and "2027-03-12" in page
 
 
 def test_processing_twice_gives_the_same_digest_and_no_duplicate_rows(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
+from typing import IO
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from flask import current_app
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 # A document up to this size is read in one query and copied in memory; a larger one is read
 # a chunk at a time and spooled to disk, so no worker holds a whole large file.
 SPOOL_BYTES = 8 * 1024 * 1024
+# Text shorter than this is analysed in a few tens of milliseconds: no progress bar could
+# show an "analysing" step, so it is not committed (one transaction fewer per document).
+ANALYSING_STEP_CHARS = 20_000
 
 UNEXPECTED = (
     "Something unexpected stopped the processing of this document. Use Reprocess to try "
@@ -54,21 +58,21 @@ def process(document_id: str) -> str:
     if document is None:
         return "missing"  # deleted since it was queued: nothing to do
     try:
-        _advance(document, "extracting", 5, attempt=True)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as copy:
-            chunks = (
-                select(DocumentBlob.data)
-                .where(DocumentBlob.document_id == key)
-                .order_by(DocumentBlob.seq)
-            )
-            if document.size_bytes > SPOOL_BYTES:  # a chunk at a time (a server-side cursor)
-                chunks = chunks.execution_options(yield_per=1)
-            for chunk in db.session.scalars(chunks):  # else in one round trip
-                copy.write(chunk)
+            if document.size_bytes <= SPOOL_BYTES:
+                # Read in the transaction that marks the step: one round trip, one commit.
+                _copy_original(key, copy)
+                _advance(document, "extracting", 5, attempt=True)
+            else:
+                # The step is shown first; the copy then streams a chunk at a time.
+                _advance(document, "extracting", 5, attempt=True)
+                _copy_original(key, copy, stream=True)
+                db.session.commit()  # no transaction stays open while the text is extracted
             copy.seek(0)
             extracted = extract_text(copy, document.detected_type)
-        # One commit per stage: progress a person can watch, without a round trip per step.
-        _advance(document, "analysing", 50)
+        # One commit per stage a person could watch, without a round trip per step.
+        if len(extracted.text) >= ANALYSING_STEP_CHARS:
+            _advance(document, "analysing", 50)
         digest = analyse(extracted.text, title=document.title, pages=extracted.pages)
         _store(document, extracted.text, digest)
         return "done"
@@ -79,6 +83,16 @@ def process(document_id: str) -> str:
     except Exception:
         log.exception("processing document %s failed", document_id)
         return _fail(document, UNEXPECTED)
+
+
+def _copy_original(key: uuid.UUID, copy: IO[bytes], stream: bool = False) -> None:
+    """Write the stored original into ``copy``: in one query, or a chunk at a time."""
+    chunks = select(DocumentBlob.data).where(DocumentBlob.document_id == key)
+    chunks = chunks.order_by(DocumentBlob.seq)
+    if stream:  # a server-side cursor: one chunk in memory at a time
+        chunks = chunks.execution_options(yield_per=1)
+    for chunk in db.session.scalars(chunks):
+        copy.write(chunk)
 
 
 def _advance(document: Document, status: str, progress: int, attempt: bool = False) -> None:
