@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
+
+from sqlalchemy import and_, select
 
 from webapp import tenancy
 from webapp.documents import services
+from webapp.extensions import db
+from webapp.models import Document, Organization
 from workers import pipeline
 from workers.fairness import fairness
 
@@ -24,9 +29,9 @@ def fair_process(org_id: str, document_id: str) -> str:
         log.warning("worker slots unavailable while starting %s", document_id, exc_info=True)
     plan_id = None
     try:
-        # Read once, before the pipeline's commits expire it: the status decides whether to
-        # process, the plan which queue the organization's next document goes to.
-        org = tenancy.current_organization()
+        # Read once: the status decides whether to process, the plan which queue the
+        # organization's next document goes to.
+        org, document = _organization_and_document(document_id)
         plan_id = org.plan_id
         if org.status == "suspended":
             # Not processed: it stays ``queued``. Its slot is handed on below, so the
@@ -34,7 +39,9 @@ def fair_process(org_id: str, document_id: str) -> str:
             # (webapp/admin/services.py) dispatches every queued document again.
             log.info("organization %s is suspended; document %s waits", org_id, document_id)
             return "suspended"
-        return pipeline.process(document_id)
+        if document is None:
+            return "missing"  # deleted since it was queued (or never existed): nothing to do
+        return pipeline.process(document_id)  # finds ``document`` in the session: no query
     finally:
         try:
             parked = slots.finish(org_id, document_id)
@@ -43,3 +50,25 @@ def fair_process(org_id: str, document_id: str) -> str:
             parked = None
         if parked and plan_id is not None:  # (else the reaper re-queues it if still queued)
             services.publish(services.PROCESS_TASK, org_id, plan_id, parked)
+
+
+def _organization_and_document(document_id: str) -> tuple[Organization, Document | None]:
+    """The organization in context and its document (None if gone), in one statement.
+
+    While the caller holds the document, the pipeline's own lookup finds it in the session
+    (whose identity map keeps only referenced objects) without a query: one round trip per
+    task instead of two.
+    """
+    try:
+        key: uuid.UUID | None = uuid.UUID(document_id)
+    except ValueError:
+        key = None  # matches no document; the pipeline reports it missing
+    org_id = tenancy.require_org_id()
+    row = db.session.execute(
+        select(Organization, Document)
+        .outerjoin(Document, and_(Document.organization_id == Organization.id, Document.id == key))
+        .where(Organization.id == org_id)
+    ).first()
+    if row is None:  # RLS would hide it only if the database context were wrong
+        raise tenancy.TenantContextMissing("the organization in context is not visible")
+    return row[0], row[1]
