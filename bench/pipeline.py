@@ -38,7 +38,14 @@ from outside, and the worker's share of it:
    ``tenant_context`` — the pipeline as ``TenantTask`` runs it, without the broker and
    without the worker-slot bookkeeping of ``workers/fair_run.py`` (both count as queue).
    It prints documents/second, the ratio end-to-end / worker-only and "queue cost" =
-   1 - ratio.
+   1 - ratio;
+6. **through the queue, stored first**: the same number of documents, stored in-process, are
+   dispatched through the real path (worker slots, Celery, the running worker) with no
+   uploads competing for the cores: the queue's own cost, as queued / worker-only;
+7. **Celery's own cost per message**: as many no-op tasks (``celery.accumulate``, published
+   like a document: JSON, late ack, no result) through the same worker. From the CPU per
+   message and the worker-only run's CPU per document it prints the best queued / worker-only
+   ratio any code could reach with one Celery message per document on this machine.
 
 Both runs also print the CPU seconds each group of processes spent (web server, Celery
 worker, the PostgreSQL backends of the bench database, Redis, this script), per document:
@@ -715,6 +722,40 @@ def run_queue_only(
     return float(row[2]) - started, int(row[1])
 
 
+NOOP_TASK = "celery.accumulate"  # Celery's built-in task that returns its arguments
+
+
+def run_noop_tasks(app: Any, stack: Stack, redis_url: str, count: int) -> tuple[float, CpuMeter]:
+    """Celery's own cost per message: ``count`` no-op tasks through the running worker.
+
+    Published (JSON, late ack, no result, like a document) to the free plan's document
+    queue, so the same consumer takes them; done when the queue and kombu's ``unacked`` hash
+    (messages delivered but not yet acknowledged) are both empty. Returns (seconds, CPU).
+    """
+    import redis
+
+    from workers.fairness import queue_for
+
+    client = redis.Redis.from_url(redis_url)
+    celery = app.extensions["celery"]
+    with app.app_context():
+        queue = queue_for("free")
+    meter = CpuMeter(stack)
+    meter.start()
+    started = time.monotonic()
+    for n in range(count):
+        celery.send_task(NOOP_TASK, args=[n], queue=queue, ignore_result=True, retry=False)
+    deadline = started + max(120.0, count / 10)
+    while client.llen(queue) or client.hlen("unacked"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not finish {count} no-op tasks")
+        time.sleep(0.005)
+    seconds = time.monotonic() - started
+    meter.stop()
+    client.close()
+    return seconds, meter
+
+
 @dataclass
 class WorkerOnly:
     """What the in-process run measured."""
@@ -869,17 +910,19 @@ def report_cycles(rates: dict[str, list[float]]) -> None:
     print("\nCycles (documents/s; ratios taken within each cycle)")
     print(
         f"  {'cycle':>5} {'end to end':>11} {'worker only':>12} {'queued':>8} {'e2e/worker':>11} "
-        f"{'queued/worker':>14}"
+        f"{'queued/worker':>14} {'best possible':>14}"
     )
     e2e_ratios, queued_ratios = [], []
     for index, e2e in enumerate(rates["e2e"]):
-        worker = rates["worker"][index] if index < len(rates["worker"]) else float("nan")
-        queued = rates["queued"][index] if index < len(rates["queued"]) else float("nan")
+        worker, queued, floor = (
+            rates[name][index] if index < len(rates[name]) else float("nan")
+            for name in ("worker", "queued", "floor")
+        )
         e2e_ratios.append(e2e / worker)
         queued_ratios.append(queued / worker)
         print(
             f"  {index + 1:>5} {e2e:11.2f} {worker:12.2f} {queued:8.2f} {e2e / worker:11.3f} "
-            f"{queued / worker:14.3f}"
+            f"{queued / worker:14.3f} {floor:14.3f}"
         )
     print(
         f"  median end to end / worker only {statistics.median(e2e_ratios):.3f} (queue cost "
@@ -887,6 +930,12 @@ def report_cycles(rates: dict[str, list[float]]) -> None:
         f"{statistics.median(queued_ratios):.3f} (queue cost without uploads competing "
         f"{100 * (1 - statistics.median(queued_ratios)):.1f} %)"
     )
+    if rates["floor"]:
+        best = statistics.median(rates["floor"])
+        print(
+            f"  median best possible queued / worker only, given Celery's own cost per message "
+            f"{best:.3f} (a queue cost of at least {100 * (1 - best):.1f} %)"
+        )
 
 
 def report_end_to_end(e2e: EndToEnd, clients: int) -> float:
@@ -1023,7 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  warm-up: {len(warm.finished)} documents through the API and the worker "
                 f"({', '.join(sorted({d['status'] for d in warm.finished.values()}))})"
             )
-        rates: dict[str, list[float]] = {"e2e": [], "worker": [], "queued": []}
+        rates: dict[str, list[float]] = {"e2e": [], "worker": [], "queued": [], "floor": []}
         for cycle in range(1, args.cycles + 1):
             if args.cycles > 1:
                 print(f"\n=== Cycle {cycle} of {args.cycles}  (load average {load_average()})")
@@ -1094,6 +1143,30 @@ def main(argv: list[str] | None = None) -> int:
                         f"{100 * (1 - queue_rate / direct_rate):5.1f} %"
                     )
                     queue_meter.report(done, seconds)
+                    noop_seconds, noop_meter = run_noop_tasks(
+                        app, stack, args.redis_url, direct_docs
+                    )
+                    # CPU-bound on both runs, throughput goes as 1 / (CPU per document,
+                    # all processes): the worker-only run's, plus at least one message's.
+                    message_ms = 1000 * sum(noop_meter.seconds.values()) / direct_docs
+                    worker_ms = 1000 * sum(direct.meter.seconds.values()) / len(ids)
+                    floor = worker_ms / (worker_ms + message_ms)
+                    rates["floor"].append(floor)
+                    print(
+                        f"\nCelery's own cost per message: {direct_docs} no-op tasks "
+                        f"({NOOP_TASK}, JSON, late ack, no result) published from this script "
+                        f"to the same worker: {noop_seconds:.2f} s = "
+                        f"{direct_docs / noop_seconds:.0f} tasks/s"
+                    )
+                    noop_meter.report(direct_docs, noop_seconds)
+                    print(
+                        f"  CPU per message, all processes  {message_ms:6.2f} ms (publish, "
+                        f"deliver, run, acknowledge), against {worker_ms:.2f} ms per document "
+                        "in the worker-only run\n"
+                        "  best queued / worker only with one such message per document "
+                        f"(worker / (worker + message), CPU-bound)  {floor:.3f} -> a queue "
+                        f"cost of at least {100 * (1 - floor):.1f} %"
+                    )
         if args.cycles > 1:
             report_cycles(rates)
         completed = True
