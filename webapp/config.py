@@ -205,6 +205,8 @@ def finalise(config: dict[str, Any]) -> None:
         },
         "include": ["workers.tasks"],
     }
+    if broker.startswith("redis://"):  # kombu's Redis transport, reusing its client
+        celery["broker_transport"] = "workers.broker:Transport"
     celery.update(config.get("CELERY") or {})
     config["CELERY"] = celery
 
