@@ -1,7 +1,8 @@
 """Pipeline throughput: API uploads to finished digests, set against the task body alone.
 
     python bench/pipeline.py [--docs 200] [--clients 4] [--direct-docs N] [--processes 2]
-                             [--warmup 2] [--worker-slots 2] [--cycles 1] [--database-url URL]
+                             [--warmup 2] [--worker-slots 2] [--prefetch-multiplier N]
+                             [--cycles 1] [--database-url URL]
                              [--redis-url URL] [--keep]
     python bench/pipeline.py --url http://host:port --token pmdi_... [--app-database-url URL]
 
@@ -271,11 +272,14 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         pass
 
 
-def start_stack(app: Any, app_url: str, redis_url: str, workdir: Path) -> Stack:
+def start_stack(
+    app: Any, app_url: str, redis_url: str, workdir: Path, prefetch: int | None = None
+) -> Stack:
     """gunicorn (2 workers) and one Celery worker (concurrency 2), as webapp/serve.py runs them.
 
     The worker consumes the same queues (``workers.fairness.worker_queues``: default and one
     per plan) and runs beat inside it, as serve.py does, with its schedule file in ``workdir``.
+    ``prefetch`` overrides the app's ``worker_prefetch_multiplier`` (1) for an experiment.
     """
     from workers.fairness import worker_queues
 
@@ -301,6 +305,7 @@ def start_stack(app: Any, app_url: str, redis_url: str, workdir: Path) -> Stack:
                 "-Q",
                 worker_queues("docs"),
             ),
+            *([f"--prefetch-multiplier={prefetch}"] if prefetch else []),
         ],
         "gunicorn": [
             sys.executable,
@@ -988,6 +993,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the organization's worker_slots override (2: it may use the whole worker)",
     )
     parser.add_argument(
+        "--prefetch-multiplier",
+        type=int,
+        help="run the worker with this prefetch multiplier instead of the app's (1)",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("TEST_DATABASE_URL") or DEFAULT_ADMIN_URL,
         help="an admin URL that may create databases and roles",
@@ -1022,6 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  parameters: docs={args.docs} clients={args.clients} direct-docs={direct_docs} "
         f"processes={args.processes} warmup={args.warmup} worker-slots={args.worker_slots} "
+        f"prefetch-multiplier={args.prefetch_multiplier or 'the app default (1)'} "
         + (
             f"database={DATABASE} redis={args.redis_url} (gunicorn --workers 2, "
             "celery --concurrency=2 prefork --beat)"
@@ -1043,7 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
             admin_db_url, app_url = prepare_database(args.database_url)
             config = app_config(app_url, args.redis_url)
             app = make_app(config)
-            stack = start_stack(app, app_url, args.redis_url, workdir)
+            stack = start_stack(app, app_url, args.redis_url, workdir, args.prefetch_multiplier)
             email = sign_up_through_pages(stack.url, "api")
             org_a, user_a = user_of(admin_db_url, email)
             token = issue_token(app, org_a, user_a)
