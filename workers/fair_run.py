@@ -62,7 +62,7 @@ def _organization_and_document(document_id: str) -> tuple[Organization, Document
     try:
         key: uuid.UUID | None = uuid.UUID(document_id)
     except ValueError:
-        key = None  # matches no document; the pipeline reports it missing
+        key = None  # matches no document: the task reports it missing
     org_id = tenancy.require_org_id()
     row = db.session.execute(
         select(Organization, Document)

@@ -87,8 +87,9 @@ def process(document_id: str) -> str:
 
 def _copy_original(key: uuid.UUID, copy: IO[bytes], stream: bool = False) -> None:
     """Write the stored original into ``copy``: in one query, or a chunk at a time."""
-    chunks = select(DocumentBlob.data).where(DocumentBlob.document_id == key)
-    chunks = chunks.order_by(DocumentBlob.seq)
+    chunks = (
+        select(DocumentBlob.data).where(DocumentBlob.document_id == key).order_by(DocumentBlob.seq)
+    )
     if stream:  # a server-side cursor: one chunk in memory at a time
         chunks = chunks.execution_options(yield_per=1)
     for chunk in db.session.scalars(chunks):
