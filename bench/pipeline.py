@@ -700,13 +700,16 @@ def run_queue_only(
     from webapp.config import sqlalchemy_url
     from webapp.documents import services
     from webapp.extensions import db
-    from webapp.tenancy import tenant_context
+    from webapp.tenancy import current_organization, tenant_context
 
     engine = create_engine(sqlalchemy_url(admin_db_url))
     started = time.time()
     with app.app_context(), tenant_context(org_id):
+        # An upload dispatches with its organization loaded; hold it here too, or each
+        # send_task would read it again (the session keeps only referenced objects).
+        organization = current_organization()
         for document_id in ids:
-            services.send_task(services.PROCESS_TASK, org_id, document_id)
+            services.send_task(services.PROCESS_TASK, organization.id, document_id)
         db.session.remove()
     deadline = time.monotonic() + max(600.0, 10.0 * len(ids))
     while True:
