@@ -29,6 +29,11 @@ def redis_clients_built(monkeypatch):
 
 
 @pytest.fixture
+def org(make_org):
+    return make_org()
+
+
+@pytest.fixture
 def queue(app):
     name = f"{TEST_QUEUE}-broker-{uuid.uuid4().hex[:8]}"
     yield name
@@ -80,8 +85,3 @@ def test_messages_round_trip_and_a_replaced_pool_gets_a_new_client(app, queue):
                 message.ack()
     assert [m.payload for m in received] == [{"n": 1}, {"n": 2}]
     assert redis.Redis.from_url(app.config["REDIS_URL"]).llen(queue) == 0
-
-
-@pytest.fixture
-def org(make_org):
-    return make_org()

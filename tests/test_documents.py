@@ -9,12 +9,15 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+import redis
 from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import text
 
 from tests.conftest import FIXTURES, TEST_QUEUE, csrf_token, process_now, upload, uploaded_ids
+from webapp.documents import services
 from webapp.documents.filenames import sanitize_filename
 from webapp.extensions import db
+from webapp.tenancy import tenant_context
 
 BAD = FIXTURES / "bad"
 MINUTES = (FIXTURES / "meeting_minutes.txt").read_bytes()
@@ -109,11 +112,6 @@ def test_a_published_document_subscribes_to_no_result(app, org, monkeypatch):
     """Nobody waits for a document's result: publishing it sends the message and nothing else
     (the result backend would otherwise subscribe to a result channel per message)."""
     monkeypatch.undo()  # the real send_task, to a queue no worker reads
-    import redis
-
-    from webapp.documents import services
-    from webapp.tenancy import tenant_context
-
     client = redis.Redis.from_url(app.config["REDIS_URL"])
     queue = f"{TEST_QUEUE}-unread-{uuid.uuid4().hex[:8]}"
 
