@@ -216,13 +216,28 @@ def wait_for_limit_change(app: Flask, since: int | None) -> None:
         time.sleep(0.01)
 
 
+def set_overrides_and_wait(
+    app: Flask, owner_engine: Engine, org: OrgFixture, **limits: int
+) -> None:
+    """``set_overrides``, then wait until ``app``'s listener has read the change's NOTIFY.
+
+    A test that counts on a remembered token must not have it forgotten midway by its own
+    change arriving late (NOTIFY is delivered asynchronously).
+    """
+    changes = app.extensions["ratelimits"].remembered.changes
+    with app.app_context():
+        before = changes.poll()  # starts listening if need be; reads what has arrived
+    set_overrides(owner_engine, org, **limits)
+    wait_for_limit_change(app, before)
+
+
 def test_a_refused_token_is_refused_again_without_the_database(
     limited_app, make_org, owner_engine, monkeypatch
 ):
     """Once refused, a token's next refusals cost one Redis command and no SQL at all."""
     org = make_org()
     token = api_token(limited_app, org)
-    set_overrides(owner_engine, org, requests_per_minute=2)
+    set_overrides_and_wait(limited_app, owner_engine, org, requests_per_minute=2)
     client = client_for(limited_app)
     auth = {"Authorization": f"Bearer {token}"}
     assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
@@ -293,7 +308,7 @@ def test_a_known_tokens_check_is_sent_before_its_lookup_and_read_after(
     """The Redis round trip overlaps the token lookup: EVALSHA goes out before any SQL."""
     org = make_org()
     token = api_token(limited_app, org)
-    set_overrides(owner_engine, org, requests_per_minute=4)
+    set_overrides_and_wait(limited_app, owner_engine, org, requests_per_minute=4)
     client = client_for(limited_app)
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/documents", headers=auth).status_code == 200  # now remembered
@@ -316,7 +331,7 @@ def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
 
     org = make_org()
     token = api_token(limited_app, org)
-    set_overrides(owner_engine, org, requests_per_minute=50)
+    set_overrides_and_wait(limited_app, owner_engine, org, requests_per_minute=50)
     client = client_for(limited_app)
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/documents", headers=auth).status_code == 200
@@ -346,7 +361,7 @@ def test_a_remembered_refusal_lasts_at_most_the_configured_time(services, make_o
     )
     org = make_org()
     token = api_token(app, org)
-    set_overrides(owner_engine, org, requests_per_minute=1)
+    set_overrides_and_wait(app, owner_engine, org, requests_per_minute=1)
     client = client_for(app)
     auth = {"Authorization": f"Bearer {token}"}
     assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(2)] == [
