@@ -8,6 +8,8 @@ from typing import Any
 
 import fakeredis
 import pytest
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import Map
 
 from webapp.ratelimit import MovingWindows, RateLimiter, Rule
@@ -148,6 +150,7 @@ def limiter_with(windows: MovingWindows) -> RateLimiter:
             "REFUSAL_MEMORY_SECONDS": 1.0,
         },
         url_map=Map(),
+        json=DefaultJSONProvider(Flask(__name__)),
     )
     RateLimiter.__init__(limiter, app)  # type: ignore[arg-type]
     limiter.windows = windows

@@ -38,7 +38,6 @@ Redis is not asked at all, so a dead Redis costs at most one timeout per process
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -59,6 +58,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from webapp.api.errors import api_error, error_body
 from webapp.api.tokens import bearer_token
 from webapp.extensions import db
 from webapp.headers import SECURITY_HEADERS, request_id
@@ -329,6 +329,7 @@ class RateLimiter:
         self.warning_interval = float(config["RATELIMIT_WARNING_INTERVAL"])
         self.failures = 0  # checks that failed open because Redis did not answer
         self.url_map = app.url_map
+        self.json = app.json  # jsonify's provider, usable before Flask's context exists
         self.remembered = RememberedWindows(
             LimitChanges(lambda: _engine_of(app)), float(config["REFUSAL_MEMORY_SECONDS"])
         )
@@ -460,9 +461,9 @@ class RateLimiter:
             environ[EARLY] = early
             return None
         self.remembered.remember(key, remembered.rules, generation, decision.retry_after)
-        body = {"error": {"code": "rate_limited", "message": _refusal_message(decision.reported)}}
-        text = json.dumps(body, separators=(",", ":"), sort_keys=True) + "\n"  # as jsonify writes
-        response = Response(text, 429, mimetype="application/json")
+        message = _refusal_message(decision.reported)
+        response = self.json.response(error=error_body(429, "rate_limited", message))
+        response.status_code = 429
         response.headers["X-Request-ID"] = request_id(environ.get("HTTP_X_REQUEST_ID"))
         response.headers.update(SECURITY_HEADERS)
         self._rate_limit_headers(response, decision, early.elapsed_ms)
@@ -529,8 +530,6 @@ class RateLimiter:
     def _refuse(self, decision: Decision, api: bool) -> ResponseReturnValue:
         message = _refusal_message(decision.reported)
         if api or _prefers_json():
-            from webapp.api.errors import api_error
-
             return api_error(429, "rate_limited", message)
         return render_template("errors/429.html", message=message), 429
 

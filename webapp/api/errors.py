@@ -49,17 +49,23 @@ def api_error(
     **extra: object,
 ) -> ResponseReturnValue:
     """``{"error": {"code", "message", ...extra}}`` with ``status``."""
-    body = {
-        "code": code or CODES.get(status, "error"),
-        "message": message or MESSAGES.get(status, "The request could not be handled."),
-        **extra,
-    }
-    response = jsonify(error=body)
+    response = jsonify(error=error_body(status, code, message, **extra))
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
     response.headers.update(headers or {})
     return response
+
+
+def error_body(
+    status: int, code: str | None = None, message: str | None = None, **extra: object
+) -> dict[str, object]:
+    """The ``error`` object: the status's stable code and message unless given."""
+    return {
+        "code": code or CODES.get(status, "error"),
+        "message": message or MESSAGES.get(status, "The request could not be handled."),
+        **extra,
+    }
 
 
 def document_error_body(exc: DocumentError) -> dict[str, object]:
