@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
@@ -175,6 +176,23 @@ def make_org(app: Flask):  # type: ignore[no-untyped-def]
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+
+
+@contextmanager
+def statements_on(app: Flask, seen: list[str] | None = None) -> Iterator[list[str]]:
+    """The SQL the app's engine runs meanwhile, appended to ``seen`` (a new list if none)."""
+    with app.app_context():
+        engine = db.engine
+    seen = [] if seen is None else seen
+
+    def record(conn, cursor, statement, *args: Any) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from tests.conftest import ROOT, make_app
+from tests.conftest import ROOT, make_app, statements_on
 from webapp.documents import services as document_services
 from webapp.extensions import db
 from webapp.tenancy import tenant_context
@@ -95,38 +95,30 @@ def test_dispatch_publishes_only_what_the_slots_allow(app, make_org, monkeypatch
 def test_a_task_reads_its_organization_and_document_in_one_statement(app, make_org, monkeypatch):
     """The slot bookkeeping's read also loads the document the pipeline then works on; a
     document of another organization, or none at all, is "missing" and nothing is touched."""
-    from sqlalchemy import event
-
     from workers.fair_run import fair_process
 
     monkeypatch.setattr(app.extensions["celery"], "send_task", lambda *a, **k: None)
     org, other = make_org(), make_org()
     mine, theirs = _upload(app, org.org_id, "mine"), _upload(app, other.org_id, "theirs")
-    statements: list[str] = []
 
-    def record(conn, cursor, sql, *args):
-        if not sql.startswith("SELECT set_config"):
-            statements.append(sql.split()[0] + (" blobs" if "document_blobs" in sql else ""))
+    def kinds(statements: list[str]) -> list[str]:
+        return [
+            sql.split()[0] + (" blobs" if "document_blobs" in sql else "")
+            for sql in statements
+            if not sql.startswith("SELECT set_config")
+        ]
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with app.app_context(), tenant_context(org.org_id):
-            assert fair_process(str(org.org_id), mine) == "done"
-            db.session.remove()
-        first = list(statements)
-        statements.clear()
-        with app.app_context(), tenant_context(org.org_id):
-            assert fair_process(str(org.org_id), theirs) == "missing"
-            assert fair_process(str(org.org_id), str(uuid.uuid4())) == "missing"
-            assert fair_process(str(org.org_id), "not-a-uuid") == "missing"
-            db.session.remove()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with statements_on(app) as first, app.app_context(), tenant_context(org.org_id):
+        assert fair_process(str(org.org_id), mine) == "done"
+        db.session.remove()
+    with statements_on(app) as missing, app.app_context(), tenant_context(org.org_id):
+        assert fair_process(str(org.org_id), theirs) == "missing"
+        assert fair_process(str(org.org_id), str(uuid.uuid4())) == "missing"
+        assert fair_process(str(org.org_id), "not-a-uuid") == "missing"
+        db.session.remove()
     # One read of the organization and its document, the original, then the writes.
-    assert first == ["SELECT", "SELECT blobs", "UPDATE", "INSERT", "UPDATE"], first
-    assert statements == ["SELECT", "SELECT", "SELECT"], "one read each, no writes"
+    assert kinds(first) == ["SELECT", "SELECT blobs", "UPDATE", "INSERT", "UPDATE"], first
+    assert kinds(missing) == ["SELECT", "SELECT", "SELECT"], "one read each, no writes"
     with app.app_context(), tenant_context(other.org_id):
         assert document_services.get_document(theirs).status == "queued"
         db.session.remove()

@@ -31,7 +31,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import ROOT, TEST_QUEUE, OrgFixture, Services, login, make_app, upload
+from tests.conftest import (
+    ROOT,
+    TEST_QUEUE,
+    OrgFixture,
+    Services,
+    login,
+    make_app,
+    statements_on,
+    upload,
+)
 from tests.test_browser import _free_port
 from webapp.extensions import db
 
@@ -119,6 +128,15 @@ def api_token(app: Flask, org: OrgFixture) -> str:
     return issued.plaintext
 
 
+def api_client(
+    app: Flask, owner_engine: Engine, org: OrgFixture, requests_per_minute: int
+) -> tuple[FlaskClient, str, dict[str, str]]:
+    """A client, an API token of ``org`` and its header, under a limit already announced."""
+    token = api_token(app, org)
+    set_overrides_and_wait(app, owner_engine, org, requests_per_minute=requests_per_minute)
+    return client_for(app), token, {"Authorization": f"Bearer {token}"}
+
+
 # --- headers, pages and JSON --------------------------------------------------------------
 
 
@@ -152,10 +170,7 @@ def test_headers_on_every_limited_response_and_a_friendly_429_page(
 
 def test_api_429_is_json_with_headers(limited_app, make_org, owner_engine):
     org = make_org()
-    token = api_token(limited_app, org)
-    set_overrides(owner_engine, org, requests_per_minute=2)
-    client = client_for(limited_app)
-    auth = {"Authorization": f"Bearer {token}"}
+    client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=2)
     ok = client.get("/api/v1/documents", headers=auth)
     assert ok.status_code == 200 and ok.headers["X-RateLimit-Remaining"] == "1"
     client.get("/api/v1/documents", headers=auth)
@@ -188,25 +203,6 @@ def count_redis_commands(
     return sent
 
 
-@contextmanager
-def statements_on(app: Flask, seen: list[str] | None = None) -> Iterator[list[str]]:
-    """The SQL the app's engine runs meanwhile, appended to ``seen`` (a new list if none)."""
-    from sqlalchemy import event
-
-    with app.app_context():
-        engine = db.engine
-    seen = [] if seen is None else seen
-
-    def record(conn, cursor, statement, *args: Any) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def wait_for_limit_change(app: Flask, since: int | None) -> None:
     """Until this process's listener has read a NOTIFY pmdi_limits after ``since``."""
     changes = app.extensions["ratelimits"].remembered.changes
@@ -236,10 +232,7 @@ def test_a_refused_token_is_refused_again_without_the_database(
 ):
     """Once refused, a token's next refusals cost one Redis command and no SQL at all."""
     org = make_org()
-    token = api_token(limited_app, org)
-    set_overrides_and_wait(limited_app, owner_engine, org, requests_per_minute=2)
-    client = client_for(limited_app)
-    auth = {"Authorization": f"Bearer {token}"}
+    client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=2)
     assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
         200,
         200,
@@ -274,10 +267,7 @@ def test_a_remembered_refusal_is_forgotten_when_a_limit_changes(
 ):
     """A raised override is announced by NOTIFY: the remembered refusal goes, the next passes."""
     org = make_org()
-    token = api_token(limited_app, org)
-    set_overrides(owner_engine, org, requests_per_minute=1)
-    client = client_for(limited_app)
-    auth = {"Authorization": f"Bearer {token}"}
+    client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=1)
     assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
         200,
         429,
@@ -307,10 +297,7 @@ def test_a_known_tokens_check_is_sent_before_its_lookup_and_read_after(
 ):
     """The Redis round trip overlaps the token lookup: EVALSHA goes out before any SQL."""
     org = make_org()
-    token = api_token(limited_app, org)
-    set_overrides_and_wait(limited_app, owner_engine, org, requests_per_minute=4)
-    client = client_for(limited_app)
-    auth = {"Authorization": f"Bearer {token}"}
+    client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=4)
     assert client.get("/api/v1/documents", headers=auth).status_code == 200  # now remembered
     events: list[str] = []  # Redis commands and SQL statements, in the order they were sent
     count_redis_commands(monkeypatch, events)
@@ -330,10 +317,7 @@ def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
     from webapp.tenancy import tenant_context
 
     org = make_org()
-    token = api_token(limited_app, org)
-    set_overrides_and_wait(limited_app, owner_engine, org, requests_per_minute=50)
-    client = client_for(limited_app)
-    auth = {"Authorization": f"Bearer {token}"}
+    client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=50)
     assert client.get("/api/v1/documents", headers=auth).status_code == 200
     token_id = token.split("_", 3)[2]
     with limited_app.app_context(), tenant_context(org.org_id):
@@ -360,10 +344,7 @@ def test_a_remembered_refusal_lasts_at_most_the_configured_time(services, make_o
         services, RATELIMIT_ENABLED=True, RATELIMIT_BURST_SECONDS=0, REFUSAL_MEMORY_SECONDS=0.3
     )
     org = make_org()
-    token = api_token(app, org)
-    set_overrides_and_wait(app, owner_engine, org, requests_per_minute=1)
-    client = client_for(app)
-    auth = {"Authorization": f"Bearer {token}"}
+    client, token, auth = api_client(app, owner_engine, org, requests_per_minute=1)
     assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(2)] == [
         200,
         429,
