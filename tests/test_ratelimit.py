@@ -192,14 +192,15 @@ def count_redis_commands(
     from webapp.ratelimit import CLIENT_NAME
 
     sent = [] if sent is None else sent
-    real = redis.connection.Connection.send_command
+    # AbstractConnection: TCP and unix-socket (the embedded Redis) connections alike.
+    real = redis.connection.AbstractConnection.send_command
 
     def counting(connection: Any, *args: Any, **options: Any) -> Any:
         if connection.client_name == CLIENT_NAME:  # not Celery's, publishing an upload
             sent.append(str(args[0]))
         return real(connection, *args, **options)
 
-    monkeypatch.setattr(redis.connection.Connection, "send_command", counting)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counting)
     return sent
 
 
