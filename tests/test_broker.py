@@ -40,17 +40,23 @@ def queue(app):
     redis.Redis.from_url(app.config["REDIS_URL"]).delete(name)
 
 
-def test_the_app_uses_the_transport_for_redis_urls(app):
+def test_the_app_uses_the_transport_for_tcp_and_socket_urls(app):
     with app.extensions["celery"].connection_for_write() as connection:
         assert isinstance(connection.default_channel, broker.Channel)
-    for url, transport in [
-        ("redis://127.0.0.1:6379/3", "workers.broker:Transport"),
-        ("unix:///tmp/pmdi-redis.sock", None),  # embedded: redis+socket://, kombu's own
+    for url, broker_url, transport in [
+        ("redis://127.0.0.1:6379/3", "redis://127.0.0.1:6379/3", "workers.broker:Transport"),
+        (  # the embedded Redis
+            "unix:///tmp/pmdi-redis.sock?db=0",
+            "socket:///tmp/pmdi-redis.sock?db=0",
+            "workers.broker:SocketTransport",
+        ),
+        ("rediss://redis.example:6380/0", "rediss://redis.example:6380/0", None),  # kombu's
     ]:
         config = {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "postgresql://u@h/d"}
         config.update(REDIS_URL=url, DOCUMENT_TIME_LIMIT=120, BROKER_VISIBILITY_TIMEOUT=60)
         config.update(PURGE_INTERVAL=3600)
         app_config.finalise(config)
+        assert config["CELERY"]["broker_url"] == broker_url
         assert config["CELERY"].get("broker_transport") == transport
 
 

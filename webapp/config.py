@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from workers import broker as broker_transport
+
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "SQLALCHEMY_DATABASE_URI": None,
@@ -205,8 +207,7 @@ def finalise(config: dict[str, Any]) -> None:
         },
         "include": ["workers.tasks"],
     }
-    if broker.startswith("redis://"):  # kombu's Redis transport, reusing its client
-        celery["broker_transport"] = "workers.broker:Transport"
+    celery.update(broker_transport.celery_settings(broker))  # reusing its Redis client
     celery.update(config.get("CELERY") or {})
     config["CELERY"] = celery
 

@@ -7,9 +7,9 @@ times per processed document (the publish, the worker's record of the delivery, 
 acknowledgement). A ``redis.Redis`` borrows a connection from its pool for each command and
 gives it back, so one client per channel can serve all those calls.
 
-``webapp.config`` selects this transport for ``redis://`` broker URLs; other forms (the
-embedded Redis's unix socket, TLS) keep kombu's own transport, which behaves the same, only
-with the per-call clients.
+``celery_settings`` (used by ``webapp.config``) selects it for TCP (``redis://``) and unix
+socket (``redis+socket://``, the embedded Redis) broker URLs; TLS (``rediss://``) keeps kombu's
+own transport, which behaves the same, only with the per-call clients.
 """
 
 from __future__ import annotations
@@ -38,3 +38,26 @@ class Transport(kombu_redis.Transport):
     """kombu's Redis transport with :class:`Channel`."""
 
     Channel = Channel
+
+
+class SocketTransport(Transport):
+    """:class:`Transport` for ``socket:///path`` URLs, which kombu's channel reads itself.
+
+    kombu's own ``redis+socket://`` form always means kombu's transport, so a unix socket is
+    named without the prefix, and kombu is told not to parse it as a host (as it does not
+    for ``redis+socket://``).
+    """
+
+    can_parse_url = True
+
+
+def celery_settings(broker_url: str) -> dict[str, str]:
+    """Celery's ``broker_url`` and ``broker_transport`` for this transport, where it applies."""
+    if broker_url.startswith("redis://"):
+        return {"broker_transport": f"{__name__}:Transport"}
+    if broker_url.startswith("redis+socket://"):
+        return {
+            "broker_url": broker_url.removeprefix("redis+"),
+            "broker_transport": f"{__name__}:SocketTransport",
+        }
+    return {}
