@@ -1,0 +1,1 @@
+"""The project-management digest: blocks → sections → extractors → digest."""
