@@ -30,6 +30,8 @@ _BULLET = re.compile(
 )
 _BOX_TEXT = re.compile(r"^\[(?P<mark>[ xX✓✔])\]\s+")
 _GLYPH_CHECKED = {"☐": False, "□": False, "☑": True, "☒": True, "✓": True, "✔": True}
+# "Decision:", "Action item:", "Maria:": a line that opens with a short label.
+_LABEL = re.compile(r"^[A-Z][\w'’-]*(?: [\w'’-]+){0,2}: ")
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
 
 
@@ -55,6 +57,7 @@ class PageLines:
 
     number: int
     lines: list[Line]
+    width: float | None = None  # the page's width, for its right margin when lines are few
     # (top, block): tables placed among the lines by their top edge.
     tables: list[tuple[float, Block]] = field(default_factory=list)
 
@@ -67,6 +70,7 @@ class _Open:
     last: Line
     text_x0: float  # where continuation lines start
     right: float  # the page's right margin when the last line was added
+    trusted: bool  # whether several lines reach that margin (else it may be one long line)
     count: int = 1  # lines so far
 
 
@@ -89,6 +93,14 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
         lines = _without_page_numbers(page.lines)
         body_lines = [line for line in lines if not _is_heading(line, body, heading_ratio)]
         right = max((line.x1 for line in body_lines), default=0.0)
+        # Lines wrapped at the margin show where it is; with few of them, the longest line may
+        # just be the longest sentence: then take the left margin mirrored, when the page
+        # width is known, else accept the join only when no sentence ended.
+        reaching = sum(1 for line in body_lines if line.x1 >= right - line.size)
+        trusted = reaching >= 3
+        if not trusted and page.width and body_lines:
+            right = max(right, page.width - min(line.x0 for line in body_lines))
+            trusted = True
         tables = sorted(page.tables, key=lambda item: item[0])
         for line in lines:
             while tables and tables[0][0] <= line.top:
@@ -108,7 +120,7 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
                     continue
                 block = Block(kind="heading", text=line.text, level=heading_level, page=line.page)
                 blocks.append(block)
-                current = _Open(block, line, line.x0, right)
+                current = _Open(block, line, line.x0, right, trusted)
                 continue
             start = _BULLET.match(line.text)
             if start and not _is_continuation_of_sentence(current, line, start):
@@ -116,13 +128,14 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
                 blocks.append(block)
                 offset = len(line.text) - len(block.text)
                 text_x0 = line.x0 + offset * max(line.space_width, line.size * 0.4)
-                current = _Open(block, line, text_x0, right)
+                current = _Open(block, line, text_x0, right, trusted)
                 continue
             if current is not None and _continues(current, line, right, body):
                 current.block.text = _join(current.block.text, line.text)
                 if current.count == 1 and current.block.kind == "paragraph":
                     current.text_x0 = line.x0
                 current.last, current.right, current.count = line, right, current.count + 1
+                current.trusted = trusted
                 continue
             box = _BOX_TEXT.match(line.text)
             if box:
@@ -135,7 +148,7 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
             else:
                 block = Block(kind="paragraph", text=line.text, page=line.page)
             blocks.append(block)
-            current = _Open(block, line, line.x0, right)
+            current = _Open(block, line, line.x0, right, trusted)
         for _, table in tables:
             blocks.append(table)
             current = None
@@ -213,7 +226,11 @@ def _continues(current: _Open, line: Line, right: float, body: float) -> bool:
         if not (current.count == 1 and 0 < current.text_x0 - line.x0 <= 40):
             return False
     space = last.space_width or last.size * 0.25
-    return last.x1 + space + line.first_word_width >= current.right - 2
+    if last.x1 + space + line.first_word_width < current.right - 2:
+        return False  # the next word would have fitted: the line ended on purpose
+    if last.text.endswith((".", "!", "?")) and _LABEL.match(line.text):
+        return False  # "… by 12 March." then "Decision: …": a new entry, not a wrap
+    return current.trusted or not last.text.endswith((".", "!", "?", ":"))
 
 
 def _join(text: str, more: str) -> str:

@@ -51,6 +51,7 @@ def valid_language(language: str | None) -> str:
 def recognise(image: Any, language: str, page: int, dpi: int | None = None) -> PageLines:
     """The lines Tesseract reads on one page image (a PIL image), positioned for the layout."""
     image, scale = _bounded_grey(image)
+    width = image.width
     if dpi and scale < 1:
         dpi = max(int(dpi * scale), 70)
     buffer = io.BytesIO()
@@ -86,9 +87,8 @@ def recognise(image: Any, language: str, page: int, dpi: int | None = None) -> P
                 "organization's settings, or ask the administrator to install it."
             )
         raise OcrFailed()
-    return PageLines(
-        number=page, lines=_lines_from_tsv(done.stdout.decode("utf-8", "replace"), page)
-    )
+    lines = _lines_from_tsv(done.stdout.decode("utf-8", "replace"), page)
+    return PageLines(number=page, lines=lines, width=width)
 
 
 def _bounded_grey(image: Any) -> tuple[Any, float]:

@@ -148,6 +148,8 @@ def _ocr_page(renderer: Any, index: int, language: str) -> PageLines:
         page.close()
     # Back to points, so a page mixing text and OCR pages keeps one unit.
     factor = 72 / (scale * 72)
+    if result.width:
+        result.width *= factor
     for line in result.lines:
         line.x0 *= factor
         line.x1 *= factor
@@ -197,7 +199,7 @@ def _text_layer(page: Any, number: int) -> PageLines:
                 space_width=size * 0.28,
             )
         )
-    return PageLines(number=number, lines=lines, tables=tables)
+    return PageLines(number=number, lines=lines, tables=tables, width=page.width)
 
 
 def _is_bold(fontname: str) -> bool:
