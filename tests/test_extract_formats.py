@@ -462,3 +462,15 @@ def test_malformed_language_setting_falls_back_to_english():
     assert ocr.valid_language("eng; rm -rf /") == "eng"
     assert ocr.valid_language("deu+eng") == "deu+eng"
     assert ocr.valid_language(None) == "eng"
+
+
+def test_csv_just_under_the_limit_is_accepted_and_just_over_is_refused(monkeypatch):
+    """Does the running count match the text's real length (" | " between cells, newlines)?"""
+    source = b"a,bb,ccc\n" * 10  # each row becomes "a | bb | ccc": 12 characters
+    text = extract_text(io.BytesIO(source), "csv").text
+    assert len(text) == 10 * 12 + 9
+    monkeypatch.setattr(extract, "MAX_TEXT_CHARS", len(text) + 1)
+    assert extract_text(io.BytesIO(source), "csv").text == text
+    monkeypatch.setattr(extract, "MAX_TEXT_CHARS", len(text) - 2)
+    with pytest.raises(TextTooLong):
+        extract_text(io.BytesIO(source), "csv")

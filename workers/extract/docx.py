@@ -215,7 +215,7 @@ class _Reader:
                 cells.append(clean_cell(" ".join(_cell_texts(tc))))
             if not any(cells):
                 continue
-            self.budget.spend(sum(len(cell) + 3 for cell in cells))
+            self.budget.spend(sum(len(cell) for cell in cells) + 3 * (len(cells) - 1) + 1)
             if tr.find(f"{W}trPr/{W}tblHeader") is not None and header_rows == len(rows):
                 header_rows += 1
             rows.append(cells)

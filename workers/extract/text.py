@@ -155,7 +155,7 @@ def extract_csv(stream: IO[bytes], limit: int) -> Extracted:
             cells = [clean_cell(cell) for cell in row]
             if any(cells):
                 # What this row adds to the plain text: cells joined by " | " and a newline.
-                budget.spend(sum(len(cell) + 3 for cell in cells))
+                budget.spend(sum(len(cell) for cell in cells) + 3 * (len(cells) - 1) + 1)
                 rows.append(cells)
     except csv.Error:
         raise UnreadableDocument("The CSV file is malformed and could not be read.") from None
