@@ -165,7 +165,9 @@ def _text_layer(page: Any, number: int) -> PageLines:
     """The page's lines with their font size and boldness, and its ruled tables."""
     tables: list[tuple[float, Block]] = []
     boxes: list[tuple[float, float, float, float]] = []
-    for table in page.find_tables():
+    # Ruled tables only (pdfplumber's "lines" strategy): a page without lines has none.
+    ruled = bool(page.objects.get("rect") or page.objects.get("line"))
+    for table in page.find_tables() if ruled else ():
         rows = [[clean_cell(cell or "") for cell in row] for row in table.extract()]
         rows = [row for row in rows if any(row)]
         if len(rows) < 2 or max(len(row) for row in rows) < 2:
