@@ -474,3 +474,18 @@ def test_csv_just_under_the_limit_is_accepted_and_just_over_is_refused(monkeypat
     monkeypatch.setattr(extract, "MAX_TEXT_CHARS", len(text) - 2)
     with pytest.raises(TextTooLong):
         extract_text(io.BytesIO(source), "csv")
+
+
+def test_a_large_sideways_jpeg_photo_is_turned_upright_and_read_scaled_down():
+    """A phone photo stored sideways (EXIF orientation 6) and over the OCR pixel cap."""
+    from PIL import Image
+
+    upright = page_image(MINUTES_LINES[:3]).resize((2480, 3508))  # 8.7 Mpx: 300 dpi A4
+    big = upright.resize((3100, 4385))  # 13.6 Mpx, over OCR_MAX_PIXELS
+    stored = big.transpose(Image.Transpose.ROTATE_90)  # how the camera wrote the pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", quality=85, exif=exif)
+    result = extract_text(io.BytesIO(buffer.getvalue()), "jpeg")
+    assert result.text.splitlines() == MINUTES_LINES[:3]

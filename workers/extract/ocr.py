@@ -165,8 +165,10 @@ def extract_image(
     blocks: list[Block] = []
     with Image.open(stream) as image:
         frames = getattr(image, "n_frames", 1)
-        for index, frame in enumerate(_frames(image, frames)):
+        for index, (frame, scale) in enumerate(_frames(image, frames)):
             dpi = _dpi(frame)
+            if dpi:
+                dpi = int(dpi * scale)
             if image_type == "jpeg":
                 frame = ImageOps.exif_transpose(frame)  # phone photos are stored sideways
             page_blocks = _page_blocks(recognise(frame, language, index + 1, dpi))
@@ -179,11 +181,17 @@ def extract_image(
     return Extracted(text=blocks_text(blocks), pages=frames, model=model)
 
 
-def _frames(image: Any, count: int) -> Iterator[Any]:
+def _frames(image: Any, count: int) -> Iterator[tuple[Any, float]]:
     for index in range(count):
         image.seek(index)
+        width = image.width
+        if image.format == "JPEG" and image.width * image.height > OCR_MAX_PIXELS:
+            # JPEG decodes straight to grey at 1/2, 1/4 or 1/8 scale: a 48 Mpx photo never
+            # exists in memory at full size.
+            scale = math.sqrt(OCR_MAX_PIXELS / (image.width * image.height))
+            image.draft("L", (int(image.width * scale), int(image.height * scale)))
         # A copy of this frame only, so the previous one can be freed.
-        yield image.convert("L")
+        yield image.convert("L"), image.width / width
 
 
 def _dpi(image: Any) -> int | None:
