@@ -489,3 +489,29 @@ def test_a_large_sideways_jpeg_photo_is_turned_upright_and_read_scaled_down():
     stored.save(buffer, "JPEG", quality=85, exif=exif)
     result = extract_text(io.BytesIO(buffer.getvalue()), "jpeg")
     assert result.text.splitlines() == MINUTES_LINES[:3]
+
+
+def test_pdf_running_headers_and_footers_are_dropped_and_the_text_flows_on():
+    from fpdf import FPDF
+
+    class Report(FPDF):
+        def header(self) -> None:
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 12, "Atlas programme - internal", new_x="LMARGIN", new_y="NEXT")
+            self.ln(6)
+
+        def footer(self) -> None:
+            self.set_y(-40)
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 12, f"Page {self.page_no()} of {{nb}}", align="C")
+
+    pdf = Report(unit="pt", format="A4")
+    pdf.set_margins(56, 56, 56)
+    pdf.set_auto_page_break(True, margin=60)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    flowing = " ".join([LONG] * 75)  # three pages
+    pdf.multi_cell(0, 15, flowing, new_x="LMARGIN", new_y="NEXT")
+    result = extract_text(io.BytesIO(bytes(pdf.output())), "pdf")
+    assert result.pages == 3
+    assert kinds(result) == [("paragraph", flowing)]

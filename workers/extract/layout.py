@@ -80,17 +80,18 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
     all_lines = [line for page in pages for line in page.lines]
     if not all_lines and not any(page.tables for page in pages):
         return []
-    sizes = Counter()
+    sizes: Counter[float] = Counter()
     for line in all_lines:
         sizes[round(line.size * 2) / 2] += len(line.text)
     body = sizes.most_common(1)[0][0] if sizes else 10.0
     heading_sizes = sorted({s for s in sizes if s >= body * heading_ratio}, reverse=True)
     list_indents = _indent_levels(all_lines)
 
+    running = _running_heads(pages)
     blocks: list[Block] = []
     current: _Open | None = None
     for page in pages:
-        lines = _without_page_numbers(page.lines)
+        lines = _without_page_numbers(_without_running_heads(page.lines, running))
         body_lines = [line for line in lines if not _is_heading(line, body, heading_ratio)]
         right = max((line.x1 for line in body_lines), default=0.0)
         # Lines wrapped at the margin show where it is; with few of them, the longest line may
@@ -249,3 +250,34 @@ def _without_page_numbers(lines: list[Line]) -> list[Line]:
         if 0 <= index < len(keep) and _PAGE_NUMBER.match(keep[index].text.strip()):
             keep.pop(index)
     return keep
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _edge_key(line: Line) -> str:
+    return _DIGITS.sub("#", line.text.lower())
+
+
+def _edges(lines: list[Line]) -> list[Line]:
+    """The two first and two last lines of a page: where running heads and feet sit."""
+    return lines[:2] + lines[2:][-2:]
+
+
+def _running_heads(pages: list[PageLines]) -> set[str]:
+    """Header and footer lines repeated on at least half the pages (three at least), numbers
+    aside ("Page 3 of 9", "Project X - Confidential"): page furniture, not content."""
+    if len(pages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({_edge_key(line) for line in _edges(page.lines)})
+    threshold = max(3, (len(pages) + 1) // 2)
+    return {key for key, count in counts.items() if count >= threshold}
+
+
+def _without_running_heads(lines: list[Line], running: set[str]) -> list[Line]:
+    if not running:
+        return lines
+    edges = {id(line) for line in _edges(lines) if _edge_key(line) in running}
+    return [line for line in lines if id(line) not in edges]
