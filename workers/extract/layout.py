@@ -33,6 +33,8 @@ _GLYPH_CHECKED = {"☐": False, "□": False, "☑": True, "☒": True, "✓": T
 # "Decision:", "Action item:", "Maria:": a line that opens with a short label.
 _LABEL = re.compile(r"^[A-Z][\w'’-]*(?: [\w'’-]+){0,2}: ")
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
+# A running foot that ends with its page number: "Board minutes 17 June 2026 - page 1 of 2".
+_PAGE_FOOT = re.compile(r"\bpage\s+\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -85,7 +87,9 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
         sizes[round(line.size * 2) / 2] += len(line.text)
     body = sizes.most_common(1)[0][0] if sizes else 10.0
     heading_sizes = sorted({s for s in sizes if s >= body * heading_ratio}, reverse=True)
-    list_indents = _indent_levels(all_lines)
+    list_indents = _indent_levels(
+        [line for line in all_lines if not _heading_level(line, body, heading_ratio, heading_sizes)]
+    )
 
     running = _running_heads(pages)
     blocks: list[Block] = []
@@ -247,8 +251,10 @@ def _without_page_numbers(lines: list[Line]) -> list[Line]:
         return lines
     keep = list(lines)
     for index in (len(keep) - 1, 0):
-        if 0 <= index < len(keep) and _PAGE_NUMBER.match(keep[index].text.strip()):
-            keep.pop(index)
+        if 0 <= index < len(keep):
+            text = keep[index].text.strip()
+            if _PAGE_NUMBER.match(text) or (len(text) <= 120 and _PAGE_FOOT.search(text)):
+                keep.pop(index)
     return keep
 
 
@@ -265,14 +271,16 @@ def _edges(lines: list[Line]) -> list[Line]:
 
 
 def _running_heads(pages: list[PageLines]) -> set[str]:
-    """Header and footer lines repeated on at least half the pages (three at least), numbers
-    aside ("Page 3 of 9", "Project X - Confidential"): page furniture, not content."""
-    if len(pages) < 3:
+    """Header and footer lines repeated on the pages' edges (both of two pages, else half and
+    three at least), numbers aside ("Page 3 of 9", "Project X - Confidential"): page
+    furniture, not content."""
+    if len(pages) < 2:
         return set()
     counts: Counter[str] = Counter()
     for page in pages:
         counts.update({_edge_key(line) for line in _edges(page.lines)})
-    threshold = max(3, (len(pages) + 1) // 2)
+    # Two pages: on both; more: on half of them, three at least.
+    threshold = 2 if len(pages) == 2 else max(3, (len(pages) + 1) // 2)
     return {key for key, count in counts.items() if count >= threshold}
 
 
