@@ -515,3 +515,62 @@ def test_pdf_running_headers_and_footers_are_dropped_and_the_text_flows_on():
     result = extract_text(io.BytesIO(bytes(pdf.output())), "pdf")
     assert result.pages == 3
     assert kinds(result) == [("paragraph", flowing)]
+
+
+def test_a_photographed_table_without_rules_becomes_a_table_with_wrapped_cells_joined():
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (1240, 900), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=30)
+    rows = [
+        ("Task", "Owner", "Due"),
+        ("Share the analytics export", "Bilal", "20 Feb"),
+        ("Draft the content inventory", "Femke +", "6 Mar"),
+        ("", "Ravi", ""),
+        ("Book five interviews", "Chloe", "27 Feb"),
+    ]
+    draw.text((110, 80), "Actions agreed at the kick-off meeting.", fill=20, font=font)
+    for number, row in enumerate(rows):
+        for x, cell in zip((110, 640, 900), row, strict=True):
+            draw.text((x, 170 + 46 * number), cell, fill=20, font=font)
+    result = extract_text(io.BytesIO(png_bytes(image)), "png")
+    paragraph, table = result.model.blocks
+    assert paragraph.text == "Actions agreed at the kick-off meeting."
+    assert (table.kind, table.header, table.rows) == (
+        "table",
+        ["Task", "Owner", "Due"],
+        [
+            ["Share the analytics export", "Bilal", "20 Feb"],
+            ["Draft the content inventory", "Femke + Ravi", "6 Mar"],
+            ["Book five interviews", "Chloe", "27 Feb"],
+        ],
+    )
+
+
+def test_a_pdf_table_set_with_tabs_is_a_table_but_a_list_of_fields_is_not():
+    def build(pdf):  # type: ignore[no-untyped-def]
+        for label, value in (("Chair:", "Helen"), ("Secretary:", "Martin"), ("Date:", "17 June")):
+            pdf.cell(150, 15, label)
+            pdf.cell(0, 15, value, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(10)
+        for row in (
+            ("Risk", "Owner", "Severity"),
+            ("Vendor late", "Tom", "High"),
+            ("Budget overrun", "Priya", "Medium"),
+        ):
+            for width, cell in zip((220, 120, 0), row, strict=True):
+                pdf.cell(width, 15, cell)
+            pdf.ln(15)
+
+    blocks = extract_text(io.BytesIO(text_pdf(build)), "pdf").model.blocks
+    assert [(b.kind, b.text) for b in blocks[:3]] == [
+        ("paragraph", "Chair: Helen"),
+        ("paragraph", "Secretary: Martin"),
+        ("paragraph", "Date: 17 June"),
+    ]
+    (table,) = blocks[3:]
+    assert (table.header, table.rows) == (
+        ["Risk", "Owner", "Severity"],
+        [["Vendor late", "Tom", "High"], ["Budget overrun", "Priya", "Medium"]],
+    )

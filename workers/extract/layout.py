@@ -51,6 +51,8 @@ class Line:
     page: int = 1
     first_word_width: float = 0.0
     space_width: float = 0.0
+    # Runs of words separated by a gap of a column (about an em or more): (x0, x1, text).
+    cells: list[tuple[float, float, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -106,7 +108,8 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
         if not trusted and page.width and body_lines:
             right = max(right, page.width - min(line.x0 for line in body_lines))
             trusted = True
-        tables = sorted(page.tables, key=lambda item: item[0])
+        found, lines = _aligned_tables(lines)
+        tables = sorted(page.tables + found, key=lambda item: item[0])
         for line in lines:
             while tables and tables[0][0] <= line.top:
                 blocks.append(tables.pop(0)[1])
@@ -289,3 +292,70 @@ def _without_running_heads(lines: list[Line], running: set[str]) -> list[Line]:
         return lines
     edges = {id(line) for line in _edges(lines) if _edge_key(line) in running}
     return [line for line in lines if id(line) not in edges]
+
+
+def _aligned_tables(lines: list[Line]) -> tuple[list[tuple[float, Block]], list[Line]]:
+    """Tables without ruling lines (a photo of a printed table, a PDF set with tabs).
+
+    A table is three lines or more whose column gaps line up: every cell starts under a cell
+    of the first line (its header), within an em. A line with one cell under a later column
+    is a cell wrapped onto the next line. Two columns whose first cells all end with ":" are a
+    list of fields ("Chair:  Helen"), not a table.
+    """
+    found: list[tuple[float, Block]] = []
+    used: set[int] = set()
+    index = 0
+    while index < len(lines):
+        head = lines[index]
+        if len(head.cells) < 2:
+            index += 1
+            continue
+        columns = [cell[0] for cell in head.cells]
+        rows = [[cell[2] for cell in head.cells]]
+        end = index + 1
+        while end < len(lines):
+            line, above = lines[end], lines[end - 1]
+            if line.page != head.page or line.top - above.bottom > 1.5 * (line.bottom - line.top):
+                break
+            slots = [_column(cell[0], columns, head.size) for cell in line.cells]
+            if not slots or None in slots:
+                break
+            if len(line.cells) >= 2:
+                row = [""] * len(columns)
+                for slot, cell in zip(slots, line.cells, strict=True):
+                    row[slot] = f"{row[slot]} {cell[2]}".strip()  # type: ignore[index]
+                rows.append(row)
+            elif slots[0]:  # one cell under a later column: the wrapped end of a cell
+                column = slots[0]
+                rows[-1][column] = f"{rows[-1][column]} {line.cells[0][2]}".strip()
+            else:
+                break
+            end += 1
+        fields = len(columns) == 2 and all(row[0].endswith(":") for row in rows)
+        if len(rows) >= 3 and not fields:
+            found.append(
+                (head.top, Block(kind="table", header=rows[0], rows=rows[1:], page=head.page))
+            )
+            used.update(range(index, end))
+            index = end
+        else:
+            index += 1
+    return found, [line for number, line in enumerate(lines) if number not in used]
+
+
+def _column(x: float, columns: list[float], tolerance: float) -> int | None:
+    return next((k for k, start in enumerate(columns) if abs(x - start) <= tolerance), None)
+
+
+def split_cells(
+    words: list[tuple[float, float, str]], gap: float
+) -> list[tuple[float, float, str]]:
+    """Group a line's words (x0, x1, text), in order, into cells split at gaps of ``gap``."""
+    cells: list[tuple[float, float, str]] = []
+    for x0, x1, text in words:
+        if cells and x0 - cells[-1][1] < gap:
+            start, _, joined = cells[-1]
+            cells[-1] = (start, x1, f"{joined} {text}")
+        else:
+            cells.append((x0, x1, text))
+    return cells

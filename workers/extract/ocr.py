@@ -27,7 +27,7 @@ from workers.digest.blocks import Block, DocumentModel
 from workers.extract.common import Extracted, TextBudget, blocks_text
 from workers.extract.detect import check_image
 from workers.extract.errors import OcrFailed, OcrUnavailable
-from workers.extract.layout import Line, PageLines, blocks_from_pages
+from workers.extract.layout import Line, PageLines, blocks_from_pages, split_cells
 from workers.extract.limits import OCR_MAX_PIXELS, OCR_PAGE_TIMEOUT
 
 #: The Tesseract program; tests point it at a missing path to see the failure message.
@@ -123,8 +123,7 @@ def _lines_from_tsv(tsv: str, page: int) -> list[Line]:
         key = (int(cells[2]), int(cells[3]), int(cells[4]))  # block, paragraph, line
         words[key].append((left, top, width, height, text))
     lines: list[Line] = []
-    for key in sorted(words, key=lambda k: min(w[1] for w in words[k])):
-        row = sorted(words[key])
+    for row in _physical_lines(list(words.values())):
         text = " ".join(word[4] for word in row)
         chars = sum(len(word[4]) for word in row)
         char_width = sum(word[2] for word in row) / max(chars, 1)
@@ -132,6 +131,7 @@ def _lines_from_tsv(tsv: str, page: int) -> list[Line]:
         bottom = max(word[1] + word[3] for word in row)
         # Word boxes hug the ink; a line's x-height-free measure is its tallest word.
         size = max(word[3] for word in row)
+        spans = [(float(w[0]), float(w[0] + w[2]), w[4]) for w in row]
         lines.append(
             Line(
                 text=text,
@@ -143,9 +143,37 @@ def _lines_from_tsv(tsv: str, page: int) -> list[Line]:
                 page=page,
                 first_word_width=row[0][2],
                 space_width=char_width,
+                cells=split_cells(spans, gap=size * 1.2),
             )
         )
     return lines
+
+
+Word = tuple[int, int, int, int, str]  # left, top, width, height, text
+
+
+def _physical_lines(groups: list[list[Word]]) -> list[list[Word]]:
+    """Tesseract's lines joined when they sit side by side on one row of the page.
+
+    Tesseract reads widely spaced table columns as separate blocks ("Task" above "Share the
+    export", "Owner" elsewhere); a row of a table must stay a row, as pdfplumber gives PDF
+    lines across the whole width. The cost: a two-column scan is read across its columns.
+    """
+    rows: list[list[Word]] = []
+    for group in sorted(groups, key=lambda g: min(w[1] for w in g)):
+        top = min(w[1] for w in group)
+        bottom = max(w[1] + w[3] for w in group)
+        middle = (top + bottom) / 2
+        for row in rows[-8:]:
+            row_top = min(w[1] for w in row)
+            row_bottom = max(w[1] + w[3] for w in row)
+            apart = all(w[0] >= r[0] + r[2] or w[0] + w[2] <= r[0] for w in group for r in row)
+            if row_top <= middle <= row_bottom and apart:
+                row.extend(group)
+                break
+        else:
+            rows.append(list(group))
+    return [sorted(row) for row in sorted(rows, key=lambda r: min(w[1] for w in r))]
 
 
 def extract_image(

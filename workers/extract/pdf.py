@@ -29,7 +29,7 @@ from workers.extract.errors import (
     ExtractionError,
     TooManyPages,
 )
-from workers.extract.layout import Line, PageLines, blocks_from_pages
+from workers.extract.layout import Line, PageLines, blocks_from_pages, split_cells
 from workers.extract.limits import MAX_PDF_PAGES, OCR_DPI, OCR_MAX_PIXELS, OCR_MIN_PAGE_CHARS
 from workers.extract.ocr import DEFAULT_LANGUAGE, Progress, recognise, valid_language
 
@@ -158,6 +158,7 @@ def _ocr_page(renderer: Any, index: int, language: str) -> PageLines:
         line.size *= factor
         line.first_word_width *= factor
         line.space_width *= factor
+        line.cells = [(x0 * factor, x1 * factor, text) for x0, x1, text in line.cells]
     return result
 
 
@@ -199,6 +200,7 @@ def _text_layer(page: Any, number: int) -> PageLines:
                 page=number,
                 first_word_width=end["x1"] - chars[0]["x0"],
                 space_width=size * 0.28,
+                cells=split_cells(_words(chars, size), gap=size * 1.5),
             )
         )
     return PageLines(number=number, lines=lines, tables=tables, width=page.width)
@@ -215,3 +217,15 @@ def _inside(line: dict[str, Any], boxes: list[tuple[float, float, float, float]]
         top <= middle <= bottom and line["x0"] < x1 and line["x1"] > x0
         for x0, top, x1, bottom in boxes
     )
+
+
+def _words(chars: list[dict[str, Any]], size: float) -> list[tuple[float, float, str]]:
+    """A line's words (x0, x1, text) from its characters: a gap of a space or more splits."""
+    words: list[tuple[float, float, str]] = []
+    for char in sorted(chars, key=lambda c: c["x0"]):
+        if words and char["x0"] - words[-1][1] < size * 0.15:
+            x0, _, text = words[-1]
+            words[-1] = (x0, char["x1"], text + char["text"])
+        else:
+            words.append((char["x0"], char["x1"], char["text"]))
+    return words
