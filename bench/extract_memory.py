@@ -9,14 +9,16 @@ chunk at a time and counts as it goes. Each case runs in a fresh Python process 
 garbage cannot hide another's peak) that imports the extractor, notes its resident memory,
 extracts, and reports:
 
-* ``peak growth``: the process's peak resident memory (``ru_maxrss``) minus the resident
+* ``peak growth``: the process's peak resident memory (``VmHWM``, reset through
+  ``/proc/self/clear_refs`` first; ``ru_maxrss`` where the kernel refuses) minus the resident
   memory just before extracting;
 * ``tesseract peak``: the largest resident memory of a Tesseract child (OCR cases);
 * the outcome (characters extracted, or the refusal) and the wall time.
 
 Inputs are written to a temporary directory: a CSV of 2-character cells (the shape that was
-worst), a plain-text file of ordinary lines, a CSV just under the text limit, and scanned PDFs
-of 1 and N pages (page images made with Pillow, placed with fpdf2) for the OCR bound.
+worst), a plain-text file of ordinary lines, a CSV just under the text limit, scanned PDFs
+of 1 and N pages (page images made with Pillow, placed with fpdf2) and 40 Mpx page photos
+(JPEG, PNG) for the OCR bound.
 
 ``--compare-ref REV`` also runs the text cases with ``workers/extract.py`` as it was at that git
 revision (e.g. 8ff31d0, before the package), for a before/after table.
@@ -51,11 +53,19 @@ _CHILD = textwrap.dedent(
     else:
         from workers.extract import ExtractionError, extract_text
         import pdfplumber, pypdfium2, PIL.Image  # imported before the baseline, like a worker
-    def rss_kib():
+    def status_kib(field):
         for line in open("/proc/self/status"):
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    before = rss_kib()
+    # The peak a fork inherits from its parent survives exec: reset it (clear_refs 5), else
+    # the parent's size would show as this process's peak.
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        reset = True
+    except OSError:
+        reset = False
+    before = status_kib("VmRSS")
     started = time.perf_counter()
     try:
         result = extract_text(path, doc_type)
@@ -63,7 +73,7 @@ _CHILD = textwrap.dedent(
     except ExtractionError as exc:
         outcome = "refused: " + exc.user_message[:60]
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = status_kib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({{"before": before, "peak": peak, "children": children,
                       "outcome": outcome, "seconds": elapsed}}))
@@ -96,7 +106,17 @@ def _scan(path: Path, pages: int) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.extract_samples import MINUTES_LINES, scanned_pdf
 
-    path.write_bytes(scanned_pdf([MINUTES_LINES] * pages))
+    path.write_bytes(scanned_pdf([[*MINUTES_LINES, f"Page {n + 1}"] for n in range(pages)]))
+
+
+def _photo(path: Path, megapixels: int, image_format: str) -> None:
+    """A page photo of ``megapixels`` (RGB, as cameras make them): the OCR input bound."""
+    sys.path.insert(0, str(ROOT))
+    from tests.extract_samples import MINUTES_LINES, page_image
+
+    width = int((megapixels * 1_000_000 / 1.414) ** 0.5)
+    page = page_image(MINUTES_LINES).resize((width, int(width * 1.414))).convert("RGB")
+    page.save(path, image_format, **({"quality": 85} if image_format == "JPEG" else {}))
 
 
 def _run(path: Path, doc_type: str, old: str = "") -> dict:
@@ -138,6 +158,10 @@ def main() -> None:
             scan = folder / f"scan-{pages}.pdf"
             _scan(scan, pages)
             cases.append((f"scanned PDF, {pages} page(s), OCR", scan, "pdf"))
+        for megapixels, image_format, doc_type in ((40, "JPEG", "jpeg"), (40, "PNG", "png")):
+            photo = folder / f"photo-{megapixels}.{doc_type}"
+            _photo(photo, megapixels, image_format)
+            cases.append((f"{image_format} photo {megapixels} Mpx, OCR", photo, doc_type))
         old_module = ""
         if args.compare_ref:
             source = subprocess.run(
@@ -160,7 +184,8 @@ def main() -> None:
             for version, old in versions:
                 figures = _run(path, doc_type, old)
                 growth = (figures["peak"] - figures["before"]) / 1024
-                tesseract = f"{figures['children'] / 1024:.0f} MiB" if doc_type == "pdf" else "-"
+                ocr = doc_type in ("pdf", "jpeg", "png")
+                tesseract = f"{figures['children'] / 1024:.0f} MiB" if ocr else "-"
                 print(
                     f"{label:42} {version:8} {growth:>8.0f} MiB {tesseract:>10} "
                     f"{figures['seconds']:>6.1f}s  {figures['outcome']}"

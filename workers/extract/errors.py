@@ -95,10 +95,10 @@ class ImageTooLarge(ExtractionError):
         "(limit: {pixels:,} pixels)."
     )
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         from workers.extract.limits import MAX_IMAGE_PIXELS
 
-        super().__init__(self.default_message.format(pixels=MAX_IMAGE_PIXELS))
+        super().__init__(self.default_message.format(pixels=limit or MAX_IMAGE_PIXELS))
 
 
 class OcrUnavailable(ExtractionError):

@@ -62,6 +62,7 @@ class PageLines:
     number: int
     lines: list[Line]
     width: float | None = None  # the page's width, for its right margin when lines are few
+    height: float | None = None  # the page's height: running heads sit in its top or bottom
     # (top, block): tables placed among the lines by their top edge.
     tables: list[tuple[float, Block]] = field(default_factory=list)
 
@@ -97,7 +98,7 @@ def blocks_from_pages(pages: Iterable[PageLines], heading_ratio: float = 1.15) -
     blocks: list[Block] = []
     current: _Open | None = None
     for page in pages:
-        lines = _without_page_numbers(_without_running_heads(page.lines, running))
+        lines = _without_page_numbers(_without_running_heads(page, running))
         body_lines = [line for line in lines if not _is_heading(line, body, heading_ratio)]
         right = max((line.x1 for line in body_lines), default=0.0)
         # Lines wrapped at the margin show where it is; with few of them, the longest line may
@@ -268,9 +269,15 @@ def _edge_key(line: Line) -> str:
     return _DIGITS.sub("#", line.text.lower())
 
 
-def _edges(lines: list[Line]) -> list[Line]:
-    """The two first and two last lines of a page: where running heads and feet sit."""
-    return lines[:2] + lines[2:][-2:]
+def _edges(page: PageLines) -> list[Line]:
+    """Where running heads and feet sit: the two first and two last lines of a page, and of
+    those only the ones in its top or bottom tenth when the page's height is known."""
+    lines = page.lines
+    edges = lines[:2] + lines[2:][-2:]
+    if page.height:
+        band = page.height * 0.1
+        edges = [line for line in edges if line.top < band or line.bottom > page.height - band]
+    return edges
 
 
 def _running_heads(pages: list[PageLines]) -> set[str]:
@@ -281,17 +288,17 @@ def _running_heads(pages: list[PageLines]) -> set[str]:
         return set()
     counts: Counter[str] = Counter()
     for page in pages:
-        counts.update({_edge_key(line) for line in _edges(page.lines)})
+        counts.update({_edge_key(line) for line in _edges(page)})
     # Two pages: on both; more: on half of them, three at least.
     threshold = 2 if len(pages) == 2 else max(3, (len(pages) + 1) // 2)
     return {key for key, count in counts.items() if count >= threshold}
 
 
-def _without_running_heads(lines: list[Line], running: set[str]) -> list[Line]:
+def _without_running_heads(page: PageLines, running: set[str]) -> list[Line]:
     if not running:
-        return lines
-    edges = {id(line) for line in _edges(lines) if _edge_key(line) in running}
-    return [line for line in lines if id(line) not in edges]
+        return page.lines
+    edges = {id(line) for line in _edges(page) if _edge_key(line) in running}
+    return [line for line in page.lines if id(line) not in edges]
 
 
 def _aligned_tables(lines: list[Line]) -> tuple[list[tuple[float, Block]], list[Line]]:

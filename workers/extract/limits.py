@@ -16,8 +16,11 @@ MAX_DOCX_COMPRESSION_RATIO = 100
 DOCX_RATIO_MIN_BYTES = 1024 * 1024
 MAX_DOCX_MEMBERS = 5_000
 #: An image (or one TIFF frame) with more pixels than this is refused from its header alone:
-#: an A3 page scanned at 600 dpi is ~70 Mpx; Pillow's own bomb warning starts at ~89 Mpx.
-MAX_IMAGE_PIXELS = 80_000_000
+#: an A4 page scanned at 600 dpi is ~35 Mpx. PNG and TIFF are decoded at full size (a 40 Mpx
+#: RGB PNG peaked at +226 MiB, bench/extract_memory.py), so the cap stays near that.
+MAX_IMAGE_PIXELS = 50_000_000
+#: JPEG decodes at 1/2, 1/4 or 1/8 scale (draft mode), so a large phone photo costs little.
+MAX_JPEG_PIXELS = 120_000_000
 #: Pages are recognised at this resolution at most ...
 OCR_DPI = 300
 #: ... and never from an image of more pixels than this (one 8-bit grey page: ~12 MB).

@@ -51,7 +51,7 @@ def valid_language(language: str | None) -> str:
 def recognise(image: Any, language: str, page: int, dpi: int | None = None) -> PageLines:
     """The lines Tesseract reads on one page image (a PIL image), positioned for the layout."""
     image, scale = _bounded_grey(image)
-    width = image.width
+    width, height = image.width, image.height
     if dpi and scale < 1:
         dpi = max(int(dpi * scale), 70)
     buffer = io.BytesIO()
@@ -88,7 +88,7 @@ def recognise(image: Any, language: str, page: int, dpi: int | None = None) -> P
             )
         raise OcrFailed()
     lines = _lines_from_tsv(done.stdout.decode("utf-8", "replace"), page)
-    return PageLines(number=page, lines=lines, width=width)
+    return PageLines(number=page, lines=lines, width=width, height=height)
 
 
 def _bounded_grey(image: Any) -> tuple[Any, float]:
@@ -216,7 +216,9 @@ def _frames(image: Any, count: int) -> Iterator[tuple[Any, float]]:
         if image.format == "JPEG" and image.width * image.height > OCR_MAX_PIXELS:
             # JPEG decodes straight to grey at 1/2, 1/4 or 1/8 scale: a 48 Mpx photo never
             # exists in memory at full size.
-            scale = math.sqrt(OCR_MAX_PIXELS / (image.width * image.height))
+            # Draft picks the smallest of 1/2, 1/4, 1/8 that is at least the size asked, so ask
+            # for half the linear scale: the result is then at most OCR_MAX_PIXELS.
+            scale = math.sqrt(OCR_MAX_PIXELS / (image.width * image.height)) / 2
             image.draft("L", (int(image.width * scale), int(image.height * scale)))
         # A copy of this frame only, so the previous one can be freed.
         yield image.convert("L"), image.width / width

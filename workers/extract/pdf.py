@@ -150,6 +150,8 @@ def _ocr_page(renderer: Any, index: int, language: str) -> PageLines:
     factor = 72 / (scale * 72)
     if result.width:
         result.width *= factor
+    if result.height:
+        result.height *= factor
     for line in result.lines:
         line.x0 *= factor
         line.x1 *= factor
@@ -203,7 +205,9 @@ def _text_layer(page: Any, number: int) -> PageLines:
                 cells=split_cells(_words(chars, size), gap=size * 1.5),
             )
         )
-    return PageLines(number=number, lines=lines, tables=tables, width=page.width)
+    return PageLines(
+        number=number, lines=lines, tables=tables, width=page.width, height=page.height
+    )
 
 
 def _is_bold(fontname: str) -> bool:
