@@ -581,3 +581,23 @@ def test_identical_scanned_pages_keep_their_text():
     the same title at the top of three pages goes, the body lines under it stay."""
     result = extract_text(io.BytesIO(scanned_pdf([MINUTES_LINES] * 3)), "pdf")
     assert result.text.splitlines() == MINUTES_LINES[1:] * 3
+
+
+def test_a_forwarded_mail_is_an_attachment_and_inline_images_are_not():
+    from email.message import EmailMessage
+
+    inner = EmailMessage()
+    inner["From"], inner["Subject"] = "tom@example.test", "Original minutes"
+    inner.set_content("Tom to book the room.\n")
+    outer = EmailMessage()
+    outer["From"], outer["Subject"] = "maria@example.test", "Fwd: minutes"
+    outer.set_content("See the forwarded minutes.\n")
+    outer.add_alternative("<p>See the forwarded minutes.</p>", subtype="html")
+    logo = png_bytes(page_image(["x"], size=(20, 20)))
+    outer.get_payload()[1].add_related(logo, "image", "png", cid="<logo>", disposition="inline")
+    outer.add_attachment(inner)
+    result = extract_text(io.BytesIO(outer.as_bytes()), "eml")
+    (attachment,) = result.attachments
+    assert attachment.filename == "Original minutes.eml"
+    assert detect_type(io.BytesIO(attachment.data), attachment.filename) == "eml"
+    assert "Tom to book the room." in extract_text(io.BytesIO(attachment.data), "eml").text
