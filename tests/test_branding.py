@@ -147,3 +147,36 @@ def test_settings_changes_are_audited(enterprise, owner_engine):
             {"o": org.org_id},
         )
     assert details["primary"]["new"] == "#102030"
+
+
+def test_ocr_language_is_a_setting_of_every_plan_validated_and_used_by_the_pipeline(
+    make_org, login_as, owner_engine, app
+):
+    """Does the settings page store a well-formed OCR language that the worker then reads?"""
+    from webapp.tenancy import tenant_context
+    from workers.pipeline import ocr_language
+
+    org = make_org()
+    client = login_as(org)
+    assert 'value="eng"' in client.get("/settings").get_data(as_text=True)
+    refused = save(client, ocr_language="eng; rm -rf /")
+    assert refused.status_code == 400
+    assert "Tesseract language codes" in refused.get_data(as_text=True)
+    assert save(client, ocr_language="deu+eng").status_code == 302
+    with owner_engine.connect() as conn:
+        settings = conn.scalar(
+            text("SELECT settings FROM organizations WHERE id = :o"), {"o": org.org_id}
+        )
+        audited = conn.scalar(
+            text(
+                "SELECT details FROM audit_events WHERE organization_id = :o "
+                "AND action = 'settings.changed'"
+            ),
+            {"o": org.org_id},
+        )
+    assert settings["ocr_language"] == "deu+eng"
+    assert audited["ocr_language"] == {"old": "eng", "new": "deu+eng"}
+    with app.app_context(), tenant_context(org.org_id):
+        assert ocr_language() == "deu+eng"
+    with app.app_context(), tenant_context(make_org().org_id):
+        assert ocr_language() == "eng"

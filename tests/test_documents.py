@@ -376,7 +376,7 @@ def _analysis(owner_engine, document_id):
 FAILURES = [
     pytest.param("truncated.pdf", "damaged or incomplete", id="truncated-pdf"),
     pytest.param("encrypted.pdf", "password-protected", id="encrypted-pdf"),
-    pytest.param("scanned.pdf", "no selectable text", id="scanned-pdf"),
+    pytest.param("scanned.pdf", "not even by text recognition (ocr)", id="scanned-pdf"),
     pytest.param("blank.html", "contains no text", id="blank-html"),
 ]
 

@@ -28,7 +28,7 @@ from workers.extract import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BAD = FIXTURES / "bad"
-SUPPORTED = "Supported: PDF, DOCX, TXT, Markdown, HTML, CSV."
+SUPPORTED = "Supported: PDF, DOCX, TXT, Markdown, HTML, CSV, e-mail (.eml), PNG, JPEG, TIFF."
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,8 @@ def test_detect_type_rewinds_the_file_object():
     [
         ("bad/program.pdf", "Linux executable (ELF)"),
         ("bad/setup.pdf", "Windows executable"),
-        ("bad/image.docx", "PNG image"),
+        # Images are documents now (OCR): a PNG signature with no image behind it is damaged.
+        ("bad/image.docx", "damaged PNG image"),
         ("bad/spreadsheet.docx", "Excel workbook (.xlsx)"),
         ("bad/latin1.txt", "text that is not UTF-8 encoded (save it as UTF-8)"),
     ],
@@ -174,7 +175,7 @@ def test_unsupported_files_name_what_they_are(name, detected):
 @pytest.mark.parametrize(
     ("content", "detected"),
     [
-        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "JPEG image"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "damaged JPEG image"),
         (b"GIF89a\x01\x00\x01\x00\x00\x00", "GIF image"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(32), "legacy Microsoft Office document"),
         (b"\x1f\x8b\x08\x00" + bytes(16), "gzip archive"),
@@ -232,8 +233,8 @@ def test_unknown_zip_is_refused_and_docx_zip_is_docx():
             "bad/scanned.pdf",
             "pdf",
             NoTextFound,
-            "The PDF contains no selectable text (it may be a scanned image); text recognition "
-            "(OCR) is not supported.",
+            "No text was found in this document, not even by text recognition (OCR): the pages "
+            "may be blank, or the scan too faint or too small to read.",
         ),
         ("bad/blank.html", "html", NoTextFound, "The document contains no text."),
         (

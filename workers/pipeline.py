@@ -6,9 +6,11 @@ run rebuilds the same digest into the same single analysis row.
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 import uuid
+from collections.abc import Callable
 from typing import IO
 
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -17,11 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from webapp import tenancy
-from webapp.documents.services import search_vector
+from webapp.documents.services import (
+    DocumentError,
+    DuplicateDocument,
+    search_vector,
+    upload_document,
+)
 from webapp.extensions import db
 from webapp.models import Document, DocumentAnalysis, DocumentBlob, utcnow
 from workers.analyse import analyse
-from workers.extract import ExtractionError, extract_text
+from workers.extract import Attachment, ExtractionError, extract_text
+from workers.extract.ocr import valid_language
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +77,24 @@ def process(document_id: str) -> str:
                 _copy_original(key, copy, stream=True)
                 db.session.commit()  # no transaction stays open while the text is extracted
             copy.seek(0)
-            extracted = extract_text(copy, document.detected_type)
+            extracted = extract_text(
+                copy,
+                document.detected_type,
+                ocr_language=ocr_language(),
+                progress=_page_progress(document),
+            )
+        stored = _store_attachments(document, extracted.attachments)
         # One commit per stage a person could watch, without a round trip per step.
         if len(extracted.text) >= ANALYSING_STEP_CHARS:
-            _advance(document, "analysing", 50)
-        digest = analyse(extracted.text, title=document.title, pages=extracted.pages)
+            _advance(document, "analysing", max(50, document.progress))
+        title = document.title
+        if document.detected_type == "eml" and extracted.model and extracted.model.title:
+            title = extracted.model.title  # the Subject names a mail better than its filename
+        # TODO(lead): analyse(..., model=extracted.model, filename=document.filename) once the
+        # analyse helper's keyword arguments are merged (issue 10).
+        digest = analyse(extracted.text, title=title, pages=extracted.pages)
+        if stored:
+            digest["attachments"] = stored
         _store(document, extracted.text, digest)
         return "done"
     except ExtractionError as exc:
@@ -83,6 +104,52 @@ def process(document_id: str) -> str:
     except Exception:
         log.exception("processing document %s failed", document_id)
         return _fail(document, UNEXPECTED)
+
+
+def ocr_language() -> str:
+    """The organization's OCR language (``settings["ocr_language"]``), English by default."""
+    settings = tenancy.current_organization().settings or {}
+    return valid_language(settings.get("ocr_language"))
+
+
+def _page_progress(document: Document) -> Callable[[int, int], None]:
+    """Persist progress after each page that needed OCR (seconds each): 5 % to 50 %."""
+
+    def report(done: int, total: int) -> None:
+        progress = 5 + int(45 * done / max(total, 1))
+        if progress > document.progress:
+            _advance(document, "extracting", progress)
+
+    return report
+
+
+def _store_attachments(document: Document, attachments: tuple[Attachment, ...]) -> list[dict]:
+    """Store each attachment of a mail as an upload of its own, processed like any other.
+
+    Same checks, quotas and usage as an upload (``upload_document``: one transaction each,
+    published after its commit), by the mail's uploader. A refusal (quota, type, size) is
+    reported in the mail's digest, never raised; a rerun finds the documents already stored
+    (same SHA-256) and links them again instead of storing them twice.
+    """
+    report: list[dict] = []
+    for attachment in attachments:
+        entry: dict = {"filename": attachment.filename}
+        try:
+            stored = upload_document(
+                io.BytesIO(attachment.data), attachment.filename, document.uploaded_by
+            )
+            entry["document_id"] = str(stored.id)
+        except DuplicateDocument as exc:
+            entry["document_id"] = str(exc.existing.id)
+        except DocumentError as exc:
+            db.session.rollback()
+            entry["error"] = exc.message
+        except Exception:
+            log.exception("storing attachment %r of %s failed", attachment.filename, document.id)
+            db.session.rollback()
+            entry["error"] = "This attachment could not be stored."
+        report.append(entry)
+    return report
 
 
 def _copy_original(key: uuid.UUID, copy: IO[bytes], stream: bool = False) -> None:

@@ -46,6 +46,10 @@ CONTENT_TYPES = {
     "markdown": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
     "csv": "text/csv; charset=utf-8",
+    "eml": "message/rfc822",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "tiff": "image/tiff",
 }
 TYPE_LABELS = {
     "pdf": "PDF",
@@ -54,6 +58,10 @@ TYPE_LABELS = {
     "markdown": "Markdown",
     "html": "HTML",
     "csv": "CSV",
+    "eml": "E-mail",
+    "png": "PNG image",
+    "jpeg": "JPEG image",
+    "tiff": "TIFF image",
 }
 # Text indexed for search; to_tsvector refuses vectors over 1 MB, and the head of a
 # document carries its vocabulary.

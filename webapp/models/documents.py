@@ -25,7 +25,7 @@ from webapp.models.base import Base, TenantScoped, created_at_column
 
 STATUSES = ("queued", "extracting", "analysing", "done", "failed")
 ACTIVE_STATUSES = ("queued", "extracting", "analysing")
-TYPES = ("pdf", "docx", "txt", "markdown", "html", "csv")
+TYPES = ("pdf", "docx", "txt", "markdown", "html", "csv", "eml", "png", "jpeg", "tiff")
 
 
 class Document(TenantScoped, Base):

@@ -25,6 +25,8 @@ from webapp.extensions import db
 from webapp.models import Organization, User
 from webapp.org.lifecycle import LifecycleError, NotAllowed
 from webapp.permissions import allows
+from workers.extract.ocr import DEFAULT_LANGUAGE as DEFAULT_OCR_LANGUAGE
+from workers.extract.ocr import LANGUAGE as OCR_LANGUAGE
 
 BRANDING_PLANS = frozenset({"enterprise"})
 MAX_LOGO_BYTES = 200 * 1024
@@ -92,11 +94,24 @@ def update_settings(
     primary: str | None = None,
     logo: bytes | None = None,
     remove_logo: bool = False,
+    ocr_language: str | None = None,
 ) -> Organization:
-    """Change the display name and, on plans that allow it, the colour and logo; audited."""
+    """Change the display name, the OCR language and, on plans that allow it, the colour and
+    logo; audited."""
     require_settings_role(actor)
     org = tenancy.current_organization()
     changes: dict[str, Any] = {}
+    if ocr_language:
+        language = ocr_language.strip()
+        if not OCR_LANGUAGE.match(language):
+            raise BrandingError(
+                "The OCR language must be Tesseract language codes such as eng, deu or "
+                "eng+fra (letters and underscores, up to four joined by +)."
+            )
+        current = (org.settings or {}).get("ocr_language", DEFAULT_OCR_LANGUAGE)
+        if language != current:
+            changes["ocr_language"] = {"old": current, "new": language}
+            org.settings = {**(org.settings or {}), "ocr_language": language}
     name = (display_name or "").strip()
     if display_name is not None:
         if not 1 <= len(name) <= 120:

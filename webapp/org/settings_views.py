@@ -34,6 +34,7 @@ class SettingsForm(FlaskForm):
     primary = StringField("Primary colour", validators=[Optional()])
     logo = FileField("Logo (PNG, at most 200 KB)")
     remove_logo = BooleanField("Remove the logo")
+    ocr_language = StringField("OCR language", validators=[Optional(), Length(3, 70)])
 
 
 class ConfirmForm(FlaskForm):
@@ -94,7 +95,13 @@ def settings() -> ResponseReturnValue:
     except lifecycle.LifecycleError as error:
         return _error_page(error)
     org = current_user.organization
-    form = SettingsForm(data={"display_name": org.name, **_branding_defaults(org)})
+    form = SettingsForm(
+        data={
+            "display_name": org.name,
+            "ocr_language": (org.settings or {}).get("ocr_language", "eng"),
+            **_branding_defaults(org),
+        }
+    )
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -107,6 +114,7 @@ def settings() -> ResponseReturnValue:
                     primary=form.primary.data or None,
                     logo=logo or None,
                     remove_logo=bool(form.remove_logo.data),
+                    ocr_language=form.ocr_language.data or None,
                 )
             except lifecycle.LifecycleError as error:
                 flash(error.message, "error")
