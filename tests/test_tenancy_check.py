@@ -134,6 +134,13 @@ def test_the_runtime_role_serves(client):
     assert client.get("/login").status_code == 200
 
 
+def test_startup_refuses_a_platform_role_that_bypasses_rls(services):
+    """The platform role is held to the same rule as the tenant role."""
+    unsafe = make_app(services, PLATFORM_DATABASE_URL=services.owner_url)
+    with pytest.raises(UnsafeDatabaseRole, match="superuser"):
+        unsafe.test_client().get("/login")
+
+
 def test_exactly_one_alembic_head(app):
     with app.app_context():
         config = app.extensions["migrate"].migrate.get_config()

@@ -281,7 +281,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
 $$
 """
 # 0005's update door; a platform admin may set a status of active or suspended only
-# (pending deletion is the owner's request, with its date, and the purge's business).
+# (pending deletion is the owner's request, with its date, and the purge's business). The
+# row lock no longer blocks the foreign keys of the organization's own tables.
 ADMIN_UPDATE = """
 CREATE OR REPLACE FUNCTION app_admin_update_organization(
     p_id uuid, p_plan_id text, p_status text, p_overrides jsonb
@@ -300,7 +301,10 @@ BEGIN
     IF p_overrides IS NOT NULL AND jsonb_typeof(p_overrides) <> 'object' THEN
         RAISE EXCEPTION 'quota overrides must be a JSON object';
     END IF;
-    SELECT * INTO v_old FROM public.organizations WHERE id = p_id FOR UPDATE;
+    -- FOR NO KEY UPDATE, not FOR UPDATE: the caller's tenant-role connection then writes the
+    -- organization's own audit event (its foreign key takes KEY SHARE on this row) before
+    -- both commit; FOR UPDATE would make it wait for this very transaction, for ever.
+    SELECT * INTO v_old FROM public.organizations WHERE id = p_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN;
     END IF;
