@@ -104,30 +104,40 @@ def _hmac(message_sql: str, inner: str = "v_inner", outer: str = "v_outer") -> s
 
 # The transaction's start, in microseconds since the epoch (independent of TimeZone/DateStyle,
 # which any role may change mid-transaction).
-TX_START = "(EXTRACT(EPOCH FROM pg_catalog.now()) * 1000000)::bigint"
+TX_START = (
+    "(pg_catalog.extract('epoch', pg_catalog.now()) OPERATOR(pg_catalog.*) 1000000)"
+    "::pg_catalog.int8::pg_catalog.text"
+)
 
+# Runs once per statement (the policies' InitPlan), so it carries no ``SET search_path``: that
+# clause alone was a third of its time (bench/context_overhead.py). Instead every name in it is
+# schema-qualified — functions, operators (``OPERATOR(pg_catalog.…)``), types and the table — so
+# no search_path a caller sets can change what it runs; and neither runtime role may create
+# objects anywhere (no CREATE on the schema or database, no TEMPORARY; `flask tenancy check`).
+CAT = "OPERATOR(pg_catalog.||)"
 CURRENT_ORG_VERIFIED = f"""
-CREATE OR REPLACE FUNCTION app_current_org() RETURNS uuid
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+CREATE OR REPLACE FUNCTION app_current_org() RETURNS pg_catalog.uuid
+LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
 DECLARE
-    v_org text := pg_catalog.current_setting('app.current_org_id', true);
-    v_sig text;
-    v_inner bytea;
-    v_outer bytea;
+    v_org pg_catalog.text := pg_catalog.current_setting('app.current_org_id', true);
+    v_sig pg_catalog.text;
+    v_inner pg_catalog.bytea;
+    v_outer pg_catalog.bytea;
 BEGIN
-    IF v_org IS NULL OR v_org = '' THEN
+    IF v_org IS NULL OR v_org OPERATOR(pg_catalog.=) '' THEN
         RETURN NULL;
     END IF;
     v_sig := pg_catalog.current_setting('app.current_org_sig', true);
     SELECT k.inner_pad, k.outer_pad INTO v_inner, v_outer
-    FROM public.app_context_keys k WHERE k.id = 1;
+    FROM public.app_context_keys k WHERE k.id OPERATOR(pg_catalog.=) 1;
     -- Unsigned, forged, or signed for another backend or transaction: no organization.
-    IF v_sig IS NULL OR v_inner IS NULL OR v_sig <> {
-    _hmac(f"'ctx:' || v_org || ':' || pg_catalog.pg_backend_pid() || ':' || {TX_START}")
-} THEN
+    IF v_sig IS NULL OR v_inner IS NULL OR v_sig OPERATOR(pg_catalog.<>) pg_catalog.encode(
+        pg_catalog.sha256(v_outer {CAT} pg_catalog.sha256(v_inner {CAT} pg_catalog.convert_to(
+            'ctx:' {CAT} v_org {CAT} ':' {CAT} pg_catalog.pg_backend_pid()::pg_catalog.text
+            {CAT} ':' {CAT} {TX_START}, 'UTF8'))), 'hex') THEN
         RETURN NULL;
     END IF;
-    RETURN v_org::uuid;
+    RETURN v_org::pg_catalog.uuid;
 END
 $$
 """

@@ -1,0 +1,269 @@
+"""What the verified tenant context costs the documents list, against the plain one it replaced.
+
+    python bench/context_overhead.py [--orgs 40] [--docs-per-org 2500] [--rounds 12]
+                                     [--per-round 150] [--database-url URL] [--keep]
+
+Issue 11 replaced ``app_current_org()`` — which returned whatever ``app.current_org_id`` held —
+with one that checks an HMAC of (organization, backend, transaction start) on every statement,
+set by ``app_enter_org(org, proof)`` at transaction start (migration 0010). The budget: at most
+5 % on the list query. This script:
+
+1. creates and migrates its own database (``pmdi_bench_context``; ``--keep`` reuses it when it
+   holds the same sizes) and seeds ``--orgs`` organizations of ``--docs-per-org`` documents,
+   interleaved in time as tenants upload side by side;
+2. captures the SQL the app itself runs for the first page of the documents list
+   (``services.list_documents``: the count and the page, as ``db.paginate`` sends them), in
+   one organization's context;
+3. replays it on one raw psycopg connection of the tenant role (statements prepared after five
+   runs, as the app's pool does), in interleaved rounds: each round swaps ``app_current_org()``
+   (as the owner, ``CREATE OR REPLACE``; the policies keep calling the same function) to the
+   *plain* 0001 body, opened by ``set_config``, or to the *verified* 0010 body, opened by
+   ``app_enter_org`` with a proof signed in Python — alternating which goes first — then
+   measures ``--per-round`` times:
+   * the list query: the page and the count statements, inside an open transaction whose
+     context is set (each pays the per-statement check once);
+   * the whole list transaction: BEGIN, the context statement, page, count, COMMIT;
+4. prints each mode's median over all samples, the median of the per-round medians, and the
+   verified/plain ratios. Ends with the verified body in place. Figures only: nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "pmdi_bench_context"
+APP_ROLE = "pmdi_bench_app"
+APP_PASSWORD = "bench-app-password"
+BUDGET = 1.05
+
+MIGRATION = importlib.import_module("migrations.versions.0010_roles_by_trust")
+BODIES = {"plain": MIGRATION.CURRENT_ORG_PLAIN, "verified": MIGRATION.CURRENT_ORG_VERIFIED}
+
+
+def dsn(url: str) -> str:
+    """A libpq URL from a SQLAlchemy one."""
+    from webapp.config import sqlalchemy_url
+
+    return sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://")
+
+
+def make_app(app_url: str, **overrides: Any) -> Any:
+    from webapp import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": app_url,
+            "TENANCY_VERIFY_ROLE": False,
+            **overrides,
+        }
+    )
+
+
+def prepare(admin_url: str, orgs: int, per_org: int, keep: bool) -> tuple[str, str, str]:
+    """Create (or reuse) the database, migrate it, seed it; owner, tenant and platform URLs."""
+    import psycopg
+    from flask_migrate import upgrade
+
+    from webapp import embedded
+
+    owner_url = embedded.ensure_database(admin_url, DATABASE, recreate=not keep)
+    app_url = embedded.with_role(owner_url, APP_ROLE, APP_PASSWORD)
+    migrator = make_app(app_url, MIGRATION_DATABASE_URL=owner_url)
+    with migrator.app_context():
+        upgrade()
+        platform_url = migrator.config["PLATFORM_DATABASE_URL"]
+        from webapp.extensions import db
+
+        for engine in db.engines.values():
+            engine.dispose()
+    with psycopg.connect(dsn(owner_url), autocommit=True) as conn:
+        have = conn.execute(
+            "SELECT (SELECT count(*) FROM organizations), (SELECT count(*) FROM documents)"
+        ).fetchone()
+        if have != (orgs, orgs * per_org):
+            started = time.perf_counter()
+            conn.execute("TRUNCATE organizations CASCADE")
+            conn.execute(
+                "INSERT INTO organizations (id, name, slug, plan_id) "
+                "SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(o), 12, '0'))::uuid, "
+                "'Bench ' || o, 'bench-' || o, 'pro' FROM generate_series(1, %s) o",
+                (orgs,),
+            )
+            # Document n belongs to organization n % orgs: every organization's rows are
+            # spread over the table, as after months of uploads side by side.
+            conn.execute(
+                "INSERT INTO documents (organization_id, id, title, filename, content_type, "
+                "detected_type, size_bytes, sha256, status, created_at, updated_at) "
+                "SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(n %% %s + 1), 12, '0'))::uuid, "
+                "gen_random_uuid(), 'Document ' || n, 'doc-' || n || '.txt', 'text/plain', "
+                "'txt', 1000 + n %% 5000, md5(n::text) || md5(n::text), "
+                "(ARRAY['done','done','done','failed','queued'])[1 + n %% 5], "
+                "now() - make_interval(secs => n), now() - make_interval(secs => n) "
+                "FROM generate_series(1, %s) n",
+                (orgs, orgs * per_org),
+            )
+            conn.execute("ANALYZE")
+            print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    return owner_url, app_url, platform_url
+
+
+def captured_list_sql(app_url: str, org_id: uuid.UUID) -> list[tuple[str, Any]]:
+    """The statements the app runs for the first page of the documents list."""
+    from sqlalchemy import event
+
+    from webapp.documents import services
+    from webapp.extensions import db
+    from webapp.tenancy import tenant_context
+
+    app = make_app(app_url)
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "app_enter_org" not in statement:
+            seen.append((statement, parameters))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+        with tenant_context(org_id):
+            page = services.list_documents(services.DocumentFilter(), page=1)
+            assert page.items, "the organization shows documents"
+        db.session.remove()
+        event.remove(db.engine, "before_cursor_execute", record)
+        for engine in db.engines.values():
+            engine.dispose()
+    return seen
+
+
+def run(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from webapp import tenancy
+
+    admin_url = args.database_url or os.environ.get("TEST_DATABASE_URL") or DEFAULT_ADMIN_URL
+    print(f"Seeding {args.orgs} organizations x {args.docs_per_org} documents ...", flush=True)
+    owner_url, app_url, platform_url = prepare(admin_url, args.orgs, args.docs_per_org, args.keep)
+    org_id = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    statements = captured_list_sql(app_url, org_id)
+    print(f"The list runs {len(statements)} statements:")
+    for sql, _ in statements:
+        print("  " + " ".join(sql.split())[:150] + " ...")
+
+    with psycopg.connect(dsn(platform_url)) as platform:
+        key = bytes(platform.execute("SELECT app_context_key()").fetchone()[0])
+    owner = psycopg.connect(dsn(owner_url), autocommit=True)
+    tenant = psycopg.connect(dsn(app_url))
+
+    def enter(mode: str) -> None:
+        if mode == "plain":
+            tenant.execute("SELECT set_config('app.current_org_id', %s, true)", (str(org_id),))
+        else:
+            proof = tenancy.entry_proof(key, org_id)
+            tenant.execute("SELECT app_enter_org(CAST(%s AS uuid), %s)", (str(org_id), proof))
+
+    def one_transaction(mode: str) -> float:
+        started = time.perf_counter()
+        enter(mode)
+        for sql, params in statements:
+            tenant.execute(sql, params).fetchall()
+        tenant.commit()
+        return time.perf_counter() - started
+
+    def one_list() -> float:
+        started = time.perf_counter()
+        for sql, params in statements:
+            assert tenant.execute(sql, params).fetchall(), "the list shows rows"
+        return time.perf_counter() - started
+
+    samples: dict[str, dict[str, list[float]]] = {
+        m: {"statement": [], "transaction": []} for m in BODIES
+    }
+    rounds: dict[str, dict[str, list[float]]] = {
+        m: {"statement": [], "transaction": []} for m in BODIES
+    }
+    try:
+        for index in range(args.rounds):
+            order = ("plain", "verified") if index % 2 == 0 else ("verified", "plain")
+            for mode in order:
+                owner.execute(BODIES[mode])
+                for _ in range(10):  # warm-up: re-plan and re-prepare after the swap
+                    one_transaction(mode)
+                enter(mode)
+                statement = [one_list() for _ in range(args.per_round)]
+                tenant.commit()
+                transaction = [one_transaction(mode) for _ in range(args.per_round)]
+                for kind, values in (("statement", statement), ("transaction", transaction)):
+                    samples[mode][kind] += values
+                    rounds[mode][kind].append(statistics.median(values))
+            print(
+                f"  round {index + 1:2}/{args.rounds}: list query plain "
+                f"{rounds['plain']['statement'][-1] * 1e3:.3f} ms, verified "
+                f"{rounds['verified']['statement'][-1] * 1e3:.3f} ms; transaction plain "
+                f"{rounds['plain']['transaction'][-1] * 1e3:.3f} ms, verified "
+                f"{rounds['verified']['transaction'][-1] * 1e3:.3f} ms",
+                flush=True,
+            )
+    finally:
+        owner.execute(BODIES["verified"])
+        owner.close()
+        tenant.close()
+
+    print(
+        f"\n{args.rounds} interleaved rounds x {args.per_round} samples per mode and kind; "
+        f"organization of {args.docs_per_org} documents in a table of "
+        f"{args.orgs * args.docs_per_org}."
+    )
+    print(f"{'':34}{'plain':>10}{'verified':>10}{'ratio':>8}")
+    for kind, label in (
+        ("statement", "list query (ms, all samples)"),
+        ("transaction", "list transaction (ms, all samples)"),
+    ):
+        plain = statistics.median(samples["plain"][kind]) * 1e3
+        verified = statistics.median(samples["verified"][kind]) * 1e3
+        print(f"{label:34}{plain:10.3f}{verified:10.3f}{verified / plain:8.3f}")
+        plain_r = statistics.median(rounds["plain"][kind]) * 1e3
+        verified_r = statistics.median(rounds["verified"][kind]) * 1e3
+        ratios = [
+            v / p for v, p in zip(rounds["verified"][kind], rounds["plain"][kind], strict=True)
+        ]
+        print(
+            f"{'  median of round medians':34}{plain_r:10.3f}{verified_r:10.3f}"
+            f"{verified_r / plain_r:8.3f}   (per-round ratios: median "
+            f"{statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f})"
+        )
+    page_ratio = statistics.median(samples["verified"]["statement"]) / statistics.median(
+        samples["plain"]["statement"]
+    )
+    verdict = "within" if page_ratio <= BUDGET else "OVER"
+    print(
+        f"\nThe list query under the verified context: x{page_ratio:.3f} ({verdict} the 5 % budget)"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orgs", type=int, default=40)
+    parser.add_argument("--docs-per-org", type=int, default=2500)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--per-round", type=int, default=150)
+    parser.add_argument("--database-url")
+    parser.add_argument("--keep", action="store_true", help="reuse a seeded database")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
