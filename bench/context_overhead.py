@@ -14,17 +14,17 @@ set by ``app_enter_org(org, proof)`` at transaction start (migration 0010). The 
 2. captures the SQL the app itself runs for the first page of the documents list
    (``services.list_documents``: the count and the page, as ``db.paginate`` sends them), in
    one organization's context;
-3. replays it on one raw psycopg connection of the tenant role (statements prepared after five
-   runs, as the app's pool does), in interleaved rounds: each round swaps ``app_current_org()``
-   (as the owner, ``CREATE OR REPLACE``; the policies keep calling the same function) to the
-   *plain* 0001 body, opened by ``set_config``, or to the *verified* 0010 body, opened by
-   ``app_enter_org`` with a proof signed in Python — alternating which goes first — then
-   measures ``--per-round`` times:
+3. copies ``documents`` twice (same rows, indexes, forced RLS): one table's policy calls the
+   *plain* 0001 body of ``app_current_org()`` (context opened by ``set_config``), the other the
+   *verified* 0010 one (opened by ``app_enter_org`` with a proof signed in Python);
+4. replays the list on each copy on one raw psycopg connection of the tenant role (statements
+   prepared after five runs, as the app's pool does), alternating plain and verified sample by
+   sample (so load on a shared machine hits both alike), in rounds of ``--per-round`` pairs:
    * the list query: the page and the count statements, inside an open transaction whose
      context is set (each pays the per-statement check once);
    * the whole list transaction: BEGIN, the context statement, page, count, COMMIT;
-4. prints each mode's median over all samples, the median of the per-round medians, and the
-   verified/plain ratios. Ends with the verified body in place. Figures only: nothing asserts.
+5. prints each mode's median over all samples, the median of the per-round medians, and the
+   verified/plain ratios. Figures only: nothing asserts.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import statistics
 import sys
 import time
@@ -49,7 +50,30 @@ APP_PASSWORD = "bench-app-password"
 BUDGET = 1.05
 
 MIGRATION = importlib.import_module("migrations.versions.0010_roles_by_trust")
-BODIES = {"plain": MIGRATION.CURRENT_ORG_PLAIN, "verified": MIGRATION.CURRENT_ORG_VERIFIED}
+# Two copies of the documents table, identical but for the function their policy calls.
+TWINS = {"plain": "bench_documents_plain", "verified": "bench_documents_verified"}
+PLAIN_FUNCTION = MIGRATION.CURRENT_ORG_PLAIN.replace("app_current_org()", "app_current_org_plain()")
+
+
+def make_twin_tables(owner: Any, tenant_role: str) -> None:
+    """``bench_documents_plain`` and ``bench_documents_verified``: copies of ``documents`` (same
+    rows, indexes, RLS forced), whose policy calls the 0001 body and the 0010 one."""
+    owner.execute(PLAIN_FUNCTION)
+    owner.execute(f'GRANT EXECUTE ON FUNCTION app_current_org_plain() TO "{tenant_role}"')
+    for mode, table in TWINS.items():
+        function = "app_current_org_plain" if mode == "plain" else "app_current_org"
+        owner.execute(f"DROP TABLE IF EXISTS {table}")
+        owner.execute(f"CREATE TABLE {table} (LIKE documents INCLUDING ALL)")
+        owner.execute(f"INSERT INTO {table} SELECT * FROM documents ORDER BY created_at DESC")
+        owner.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        owner.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        owner.execute(
+            f"CREATE POLICY tenant_isolation ON {table} "
+            f"USING (organization_id = (SELECT {function}())) "
+            f"WITH CHECK (organization_id = (SELECT {function}()))"
+        )
+        owner.execute(f'GRANT SELECT ON {table} TO "{tenant_role}"')
+        owner.execute(f"VACUUM ANALYZE {table}")
 
 
 def dsn(url: str) -> str:
@@ -164,8 +188,13 @@ def run(args: argparse.Namespace) -> int:
 
     with psycopg.connect(dsn(platform_url)) as platform:
         key = bytes(platform.execute("SELECT app_context_key()").fetchone()[0])
-    owner = psycopg.connect(dsn(owner_url), autocommit=True)
+    with psycopg.connect(dsn(owner_url), autocommit=True) as owner:
+        make_twin_tables(owner, APP_ROLE)
     tenant = psycopg.connect(dsn(app_url))
+    queries = {
+        mode: [(re.sub(r"\bdocuments\b", TWINS[mode], sql), params) for sql, params in statements]
+        for mode in TWINS
+    }
 
     def enter(mode: str) -> None:
         if mode == "plain":
@@ -174,40 +203,48 @@ def run(args: argparse.Namespace) -> int:
             proof = tenancy.entry_proof(key, org_id)
             tenant.execute("SELECT app_enter_org(CAST(%s AS uuid), %s)", (str(org_id), proof))
 
+    def one_list(mode: str) -> float:
+        started = time.perf_counter()
+        for sql, params in queries[mode]:
+            assert tenant.execute(sql, params).fetchall(), "the list shows rows"
+        return time.perf_counter() - started
+
     def one_transaction(mode: str) -> float:
         started = time.perf_counter()
         enter(mode)
-        for sql, params in statements:
+        for sql, params in queries[mode]:
             tenant.execute(sql, params).fetchall()
         tenant.commit()
         return time.perf_counter() - started
 
-    def one_list() -> float:
-        started = time.perf_counter()
-        for sql, params in statements:
-            assert tenant.execute(sql, params).fetchall(), "the list shows rows"
-        return time.perf_counter() - started
-
     samples: dict[str, dict[str, list[float]]] = {
-        m: {"statement": [], "transaction": []} for m in BODIES
+        m: {"statement": [], "transaction": []} for m in TWINS
     }
     rounds: dict[str, dict[str, list[float]]] = {
-        m: {"statement": [], "transaction": []} for m in BODIES
+        m: {"statement": [], "transaction": []} for m in TWINS
     }
+    for mode in TWINS:  # warm-up: plans, prepared statements, the function caches
+        for _ in range(20):
+            one_transaction(mode)
     try:
         for index in range(args.rounds):
-            order = ("plain", "verified") if index % 2 == 0 else ("verified", "plain")
-            for mode in order:
-                owner.execute(BODIES[mode])
-                for _ in range(10):  # warm-up: re-plan and re-prepare after the swap
-                    one_transaction(mode)
-                enter(mode)
-                statement = [one_list() for _ in range(args.per_round)]
-                tenant.commit()
-                transaction = [one_transaction(mode) for _ in range(args.per_round)]
-                for kind, values in (("statement", statement), ("transaction", transaction)):
-                    samples[mode][kind] += values
-                    rounds[mode][kind].append(statistics.median(values))
+            taken: dict[str, dict[str, list[float]]] = {
+                m: {"statement": [], "transaction": []} for m in TWINS
+            }
+            # Within one transaction whose context both functions accept (app_enter_org sets
+            # app.current_org_id, which is all the plain one reads), alternate the two lists.
+            enter("verified")
+            for i in range(args.per_round):
+                for mode in ("plain", "verified") if i % 2 == 0 else ("verified", "plain"):
+                    taken[mode]["statement"].append(one_list(mode))
+            tenant.commit()
+            for i in range(args.per_round):
+                for mode in ("plain", "verified") if i % 2 == 0 else ("verified", "plain"):
+                    taken[mode]["transaction"].append(one_transaction(mode))
+            for mode in TWINS:
+                for kind in ("statement", "transaction"):
+                    samples[mode][kind] += taken[mode][kind]
+                    rounds[mode][kind].append(statistics.median(taken[mode][kind]))
             print(
                 f"  round {index + 1:2}/{args.rounds}: list query plain "
                 f"{rounds['plain']['statement'][-1] * 1e3:.3f} ms, verified "
@@ -217,8 +254,6 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
     finally:
-        owner.execute(BODIES["verified"])
-        owner.close()
         tenant.close()
 
     print(

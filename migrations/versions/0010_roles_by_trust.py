@@ -343,6 +343,21 @@ def _key_row() -> tuple[str, str, str]:
     return tuple(f"'\\x{part.hex()}'::bytea" for part in (key, inner, outer))  # type: ignore[return-value]
 
 
+def _rewrite_search_door(old: str, new: str) -> None:
+    """Recreate 0003's search door with its calls of app_current_org() rewritten.
+
+    Inside the door ``public.app_current_org()`` sat in WHERE clauses, where a bitmap heap
+    scan's recheck evaluates it once per row; the verified function costs tens of microseconds
+    a call, so each becomes ``(SELECT public.app_current_org())``: once per statement.
+    """
+    bind = op.get_bind()
+    definition = bind.exec_driver_sql(
+        f"SELECT pg_get_functiondef('{SEARCH}'::regprocedure)"
+    ).scalar()
+    assert old in definition, "the search door is not the one 0003 made"
+    bind.exec_driver_sql(definition.replace(old, new))
+
+
 def _database() -> str:
     return quote_ident(op.get_bind().exec_driver_sql("SELECT current_database()").scalar())
 
@@ -362,6 +377,7 @@ def upgrade() -> None:
     op.execute(f"INSERT INTO app_context_keys VALUES (1, {secret}, {inner}, {outer})")
 
     op.execute(CURRENT_ORG_VERIFIED)
+    _rewrite_search_door("public.app_current_org()", "(SELECT public.app_current_org())")
     op.execute(ENTER_ORG)
     op.execute(CONTEXT_KEY)
     op.execute(CREATE_ADMIN)
@@ -417,6 +433,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION app_enter_org(uuid, text)")
     op.execute(CURRENT_ORG_PLAIN)
     op.execute(f"GRANT EXECUTE ON FUNCTION app_current_org() TO {tenant}")
+    _rewrite_search_door("(SELECT public.app_current_org())", "public.app_current_org()")
     op.execute("DROP TABLE app_context_keys")
     # The doors keep their argument checks (they accept what the app sends either way), and
     # the platform role stays: roles are cluster-wide and may serve other databases.
