@@ -7,8 +7,8 @@ prints the URL, and stops all of it cleanly on Ctrl-C.
 
 Environment (all optional): ``DATABASE_URL`` (the tenant role) with ``MIGRATION_DATABASE_URL``
 (the owner), ``PLATFORM_DATABASE_URL`` (the platform role; by default ``<tenant user>_platform``
-with the tenant role's password, which the migrations create), ``REDIS_URL``, ``SECRET_KEY``, ``HOST`` (127.0.0.1), ``PORT`` (5000),
-``WEB_WORKERS`` (2), ``WORKER_CONCURRENCY`` (2).
+with the tenant role's password, which the migrations create), ``REDIS_URL``, ``SECRET_KEY``,
+``HOST`` (127.0.0.1), ``PORT`` (5000), ``WEB_WORKERS`` (2), ``WORKER_CONCURRENCY`` (2).
 """
 
 from __future__ import annotations
