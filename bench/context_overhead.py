@@ -23,8 +23,11 @@ set by ``app_enter_org(org, proof)`` at transaction start (migration 0010). The 
    * the list query: the page and the count statements, inside an open transaction whose
      context is set (each pays the per-statement check once);
    * the whole list transaction: BEGIN, the context statement, page, count, COMMIT;
-5. prints each mode's median over all samples, the median of the per-round medians, and the
-   verified/plain ratios. Figures only: nothing asserts.
+5. prints each mode's median over all samples, the median of the per-round medians, the
+   verified/plain ratios, the median of paired differences (each verified sample minus the
+   plain one taken next to it: the estimate least moved by other load on the machine), and
+   the function's own cost per call (called per row of ``generate_series``). Figures only:
+   nothing asserts.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ DATABASE = "pmdi_bench_context"
 APP_ROLE = "pmdi_bench_app"
 APP_PASSWORD = "bench-app-password"
 BUDGET = 1.05
+CALLS = 2000
 
 MIGRATION = importlib.import_module("migrations.versions.0010_roles_by_trust")
 # Two copies of the documents table, identical but for the function their policy calls.
@@ -223,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
     rounds: dict[str, dict[str, list[float]]] = {
         m: {"statement": [], "transaction": []} for m in TWINS
     }
+    per_call: dict[str, list[float]] = {"app_current_org_plain": [], "app_current_org": []}
     for mode in TWINS:  # warm-up: plans, prepared statements, the function caches
         for _ in range(20):
             one_transaction(mode)
@@ -245,6 +250,13 @@ def run(args: argparse.Namespace) -> int:
                 for kind in ("statement", "transaction"):
                     samples[mode][kind] += taken[mode][kind]
                     rounds[mode][kind].append(statistics.median(taken[mode][kind]))
+            # The function alone, called per row so that it dominates: microseconds a call.
+            enter("verified")
+            for name in ("app_current_org_plain", "app_current_org") * 2:
+                started = time.perf_counter()
+                tenant.execute(f"SELECT count({name}()) FROM generate_series(1, {CALLS})")
+                per_call[name].append((time.perf_counter() - started) / CALLS * 1e6)
+            tenant.commit()
             print(
                 f"  round {index + 1:2}/{args.rounds}: list query plain "
                 f"{rounds['plain']['statement'][-1] * 1e3:.3f} ms, verified "
@@ -279,6 +291,23 @@ def run(args: argparse.Namespace) -> int:
             f"{verified_r / plain_r:8.3f}   (per-round ratios: median "
             f"{statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f})"
         )
+    print("\nPaired differences (each verified sample minus the plain one taken next to it):")
+    for kind, label in (("statement", "list query"), ("transaction", "list transaction")):
+        diffs = [
+            v - p for v, p in zip(samples["verified"][kind], samples["plain"][kind], strict=True)
+        ]
+        extra = statistics.median(diffs)
+        base = statistics.median(samples["plain"][kind])
+        print(
+            f"  {label:18} median +{extra * 1e6:7.1f} us on {base * 1e3:.3f} ms "
+            f"= {extra / base * 100:+.1f} %"
+        )
+    plain_call = statistics.median(per_call["app_current_org_plain"])
+    verified_call = statistics.median(per_call["app_current_org"])
+    print(
+        f"  app_current_org() alone: plain {plain_call:.1f} us a call, verified "
+        f"{verified_call:.1f} us a call (+{verified_call - plain_call:.1f} us per statement)"
+    )
     page_ratio = statistics.median(samples["verified"]["statement"]) / statistics.median(
         samples["plain"]["statement"]
     )

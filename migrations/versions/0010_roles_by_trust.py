@@ -148,6 +148,10 @@ CURRENT_ORG_PLAIN = (
     "$$ SELECT NULLIF(current_setting('app.current_org_id', true), '')::uuid $$"
 )
 
+# Once per transaction. Written for speed as well: one SPI query (the key), everything else
+# plpgsql's fast path for simple expressions (assignments, not PERFORM: each PERFORM is a
+# query of its own, with a snapshot). A refused proof raises, which aborts the transaction
+# (or rolls back to the caller's savepoint, with whatever context it had there).
 ENTER_ORG = f"""
 CREATE FUNCTION app_enter_org(p_org uuid, p_proof text) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
@@ -155,11 +159,11 @@ DECLARE
     v_issued bigint;
     v_inner bytea;
     v_outer bytea;
+    v_set text;
 BEGIN
-    -- Whatever happens next, the previous organization is gone.
-    PERFORM pg_catalog.set_config('app.current_org_id', '', true);
-    PERFORM pg_catalog.set_config('app.current_org_sig', '', true);
     IF p_org IS NULL THEN
+        v_set := pg_catalog.set_config('app.current_org_id', '', true)
+            || pg_catalog.set_config('app.current_org_sig', '', true);
         RETURN NULL;
     END IF;
     IF p_proof IS NULL OR p_proof !~ '^[0-9]{{1,12}}\\.[0-9a-f]{{64}}$' THEN
@@ -179,8 +183,8 @@ BEGIN
         RAISE EXCEPTION 'organization context refused: bad proof'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM pg_catalog.set_config('app.current_org_id', p_org::text, true);
-    PERFORM pg_catalog.set_config('app.current_org_sig', {
+    v_set := pg_catalog.set_config('app.current_org_id', p_org::text, true)
+        || pg_catalog.set_config('app.current_org_sig', {
     _hmac(f"'ctx:' || p_org::text || ':' || pg_catalog.pg_backend_pid() || ':' || {TX_START}")
 }, true);
     RETURN p_org;
