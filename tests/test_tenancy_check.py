@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -243,12 +244,6 @@ MATRIX_CASES = [
         id="platform-creates-objects",
     ),
     pytest.param(
-        f"GRANT {P} TO {T}",
-        f"REVOKE {P} FROM {T}",
-        f"tenant role {APP_ROLE}: is a member of role {PLATFORM_ROLE}",
-        id="tenant-is-a-member-of-the-platform-role",
-    ),
-    pytest.param(
         CURRENT_ORG_PLAIN,
         CURRENT_ORG_VERIFIED,
         "app_current_org(): trusts a plain set_config",
@@ -276,3 +271,23 @@ def test_check_names_each_privilege_violation(
     if "set_config" in expected:  # the live probe also counts what it could read
         assert "a plain set_config of another organization reads" in result.output
     assert runner.invoke(args=["tenancy", "check"]).exit_code == 0
+
+
+def test_check_names_a_role_membership(owner_engine):
+    """Membership is cluster-wide: shown on scratch roles, not the ones other runs share."""
+    from webapp.tenancy_check import _check_role_reach
+
+    member, group = f"pmdi_scratch_member_{os.getpid()}", f"pmdi_scratch_group_{os.getpid()}"
+    with owner_engine.begin() as conn:
+        for role in (member, group):
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+            conn.execute(text(f'CREATE ROLE "{role}"'))
+        conn.execute(text(f'GRANT "{group}" TO "{member}"'))
+    try:
+        with owner_engine.connect() as conn:
+            found = [str(v) for v in _check_role_reach(conn, "tenant", member)]
+    finally:
+        with owner_engine.begin() as conn:
+            for role in (member, group):
+                conn.execute(text(f'DROP ROLE "{role}"'))
+    assert f"tenant role {member}: is a member of role {group}" in found
