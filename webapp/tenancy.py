@@ -209,6 +209,9 @@ def read_context_key(platform_engine: Engine) -> bytes:
     with platform_engine.connect() as conn:
         key = conn.scalar(CONTEXT_KEY_SQL)
         conn.rollback()
+        # Read once per process: close this connection rather than keep it idle in the pool
+        # (a process that serves no log-in or admin page never needs another one).
+        conn.invalidate()
     if not key:
         raise RuntimeError("app_context_key() returned no key (is migration 0010 applied?)")
     return bytes(key)

@@ -152,6 +152,8 @@ def verify_runtime_role(app: Flask) -> None:
             with engine.connect() as conn:
                 role = conn.scalar(text("SELECT current_user"))
                 problems += runtime_role_problems(conn, role)
+                if engine is not db.engine:
+                    conn.invalidate()  # once per process; not kept idle in the pool
             if problems:
                 break  # refuse on the first unfit role
     if problems:
