@@ -495,7 +495,7 @@ class StatementTimer:
             return "snippets"
         if "ts_rank_cd" in statement or "app_search_documents" in statement:
             return "search"
-        return "other"  # set_config at transaction start, the pool's pre-ping
+        return "other"  # app_enter_org at transaction start, the pool's pre-ping
 
     def before(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         self._started = time.perf_counter()
@@ -664,7 +664,7 @@ def report(title: str, results: list[QueryResult]) -> None:
     print(
         "  matches: documents of the organization matching q; hits: results returned (limit "
         "20);\n  search/snippet/other: mean time per call in the ranked search statement, the "
-        "ts_headline\n  statement and the rest (set_config, pool pre-ping); python: mean call "
+        "ts_headline\n  statement and the rest (app_enter_org, pool pre-ping); python: mean call "
         "time minus those."
     )
 

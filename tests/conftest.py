@@ -40,6 +40,8 @@ WORKER_NAME = f"{TEST_QUEUE}@localhost"
 WORKER_QUEUES = worker_queues(f"{TEST_QUEUE}-docs", default=TEST_QUEUE)
 APP_ROLE = "pmdi_test_app"
 APP_PASSWORD = "test-app-password"
+# What webapp.config derives when PLATFORM_DATABASE_URL is not set (the tests rely on it).
+PLATFORM_ROLE = APP_ROLE + "_platform"
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,9 @@ class Services:
     """Where the test database and Redis are."""
 
     owner_url: str  # the migration/owner role (bypasses RLS; used only to arrange and inspect)
-    app_url: str  # the runtime role the app connects as
+    app_url: str  # the tenant role the app connects as (DATABASE_URL)
     redis_url: str
+    platform_url: str = ""  # the platform role (PLATFORM_DATABASE_URL's default)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +74,10 @@ def services() -> Iterator[Services]:
     _drop_abandoned_databases(admin_url)
     owner_url = embedded.ensure_database(admin_url, TEST_DATABASE, recreate=True)
     app_url = embedded.with_role(owner_url, APP_ROLE, APP_PASSWORD)
-    found = Services(owner_url=owner_url, app_url=app_url, redis_url=redis_url)
+    platform_url = embedded.with_role(owner_url, PLATFORM_ROLE, APP_PASSWORD)
+    found = Services(
+        owner_url=owner_url, app_url=app_url, redis_url=redis_url, platform_url=platform_url
+    )
     migrator = make_app(found, MIGRATION_DATABASE_URL=owner_url)
     from flask_migrate import upgrade
 
@@ -140,10 +146,37 @@ def owner_engine(services: Services) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def app_engine(services: Services) -> Iterator[Engine]:
-    """Raw connections as the runtime role, for probing row-level security directly."""
+    """Raw connections as the tenant role, for probing row-level security directly."""
     engine = create_engine(services.app_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def platform_engine(services: Services) -> Iterator[Engine]:
+    """Raw connections as the platform role, for probing the doors directly."""
+    engine = create_engine(services.platform_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def context_key(platform_engine: Engine) -> bytes:
+    """The key that signs entry proofs, read as the app reads it (through the platform role)."""
+    from webapp.tenancy import read_context_key
+
+    return read_context_key(platform_engine)
+
+
+@pytest.fixture
+def enter_org(context_key: bytes):  # type: ignore[no-untyped-def]
+    """``enter_org(conn, org_id)``: the app's verified context on a raw tenant-role connection."""
+    from webapp import tenancy
+
+    def enter(conn, org_id) -> None:  # type: ignore[no-untyped-def]
+        tenancy.enter_org(conn, None if org_id is None else uuid.UUID(str(org_id)), context_key)
+
+    return enter
 
 
 @dataclass(frozen=True)

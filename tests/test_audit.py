@@ -222,13 +222,13 @@ def test_members_cannot_read_the_audit_log(populate_org, app, login_as, owner_en
         "TRUNCATE audit_events",
     ],
 )
-def test_app_role_cannot_change_its_own_audit_log(make_org, app_engine, owner_engine, statement):
+def test_app_role_cannot_change_its_own_audit_log(
+    make_org, app_engine, owner_engine, statement, enter_org
+):
     """Even inside its own organization's context, the app role may not rewrite history."""
     org = make_org()
     with app_engine.connect() as conn:
-        conn.execute(
-            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(org.org_id)}
-        )
+        enter_org(conn, org.org_id)
         assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() > 0
         with pytest.raises(ProgrammingError, match="permission denied"):
             conn.execute(text(statement), {"o": org.org_id})

@@ -132,7 +132,7 @@ def test_the_purge_waits_for_the_grace_period(app, make_org, login_as, owner_eng
 
 
 def test_after_the_purge_no_row_of_the_organization_remains_and_others_are_untouched(
-    app, populate_org, owner_engine, app_engine
+    app, populate_org, owner_engine, app_engine, enter_org
 ):
     a, b = populate_org(), populate_org()
     before_b = _fingerprint(owner_engine, b.org.org_id)
@@ -161,18 +161,17 @@ def test_after_the_purge_no_row_of_the_organization_remains_and_others_are_untou
     assert purged.actor == "system:purge" and purged.old_value["rows_deleted"]["documents"] == 1
     # ...and by the app role with the deleted organization's context set.
     with app_engine.connect() as conn:
-        conn.execute(
-            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(a.org.org_id)}
-        )
+        enter_org(conn, a.org.org_id)
         for table in [*tenant_tables(owner_engine), "organizations"]:
             assert conn.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
     assert _fingerprint(owner_engine, b.org.org_id) == before_b
     assert b.client.get(f"/documents/{b.document_id}").status_code == 200
 
 
-def test_the_purge_door_refuses_an_active_organization(make_org, app_engine, owner_engine):
+def test_the_purge_door_refuses_an_active_organization(make_org, platform_engine, owner_engine):
+    """Even the platform role, the only one that may call it (0010), cannot purge too early."""
     org = make_org()
-    with app_engine.connect() as conn:
+    with platform_engine.connect() as conn:
         rows = conn.execute(
             text("SELECT * FROM app_purge_organization(:o, interval '0')"), {"o": org.org_id}
         ).all()

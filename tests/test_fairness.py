@@ -105,7 +105,7 @@ def test_a_task_reads_its_organization_and_document_in_one_statement(app, make_o
         return [
             sql.split()[0] + (" blobs" if "document_blobs" in sql else "")
             for sql in statements
-            if not sql.startswith("SELECT set_config")
+            if not sql.startswith("SELECT app_enter_org")  # the context, every transaction
         ]
 
     with statements_on(app) as first, app.app_context(), tenant_context(org.org_id):

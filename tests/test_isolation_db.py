@@ -63,7 +63,7 @@ def test_every_tenant_table_is_known(owner_engine):
 
 
 def test_without_context_every_tenant_table_reads_nothing_and_rejects_insert(
-    two_orgs, owner_engine, app_engine
+    two_orgs, owner_engine, app_engine, enter_org
 ):
     a, _ = two_orgs
     for table, column in tenant_tables(owner_engine).items():
@@ -71,19 +71,19 @@ def test_without_context_every_tenant_table_reads_nothing_and_rejects_insert(
         with owner_engine.connect() as conn:
             assert conn.scalar(text(f"SELECT count(*) FROM {table}")) > 0, table
         with app_engine.connect() as conn:
-            conn.execute(text("SELECT set_config('app.current_org_id', '', true)"))
+            enter_org(conn, None)
             assert conn.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
             with pytest.raises(DBAPIError, match="row-level security"):
                 _copy_insert(conn, table, row)
 
 
-def _as_org(app_engine, org_id, statement: str, params: dict):
+def _as_org(app_engine, enter_org, org_id, statement: str, params: dict):
     """Run one statement as the runtime role in ``org_id``'s context, in its own transaction.
 
     Returns the affected row count, the scalar for a SELECT, or the error it raised.
     """
     with app_engine.connect() as conn:
-        conn.execute(text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(org_id)})
+        enter_org(conn, org_id)
         try:
             result = conn.execute(text(statement), params)
             return result.scalar() if statement.startswith("SELECT") else result.rowcount
@@ -94,14 +94,20 @@ def _as_org(app_engine, org_id, statement: str, params: dict):
 
 
 def test_with_context_the_other_organization_is_invisible_and_untouchable(
-    two_orgs, owner_engine, app_engine
+    two_orgs, owner_engine, app_engine, enter_org
 ):
     a, b = two_orgs
     for table, column in tenant_tables(owner_engine).items():
         where = {"b": b.org_id}
-        assert _as_org(app_engine, a.org_id, f"SELECT count(*) FROM {table}", {}) > 0, table
+        assert _as_org(app_engine, enter_org, a.org_id, f"SELECT count(*) FROM {table}", {}) > 0, (
+            table
+        )
         seen = _as_org(
-            app_engine, a.org_id, f"SELECT count(*) FROM {table} WHERE {column} = :b", where
+            app_engine,
+            enter_org,
+            a.org_id,
+            f"SELECT count(*) FROM {table} WHERE {column} = :b",
+            where,
         )
         assert seen == 0, table
         for verb, statement in (
@@ -112,7 +118,7 @@ def test_with_context_the_other_organization_is_invisible_and_untouchable(
                 granted = conn.scalar(
                     text("SELECT has_table_privilege(:t, :v)"), {"t": table, "v": verb}
                 )
-            outcome = _as_org(app_engine, a.org_id, statement, where)
+            outcome = _as_org(app_engine, enter_org, a.org_id, statement, where)
             if granted:
                 assert outcome == 0, f"{verb} {table} touched {outcome} rows of B"
             else:
@@ -122,9 +128,7 @@ def test_with_context_the_other_organization_is_invisible_and_untouchable(
                 assert not granted, f"{table} is append-only: {verb} must not be granted"
         b_row = _one_row(owner_engine, table, column, b.org_id)
         with app_engine.connect() as conn:
-            conn.execute(
-                text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(a.org_id)}
-            )
+            enter_org(conn, a.org_id)
             with pytest.raises(DBAPIError, match="row-level security"):
                 _copy_insert(conn, table, b_row)
         with owner_engine.connect() as conn:
@@ -173,13 +177,11 @@ def test_orm_refuses_a_row_of_another_organization(app, two_orgs):
         db.session.remove()
 
 
-def test_context_is_transaction_local(app, app_engine, two_orgs):
+def test_context_is_transaction_local(app, app_engine, two_orgs, enter_org):
     """Does a pooled connection forget the organization once the transaction ends?"""
     a, _ = two_orgs
     with app_engine.connect() as conn:
-        conn.execute(
-            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(a.org_id)}
-        )
+        enter_org(conn, a.org_id)
         assert conn.scalar(text("SELECT count(*) FROM users")) == 1
         conn.commit()
         assert conn.scalar(text("SELECT app_current_org()")) is None
@@ -221,7 +223,9 @@ def test_a_tenant_table_named_only_in_select_from_still_needs_a_context(app, two
         db.session.remove()
 
 
-def test_the_search_door_answers_only_for_the_organization_in_context(populate_org, app_engine):
+def test_the_search_door_answers_only_for_the_organization_in_context(
+    populate_org, app_engine, enter_org
+):
     """app_search_documents bypasses RLS to use its index: it must apply the tenant itself."""
     a, b = populate_org(), populate_org()
     call = text(
@@ -229,20 +233,16 @@ def test_the_search_door_answers_only_for_the_organization_in_context(populate_o
         "20, 0, 1000, 2500)"
     )
     with app_engine.connect() as conn:
-        conn.execute(text("SELECT set_config('app.current_org_id', '', true)"))
+        enter_org(conn, None)
         assert conn.execute(call, {"q": a.secret_word}).all() == []
         conn.rollback()
-        conn.execute(
-            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(b.org.org_id)}
-        )
+        enter_org(conn, b.org.org_id)
         assert conn.execute(call, {"q": a.secret_word}).all() == []
         assert conn.execute(call, {"q": "revised budget"}).scalars().all() == [
             uuid.UUID(b.document_id)
         ]
         conn.rollback()
-        conn.execute(
-            text("SELECT set_config('app.current_org_id', :o, true)"), {"o": str(a.org.org_id)}
-        )
+        enter_org(conn, a.org.org_id)
         assert conn.execute(call, {"q": a.secret_word}).scalars().all() == [
             uuid.UUID(a.document_id)
         ]

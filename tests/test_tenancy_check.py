@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from tests.conftest import make_app
+from tests.conftest import APP_ROLE, PLATFORM_ROLE, make_app
 from webapp.tenancy_check import UnsafeDatabaseRole
+
+_ROLES_BY_TRUST = importlib.import_module("migrations.versions.0010_roles_by_trust")
+CURRENT_ORG_PLAIN = _ROLES_BY_TRUST.CURRENT_ORG_PLAIN
+CURRENT_ORG_VERIFIED = _ROLES_BY_TRUST.CURRENT_ORG_VERIFIED
 
 
 def test_check_passes_on_the_migrated_database(runner):
@@ -134,8 +141,153 @@ def test_the_runtime_role_serves(client):
     assert client.get("/login").status_code == 200
 
 
+def test_startup_refuses_a_platform_role_that_bypasses_rls(services):
+    """The platform role is held to the same rule as the tenant role."""
+    unsafe = make_app(services, PLATFORM_DATABASE_URL=services.owner_url)
+    with pytest.raises(UnsafeDatabaseRole, match="superuser"):
+        unsafe.test_client().get("/login")
+
+
 def test_exactly_one_alembic_head(app):
     with app.app_context():
         config = app.extensions["migrate"].migrate.get_config()
         heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, heads
+
+
+# --- the privilege matrix (migration 0010): each new kind of violation is named ------------
+
+T, P = f'"{APP_ROLE}"', f'"{PLATFORM_ROLE}"'
+MATRIX_CASES = [
+    pytest.param(
+        f"GRANT EXECUTE ON FUNCTION app_login_lookup(text) TO {T}",
+        f"REVOKE EXECUTE ON FUNCTION app_login_lookup(text) FROM {T}",
+        f"function app_login_lookup: is executable by the tenant role {APP_ROLE}",
+        id="tenant-runs-a-platform-door",
+    ),
+    pytest.param(
+        "GRANT EXECUTE ON FUNCTION app_admin_update_plan(text, jsonb) TO PUBLIC",
+        "REVOKE EXECUTE ON FUNCTION app_admin_update_plan(text, jsonb) FROM PUBLIC",
+        f"function app_admin_update_plan: is executable by the tenant role {APP_ROLE}",
+        id="door-granted-to-public",
+    ),
+    pytest.param(
+        f"REVOKE EXECUTE ON FUNCTION app_outbox_pending(interval, integer) FROM {P}",
+        f"GRANT EXECUTE ON FUNCTION app_outbox_pending(interval, integer) TO {P}",
+        f"function app_outbox_pending: is not executable by the platform role {PLATFORM_ROLE}",
+        id="platform-lost-a-door",
+    ),
+    pytest.param(
+        f"GRANT EXECUTE ON FUNCTION app_enter_org(uuid, text) TO {P}",
+        f"REVOKE EXECUTE ON FUNCTION app_enter_org(uuid, text) FROM {P}",
+        f"function app_enter_org: is executable by the platform role {PLATFORM_ROLE}",
+        id="platform-runs-a-tenant-door",
+    ),
+    pytest.param(
+        f"GRANT INSERT ON platform_admins TO {T}",
+        f"REVOKE INSERT ON platform_admins FROM {T}",
+        f"platform_admins: the tenant role {APP_ROLE} holds INSERT",
+        id="tenant-writes-platform-admins",
+    ),
+    pytest.param(
+        f"GRANT INSERT ON platform_admins TO {P}",
+        f"REVOKE INSERT ON platform_admins FROM {P}",
+        f"platform_admins: the platform role {PLATFORM_ROLE} holds INSERT",
+        id="platform-inserts-admins-past-the-door",
+    ),
+    pytest.param(
+        f"GRANT UPDATE (email) ON platform_admins TO {P}",
+        f"REVOKE UPDATE (email) ON platform_admins FROM {P}",
+        f"platform_admins: the platform role {PLATFORM_ROLE} holds UPDATE(email)",
+        id="platform-changes-an-admin-s-email",
+    ),
+    pytest.param(
+        f"REVOKE SELECT ON platform_audit_events FROM {P}",
+        f"GRANT SELECT ON platform_audit_events TO {P}",
+        f"platform_audit_events: the platform role {PLATFORM_ROLE} lacks SELECT",
+        id="platform-lost-a-grant",
+    ),
+    pytest.param(
+        f"GRANT SELECT ON app_context_keys TO {T}",
+        f"REVOKE SELECT ON app_context_keys FROM {T}",
+        f"app_context_keys: the tenant role {APP_ROLE} holds SELECT",
+        id="tenant-reads-the-key",
+    ),
+    pytest.param(
+        f"GRANT TRUNCATE ON documents TO {T}",
+        f"REVOKE TRUNCATE ON documents FROM {T}",
+        f"documents: the tenant role {APP_ROLE} holds TRUNCATE",
+        id="tenant-truncates-past-rls",
+    ),
+    pytest.param(
+        f"GRANT SELECT ON users TO {P}",
+        f"REVOKE SELECT ON users FROM {P}",
+        f"users: the platform role {PLATFORM_ROLE} holds SELECT",
+        id="platform-reads-a-tenant-table",
+    ),
+    pytest.param(
+        f"CREATE TABLE scratch_global (id int); GRANT SELECT ON scratch_global TO {T}",
+        "DROP TABLE scratch_global",
+        "scratch_global: is not in the privilege matrix",
+        id="global-table-outside-the-matrix",
+    ),
+    pytest.param(
+        f"GRANT TEMPORARY ON DATABASE {{db}} TO {T}",
+        f"REVOKE TEMPORARY ON DATABASE {{db}} FROM {T}",
+        f"tenant role {APP_ROLE}: may create TEMPORARY tables",
+        id="tenant-creates-temporary-tables",
+    ),
+    pytest.param(
+        f"GRANT CREATE ON SCHEMA public TO {P}",
+        f"REVOKE CREATE ON SCHEMA public FROM {P}",
+        f"platform role {PLATFORM_ROLE}: may CREATE in schema public",
+        id="platform-creates-objects",
+    ),
+    pytest.param(
+        CURRENT_ORG_PLAIN,
+        CURRENT_ORG_VERIFIED,
+        "app_current_org(): trusts a plain set_config",
+        id="context-not-verified",
+    ),
+]
+
+
+@pytest.mark.parametrize(("breach", "repair", "expected"), MATRIX_CASES)
+def test_check_names_each_privilege_violation(
+    runner, owner_engine, make_org, breach, repair, expected
+):
+    make_org()  # an organization whose id the live probe can try
+    with owner_engine.connect() as conn:
+        database = conn.scalar(text("SELECT current_database()"))
+    with owner_engine.begin() as conn:
+        conn.execute(text(breach.replace("{db}", f'"{database}"')))
+    try:
+        result = runner.invoke(args=["tenancy", "check"])
+    finally:
+        with owner_engine.begin() as conn:
+            conn.execute(text(repair.replace("{db}", f'"{database}"')))
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    if "set_config" in expected:  # the live probe also counts what it could read
+        assert "a plain set_config of another organization reads" in result.output
+    assert runner.invoke(args=["tenancy", "check"]).exit_code == 0
+
+
+def test_check_names_a_role_membership(owner_engine):
+    """Membership is cluster-wide: shown on scratch roles, not the ones other runs share."""
+    from webapp.tenancy_check import _check_role_reach
+
+    member, group = f"pmdi_scratch_member_{os.getpid()}", f"pmdi_scratch_group_{os.getpid()}"
+    with owner_engine.begin() as conn:
+        for role in (member, group):
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+            conn.execute(text(f'CREATE ROLE "{role}"'))
+        conn.execute(text(f'GRANT "{group}" TO "{member}"'))
+    try:
+        with owner_engine.connect() as conn:
+            found = [str(v) for v in _check_role_reach(conn, "tenant", member)]
+    finally:
+        with owner_engine.begin() as conn:
+            for role in (member, group):
+                conn.execute(text(f'DROP ROLE "{role}"'))
+    assert f"tenant role {member}: is a member of role {group}" in found

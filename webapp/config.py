@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from workers import broker as broker_transport
 
@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_DATABASE_URI": None,
     # Migrations run as the owner role; the app itself never does.
     "MIGRATION_DATABASE_URL": None,
+    # The platform role (log-in lookups, /admin, `flask admin`, housekeeping); when unset, the
+    # tenant role's URL with the user name suffixed PLATFORM_ROLE_SUFFIX (see finalise).
+    "PLATFORM_DATABASE_URL": None,
     # Pooled connections are pinged before use only after this much idle time
     # (webapp/database.py), rather than at every checkout as pool_pre_ping would.
     "DATABASE_PING_AFTER_IDLE_SECONDS": 1.0,
@@ -87,6 +90,7 @@ ENVIRONMENT_KEYS = {
     "SECRET_KEY": "SECRET_KEY",
     "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "MIGRATION_DATABASE_URL": "MIGRATION_DATABASE_URL",
+    "PLATFORM_DATABASE_URL": "PLATFORM_DATABASE_URL",
     "REDIS_URL": "REDIS_URL",
     "CELERY_BROKER_URL": "CELERY_BROKER_URL",
     "SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
@@ -167,6 +171,18 @@ def finalise(config: dict[str, Any]) -> None:
         raise RuntimeError("DATABASE_URL must name the application role")
     config.setdefault("APP_DB_ROLE", app_url.username)
     config.setdefault("APP_DB_PASSWORD", app_url.password)
+    platform_url = make_url(
+        sqlalchemy_url(config.get("PLATFORM_DATABASE_URL") or default_platform_url(app_url))
+    )
+    if not platform_url.username or platform_url.username == app_url.username:
+        raise RuntimeError("PLATFORM_DATABASE_URL must name a role other than DATABASE_URL's")
+    config["PLATFORM_DATABASE_URL"] = platform_url.render_as_string(hide_password=False)
+    config.setdefault("PLATFORM_DB_ROLE", platform_url.username)
+    config.setdefault("PLATFORM_DB_PASSWORD", platform_url.password)
+    # The platform role is a second engine of the same SQLAlchemy session (webapp/database.py).
+    binds = dict(config.get("SQLALCHEMY_BINDS") or {})
+    binds["platform"] = config["PLATFORM_DATABASE_URL"]
+    config["SQLALCHEMY_BINDS"] = binds
     redis_url = config.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     config["REDIS_URL"] = redis_url
     config.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(redis_url))
@@ -210,6 +226,22 @@ def finalise(config: dict[str, Any]) -> None:
     celery.update(broker_transport.celery_settings(broker))  # reusing its Redis client
     celery.update(config.get("CELERY") or {})
     config["CELERY"] = celery
+
+
+PLATFORM_ROLE_SUFFIX = "_platform"
+
+
+def default_platform_url(app_url: URL) -> str:
+    """The platform role when PLATFORM_DATABASE_URL is not set: ``<tenant role>_platform``.
+
+    Same host, database and password as the tenant role, so the one-command run,
+    docker-compose.yml and the tests need no extra setting: the migrations create this role
+    as they create the tenant role. What separates the two is what each may do in the
+    database, not who knows the password; a deployment that wants the platform role's
+    password kept from tenant-only processes sets PLATFORM_DATABASE_URL.
+    """
+    user = (app_url.username or "") + PLATFORM_ROLE_SUFFIX
+    return app_url.set(username=user).render_as_string(hide_password=False)
 
 
 def limits_storage_uri(redis_url: str) -> str:

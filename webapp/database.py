@@ -15,6 +15,7 @@ next transaction once, where ``pool_pre_ping`` would have replaced it.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from flask import Flask
@@ -22,15 +23,31 @@ from sqlalchemy import Engine, event, exc
 
 _CHECKED_IN_AT = "pmdi_checked_in_at"
 
+# Engines of the platform role (the "platform" bind; see webapp/config.py and README "Roles by
+# trust"): the tenancy hooks set no organization context on their connections.
+_platform_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
 
 def init_app(app: Flask) -> None:
-    """Install the idle-connection ping on every engine of the app."""
+    """Install the idle-connection ping on every engine of the app; note the platform one.
+
+    Two engines: the default one is the tenant role (DATABASE_URL), ``db.engines["platform"]``
+    the platform role (PLATFORM_DATABASE_URL). One session spans both: models of platform
+    tables and every door call go to the platform engine, the rest to the tenant engine.
+    """
     from webapp.extensions import db
 
     idle_seconds = float(app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
     with app.app_context():
-        for engine in db.engines.values():
+        for key, engine in db.engines.items():
             ping_when_idle(engine, idle_seconds)
+            if key == "platform":
+                _platform_engines.add(engine)
+
+
+def is_platform(engine: Engine) -> bool:
+    """Whether ``engine`` connects as the platform role."""
+    return engine in _platform_engines
 
 
 def ping_when_idle(engine: Engine, idle_seconds: float) -> None:

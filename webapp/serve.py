@@ -5,9 +5,10 @@ With no ``DATABASE_URL`` / ``REDIS_URL`` it starts an embedded PostgreSQL (pgser
 as the owner role, then runs the web server (gunicorn) and a real Celery worker side by side,
 prints the URL, and stops all of it cleanly on Ctrl-C.
 
-Environment (all optional): ``DATABASE_URL`` (the app role) with ``MIGRATION_DATABASE_URL``
-(the owner), ``REDIS_URL``, ``SECRET_KEY``, ``HOST`` (127.0.0.1), ``PORT`` (5000),
-``WEB_WORKERS`` (2), ``WORKER_CONCURRENCY`` (2).
+Environment (all optional): ``DATABASE_URL`` (the tenant role) with ``MIGRATION_DATABASE_URL``
+(the owner), ``PLATFORM_DATABASE_URL`` (the platform role; by default ``<tenant user>_platform``
+with the tenant role's password, which the migrations create), ``REDIS_URL``, ``SECRET_KEY``,
+``HOST`` (127.0.0.1), ``PORT`` (5000), ``WEB_WORKERS`` (2), ``WORKER_CONCURRENCY`` (2).
 """
 
 from __future__ import annotations

@@ -5,15 +5,52 @@
 * Every ORM query on a ``TenantScoped`` model (and on ``Organization``) is filtered by it,
   and raises ``TenantContextMissing`` when there is none: a bug is loud, not a leak.
 * New tenant rows are stamped with it; a row of another organization is refused at flush.
-* Every transaction begins with ``set_config('app.current_org_id', …, true)`` so PostgreSQL's
-  row-level security sees the same organization — transaction-local, and reset to ``''``
-  when there is none, so nothing lingers on a pooled connection.
+* Every transaction of the tenant role begins with one statement,
+  ``SELECT app_enter_org(:org, :proof)``, so PostgreSQL's row-level security sees the same
+  organization — transaction-local, and cleared when there is none, so nothing lingers on a
+  pooled connection.
+
+**The verified context (issue 11).** Row-level security used to trust whatever
+``app.current_org_id`` held, so one SQL injection could ``set_config`` another
+organization's id and read it. Now:
+
+* ``app_current_org()`` (what every policy calls, once per statement) returns the organization
+  only if ``app.current_org_sig`` is an HMAC of (organization, ``pg_backend_pid()``, the
+  transaction's start time) under a key kept in a table nobody but the owner can read;
+  otherwise it returns NULL: no rows, and every write refused by WITH CHECK.
+* Only ``app_enter_org`` (SECURITY DEFINER) writes that signature, and only for an entry proof:
+  ``<unix seconds>.<HMAC(key, "enter:<org>:<seconds>")>``, at most five minutes old.
+* The process signs entry proofs in Python with the key, which it reads once through
+  ``app_context_key()`` — a door only the platform role may execute. The tenant role can
+  execute neither that nor any other door that would reveal the key.
+
+Threat model: an attacker who found an SQL injection in tenant code runs any statements as the
+tenant role, inside a transaction whose context is their own organization A. They cannot
+``set_config`` B (no signature: reads as no organization), cannot forge one (no key: it is
+neither readable nor derivable by the tenant role), and cannot reuse A's signature elsewhere
+(it names this backend and this transaction, so it is dead after COMMIT). A signature minted
+for B in someone else's transaction is never visible to them: it lives in that transaction's
+settings only, on another backend or before/after theirs on this one. Entry proofs are sent
+as bind parameters (never in statement text, so not in ``pg_stat_activity``) and are never
+stored; one that leaked elsewhere (a log) opens its organization for at most five minutes and
+only to someone who can also run SQL as the tenant role. The proof does not name the backend
+on purpose: behind a transaction-pooling proxy the client cannot know it.
+
+Not covered: the key and the platform role's password are in every process's memory and
+environment, so code execution in the app (not SQL) gets everything, as before. Session state
+that outlives a transaction on a pooled connection (a replaced prepared statement, for one)
+could run an attacker's SQL inside another organization's later transaction; temporary
+objects are refused (TEMPORARY is revoked in migration 0010), prepared statements are not.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,16 +59,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask, has_app_context
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.sql.util import find_tables
 
+from webapp import database
 from webapp.models import Organization, TenantScoped
 
 _current_org: ContextVar[uuid.UUID | None] = ContextVar("current_org", default=None)
 
-SET_CONTEXT_SQL = text("SELECT set_config('app.current_org_id', :org, true)")
+# The one statement that opens every tenant-role transaction (with org and proof NULL: none).
+ENTER_ORG_SQL = text("SELECT app_enter_org(CAST(:org AS uuid), :proof)")
+CONTEXT_KEY_SQL = text("SELECT app_context_key()")
 
 
 class TenantContextMissing(RuntimeError):
@@ -130,8 +170,10 @@ def _session_connections(session: Session) -> list[Connection]:
 
 
 def _apply(connection: Connection) -> None:
+    if database.is_platform(connection.engine):
+        return  # the platform role reads no tenant table: it has no context to set
     org_id = _current_org.get()
-    connection.execute(SET_CONTEXT_SQL, {"org": "" if org_id is None else str(org_id)})
+    enter_org(connection, org_id, None if org_id is None else context_key())
 
 
 @event.listens_for(Session, "after_begin")
@@ -140,6 +182,55 @@ def _set_database_context(
 ) -> None:
     """Wall 2: tell PostgreSQL which organization this transaction belongs to."""
     _apply(connection)
+
+
+# --- The signed context: proofs for app_enter_org (migration 0010) -------------------------
+
+_keys: dict[str, bytes] = {}
+_keys_lock = threading.Lock()
+
+
+def context_key() -> bytes:
+    """The key that signs entry proofs, read once per process through the platform role."""
+    from webapp.extensions import db
+
+    engine = db.engines["platform"]
+    url = str(engine.url)
+    key = _keys.get(url)
+    if key is None:
+        with _keys_lock:
+            key = _keys.get(url) or read_context_key(engine)
+            _keys[url] = key
+    return key
+
+
+def read_context_key(platform_engine: Engine) -> bytes:
+    """Read the key through ``app_context_key()``, which only the platform role may run."""
+    with platform_engine.connect() as conn:
+        key = conn.scalar(CONTEXT_KEY_SQL)
+        conn.rollback()
+        # Read once per process: close this connection rather than keep it idle in the pool
+        # (a process that serves no log-in or admin page never needs another one).
+        conn.invalidate()
+    if not key:
+        raise RuntimeError("app_context_key() returned no key (is migration 0010 applied?)")
+    return bytes(key)
+
+
+def entry_proof(key: bytes, org_id: uuid.UUID, issued: int | None = None) -> str:
+    """``<unix seconds>.<hex HMAC-SHA256(key, "enter:<org>:<seconds>")>`` for app_enter_org."""
+    issued = int(time.time()) if issued is None else issued
+    digest = hmac.new(key, f"enter:{org_id}:{issued}".encode(), hashlib.sha256).hexdigest()
+    return f"{issued}.{digest}"
+
+
+def enter_org(connection: Connection, org_id: uuid.UUID | None, key: bytes | None) -> None:
+    """Set (or, with None, clear) the verified context on a tenant-role connection."""
+    if org_id is None:
+        connection.execute(ENTER_ORG_SQL, {"org": None, "proof": None})
+        return
+    assert key is not None, "a key is needed to enter an organization"
+    connection.execute(ENTER_ORG_SQL, {"org": str(org_id), "proof": entry_proof(key, org_id)})
 
 
 def _is_guarded(cls: type) -> bool:
@@ -224,6 +315,20 @@ def init_app(app: Flask) -> None:
 
 
 # --- The door: the only cross-tenant reads, through SECURITY DEFINER functions -------------
+#
+# Every door below runs on the platform role's connection (the session's "platform" bind);
+# the tenant role may not execute any of them. The caller's transaction holds both
+# connections, so a door's change and its audit commit together with the rest.
+
+
+def _platform(statement: object, params: dict | None = None):  # type: ignore[no-untyped-def]
+    from webapp.extensions import db
+
+    return db.session.execute(
+        statement,  # type: ignore[arg-type]
+        params or {},
+        bind_arguments={"bind": db.engines["platform"]},
+    )
 
 
 @dataclass(frozen=True)
@@ -239,19 +344,15 @@ class LoginCandidate:
 
 def login_lookup(email: str) -> LoginCandidate | None:
     """Find the account for an e-mail across organizations (callers audit the outcome)."""
-    from webapp.extensions import db
 
-    row = db.session.execute(
-        text("SELECT * FROM app_login_lookup(:email)"), {"email": email}
-    ).one_or_none()
+    row = _platform(text("SELECT * FROM app_login_lookup(:email)"), {"email": email}).one_or_none()
     return None if row is None else LoginCandidate(*row)
 
 
 def email_exists(email: str) -> bool:
     """Whether any organization already has an account with this e-mail."""
-    from webapp.extensions import db
 
-    return bool(db.session.scalar(text("SELECT app_email_exists(:email)"), {"email": email}))
+    return bool(_platform(text("SELECT app_email_exists(:email)"), {"email": email}).scalar())
 
 
 def pending_outbox(older_than_seconds: float, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -267,7 +368,7 @@ def stuck_documents(older_than_seconds: float, limit: int) -> list[tuple[uuid.UU
 def _door_pairs(function: str, older_than_seconds: float, limit: int) -> list:
     from webapp.extensions import db
 
-    rows = db.session.execute(
+    rows = _platform(
         text(f"SELECT organization_id, id FROM {function}(make_interval(secs => :s), :n)"),
         {"s": older_than_seconds, "n": limit},
     ).all()
@@ -299,9 +400,8 @@ def admin_list_organizations(
     search: str | None, limit: int, offset: int
 ) -> tuple[list[OrganizationRecord], int]:
     """A page of organizations (newest first) whose name contains ``search``, and the total."""
-    from webapp.extensions import db
 
-    rows = db.session.execute(
+    rows = _platform(
         text("SELECT * FROM app_admin_list_organizations(:search, :limit, :offset)"),
         {"search": search or None, "limit": limit, "offset": offset},
     ).all()
@@ -313,9 +413,8 @@ def admin_get_organization(
     org_id: uuid.UUID | None = None, slug: str | None = None
 ) -> OrganizationRecord | None:
     """One organization by id (or, when no id is given, by slug)."""
-    from webapp.extensions import db
 
-    row = db.session.execute(
+    row = _platform(
         text("SELECT * FROM app_admin_get_organization(:id, :slug)"), {"id": org_id, "slug": slug}
     ).one_or_none()
     return None if row is None else OrganizationRecord(*row)
@@ -332,9 +431,8 @@ def admin_update_organization(
     Runs in the caller's transaction, which also writes the audit; None when there is no
     such organization.
     """
-    from webapp.extensions import db
 
-    row = db.session.execute(
+    row = _platform(
         text(
             "SELECT * FROM app_admin_update_organization("
             "CAST(:id AS uuid), :plan, :status, CAST(:overrides AS jsonb))"
@@ -351,9 +449,8 @@ def admin_update_organization(
 
 def admin_update_plan(plan_id: str, limits: dict) -> tuple[dict, dict] | None:
     """Change some of a plan's limits (None = unlimited): (old, new), None if no such plan."""
-    from webapp.extensions import db
 
-    row = db.session.execute(
+    row = _platform(
         text("SELECT * FROM app_admin_update_plan(:id, CAST(:limits AS jsonb))"),
         {"id": plan_id, "limits": json.dumps(limits)},
     ).one_or_none()
@@ -388,10 +485,10 @@ def organizations_due_for_purge(grace_seconds: float, limit: int) -> list[uuid.U
     from webapp.extensions import db
 
     ids = list(
-        db.session.scalars(
+        _platform(
             text("SELECT id FROM app_organizations_due_for_purge(make_interval(secs => :s), :n)"),
             {"s": grace_seconds, "n": limit},
-        )
+        ).scalars()
     )
     db.session.rollback()  # end the context-free transaction before purging one by one
     return ids
@@ -403,12 +500,19 @@ def purge_organization(org_id: uuid.UUID, grace_seconds: float) -> dict[str, int
     Empty when the organization is not (or no longer) due — restored in the meantime, say.
     Runs in the caller's transaction, which also writes the platform audit event.
     """
-    from webapp.extensions import db
 
-    rows = db.session.execute(
+    rows = _platform(
         text(
             "SELECT table_name, deleted FROM app_purge_organization(:id, make_interval(secs => :s))"
         ),
         {"id": org_id, "s": grace_seconds},
     ).all()
     return {row.table_name: int(row.deleted) for row in rows}
+
+
+def create_platform_admin(email: str, name: str, password_hash: str) -> uuid.UUID:
+    """Insert a platform admin through ``app_create_platform_admin`` (no role may INSERT)."""
+    return _platform(
+        text("SELECT app_create_platform_admin(:email, :name, :hash)"),
+        {"email": email, "name": name, "hash": password_hash},
+    ).scalar_one()

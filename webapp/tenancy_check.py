@@ -1,12 +1,31 @@
 """``flask tenancy check``: read the live catalog and list every broken isolation invariant.
 
-Also the start-up guard: the app refuses to serve when its own database role could bypass
-row-level security (superuser, BYPASSRLS, or owner of a table).
+Besides the three walls of every tenant table, it holds both runtime roles to the privilege
+matrix of README "Roles by trust" (migration 0010):
+
+* which SECURITY DEFINER function each role may execute: the tenant role exactly
+  ``TENANT_DOORS``, the platform role exactly ``PLATFORM_DOORS``, nobody else anything;
+* which privileges each role holds on each table: on tenant tables the tenant role at most
+  SELECT/INSERT/UPDATE/DELETE (never TRUNCATE, which ignores RLS) and the platform role
+  nothing; on every other table exactly ``GLOBAL_TABLE_PRIVILEGES`` (a table missing there is
+  a violation as soon as either role holds anything on it);
+* neither role may create objects (schema CREATE, database CREATE or TEMPORARY) or be a member
+  of another role;
+* and, live: as the tenant role, a plain ``set_config`` of an existing organization's id (and a
+  forged signature) reads no row of any tenant table and updates nothing.
+
+Also the start-up guard: the app refuses to serve when either of its database roles could
+bypass row-level security (superuser, BYPASSRLS, or owner of a table).
+
+A migration that adds a door adds it to one of the two sets below (and grants it with
+``migrations.rls.grant_door``); one that adds a global table adds its row to
+``GLOBAL_TABLE_PRIVILEGES``.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 
 import click
@@ -20,20 +39,51 @@ from webapp.tenancy import TENANT_TABLES_SQL
 
 # Tables guarded by RLS on a column other than organization_id.
 SELF_KEYED_TABLES = {"organizations": "id"}
-# SECURITY DEFINER functions: the one narrow door across tenants.
-DOOR_FUNCTIONS = (
-    "app_login_lookup",
-    "app_email_exists",
-    "app_outbox_pending",
-    "app_stuck_documents",
-    "app_search_documents",
-    "app_admin_list_organizations",
-    "app_admin_get_organization",
-    "app_admin_update_organization",
-    "app_admin_update_plan",
-    "app_organizations_due_for_purge",
-    "app_purge_organization",
+# SECURITY DEFINER functions the tenant role may execute: those acting on app_current_org()
+# alone, and the two that read and set the verified context.
+TENANT_DOORS = frozenset({"app_current_org", "app_enter_org", "app_search_documents"})
+# The doors across organizations, for the platform role only.
+PLATFORM_DOORS = frozenset(
+    {
+        "app_context_key",
+        "app_login_lookup",
+        "app_email_exists",
+        "app_outbox_pending",
+        "app_stuck_documents",
+        "app_admin_list_organizations",
+        "app_admin_get_organization",
+        "app_admin_update_organization",
+        "app_admin_update_plan",
+        "app_organizations_due_for_purge",
+        "app_purge_organization",
+        "app_create_platform_admin",
+    }
 )
+# Doors that run on every statement and so skip the cost of ``SET search_path``: every name in
+# them is schema-qualified (operators too), which is safe because neither runtime role may
+# create objects anywhere (``_check_role_reach``).
+QUALIFIED_DOORS = frozenset({"app_current_org"})
+# Every SECURITY DEFINER function: the one narrow door across tenants, and the context.
+DOOR_FUNCTIONS = tuple(sorted(TENANT_DOORS | PLATFORM_DOORS))
+# Tables without organization_id: exactly what each role holds ("UPDATE(col)" = that column).
+GLOBAL_TABLE_PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
+    "plans": {"tenant": frozenset({"SELECT"}), "platform": frozenset({"SELECT"})},
+    "platform_admins": {
+        "tenant": frozenset(),
+        "platform": frozenset(
+            {"SELECT", "UPDATE(last_login_at)", "UPDATE(name)", "UPDATE(password_hash)"}
+        ),
+    },
+    "platform_audit_events": {
+        "tenant": frozenset(),
+        "platform": frozenset({"SELECT", "INSERT"}),
+    },
+    "app_context_keys": {"tenant": frozenset(), "platform": frozenset()},
+    "alembic_version": {"tenant": frozenset(), "platform": frozenset()},
+}
+# What the tenant role may hold on a tenant table (TRUNCATE, for one, ignores RLS).
+TENANT_TABLE_MAY_HOLD = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
+TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 
 class UnsafeDatabaseRole(RuntimeError):
@@ -81,10 +131,10 @@ _verify_lock = threading.Lock()
 
 
 def verify_runtime_role_once(app: Flask) -> None:
-    """Raise ``UnsafeDatabaseRole`` (once per process and URL) if the app could bypass RLS."""
+    """Raise ``UnsafeDatabaseRole`` (once per process and URLs) if the app could bypass RLS."""
     if not app.config.get("TENANCY_VERIFY_ROLE", True):
         return
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    url = app.config["SQLALCHEMY_DATABASE_URI"] + " " + app.config["PLATFORM_DATABASE_URL"]
     if url in _verified:
         return
     with _verify_lock:
@@ -95,10 +145,17 @@ def verify_runtime_role_once(app: Flask) -> None:
 
 
 def verify_runtime_role(app: Flask) -> None:
-    """Check the role this app actually connects as."""
-    with app.app_context(), db.engine.connect() as conn:
-        role = conn.scalar(text("SELECT current_user"))
-        problems = runtime_role_problems(conn, role)
+    """Check the roles this app actually connects as (tenant, then platform)."""
+    problems: list[Violation] = []
+    with app.app_context():
+        for engine in (db.engine, db.engines["platform"]):
+            with engine.connect() as conn:
+                role = conn.scalar(text("SELECT current_user"))
+                problems += runtime_role_problems(conn, role)
+                if engine is not db.engine:
+                    conn.invalidate()  # once per process; not kept idle in the pool
+            if problems:
+                break  # refuse on the first unfit role
     if problems:
         raise UnsafeDatabaseRole("refusing to serve: " + "; ".join(str(p) for p in problems))
 
@@ -111,7 +168,9 @@ def _tenant_tables(conn: Connection) -> dict[str, str]:
     return tables
 
 
-def check_catalog(conn: Connection, runtime_role: str) -> list[Violation]:
+def check_catalog(
+    conn: Connection, runtime_role: str, platform_role: str | None = None
+) -> list[Violation]:
     """Every violation of DESIGN.md §3's invariants in the connected database."""
     violations: list[Violation] = []
     tables = _tenant_tables(conn)
@@ -119,7 +178,176 @@ def check_catalog(conn: Connection, runtime_role: str) -> list[Violation]:
         violations += _check_table(conn, table, column, tables)
     violations += runtime_role_problems(conn, runtime_role)
     violations += _check_door(conn)
+    roles = {"tenant": runtime_role}
+    if platform_role:
+        violations += runtime_role_problems(conn, platform_role)
+        roles["platform"] = platform_role
+    for kind, role in roles.items():
+        violations += _check_role_reach(conn, kind, role)
+        violations += _check_function_matrix(conn, kind, role)
+        violations += _check_table_matrix(conn, kind, role, tables)
     return violations
+
+
+def _check_role_reach(conn: Connection, kind: str, role: str) -> list[Violation]:
+    """Neither runtime role may create objects or act as another role."""
+    where = f"{kind} role {role}"
+    row = conn.execute(
+        text(
+            "SELECT has_schema_privilege(:r, 'public', 'CREATE') AS schema_create, "
+            "has_database_privilege(:r, current_database(), 'CREATE') AS db_create, "
+            "has_database_privilege(:r, current_database(), 'TEMPORARY') AS db_temp, "
+            "ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = :r ORDER BY 1) AS member_of"
+        ),
+        {"r": role},
+    ).one_or_none()
+    if row is None:
+        return []
+    found = []
+    if row.schema_create:
+        found.append(Violation(where, "may CREATE in schema public"))
+    if row.db_create:
+        found.append(Violation(where, "may CREATE schemas in the database"))
+    if row.db_temp:
+        found.append(Violation(where, "may create TEMPORARY tables (they outlive a transaction)"))
+    found += [Violation(where, f"is a member of role {other}") for other in row.member_of]
+    return found
+
+
+def _check_function_matrix(conn: Connection, kind: str, role: str) -> list[Violation]:
+    """Exactly the doors of its kind: no more (a reach too far), no fewer (a broken app)."""
+    allowed = TENANT_DOORS if kind == "tenant" else PLATFORM_DOORS
+    rows = conn.execute(
+        text(
+            "SELECT p.proname, has_function_privilege(:r, p.oid, 'EXECUTE') AS may "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND p.prosecdef ORDER BY 1"
+        ),
+        {"r": role},
+    ).all()
+    found = []
+    for row in rows:
+        where = f"function {row.proname}"
+        if row.may and row.proname not in allowed:
+            found.append(Violation(where, f"is executable by the {kind} role {role}"))
+        elif not row.may and row.proname in allowed:
+            found.append(Violation(where, f"is not executable by the {kind} role {role}"))
+    return found
+
+
+def _held_privileges(conn: Connection, role: str, table: str) -> set[str]:
+    """Table privileges ``role`` holds (directly, through PUBLIC or a membership)."""
+    held = set()
+    for privilege in TABLE_PRIVILEGES:
+        if conn.scalar(
+            text("SELECT has_table_privilege(:r, CAST(:t AS regclass), :p)"),
+            {"r": role, "t": f"public.{table}", "p": privilege},
+        ):
+            held.add(privilege)
+        elif privilege in {"SELECT", "INSERT", "UPDATE", "REFERENCES"}:
+            columns = conn.scalars(
+                text(
+                    "SELECT a.attname FROM pg_attribute a "
+                    "WHERE a.attrelid = CAST(:t AS regclass) AND a.attnum > 0 "
+                    "AND NOT a.attisdropped "
+                    "AND has_column_privilege(:r, a.attrelid, a.attnum, :p) ORDER BY 1"
+                ),
+                {"r": role, "t": f"public.{table}", "p": privilege},
+            ).all()
+            held.update(f"{privilege}({column})" for column in columns)
+    return held
+
+
+def _check_table_matrix(
+    conn: Connection, kind: str, role: str, tenant_tables: dict[str, str]
+) -> list[Violation]:
+    names = conn.scalars(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+            "ORDER BY 1"
+        )
+    ).all()
+    found = []
+    for table in names:
+        held = _held_privileges(conn, role, table)
+        if table in tenant_tables:
+            allowed = TENANT_TABLE_MAY_HOLD if kind == "tenant" else frozenset()
+            extra = held - allowed
+        elif table in GLOBAL_TABLE_PRIVILEGES:
+            expected = GLOBAL_TABLE_PRIVILEGES[table][kind]
+            extra = held - expected
+            missing = expected - held
+            if missing:
+                found.append(
+                    Violation(table, f"the {kind} role {role} lacks {', '.join(sorted(missing))}")
+                )
+        else:
+            extra = held
+            if held:
+                found.append(Violation(table, "is not in the privilege matrix"))
+                continue
+        if extra:
+            found.append(
+                Violation(table, f"the {kind} role {role} holds {', '.join(sorted(extra))}")
+            )
+    return found
+
+
+def check_forged_context(tenant_conn: Connection, org_id: uuid.UUID) -> list[Violation]:
+    """As the tenant role: a plain or forged set_config of ``org_id`` must read and write nothing.
+
+    ``tenant_conn`` is a fresh connection of the tenant role; its transaction is rolled back.
+    """
+    found = []
+    # Only the tenant tables it may read at all (a table it cannot read leaks nothing).
+    tables = [
+        table
+        for table in sorted(_tenant_tables(tenant_conn))
+        if tenant_conn.scalar(
+            text("SELECT has_table_privilege(CAST(:t AS regclass), 'SELECT')"),
+            {"t": f"public.{table}"},
+        )
+    ]
+    tenant_conn.rollback()
+    forgeries = {
+        "a plain set_config": "",
+        "a forged signature": "0" * 64,
+    }
+    for label, signature in forgeries.items():
+        with tenant_conn.begin() as transaction:
+            tenant_conn.execute(
+                text(
+                    "SELECT set_config('app.current_org_id', :o, true), "
+                    "set_config('app.current_org_sig', :s, true)"
+                ),
+                {"o": str(org_id), "s": signature},
+            )
+            if tenant_conn.scalar(text("SELECT app_current_org()")) is not None:
+                found.append(Violation("app_current_org()", f"trusts {label}"))
+            for table in tables:
+                rows = tenant_conn.scalar(text(f'SELECT count(*) FROM public."{table}"'))
+                if rows:
+                    found.append(
+                        Violation(table, f"{label} of another organization reads {rows} row(s)")
+                    )
+            changed = tenant_conn.execute(
+                text("UPDATE public.organizations SET name = name WHERE id = :o"),
+                {"o": org_id},
+            ).rowcount
+            if changed:
+                found.append(Violation("organizations", f"{label} lets the tenant role write"))
+            transaction.rollback()
+    return found
+
+
+def _some_organization() -> uuid.UUID:
+    """An existing organization's id (through the platform door), else a random one."""
+    with db.engines["platform"].connect() as conn:
+        found = conn.scalar(text("SELECT id FROM app_admin_list_organizations(NULL, 1, 0)"))
+        conn.rollback()
+    return found or uuid.uuid4()
 
 
 def _check_table(
@@ -231,7 +459,8 @@ def _check_door(conn: Connection) -> list[Violation]:
             continue
         if not row.prosecdef:
             found.append(Violation(where, "is not SECURITY DEFINER"))
-        if not any(c.startswith("search_path=") for c in row.proconfig or []):
+        pinned = any(c.startswith("search_path=") for c in row.proconfig or [])
+        if not pinned and name not in QUALIFIED_DOORS:
             found.append(Violation(where, "does not pin search_path"))
         if not (row.rolsuper or row.rolbypassrls):
             found.append(Violation(where, "its owner cannot see past row-level security"))
@@ -244,9 +473,11 @@ tenancy_cli = AppGroup("tenancy", help="Tenant isolation tools.")
 @tenancy_cli.command("check")
 def check_command() -> None:
     """Exit 0 when every tenant-isolation invariant holds, else list the violations."""
-    role = current_app.config["APP_DB_ROLE"]
+    config = current_app.config
     with db.engine.connect() as conn:
-        violations = check_catalog(conn, role)
+        violations = check_catalog(conn, config["APP_DB_ROLE"], config["PLATFORM_DB_ROLE"])
+    with db.engine.connect() as conn:
+        violations += check_forged_context(conn, _some_organization())
     if violations:
         click.echo(f"{len(violations)} tenant-isolation violation(s):", err=True)
         for violation in violations:

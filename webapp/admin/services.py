@@ -207,13 +207,14 @@ def create_admin(email: str, name: str, password: str, actor: Actor) -> Platform
         raise InvalidChange(f"Use a password of at least {minimum} characters.")
     if _find_admin(email) is not None:
         raise AdminExists()
-    admin = PlatformAdmin(email=email, name=name, password_hash=hasher.hash(password))
-    db.session.add(admin)
+    # No role may INSERT into platform_admins: the platform role's door does it (0010).
     try:
-        db.session.flush()
+        admin_id = tenancy.create_platform_admin(email, name, hasher.hash(password))
     except IntegrityError as exc:  # created concurrently
         db.session.rollback()
         raise AdminExists() from exc
+    admin = db.session.get(PlatformAdmin, admin_id)
+    assert admin is not None  # just inserted in this transaction
     _platform_event(
         actor, "admin.created", "platform_admin", admin.id, None, {"email": email, "name": name}
     )

@@ -6,14 +6,25 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, String, Text, func
+from sqlalchemy import DateTime, Index, MetaData, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.models.base import Base, created_at_column
+from webapp.models.base import NAMING_CONVENTION, Base, created_at_column
 
 
-class PlatformAdmin(Base):
+class PlatformBase(Base):
+    """Models of the platform role's tables: the session sends their SQL to its engine.
+
+    Flask-SQLAlchemy routes a table to the engine named by its metadata's ``bind_key``; the
+    tenant role (the default engine) holds no privilege on these tables at all.
+    """
+
+    __abstract__ = True
+    metadata = MetaData(naming_convention=NAMING_CONVENTION, info={"bind_key": "platform"})
+
+
+class PlatformAdmin(PlatformBase):
     """A platform administrator: belongs to no organization, signs in at ``/admin/login``.
 
     Not a Flask-Login user: the admin's id lives under its own session key, so an
@@ -31,10 +42,10 @@ class PlatformAdmin(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class PlatformAuditEvent(Base):
+class PlatformAuditEvent(PlatformBase):
     """One act of platform administration, with the value before and after.
 
-    Append-only (the runtime role may INSERT and SELECT it only). ``actor`` names who acted
+    Append-only (the platform role may INSERT and SELECT it only). ``actor`` names who acted
     (``admin:<e-mail>`` or ``cli:<os user>``); ``actor_admin_id`` has no foreign key so the
     log outlives the admins in it.
     """
