@@ -44,3 +44,20 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Log-out is a POST, so it carries a CSRF token."""
+
+
+class PasswordForm(FlaskForm):
+    """Changing one's own password: the current one, then the new one twice."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(MIN_PASSWORD, 256, message=f"Use at least {MIN_PASSWORD} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("password", "Passwords differ.")],
+    )

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp import audit, mail, permissions, quotas, tenancy
+from webapp.auth import sessions
 from webapp.auth.services import hasher, normalise_email
 from webapp.extensions import db
 from webapp.models import ROLES, Invitation, User, utcnow
@@ -328,6 +329,7 @@ def change_role(user_id: object, role: str, actor_id: uuid.UUID | None) -> User:
     if old == "owner" and _owner_count() <= 1:
         raise LastOwner()
     member.role = role
+    sessions.end_sessions(member)  # the member logs in again, under the new role
     audit.record(
         "member.role_changed",
         actor_id=actor_id,
@@ -340,7 +342,10 @@ def change_role(user_id: object, role: str, actor_id: uuid.UUID | None) -> User:
 
 
 def remove_member(user_id: object, actor_id: uuid.UUID | None) -> User:
-    """Remove a member (their API tokens go with them); the last owner stays; audited."""
+    """Remove a member (their API tokens go with them); the last owner stays; audited.
+
+    Deleting the row ends the member's sessions: the identity in their cookie finds no user.
+    """
     actor = permissions.require("member.remove")
     member = get_member(user_id)
     if actor is not None:
@@ -375,6 +380,9 @@ def transfer_ownership(user_id: object, actor_id: uuid.UUID | None) -> User:
     old = member.role
     member.role = "owner"
     previous.role = "admin"
+    # Both roles changed: both people's sessions end (the caller re-issues its own).
+    sessions.end_sessions(member)
+    sessions.end_sessions(previous)
     audit.record(
         "ownership.transferred",
         actor_id=actor_id,
