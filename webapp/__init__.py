@@ -22,8 +22,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app_config.finalise(app.config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
 
+    from webapp import inputs
     from webapp.extensions import csrf, db, login_manager, migrate
 
+    inputs.init_app(app)  # first: NUL and stray line breaks are refused before anything reads them
     db.init_app(app)
     from webapp import database
 
