@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from webapp import audit, tenancy
 from webapp.extensions import db
 from webapp.models import Organization, User
+from webapp.names import clean_name
 from webapp.org.lifecycle import LifecycleError, NotAllowed
 from webapp.permissions import allows
 
@@ -97,7 +98,7 @@ def update_settings(
     require_settings_role(actor)
     org = tenancy.current_organization()
     changes: dict[str, Any] = {}
-    name = (display_name or "").strip()
+    name = clean_name(display_name)
     if display_name is not None:
         if not 1 <= len(name) <= 120:
             raise BrandingError("The display name must be between 1 and 120 characters.")
