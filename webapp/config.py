@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": True,
     "MAIL_FROM": "no-reply@pmdi.invalid",
     "MAIL_SENDER": None,
+    # The site's external address, for links that leave it (invitation e-mails): never the
+    # request's Host header (webapp/links.py). Else SERVER_NAME + PREFERRED_URL_SCHEME.
+    "PUBLIC_URL": None,
 }
 
 ENVIRONMENT_KEYS = {
@@ -106,6 +109,9 @@ ENVIRONMENT_KEYS = {
     "SMTP_PASSWORD": "SMTP_PASSWORD",
     "SMTP_STARTTLS": "SMTP_STARTTLS",
     "MAIL_FROM": "MAIL_FROM",
+    "PUBLIC_URL": "PUBLIC_URL",
+    "SERVER_NAME": "SERVER_NAME",
+    "PREFERRED_URL_SCHEME": "PREFERRED_URL_SCHEME",
 }
 NUMERIC_KEYS = {
     "BROKER_VISIBILITY_TIMEOUT",
@@ -158,6 +164,9 @@ def finalise(config: dict[str, Any]) -> None:
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         raise RuntimeError("DATABASE_URL is not set (the app role's connection URL)")
     config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(config["SQLALCHEMY_DATABASE_URI"])
+    from webapp.links import check_public_url
+
+    check_public_url(config.get("PUBLIC_URL"))
     if config.get("MIGRATION_DATABASE_URL"):
         config["MIGRATION_DATABASE_URL"] = sqlalchemy_url(config["MIGRATION_DATABASE_URL"])
     # The runtime role's name and password come from its URL, so the migrations that

@@ -18,15 +18,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp import audit, mail, permissions, quotas, tenancy
+from webapp import audit, links, mail, permissions, quotas, tenancy
 from webapp.auth import sessions
 from webapp.auth.services import hasher, normalise_email
 from webapp.extensions import db
 from webapp.models import ROLES, Invitation, User, utcnow
+from webapp.names import clean_name
 from webapp.permissions import Forbidden, rank
 
 
@@ -174,8 +175,9 @@ def invite(email: str, role: str, actor_id: uuid.UUID | None) -> IssuedInvitatio
     )
     db.session.commit()
     token = f"{invitation.organization_id.hex}_{invitation.id.hex}_{secret}"
-    link = url_for("org.accept_invitation", token=token, _external=True)
-    org_name = invitation_organization_name()
+    # From configuration, never the request's Host: the mailed secret goes where we say.
+    link = links.external_url("org.accept_invitation", token=token)
+    org_name = clean_name(invitation_organization_name())  # one line: it is in the subject
     mailed = mail.send(
         email,
         f"You are invited to join {org_name}",
@@ -278,7 +280,9 @@ def accept_invitation(token: str, email: str, name: str, password: str) -> User:
                 raise InvitationRefused(
                     f"{invitation.email} already has an account. Log in instead."
                 )
-            name = name.strip()
+            if any(c in name for c in "\r\n\x00"):
+                raise InvitationRefused("Your name must fit on one line.")
+            name = clean_name(name)
             if not name:
                 raise InvitationRefused("Tell us your name.")
             shortest = int(current_app.config["MIN_PASSWORD_LENGTH"])
