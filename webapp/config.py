@@ -61,6 +61,13 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_RELAY_AFTER": 10,
     "STUCK_DOCUMENT_AFTER": 600,
     "MAX_PROCESSING_ATTEMPTS": 3,
+    # Memory of each worker child (workers/setup.py): after a task that left a child above
+    # WORKER_MAX_MEMORY_PER_CHILD (KiB, resident; Celery's worker_max_memory_per_child) the
+    # child is replaced by a fresh one; WORKER_MEMORY_LIMIT_MB is a hard ceiling on the heap a
+    # child may allocate (RLIMIT_DATA), so one document fails with a clear error instead of
+    # taking the machine down. 0 turns either off.
+    "WORKER_MAX_MEMORY_PER_CHILD": 512 * 1024,
+    "WORKER_MEMORY_LIMIT_MB": 1536,
     # Seconds before Redis hands an unacknowledged task to another worker (late ack).
     "BROKER_VISIBILITY_TIMEOUT": 3600,
     # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
@@ -110,10 +117,14 @@ ENVIRONMENT_KEYS = {
     "SMTP_STARTTLS": "SMTP_STARTTLS",
     "MAIL_FROM": "MAIL_FROM",
     "PUBLIC_URL": "PUBLIC_URL",
+    "WORKER_MAX_MEMORY_PER_CHILD": "WORKER_MAX_MEMORY_PER_CHILD",
+    "WORKER_MEMORY_LIMIT_MB": "WORKER_MEMORY_LIMIT_MB",
     "SERVER_NAME": "SERVER_NAME",
     "PREFERRED_URL_SCHEME": "PREFERRED_URL_SCHEME",
 }
 NUMERIC_KEYS = {
+    "WORKER_MAX_MEMORY_PER_CHILD",
+    "WORKER_MEMORY_LIMIT_MB",
     "BROKER_VISIBILITY_TIMEOUT",
     "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DOCUMENT_TIME_LIMIT",
@@ -191,6 +202,7 @@ def finalise(config: dict[str, Any]) -> None:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        "worker_max_memory_per_child": int(config["WORKER_MAX_MEMORY_PER_CHILD"]) or None,
         "broker_connection_retry_on_startup": True,
         "result_expires": 3600,
         "task_default_queue": "default",
