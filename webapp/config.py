@@ -91,6 +91,10 @@ DEFAULTS: dict[str, Any] = {
     # The site's external address, for links that leave it (invitation e-mails): never the
     # request's Host header (webapp/links.py). Else SERVER_NAME + PREFERRED_URL_SCHEME.
     "PUBLIC_URL": None,
+    # Behind a reverse proxy: how many proxies' X-Forwarded-For / X-Forwarded-Proto to trust
+    # (webapp/proxy.py). 0, the default, trusts none: the socket's address is the client's.
+    "PROXY_FIX_X_FOR": 0,
+    "PROXY_FIX_X_PROTO": 0,
 }
 
 ENVIRONMENT_KEYS = {
@@ -118,11 +122,15 @@ ENVIRONMENT_KEYS = {
     "MAIL_FROM": "MAIL_FROM",
     "PUBLIC_URL": "PUBLIC_URL",
     "WORKER_MAX_MEMORY_PER_CHILD": "WORKER_MAX_MEMORY_PER_CHILD",
+    "PROXY_FIX_X_FOR": "PROXY_FIX_X_FOR",
+    "PROXY_FIX_X_PROTO": "PROXY_FIX_X_PROTO",
     "WORKER_MEMORY_LIMIT_MB": "WORKER_MEMORY_LIMIT_MB",
     "SERVER_NAME": "SERVER_NAME",
     "PREFERRED_URL_SCHEME": "PREFERRED_URL_SCHEME",
 }
 NUMERIC_KEYS = {
+    "PROXY_FIX_X_FOR",
+    "PROXY_FIX_X_PROTO",
     "WORKER_MAX_MEMORY_PER_CHILD",
     "WORKER_MEMORY_LIMIT_MB",
     "BROKER_VISIBILITY_TIMEOUT",
