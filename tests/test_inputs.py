@@ -146,3 +146,14 @@ def test_a_declared_multi_line_field_keeps_line_breaks_but_not_nul(app, monkeypa
         assert inputs.refused_part() == "the form field 'notes'"
     with app.test_request_context("/x", method="POST", data={"title": "one\ntwo"}):
         assert inputs.refused_part() == "the form field 'title'"
+
+
+def test_next_never_leaves_the_site(app, make_org):
+    from tests.conftest import login
+
+    org = make_org()
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        client = app.test_client()
+        response = login(client, org.email, org.password, query_string={"next": target})
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/dashboard", target

@@ -14,8 +14,9 @@ from webapp.auth.forms import LoginForm, LogoutForm, PasswordForm, SignupForm
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after log-in."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only same-site relative paths are followed after log-in (a backslash is refused too:
+    browsers read ``/\\host`` as ``//host``)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         if not urlsplit(target).netloc:
             return target
     return url_for("dashboard.index")
