@@ -157,3 +157,13 @@ def test_next_never_leaves_the_site(app, make_org):
         response = login(client, org.email, org.password, query_string={"next": target})
         assert response.status_code == 302
         assert response.headers["Location"] == "/dashboard", target
+
+
+def test_the_api_checks_its_token_before_any_multipart_body_is_unpacked(app):
+    import io
+
+    body = {"note": "a\x00b", "file": (io.BytesIO(b"minutes"), "minutes.txt")}
+    response = app.test_client().post(
+        "/api/v1/documents", data=body, content_type="multipart/form-data"
+    )
+    assert response.status_code == 401  # not the guard's 400: the body was never parsed

@@ -210,7 +210,10 @@ def finalise(config: dict[str, Any]) -> None:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_max_memory_per_child": int(config["WORKER_MAX_MEMORY_PER_CHILD"]) or None,
+        "worker_max_memory_per_child": int(
+            config.get("WORKER_MAX_MEMORY_PER_CHILD", DEFAULTS["WORKER_MAX_MEMORY_PER_CHILD"])
+        )
+        or None,
         "broker_connection_retry_on_startup": True,
         "result_expires": 3600,
         "task_default_queue": "default",

@@ -11,7 +11,10 @@
   JSON bodies may carry line breaks (a JSON string is not a header); NUL is refused there too.
 
 Uploaded files' contents are never looked at here, nor their names (sanitised on upload:
-``webapp/documents/filenames.py``). The answer is 400 with a message (JSON under the API).
+``webapp/documents/filenames.py``). A multipart body under the API is not parsed here either:
+the API reads nothing but its file parts, and its token is checked after this guard, so parsing
+would let anyone without a token make the server unpack large bodies. The answer is 400 with
+a message (JSON under the API).
 """
 
 from __future__ import annotations
@@ -70,7 +73,10 @@ def refused_part() -> str | None:
     for name, value in request.args.items(multi=True):
         if _bad_single_line(name) or _bad_single_line(value):
             return f"the query parameter {name!r}"
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    form = request.mimetype == "application/x-www-form-urlencoded" or (
+        request.mimetype == "multipart/form-data" and request.blueprint != "api"
+    )
+    if form:
         for name, value in request.form.items(multi=True):
             if _bad_single_line(name):
                 return "a form field name"
