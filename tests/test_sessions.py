@@ -155,3 +155,28 @@ def test_a_platform_admin_cookie_copied_before_log_out_is_refused(app, platform_
     fresh = app.test_client()
     assert admin_login(fresh, platform_admin.email, platform_admin.password).status_code == 302
     assert fresh.get("/admin/").status_code == 200
+
+
+def test_guessing_the_current_password_is_throttled_like_a_log_in(app, make_org, login_as):
+    org = make_org()
+    client = login_as(org)  # one attempt of the account's ten a minute
+    for _ in range(9):
+        wrong = _post(
+            client,
+            "/account/password",
+            "/account/password",
+            current="a-wrong-guess",
+            password="another-long-password",
+            confirm="another-long-password",
+        )
+        assert "current password is not right" in wrong.get_data(as_text=True)
+    right = _post(
+        client,
+        "/account/password",
+        "/account/password",
+        current=org.password,
+        password="another-long-password",
+        confirm="another-long-password",
+    )
+    assert right.status_code == 400
+    assert "Too many log-in attempts" in right.get_data(as_text=True)

@@ -155,9 +155,13 @@ class PasswordRefused(AuthError):
     message = "The password was not changed."
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """Change one's own password (the current one is asked again); ends every session of the
-    user, so the caller re-issues the one making the change. Audited."""
+def change_password(user: User, current: str, new: str, ip: str | None = None) -> None:
+    """Change one's own password (the current one is asked again, throttled like a log-in, so
+    a borrowed session cannot guess it); ends every session of the user, so the caller
+    re-issues the one making the change. Audited."""
+    verdict = login_attempt(user.email, ip)
+    if not verdict.allowed:
+        raise TooManyAttempts(verdict.retry_after)
     if not verify_password(user.password_hash, current):
         _refuse(user, "auth.password_change_failed", "wrong current password")
         raise PasswordRefused("Your current password is not right.")

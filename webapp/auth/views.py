@@ -93,7 +93,9 @@ def change_password() -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         try:
-            services.change_password(current_user, form.current.data, form.password.data)
+            services.change_password(
+                current_user, form.current.data, form.password.data, request.remote_addr
+            )
         except services.AuthError as exc:
             form.form_errors.append(exc.message)
             status = 400
