@@ -13,4 +13,5 @@ COPY . .
 RUN useradd --create-home --uid 10001 pmdi && chown -R pmdi /app
 USER pmdi
 EXPOSE 8000
-CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8000", "wsgi:app"]
+# Threaded workers with a deadline on request headers: see webapp/gunicorn_conf.py.
+CMD ["gunicorn", "--config", "python:webapp.gunicorn_conf", "--bind", "0.0.0.0:8000", "wsgi:app"]

@@ -22,8 +22,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app_config.finalise(app.config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
 
+    from webapp import inputs
     from webapp.extensions import csrf, db, login_manager, migrate
 
+    inputs.init_app(app)  # first: NUL and stray line breaks are refused before anything reads them
     db.init_app(app)
     from webapp import database
 
@@ -73,6 +75,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
     fairness.init_app(app)
+    from webapp import proxy
+
+    proxy.init_app(app)  # last: the outermost WSGI layer, before the early rate-limit check
     return app
 
 
@@ -93,7 +98,9 @@ def _forbidden(app: Flask) -> None:
 
 def _request_id(app: Flask) -> None:
     """Give every request an id (kept from X-Request-ID when sane) for logs and the audit."""
-    from webapp.headers import SECURITY_HEADERS, request_id
+    from webapp.headers import SECURITY_HEADERS, content_security_policy, csp_nonce, request_id
+
+    app.add_template_global(csp_nonce)
 
     @app.before_request
     def _assign() -> None:
@@ -104,4 +111,6 @@ def _request_id(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if response.mimetype == "text/html":  # a route may set a stricter one (the logo)
+            response.headers.setdefault("Content-Security-Policy", content_security_policy())
         return response

@@ -64,6 +64,13 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_RELAY_AFTER": 10,
     "STUCK_DOCUMENT_AFTER": 600,
     "MAX_PROCESSING_ATTEMPTS": 3,
+    # Memory of each worker child (workers/setup.py): after a task that left a child above
+    # WORKER_MAX_MEMORY_PER_CHILD (KiB, resident; Celery's worker_max_memory_per_child) the
+    # child is replaced by a fresh one; WORKER_MEMORY_LIMIT_MB is a hard ceiling on the heap a
+    # child may allocate (RLIMIT_DATA), so one document fails with a clear error instead of
+    # taking the machine down. 0 turns either off.
+    "WORKER_MAX_MEMORY_PER_CHILD": 512 * 1024,
+    "WORKER_MEMORY_LIMIT_MB": 1536,
     # Seconds before Redis hands an unacknowledged task to another worker (late ack).
     "BROKER_VISIBILITY_TIMEOUT": 3600,
     # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
@@ -84,6 +91,13 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": True,
     "MAIL_FROM": "no-reply@pmdi.invalid",
     "MAIL_SENDER": None,
+    # The site's external address, for links that leave it (invitation e-mails): never the
+    # request's Host header (webapp/links.py). Else SERVER_NAME + PREFERRED_URL_SCHEME.
+    "PUBLIC_URL": None,
+    # Behind a reverse proxy: how many proxies' X-Forwarded-For / X-Forwarded-Proto to trust
+    # (webapp/proxy.py). 0, the default, trusts none: the socket's address is the client's.
+    "PROXY_FIX_X_FOR": 0,
+    "PROXY_FIX_X_PROTO": 0,
 }
 
 ENVIRONMENT_KEYS = {
@@ -110,8 +124,19 @@ ENVIRONMENT_KEYS = {
     "SMTP_PASSWORD": "SMTP_PASSWORD",
     "SMTP_STARTTLS": "SMTP_STARTTLS",
     "MAIL_FROM": "MAIL_FROM",
+    "PUBLIC_URL": "PUBLIC_URL",
+    "WORKER_MAX_MEMORY_PER_CHILD": "WORKER_MAX_MEMORY_PER_CHILD",
+    "PROXY_FIX_X_FOR": "PROXY_FIX_X_FOR",
+    "PROXY_FIX_X_PROTO": "PROXY_FIX_X_PROTO",
+    "WORKER_MEMORY_LIMIT_MB": "WORKER_MEMORY_LIMIT_MB",
+    "SERVER_NAME": "SERVER_NAME",
+    "PREFERRED_URL_SCHEME": "PREFERRED_URL_SCHEME",
 }
 NUMERIC_KEYS = {
+    "PROXY_FIX_X_FOR",
+    "PROXY_FIX_X_PROTO",
+    "WORKER_MAX_MEMORY_PER_CHILD",
+    "WORKER_MEMORY_LIMIT_MB",
     "BROKER_VISIBILITY_TIMEOUT",
     "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DOCUMENT_TIME_LIMIT",
@@ -162,6 +187,9 @@ def finalise(config: dict[str, Any]) -> None:
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         raise RuntimeError("DATABASE_URL is not set (the app role's connection URL)")
     config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(config["SQLALCHEMY_DATABASE_URI"])
+    from webapp.links import check_public_url
+
+    check_public_url(config.get("PUBLIC_URL"))
     if config.get("MIGRATION_DATABASE_URL"):
         config["MIGRATION_DATABASE_URL"] = sqlalchemy_url(config["MIGRATION_DATABASE_URL"])
     # The runtime role's name and password come from its URL, so the migrations that
@@ -198,6 +226,10 @@ def finalise(config: dict[str, Any]) -> None:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        "worker_max_memory_per_child": int(
+            config.get("WORKER_MAX_MEMORY_PER_CHILD", DEFAULTS["WORKER_MAX_MEMORY_PER_CHILD"])
+        )
+        or None,
         "broker_connection_retry_on_startup": True,
         "result_expires": 3600,
         "task_default_queue": "default",

@@ -61,10 +61,15 @@ def sender() -> Sender:
 
 
 def send(to: str, subject: str, body: str) -> bool:
-    """Send one message; False (logged) when the sender failed, so the caller can say so."""
+    """Send one message; False (logged) when the sender failed, so the caller can say so.
+
+    Any failure counts, not only the network's (a refused header, an address the server
+    rejects, a misconfigured sender): what was already committed (an invitation) stays, and
+    the page says the mail did not go instead of answering 500.
+    """
     try:
         sender()(Message(to, subject, body))
-    except (OSError, smtplib.SMTPException):
+    except Exception:  # whatever the sender raised, the caller reports it
         log.exception("could not send mail to %s", to)
         return False
     return True

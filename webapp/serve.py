@@ -8,7 +8,10 @@ prints the URL, and stops all of it cleanly on Ctrl-C.
 Environment (all optional): ``DATABASE_URL`` (the tenant role) with ``MIGRATION_DATABASE_URL``
 (the owner), ``PLATFORM_DATABASE_URL`` (the platform role; by default ``<tenant user>_platform``
 with the tenant role's password, which the migrations create), ``REDIS_URL``, ``SECRET_KEY``,
-``HOST`` (127.0.0.1), ``PORT`` (5000), ``WEB_WORKERS`` (2), ``WORKER_CONCURRENCY`` (2).
+``HOST`` (127.0.0.1), ``PORT`` (5000), ``PUBLIC_URL`` (the printed address: invitation links
+point there), ``WORKER_CONCURRENCY`` (2), and the web server's ``WEB_WORKERS`` (2),
+``WEB_THREADS`` (8), ``HEADER_TIMEOUT_SECONDS`` (10), ``KEEPALIVE_SECONDS`` (5): see
+``webapp/gunicorn_conf.py``.
 """
 
 from __future__ import annotations
@@ -87,6 +90,10 @@ def main() -> int:
     host = env.get("HOST", "127.0.0.1")
     port = env.get("PORT", "5000")
     child_env = {k: v for k, v in env.items() if k != "MIGRATION_DATABASE_URL"}
+    # Links mailed out (invitations) point at the address printed below, never at whatever
+    # Host header a request carried (webapp/links.py).
+    shown_host = "localhost" if host in ("0.0.0.0", "::") else host
+    child_env.setdefault("PUBLIC_URL", f"http://{shown_host}:{port}")
     children = [
         subprocess.Popen(
             [
@@ -115,8 +122,9 @@ def main() -> int:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "--workers",
-                env.get("WEB_WORKERS", "2"),
+                # Threads and a deadline on headers: slow clients cannot freeze it.
+                "--config",
+                "python:webapp.gunicorn_conf",
                 "--bind",
                 f"{host}:{port}",
                 "--access-logfile",

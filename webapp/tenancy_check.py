@@ -71,7 +71,13 @@ GLOBAL_TABLE_PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
     "platform_admins": {
         "tenant": frozenset(),
         "platform": frozenset(
-            {"SELECT", "UPDATE(last_login_at)", "UPDATE(name)", "UPDATE(password_hash)"}
+            {
+                "SELECT",
+                "UPDATE(last_login_at)",
+                "UPDATE(name)",
+                "UPDATE(password_hash)",
+                "UPDATE(session_version)",
+            }
         ),
     },
     "platform_audit_events": {

@@ -12,7 +12,10 @@ Layout of the zip::
     files/<document id>/<filename>    each document's original bytes
 
 ``document_blobs.data`` is left out of ``tables/document_blobs.json`` (the bytes are under
-``files/``); ``export_chunks`` (earlier exports' zips) is not exported. Binary columns are
+``files/``); ``export_chunks`` (earlier exports' zips) is not exported. Credentials never
+leave: every column whose name says hash, secret, token or password (password hashes, API
+token and invitation hashes, and any such column added later) is left out of every table;
+the manifest lists what was left out. Binary columns are
 base64, UUIDs and times are strings. The zip is spooled to a temporary file, then stored in
 ``export_chunks`` chunk by chunk, so neither the rows nor the files are ever whole in memory.
 """
@@ -23,6 +26,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import tempfile
 import uuid
 import zipfile
@@ -46,6 +50,20 @@ ROW_BATCH = 500
 SKIPPED_TABLES = frozenset({"export_chunks"})
 # Columns whose content is exported another way (the original files under files/).
 SKIPPED_COLUMNS = {"document_blobs": frozenset({"data"})}
+# Credentials, by what their column is called, in any table: a new credential column is left
+# out by its name alone (tests/test_export.py lists every column that is exported).
+CREDENTIAL_COLUMN = re.compile(r"hash|secret|token|password", re.IGNORECASE)
+
+
+def is_credential(column: str) -> bool:
+    """Whether a column's name says it holds a credential (or something derived from one)."""
+    return bool(CREDENTIAL_COLUMN.search(column))
+
+
+def left_out(name: str, column_names: list[str]) -> list[str]:
+    """The columns of table ``name`` the export leaves out."""
+    skipped = SKIPPED_COLUMNS.get(name, frozenset())
+    return [c for c in column_names if c in skipped or is_credential(c)]
 
 
 def _json_default(value: Any) -> Any:
@@ -65,11 +83,16 @@ def _set_progress(export: Export, progress: int, status: str | None = None) -> N
     db.session.commit()
 
 
-def _write_table(archive: zipfile.ZipFile, name: str, org_id: uuid.UUID) -> int:
-    """Stream one table's rows of the organization into ``tables/<name>.json``."""
+def _write_table(
+    archive: zipfile.ZipFile, name: str, org_id: uuid.UUID, omitted: dict[str, list[str]]
+) -> int:
+    """Stream one table's rows of the organization into ``tables/<name>.json``; the columns
+    left out are added to ``omitted``."""
     table = Table(name, MetaData(), autoload_with=db.session.connection())
     key = table.c.id if name == "organizations" else table.c.organization_id
-    skipped = SKIPPED_COLUMNS.get(name, frozenset())
+    skipped = left_out(name, [c.name for c in table.columns])
+    if skipped:
+        omitted[name] = skipped
     columns = [c for c in table.columns if c.name not in skipped]
     query = select(*columns).where(key == org_id).execution_options(yield_per=ROW_BATCH)
     count = 0
@@ -139,10 +162,11 @@ def build_export(export_id: str) -> str:
             t for t in tenancy.tenant_table_names() if t not in SKIPPED_TABLES
         ]
         counts: dict[str, int] = {}
+        omitted: dict[str, list[str]] = {}
         with tempfile.TemporaryFile() as spooled:
             with zipfile.ZipFile(spooled, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
                 for index, name in enumerate(tables):
-                    counts[name] = _write_table(archive, name, org_id)
+                    counts[name] = _write_table(archive, name, org_id, omitted)
                     _set_progress(export, 1 + 49 * (index + 1) // len(tables))
                 files = _write_files(archive)
                 _set_progress(export, 80)
@@ -154,7 +178,7 @@ def build_export(export_id: str) -> str:
                     "files": files,
                     "skipped": {
                         "tables": sorted(SKIPPED_TABLES),
-                        "columns": {t: sorted(c) for t, c in SKIPPED_COLUMNS.items()},
+                        "columns": {t: sorted(c) for t, c in sorted(omitted.items())},
                     },
                 }
                 archive.writestr("manifest.json", json.dumps(manifest, indent=2))

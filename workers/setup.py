@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import resource
+
 from celery import Celery, signals
 from flask import Flask
 
 from workers.base import FlaskTask
+
+log = logging.getLogger(__name__)
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -41,3 +46,30 @@ def _fresh_connections(**_: object) -> None:
     if flask_app is not None:
         with flask_app.app_context():
             db.engine.dispose(close=False)
+
+
+def apply_memory_limit(megabytes: int) -> None:
+    """Cap the heap this process may allocate (RLIMIT_DATA: brk and private writable
+    mappings); past it an allocation raises ``MemoryError``, which fails the document being
+    processed (workers/pipeline.py) and leaves the worker, and the machine, standing.
+    Children started from here (Tesseract) inherit the cap. 0 leaves the limit as it is."""
+    if megabytes <= 0:
+        return
+    limit = megabytes * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+@signals.worker_process_init.connect
+def _memory_ceiling(**_: object) -> None:
+    """Each pool child gets the hard ceiling; Celery replaces a child that grew past
+    ``worker_max_memory_per_child`` after its task (both set in webapp/config.py)."""
+    from celery import current_app as celery_current
+
+    flask_app = getattr(celery_current, "flask_app", None)
+    if flask_app is not None:
+        megabytes = int(flask_app.config.get("WORKER_MEMORY_LIMIT_MB") or 0)
+        apply_memory_limit(megabytes)
+        log.info("worker child memory ceiling: %s MB", megabytes or "none")

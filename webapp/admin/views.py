@@ -18,19 +18,32 @@ from wtforms.fields.choices import SelectChoice
 from webapp import tenancy
 from webapp.admin import bp, services
 from webapp.admin.forms import LoginForm, OrganizationForm, PlanForm
+from webapp.auth import sessions
 from webapp.extensions import csrf
+from webapp.models import PlatformAdmin
 from webapp.plans import LIMIT_NAMES
 
 SESSION_KEY = "platform_admin_id"
 SESSION_AT = "platform_admin_at"
+# The admin's session generation (webapp/auth/sessions.py): an admin's log-out ends every
+# session of that admin, copies of the cookie included.
+SESSION_VERSION = "platform_admin_version"
 PUBLIC_ENDPOINTS = {"admin.login"}
+
+
+def _signed_in() -> PlatformAdmin | None:
+    """The platform admin this session names, if it is signed in and not ended since."""
+    admin = services.signed_in_admin(session.get(SESSION_KEY), session.get(SESSION_AT))
+    if admin is None or not sessions.admin_session_current(admin, session.get(SESSION_VERSION)):
+        return None
+    return admin
 
 
 @bp.before_request
 def _require_platform_admin() -> None:
     """404 unless a platform admin is signed in; then CSRF on writes; no tenant context."""
     if request.endpoint not in PUBLIC_ENDPOINTS:
-        admin = services.signed_in_admin(session.get(SESSION_KEY), session.get(SESSION_AT))
+        admin = _signed_in()
         if admin is None:
             abort(404)
         g.platform_admin = admin
@@ -58,7 +71,7 @@ def _actor() -> services.Actor:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """Platform admin log-in (throttled per account and per IP, audited)."""
-    if services.signed_in_admin(session.get(SESSION_KEY), session.get(SESSION_AT)):
+    if _signed_in():
         return redirect(url_for("admin.index"))
     form = LoginForm()
     status = 200
@@ -79,6 +92,7 @@ def login() -> ResponseReturnValue:
             session.clear()
             session[SESSION_KEY] = str(admin.id)
             session[SESSION_AT] = int(time.time())
+            session[SESSION_VERSION] = admin.session_version or 0
             return redirect(url_for("admin.index"))
     elif form.errors:
         status = 400
@@ -87,10 +101,12 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """End the admin session (POST with a CSRF token)."""
+    """End the admin's sessions (POST with a CSRF token): this one and any copy of it."""
+    sessions.end_admin_sessions(g.platform_admin)  # committed with the audit record below
     services.record_admin_logout(g.platform_admin)
     session.pop(SESSION_KEY, None)
     session.pop(SESSION_AT, None)
+    session.pop(SESSION_VERSION, None)
     flash("You have been logged out of the admin area.", "info")
     return redirect(url_for("admin.login"))
 

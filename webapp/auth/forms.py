@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from webapp.names import clean_name
+
 MIN_PASSWORD = 10
 
 
@@ -11,13 +13,18 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+def _name(value: str | None) -> str | None:
+    """A display name as stored: no invisible characters (webapp/names.py)."""
+    return clean_name(value) if isinstance(value, str) else value
+
+
 class SignupForm(FlaskForm):
     """A new organization and its owner."""
 
     organization = StringField(
-        "Organization name", filters=[_strip], validators=[DataRequired(), Length(2, 120)]
+        "Organization name", filters=[_name], validators=[DataRequired(), Length(2, 120)]
     )
-    name = StringField("Your name", filters=[_strip], validators=[DataRequired(), Length(1, 120)])
+    name = StringField("Your name", filters=[_name], validators=[DataRequired(), Length(1, 120)])
     email = EmailField(
         "Work e-mail",
         filters=[_strip],
@@ -44,3 +51,20 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Log-out is a POST, so it carries a CSRF token."""
+
+
+class PasswordForm(FlaskForm):
+    """Changing one's own password: the current one, then the new one twice."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(MIN_PASSWORD, 256, message=f"Use at least {MIN_PASSWORD} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("password", "Passwords differ.")],
+    )

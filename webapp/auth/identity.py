@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 
 from webapp import tenancy
+from webapp.auth.sessions import parse_identity
 from webapp.extensions import db, login_manager
 from webapp.models import User
 
 
 @login_manager.user_loader
 def load_user(identity: str) -> User | None:
-    """Load ``org_id:user_id`` from the signed session; sets the organization for the request."""
-    org_part, _, user_part = identity.partition(":")
-    try:
-        org_id, user_id = uuid.UUID(org_part), uuid.UUID(user_part)
-    except ValueError:
+    """Load ``org:user:generation`` from the signed session; sets the organization for the
+    request. A session of an earlier generation (ended by log-out, a password or role change)
+    is refused, checked on the row loaded here anyway (webapp/auth/sessions.py)."""
+    parsed = parse_identity(identity)
+    if parsed is None:
         return None
-    tenancy.set_current_org(org_id)
-    user = db.session.get(User, (org_id, user_id))
+    tenancy.set_current_org(parsed.org_id)
+    user = db.session.get(User, (parsed.org_id, parsed.user_id))
+    if user is not None and user.session_version != parsed.version:
+        tenancy.set_current_org(None)
+        return None
     if user is not None and user.is_active and user.organization.status == "suspended":
         g.suspended_org = user.organization.name  # the page says why, not just "log in"
     if user is None or not user.is_active or user.organization.status != "active":

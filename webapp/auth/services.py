@@ -10,9 +10,11 @@ import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from webapp import audit, tenancy
+from webapp.auth import sessions
 from webapp.extensions import db
 from webapp.models import Organization, User, utcnow
 from webapp.ratelimit import login_attempt
@@ -140,8 +142,35 @@ def authenticate(email: str, password: str, ip: str | None) -> User:
 
 
 def record_logout(user: User) -> None:
-    """Audit a log-out (the caller ends the session)."""
+    """Audit a log-out and end every session of the user (the caller clears this one's cookie).
+
+    A copy of the cookie taken before (another browser, a stolen one) stops working too.
+    """
+    sessions.end_sessions(user)
     audit.record("auth.logout", actor_id=user.id, target_type="user", target_id=user.id)
+    db.session.commit()
+
+
+class PasswordRefused(AuthError):
+    message = "The password was not changed."
+
+
+def change_password(user: User, current: str, new: str, ip: str | None = None) -> None:
+    """Change one's own password (the current one is asked again, throttled like a log-in, so
+    a borrowed session cannot guess it); ends every session of the user, so the caller
+    re-issues the one making the change. Audited."""
+    verdict = login_attempt(user.email, ip)
+    if not verdict.allowed:
+        raise TooManyAttempts(verdict.retry_after)
+    if not verify_password(user.password_hash, current):
+        _refuse(user, "auth.password_change_failed", "wrong current password")
+        raise PasswordRefused("Your current password is not right.")
+    minimum = int(current_app.config.get("MIN_PASSWORD_LENGTH", 10))
+    if len(new) < minimum:
+        raise PasswordRefused(f"Use at least {minimum} characters.")
+    user.password_hash = hasher.hash(new)
+    sessions.end_sessions(user)
+    audit.record("auth.password_changed", actor_id=user.id, target_type="user", target_id=user.id)
     db.session.commit()
 
 

@@ -10,12 +10,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import tenancy
 from webapp.auth import bp, services
-from webapp.auth.forms import LoginForm, LogoutForm, SignupForm
+from webapp.auth.forms import LoginForm, LogoutForm, PasswordForm, SignupForm
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after log-in."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only same-site relative paths are followed after log-in (a backslash is refused too:
+    browsers read ``/\\host`` as ``//host``)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         if not urlsplit(target).netloc:
             return target
     return url_for("dashboard.index")
@@ -82,3 +83,27 @@ def logout() -> ResponseReturnValue:
         logout_user()
         flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> ResponseReturnValue:
+    """Change one's own password; every other session of the account ends."""
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current.data, form.password.data, request.remote_addr
+            )
+        except services.AuthError as exc:
+            form.form_errors.append(exc.message)
+            status = 400
+        else:
+            # The change ended every session, this one too: issue it again at the new generation.
+            login_user(current_user._get_current_object())
+            flash("Your password has been changed. Other sessions have been logged out.", "success")
+            return redirect(url_for("dashboard.index"))
+    elif form.errors:
+        status = 400
+    return render_template("auth/password.html", form=form), status

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-import unicodedata
+
+from webapp.names import strip_invisible
 
 MAX_FILENAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -12,11 +13,12 @@ _UNSAFE = re.compile(r'[<>:"/\\|?*]')
 
 
 def sanitize_filename(raw: str | None, fallback: str = "document") -> str:
-    """A display-safe base name: no path parts, control characters or NUL; NFC; bounded.
+    """A display-safe base name: no path parts, control or format characters (NUL, bidi
+    overrides such as U+202E, zero-width characters); NFC; bounded.
 
     The extension is kept when the name must be shortened, so people still recognise it.
     """
-    name = unicodedata.normalize("NFC", raw or "")
+    name = strip_invisible(raw or "")
     name = _CONTROL.sub("", name).replace("\\", "/")
     name = posixpath.basename(name)
     name = _UNSAFE.sub("_", name).strip().strip(".").strip()

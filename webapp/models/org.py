@@ -84,12 +84,16 @@ class User(TenantScoped, UserMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = created_at_column()
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The generation of this user's sessions (migration 0011): a session cookie names the one
+    # it was issued under and stops working once it is bumped (log-out, password or role
+    # change), checked against this row as loaded on each request, with no extra query.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     organization: Mapped[Organization] = relationship(lazy="joined")
 
     def get_id(self) -> str:
-        """Flask-Login identity: the organization travels with the user, signed in the session."""
-        return f"{self.organization_id}:{self.id}"
+        """Flask-Login identity: ``org:user:generation``, signed in the session cookie."""
+        return f"{self.organization_id}:{self.id}:{self.session_version}"
 
     @property
     def is_active(self) -> bool:

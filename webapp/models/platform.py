@@ -40,6 +40,8 @@ class PlatformAdmin(PlatformBase):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = created_at_column()
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The generation of this admin's sessions (migration 0011), bumped at log-out.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class PlatformAuditEvent(PlatformBase):

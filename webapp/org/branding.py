@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from webapp import audit, tenancy
 from webapp.extensions import db
 from webapp.models import Organization, User
+from webapp.names import clean_name
 from webapp.org.lifecycle import LifecycleError, NotAllowed
 from webapp.permissions import allows
 from workers.extract.ocr import DEFAULT_LANGUAGE as DEFAULT_OCR_LANGUAGE
@@ -112,7 +113,7 @@ def update_settings(
         if language != current:
             changes["ocr_language"] = {"old": current, "new": language}
             org.settings = {**(org.settings or {}), "ocr_language": language}
-    name = (display_name or "").strip()
+    name = clean_name(display_name)
     if display_name is not None:
         if not 1 <= len(name) <= 120:
             raise BrandingError("The display name must be between 1 and 120 characters.")

@@ -4,9 +4,12 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from webapp.names import clean_name
+
 
 def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+    """A token's name as stored: no invisible characters (webapp/names.py), trimmed."""
+    return clean_name(value) if isinstance(value, str) else value
 
 
 class CreateTokenForm(FlaskForm):

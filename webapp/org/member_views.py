@@ -137,6 +137,7 @@ def transfer_ownership(user_id: str) -> ResponseReturnValue:
 
     def transfer() -> str:
         member = members.transfer_ownership(user_id, current_user.id)
+        login_user(current_user._get_current_object())  # the transfer ended this session too
         return f"{member.name} now owns the organization; you are an admin."
 
     return _act(transfer)

@@ -18,14 +18,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp import audit, mail, permissions, quotas, tenancy
+from webapp import audit, links, mail, permissions, quotas, tenancy
+from webapp.auth import sessions
 from webapp.auth.services import hasher, normalise_email
 from webapp.extensions import db
 from webapp.models import ROLES, Invitation, User, utcnow
+from webapp.names import clean_name
 from webapp.permissions import Forbidden, rank
 
 
@@ -173,8 +175,9 @@ def invite(email: str, role: str, actor_id: uuid.UUID | None) -> IssuedInvitatio
     )
     db.session.commit()
     token = f"{invitation.organization_id.hex}_{invitation.id.hex}_{secret}"
-    link = url_for("org.accept_invitation", token=token, _external=True)
-    org_name = invitation_organization_name()
+    # From configuration, never the request's Host: the mailed secret goes where we say.
+    link = links.external_url("org.accept_invitation", token=token)
+    org_name = clean_name(invitation_organization_name())  # one line: it is in the subject
     mailed = mail.send(
         email,
         f"You are invited to join {org_name}",
@@ -277,7 +280,9 @@ def accept_invitation(token: str, email: str, name: str, password: str) -> User:
                 raise InvitationRefused(
                     f"{invitation.email} already has an account. Log in instead."
                 )
-            name = name.strip()
+            if any(c in name for c in "\r\n\x00"):
+                raise InvitationRefused("Your name must fit on one line.")
+            name = clean_name(name)
             if not name:
                 raise InvitationRefused("Tell us your name.")
             shortest = int(current_app.config["MIN_PASSWORD_LENGTH"])
@@ -328,6 +333,7 @@ def change_role(user_id: object, role: str, actor_id: uuid.UUID | None) -> User:
     if old == "owner" and _owner_count() <= 1:
         raise LastOwner()
     member.role = role
+    sessions.end_sessions(member)  # the member logs in again, under the new role
     audit.record(
         "member.role_changed",
         actor_id=actor_id,
@@ -340,7 +346,10 @@ def change_role(user_id: object, role: str, actor_id: uuid.UUID | None) -> User:
 
 
 def remove_member(user_id: object, actor_id: uuid.UUID | None) -> User:
-    """Remove a member (their API tokens go with them); the last owner stays; audited."""
+    """Remove a member (their API tokens go with them); the last owner stays; audited.
+
+    Deleting the row ends the member's sessions: the identity in their cookie finds no user.
+    """
     actor = permissions.require("member.remove")
     member = get_member(user_id)
     if actor is not None:
@@ -375,6 +384,9 @@ def transfer_ownership(user_id: object, actor_id: uuid.UUID | None) -> User:
     old = member.role
     member.role = "owner"
     previous.role = "admin"
+    # Both roles changed: both people's sessions end (the caller re-issues its own).
+    sessions.end_sessions(member)
+    sessions.end_sessions(previous)
     audit.record(
         "ownership.transferred",
         actor_id=actor_id,
