@@ -26,6 +26,8 @@ DOOR_FUNCTIONS = (
     "app_email_exists",
     "app_outbox_pending",
     "app_stuck_documents",
+    "app_expired_leases",
+    "app_waiting_organizations",
     "app_search_documents",
     "app_admin_list_organizations",
     "app_admin_get_organization",

@@ -5,23 +5,77 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Ignore, Reject
+from celery.utils.log import get_task_logger
 from sqlalchemy import func, select
 
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import AuditEvent, Organization, User
-from workers import housekeeping
+from workers import housekeeping, leases, pipeline, reconcile, transient
 from workers.base import FlaskTask, TenantTask
 from workers.fair_run import fair_process
+from workers.fairness import fairness
+
+log = get_task_logger(__name__)
 
 
 @shared_task(
-    base=TenantTask, name="workers.tasks.process_document", acks_late=True, ignore_result=True
+    base=TenantTask,
+    bind=True,
+    name="workers.tasks.process_document",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,  # counted by retry_later against TRANSIENT_RETRY_LIMIT
 )
-def process_document(org_id: str, document_id: str) -> str:
-    """Extract, analyse and index one document, within the organization's worker slots."""
-    return fair_process(org_id, document_id)
+def process_document(self: Task, org_id: str, document_id: str) -> str:
+    """Extract, analyse and index one document, within the organization's worker slots.
+
+    Passing trouble (database or Redis unavailable, another worker's live lease) is retried
+    with backoff, the slot kept; only the document's own fault fails it.
+    """
+    try:
+        return fair_process(org_id, document_id, leases.new_owner(self.request.id))
+    except pipeline.LeaseHeld as held:
+        raise retry_later(self, org_id, document_id, held, at_least=held.seconds) from held
+    except Exception as exc:
+        if not transient.is_transient(exc):
+            raise
+        raise retry_later(self, org_id, document_id, exc) from exc
+
+
+def retry_later(
+    task: Task, org_id: str, document_id: str, exc: BaseException, at_least: float = 0.0
+) -> BaseException:
+    """The exception that makes Celery run the task again later (it must be raised).
+
+    The slot is kept for the wait. Past ``TRANSIENT_RETRY_LIMIT`` retries the message is
+    dropped: the document is still ``queued`` or leased in PostgreSQL, and the reconciler
+    sends it again once its lease expires. A retry that cannot be published (the broker is
+    the trouble) puts the message back instead of dropping it, as Celery would.
+    """
+    config = task.app.flask_app.config  # type: ignore[attr-defined]
+    retries = task.request.retries
+    if retries >= config["TRANSIENT_RETRY_LIMIT"]:
+        log.error("document %s: giving up after %d retries (%r)", document_id, retries, exc)
+        return Ignore()
+    countdown = max(
+        transient.backoff(retries, config["RETRY_BACKOFF_SECONDS"], config["RETRY_BACKOFF_MAX"]),
+        min(at_least + 1, config["RETRY_BACKOFF_MAX"]),
+    )
+    log.warning("document %s: retry %d in %.1f s (%r)", document_id, retries + 1, countdown, exc)
+    try:
+        fairness().hold(org_id, document_id, countdown + config["LEASE_SECONDS"])
+    except Exception:  # noqa: BLE001 - Redis may be the trouble; the slot is a courtesy
+        pass
+    try:
+        return task.retry(countdown=countdown, exc=exc, throw=False)
+    except Reject:
+        # Celery rejects without requeue when it cannot publish the retry; requeue instead
+        # (or, with Redis gone, leave it unacknowledged: it comes back after the visibility
+        # timeout).
+        return Reject(exc, requeue=True)
 
 
 @shared_task(base=FlaskTask, name="workers.tasks.relay_outbox")
@@ -30,10 +84,10 @@ def relay_outbox() -> int:
     return housekeeping.relay_outbox()
 
 
-@shared_task(base=FlaskTask, name="workers.tasks.requeue_stuck_documents")
-def requeue_stuck_documents() -> int:
-    """Re-queue documents stuck in a processing state (a worker died mid-task)."""
-    return housekeeping.requeue_stuck()
+@shared_task(base=FlaskTask, name="workers.tasks.reconcile_documents")
+def reconcile_documents() -> dict[str, int]:
+    """Bring Redis and the queues back in line with PostgreSQL (see workers/reconcile.py)."""
+    return reconcile.reconcile()
 
 
 @shared_task(
