@@ -114,6 +114,15 @@ def make_app(services: Services, **overrides: Any) -> Flask:
     return built
 
 
+@pytest.fixture(autouse=True)
+def _broker_not_remembered_down() -> Iterator[None]:
+    """A test that fails a publish on purpose must not make the next tests skip the broker."""
+    from webapp.documents import services as document_services
+
+    yield
+    document_services._broker_down_until = 0.0  # noqa: SLF001
+
+
 @pytest.fixture(scope="session")
 def app(services: Services) -> Flask:
     """The application, as the runtime role."""
@@ -234,6 +243,8 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
         "SECRET_KEY": "test-secret",
         "PYTHONPATH": str(ROOT),
         "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
+        # No reconciliation at start: tests leave documents queued on purpose.
+        "RECONCILE_ON_START": "0",
     }
     env.pop("CELERY_BROKER_URL", None)
     log_path = ROOT / "instance" / f"test-worker-{os.getpid()}.log"

@@ -91,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
     # How long a request may wait to connect to the broker when publishing (the outbox relay
     # sends what could not be published).
     "BROKER_CONNECT_TIMEOUT": 1.0,
+    # After a failed publish, a process leaves the broker alone for this long (uploads go
+    # straight to the outbox, which the relay sends), so a request never waits on it twice.
+    "BROKER_RETRY_INTERVAL": 2.0,
     # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
     "DOCUMENT_QUEUE_PREFIX": "docs",
     # How long a worker slot is kept for a document waiting in a Celery queue.
@@ -154,6 +157,7 @@ RECOVERY_KEYS = (
     "RECONCILE_REBUILD_BATCH",
     "BROKER_RESTORE_INTERVAL",
     "BROKER_CONNECT_TIMEOUT",
+    "BROKER_RETRY_INTERVAL",
     "FAIR_QUEUED_SECONDS",
 )
 ENVIRONMENT_KEYS.update({key: key for key in (*RECOVERY_KEYS, "RECONCILE_ON_START")})
@@ -245,6 +249,10 @@ def finalise(config: dict[str, Any]) -> None:
             "unacked_restore_interval": config["BROKER_RESTORE_INTERVAL"],
             "unacked_restore_throttle": 1,
             "socket_connect_timeout": config["BROKER_CONNECT_TIMEOUT"],
+            # kombu retries a failed connect for a publish (2 s, then 4 s...): a request
+            # would wait seconds on a broker that is down. One try; the outbox relay follows.
+            "max_retries": 0,
+            "interval_start": 0,
         },
         "broker_connection_timeout": config["BROKER_CONNECT_TIMEOUT"],
         "task_annotations": {

@@ -221,7 +221,9 @@ def _text(value: bytes | str) -> str:
 def init_app(app: Flask) -> None:
     """Bind the slots to the app's Redis."""
     client = redis.Redis.from_url(
-        app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2
+        app.config["REDIS_URL"],
+        socket_timeout=2,
+        socket_connect_timeout=app.config["BROKER_CONNECT_TIMEOUT"],
     )
     app.extensions["fairness"] = Fairness(
         client,
