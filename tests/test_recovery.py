@@ -129,6 +129,33 @@ def test_a_live_lease_is_not_taken_and_an_expired_one_is(app, make_org, owner_en
     assert (row.status, row.attempts, row.lease_owner) == ("done", 2, None)
 
 
+def test_a_retry_takes_back_its_own_runs_lease_and_a_redelivery_does_not(
+    app, make_org, owner_engine
+):
+    """A retry is sent only once the run that asked for it ended: its lease is abandoned. A
+    redelivered message carries the retry count of a run that may still be alive."""
+    from workers.leases import new_owner, supersedes
+
+    first = "task-1/0@another-host:4242"  # the run that met a transient error, elsewhere
+    retry = new_owner("task-1", 1)
+    assert supersedes(retry, first)
+    assert not supersedes(new_owner("task-1", 0), first), "a redelivery waits"
+    assert not supersedes(new_owner("task-2", 5), first) and not supersedes(retry, None)
+    org = make_org()
+    document_id = _upload(app, org.org_id)
+    _sql(
+        owner_engine,
+        "UPDATE documents SET status = 'extracting', attempts = 1, lease_owner = :o, "
+        "lease_expires_at = now() + interval '30 seconds' WHERE id = :d",
+        o=first,
+        d=document_id,
+    )
+    with pytest.raises(pipeline.LeaseHeld):
+        _run(app, org.org_id, document_id, owner=new_owner("task-1", 0))
+    assert _run(app, org.org_id, document_id, owner=retry) == "done"
+    assert _row(owner_engine, document_id).attempts == 2
+
+
 def test_a_worker_that_lost_its_lease_writes_nothing(app, make_org, owner_engine, monkeypatch):
     """Paused past its lease, a worker finds another owner and leaves the digest to it."""
     org = make_org()

@@ -30,9 +30,31 @@ from webapp.tenancy import SET_CONTEXT_SQL
 log = logging.getLogger(__name__)
 
 
-def new_owner(task_id: str | None = None) -> str:
-    """A lease owner: this process and the task (a retry or redelivery elsewhere differs)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{task_id or uuid.uuid4().hex}"[:200]
+def new_owner(task_id: str | None = None, retries: int = 0) -> str:
+    """A lease owner: the task, which of its runs (Celery's retry count), and where it runs.
+
+    Without a task (in-process runs) the owner is unique.
+    """
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    return f"{task_id or uuid.uuid4().hex}/{retries}@{where}"[:200]
+
+
+def supersedes(owner: str, holder: str | None) -> bool:
+    """Whether ``owner`` is a later run of the task that holds the lease as ``holder``.
+
+    Celery sends a retry only once the run that asked for it has ended, so that run's lease
+    is abandoned and the retry takes it at once, in whichever process it lands. A message
+    the broker redelivered carries the same retry count as the run that may still be alive:
+    it waits for the lease to expire.
+    """
+    if not holder:
+        return False
+    try:
+        task, _, rest = owner.partition("/")
+        held_task, _, held_rest = holder.partition("/")
+        return task == held_task and int(rest.split("@")[0]) > int(held_rest.split("@")[0])
+    except ValueError:
+        return False
 
 
 def lease_until() -> object:

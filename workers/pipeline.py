@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
+from datetime import datetime
 from typing import IO
 
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -131,7 +132,47 @@ def _take_lease(document: Document, owner: str) -> None:
     this owner's, and only while the document still needs processing.
     """
     now = utcnow()
-    statement = (
+    attempts = db.session.scalar(_lease_statement(document, owner, now, free=True))
+    if attempts is None:
+        status, holder, seconds = db.session.execute(
+            select(
+                Document.status,
+                Document.lease_owner,
+                func.extract("epoch", Document.lease_expires_at - func.now()),
+            ).where(Document.id == document.id)
+        ).one()
+        if status in ACTIVE_STATUSES and leases.supersedes(owner, holder):
+            # An earlier run of this task met a transient error: its lease is ours to take.
+            attempts = db.session.scalar(_lease_statement(document, owner, now, holder=holder))
+        if attempts is None:
+            db.session.commit()
+            raise LeaseHeld(document.id, max(float(seconds or 0), 0.0))
+    db.session.commit()
+    for name, value in (
+        ("status", "extracting"),
+        ("progress", 5),
+        ("error", None),
+        ("updated_at", now),
+        ("attempts", attempts),
+        ("lease_owner", owner),
+    ):
+        set_committed_value(document, name, value)
+    log.info("document %s: attempt %d by %s", document.id, attempts, owner)
+
+
+def _lease_statement(  # type: ignore[no-untyped-def]
+    document: Document, owner: str, now: datetime, free: bool = False, holder: str | None = None
+):
+    """The UPDATE that takes the lease: if free (or expired, or ours), else from ``holder``."""
+    if free:
+        taken = or_(
+            Document.lease_owner.is_(None),
+            Document.lease_owner == owner,
+            Document.lease_expires_at < func.now(),
+        )
+    else:
+        taken = Document.lease_owner == holder
+    return (
         update(Document)
         .where(
             Document.organization_id == document.organization_id,
@@ -140,11 +181,7 @@ def _take_lease(document: Document, owner: str) -> None:
                 Document.status.in_(ACTIVE_STATUSES),
                 and_(Document.status == "done", Document.analyser_version != ANALYSER_VERSION),
             ),
-            or_(
-                Document.lease_owner.is_(None),
-                Document.lease_owner == owner,
-                Document.lease_expires_at < func.now(),
-            ),
+            taken,
         )
         .values(
             status="extracting",
@@ -158,27 +195,6 @@ def _take_lease(document: Document, owner: str) -> None:
         .returning(Document.attempts)
         .execution_options(synchronize_session=False)
     )
-    attempts = db.session.scalar(statement)
-    if attempts is None:
-        held = db.session.execute(
-            select(
-                Document.status,
-                func.extract("epoch", Document.lease_expires_at - func.now()),
-            ).where(Document.id == document.id)
-        ).one()
-        db.session.commit()
-        raise LeaseHeld(document.id, max(float(held[1] or 0), 0.0))
-    db.session.commit()
-    for name, value in (
-        ("status", "extracting"),
-        ("progress", 5),
-        ("error", None),
-        ("updated_at", now),
-        ("attempts", attempts),
-        ("lease_owner", owner),
-    ):
-        set_committed_value(document, name, value)
-    log.info("document %s: attempt %d by %s", document.id, attempts, owner)
 
 
 def _copy_original(key: uuid.UUID, copy: IO[bytes], stream: bool = False) -> None:
@@ -258,6 +274,7 @@ def _store(document: Document, owner: str, text: str, digest: dict) -> str:
         log.warning("document %s: lease lost before the digest was stored", document.id)
         return "lost"
     db.session.commit()
+    log.info("document %s: done by %s", document.id, owner)
     return "done"
 
 

@@ -32,37 +32,41 @@ log = get_task_logger(__name__)
 def process_document(self: Task, org_id: str, document_id: str) -> str:
     """Extract, analyse and index one document, within the organization's worker slots.
 
-    Passing trouble (database or Redis unavailable, another worker's live lease) is retried
-    with backoff, the slot kept; only the document's own fault fails it.
+    Passing trouble (database or Redis unavailable) is retried with backoff, the slot kept;
+    only the document's own fault fails it.
     """
     try:
-        return fair_process(org_id, document_id, leases.new_owner(self.request.id))
+        owner = leases.new_owner(self.request.id, self.request.retries)
+        return fair_process(org_id, document_id, owner)
     except pipeline.LeaseHeld as held:
-        raise retry_later(self, org_id, document_id, held, at_least=held.seconds) from held
+        # Another run holds the document: a live worker (this message is a duplicate the
+        # broker redelivered) or a dead one whose lease has not expired yet. Either way the
+        # message is dropped, the slot left alone: the live worker finishes, or the
+        # reconciler sends the document again once the lease expires.
+        log.info("document %s: %s; message dropped", document_id, held)
+        raise Ignore() from held
     except Exception as exc:
         if not transient.is_transient(exc):
             raise
         raise retry_later(self, org_id, document_id, exc) from exc
 
 
-def retry_later(
-    task: Task, org_id: str, document_id: str, exc: BaseException, at_least: float = 0.0
-) -> BaseException:
+def retry_later(task: Task, org_id: str, document_id: str, exc: BaseException) -> BaseException:
     """The exception that makes Celery run the task again later (it must be raised).
 
-    The slot is kept for the wait. Past ``TRANSIENT_RETRY_LIMIT`` retries the message is
-    dropped: the document is still ``queued`` or leased in PostgreSQL, and the reconciler
-    sends it again once its lease expires. A retry that cannot be published (the broker is
-    the trouble) puts the message back instead of dropping it, as Celery would.
+    The slot is kept for the wait, and the retry (a later run of the same task) takes back
+    the lease this run may hold (workers/leases.py). Past ``TRANSIENT_RETRY_LIMIT`` retries
+    the message is dropped: the document is still ``queued`` or leased in PostgreSQL, and the
+    reconciler sends it again once its lease expires. A retry that cannot be published (the
+    broker is the trouble) puts the message back instead of dropping it, as Celery would.
     """
     config = task.app.flask_app.config  # type: ignore[attr-defined]
     retries = task.request.retries
     if retries >= config["TRANSIENT_RETRY_LIMIT"]:
         log.error("document %s: giving up after %d retries (%r)", document_id, retries, exc)
         return Ignore()
-    countdown = max(
-        transient.backoff(retries, config["RETRY_BACKOFF_SECONDS"], config["RETRY_BACKOFF_MAX"]),
-        min(at_least + 1, config["RETRY_BACKOFF_MAX"]),
+    countdown = transient.backoff(
+        retries, config["RETRY_BACKOFF_SECONDS"], config["RETRY_BACKOFF_MAX"]
     )
     log.warning("document %s: retry %d in %.1f s (%r)", document_id, retries + 1, countdown, exc)
     try:
