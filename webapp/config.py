@@ -66,11 +66,12 @@ DEFAULTS: dict[str, Any] = {
     "LEASE_SECONDS": 30,
     "LEASE_RENEW_SECONDS": 10,
     # Transient errors (database or Redis unavailable) are retried after 1, 2, 4 ... seconds,
-    # at most RETRY_BACKOFF_MAX apart (below the visibility timeout: a waiting retry is an
-    # unacknowledged message), TRANSIENT_RETRY_LIMIT times; then the reconciler takes over.
+    # at most RETRY_BACKOFF_MAX apart (so work goes on within that time of the service's
+    # return; below the visibility timeout: a waiting retry is an unacknowledged message),
+    # TRANSIENT_RETRY_LIMIT times (about ten minutes); then the reconciler takes over.
     "RETRY_BACKOFF_SECONDS": 1.0,
-    "RETRY_BACKOFF_MAX": 30.0,
-    "TRANSIENT_RETRY_LIMIT": 20,
+    "RETRY_BACKOFF_MAX": 10.0,
+    "TRANSIENT_RETRY_LIMIT": 60,
     # The outbox relay: every INTERVAL seconds, messages older than AFTER seconds.
     "OUTBOX_RELAY_INTERVAL": 5.0,
     "OUTBOX_RELAY_AFTER": 5.0,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from celery import Task, shared_task
 from celery.exceptions import Ignore, Reject
@@ -19,6 +20,7 @@ from workers.fair_run import fair_process
 from workers.fairness import fairness
 
 log = get_task_logger(__name__)
+T = TypeVar("T")
 
 
 @shared_task(
@@ -83,15 +85,28 @@ def retry_later(task: Task, org_id: str, document_id: str, exc: BaseException) -
 
 
 @shared_task(base=FlaskTask, name="workers.tasks.relay_outbox")
-def relay_outbox() -> int:
+def relay_outbox() -> int | None:
     """Dispatch outbox messages that were never sent (broker down at upload time)."""
-    return housekeeping.relay_outbox()
+    return _housekeeping("outbox relay", housekeeping.relay_outbox)
 
 
 @shared_task(base=FlaskTask, name="workers.tasks.reconcile_documents")
-def reconcile_documents() -> dict[str, int]:
+def reconcile_documents() -> dict[str, int] | None:
     """Bring Redis and the queues back in line with PostgreSQL (see workers/reconcile.py)."""
-    return reconcile.reconcile()
+    return _housekeeping("reconciler", reconcile.reconcile)
+
+
+def _housekeeping(name: str, run: Callable[[], T]) -> T | None:
+    """Run a periodic task; while a service is down, a warning line, not a traceback every
+    few seconds (the next run comes soon and does the work)."""
+    try:
+        return run()
+    except Exception as exc:
+        if not transient.is_transient(exc):
+            raise
+        transient.rollback_quietly()
+        log.warning("%s skipped: %s", name, exc.__class__.__name__)
+        return None
 
 
 @shared_task(
