@@ -385,3 +385,74 @@ def test_overlapping_reconciler_runs_do_nothing_twice(app, make_org, owner_engin
         slots.client.delete(reconcile.LOCK_KEY)
     assert _reconcile(app)["requeued"] == 1
     assert slots.client.get(reconcile.LOCK_KEY) is None, "the lock is released after a run"
+
+
+# --- The web app while a service is down ----------------------------------------------------
+
+
+def _database_closed(owner_engine, closed: bool) -> None:
+    """Close (or reopen) this run's database to the runtime role, ending its sessions."""
+    from tests.conftest import APP_ROLE
+
+    database = owner_engine.url.database
+    with owner_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if closed:
+            conn.execute(text(f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC, {APP_ROLE}'))
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :d AND usename = :r"
+                ),
+                {"d": database, "r": APP_ROLE},
+            )
+        else:
+            conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO PUBLIC, {APP_ROLE}'))
+
+
+def test_pages_and_the_api_answer_503_while_the_database_is_down_and_recover(
+    app, populate_org, owner_engine
+):
+    """Not a bare 500: a page that needs no database, JSON under the API, Retry-After; and the
+    same process serves again as soon as the database is back, without a restart."""
+    populated = populate_org()
+    api = app.test_client()
+    bearer = {"Authorization": f"Bearer {populated.api_token}"}
+    assert populated.client.get("/documents").status_code == 200
+    assert api.get("/api/v1/documents", headers=bearer).status_code == 200
+    _database_closed(owner_engine, closed=True)
+    try:
+        page = populated.client.get("/documents")
+        answer = api.get("/api/v1/documents", headers=bearer)
+    finally:
+        _database_closed(owner_engine, closed=False)
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "temporarily unavailable" in page.get_data(as_text=True)
+    assert page.mimetype == "text/html"
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.get_json()["error"]["code"] == "service_unavailable"
+    assert populated.client.get("/documents").status_code == 200
+    assert api.get("/api/v1/documents", headers=bearer).status_code == 200
+
+
+def test_with_redis_down_pages_serve_and_uploads_are_kept(services, make_org, owner_engine):
+    """Redis holds nothing the pages need: they are served, and an upload is stored with its
+    outbox row (the relay publishes it when Redis is back), answered without waiting."""
+    from tests.conftest import login, make_app, upload, uploaded_ids
+
+    down = make_app(services, REDIS_URL="redis://127.0.0.1:1/0")
+    org = make_org()
+    client = down.test_client()
+    assert login(client, org.email, org.password).status_code == 302
+    assert client.get("/documents").status_code == 200
+    response = upload(client, (f"Note {uuid.uuid4()}: Maria to send the budget.".encode(), "n.txt"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (document_id,) = set(uploaded_ids(response))
+    with owner_engine.connect() as conn:
+        pending = conn.scalar(
+            text(
+                "SELECT count(*) FROM outbox WHERE organization_id = :o AND dispatched_at IS NULL"
+            ),
+            {"o": org.org_id},
+        )
+    assert pending == 1 and _row(owner_engine, document_id).status == "queued"
+    down.extensions["fairness"].client.close()
