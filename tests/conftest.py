@@ -79,10 +79,25 @@ def services() -> Iterator[Services]:
         upgrade()
     yield found
     for built in _APPS:
-        with built.app_context():
-            for engine in db.engines.values():
-                engine.dispose()
+        close_app(built)
     embedded.drop_database(admin_url, TEST_DATABASE)
+    for server in keep:  # the embedded Redis is not left running (PostgreSQL stops at exit)
+        if isinstance(server, embedded.EmbeddedRedis):
+            server.stop()
+
+
+def close_app(built: Flask) -> None:
+    """Close every connection an app holds: its pools, its LISTEN connection, its Redis."""
+    with built.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+    limiter = built.extensions.get("ratelimits")
+    remembered = getattr(limiter, "remembered", None)
+    if remembered is not None:
+        remembered.changes.close()
+    slots = built.extensions.get("fairness")
+    if slots is not None:
+        slots.client.close()
 
 
 def _drop_abandoned_databases(admin_url: str) -> None:

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from tests.conftest import APP_PASSWORD, APP_ROLE, ROOT, Services, make_app
+from tests.conftest import APP_PASSWORD, APP_ROLE, ROOT, Services, close_app, make_app
 from webapp import embedded
 from webapp.config import sqlalchemy_url
 from webapp.extensions import db
@@ -325,10 +325,7 @@ def stack() -> Iterator[Stack]:
         built.kill_workers()
         built.stop_beat()
         for app in (migrator, built.app):
-            with app.app_context():
-                for engine in db.engines.values():
-                    engine.dispose()
-            app.extensions["fairness"].client.close()
+            close_app(app)
         owner.dispose()
         redis_server.stop()
         cluster.stop()

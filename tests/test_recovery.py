@@ -437,7 +437,7 @@ def test_pages_and_the_api_answer_503_while_the_database_is_down_and_recover(
 def test_with_redis_down_pages_serve_and_uploads_are_kept(services, make_org, owner_engine):
     """Redis holds nothing the pages need: they are served, and an upload is stored with its
     outbox row (the relay publishes it when Redis is back), answered without waiting."""
-    from tests.conftest import login, make_app, upload, uploaded_ids
+    from tests.conftest import close_app, login, make_app, upload, uploaded_ids
 
     down = make_app(services, REDIS_URL="redis://127.0.0.1:1/0")
     org = make_org()
@@ -455,4 +455,4 @@ def test_with_redis_down_pages_serve_and_uploads_are_kept(services, make_org, ow
             {"o": org.org_id},
         )
     assert pending == 1 and _row(owner_engine, document_id).status == "queued"
-    down.extensions["fairness"].client.close()
+    close_app(down)
