@@ -355,14 +355,25 @@ class PopulatedOrg:
 
 
 def process_now(app: Flask, org_id: uuid.UUID, document_id: str) -> str:
-    """Run the pipeline in-process for one document (the worker tests use a real worker)."""
+    """Run the pipeline in-process for one document (the worker tests use a real worker).
+
+    If the session's real worker took the document first (an upload published it), its lease
+    is waited out: the document is then settled and the in-process run changes nothing.
+    """
     from webapp.tenancy import tenant_context
     from workers import pipeline
 
-    with app.app_context(), tenant_context(org_id):
-        status = pipeline.process(document_id)
-        db.session.remove()
-    return status
+    deadline = time.monotonic() + 120
+    while True:
+        with app.app_context(), tenant_context(org_id):
+            try:
+                return pipeline.process(document_id)
+            except pipeline.LeaseHeld:
+                if time.monotonic() > deadline:
+                    raise
+            finally:
+                db.session.remove()
+        time.sleep(0.1)
 
 
 def build_export_now(app: Flask, org: OrgFixture) -> str:

@@ -18,9 +18,11 @@ from workers import pipeline, reconcile
 from workers.fair_run import fair_process
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def published(app, monkeypatch):
-    """Document ids published to the broker (recorded instead of sent)."""
+    """Document ids published to the broker (recorded instead of sent, so the session's real
+    worker never races these in-process runs). The reconciler acts on the whole test
+    database: assertions look at their own documents only."""
     sent: list[str] = []
     monkeypatch.setattr(
         app.extensions["celery"],
@@ -289,13 +291,14 @@ def test_the_reconciler_requeues_an_expired_lease_then_gives_up(
         "lease_expires_at = now() - interval '1 second' WHERE id = :d"
     )
     _sql(owner_engine, expired, a=1, d=document_id)
-    assert _reconcile(app)["requeued"] == 1
+    assert _reconcile(app)["requeued"] >= 1
     row = _row(owner_engine, document_id)
     assert (row.status, row.lease_owner, row.attempts) == ("queued", None, 1)
-    assert published == [document_id, document_id], "sent again, into a fresh slot"
-    assert _reconcile(app).get("requeued") == 0, "and only once"
+    assert published.count(document_id) == 2, "sent again, into a fresh slot"
+    _reconcile(app)
+    assert published.count(document_id) == 2, "and only once"
     _sql(owner_engine, expired, a=3, d=document_id)
-    assert _reconcile(app)["abandoned"] == 1
+    assert _reconcile(app)["abandoned"] >= 1
     row = _row(owner_engine, document_id)
     assert row.status == "failed" and "interrupted several times" in row.error
     assert not slots.holds(str(org.org_id), document_id)
@@ -322,9 +325,8 @@ def test_the_reconciler_leaves_live_leases_and_parked_documents_alone(
         d=ids[0],
     )
     for _ in range(3):
-        counts = _reconcile(app)
-        assert counts == {"requeued": 0, "abandoned": 0, "woken": 0, "rebuilt": 0}, counts
-    assert published == ids[:1]
+        _reconcile(app)
+    assert [i for i in published if i in ids] == ids[:1]
     assert _row(owner_engine, ids[0]).lease_owner == "alive"
     assert _audits(owner_engine, org.org_id, "document.requeued") == 0
 
@@ -343,13 +345,15 @@ def test_the_reconciler_rebuilds_parked_lists_redis_lost(
         "UPDATE documents SET updated_at = now() - interval '1 minute' WHERE organization_id = :o",
         o=org.org_id,
     )
-    assert _reconcile(app)["rebuilt"] == 1
-    assert published == [ids[0], ids[0]]
+    _reconcile(app)
+    mine = lambda: [i for i in published if i in ids]  # noqa: E731
+    assert mine() == [ids[0], ids[0]]
     assert (slots.holders(str(org.org_id)), slots.parked(str(org.org_id))) == (1, 3)
-    assert _reconcile(app)["rebuilt"] == 0
+    _reconcile(app)
+    assert mine() == [ids[0], ids[0]], "tracked once, however often it runs"
     # The worker finishing the first hands its slot on, in upload order.
     assert _run(app, org.org_id, ids[0]) == "done"
-    assert published == [ids[0], ids[0], ids[1]]
+    assert mine() == [ids[0], ids[0], ids[1]]
 
 
 def test_the_reconciler_wakes_parked_documents_when_a_slot_expires(
@@ -362,9 +366,10 @@ def test_the_reconciler_wakes_parked_documents_when_a_slot_expires(
     # then expired (its renewals stopped).
     _sql(owner_engine, "UPDATE documents SET status = 'done' WHERE id = :d", d=ids[0])
     slots.hold(str(org.org_id), ids[0], -1)
-    assert _reconcile(app)["woken"] == 1
-    assert published == ids[:2]
-    assert _reconcile(app)["woken"] == 0
+    _reconcile(app)
+    assert [i for i in published if i in ids] == ids[:2]
+    _reconcile(app)
+    assert [i for i in published if i in ids] == ids[:2], "woken once"
 
 
 def test_overlapping_reconciler_runs_do_nothing_twice(app, make_org, owner_engine, published):
@@ -383,7 +388,8 @@ def test_overlapping_reconciler_runs_do_nothing_twice(app, make_org, owner_engin
         assert _row(owner_engine, document_id).status == "extracting"
     finally:
         slots.client.delete(reconcile.LOCK_KEY)
-    assert _reconcile(app)["requeued"] == 1
+    assert _reconcile(app)["requeued"] >= 1
+    assert _row(owner_engine, document_id).status == "queued"
     assert slots.client.get(reconcile.LOCK_KEY) is None, "the lock is released after a run"
 
 

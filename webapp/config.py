@@ -247,15 +247,15 @@ def finalise(config: dict[str, Any]) -> None:
         "task_default_queue": "default",
         "broker_transport_options": {
             "visibility_timeout": int(config["BROKER_VISIBILITY_TIMEOUT"]),
-            "unacked_restore_interval": config["BROKER_RESTORE_INTERVAL"],
+            "unacked_restore_interval": _setting(config, "BROKER_RESTORE_INTERVAL"),
             "unacked_restore_throttle": 1,
-            "socket_connect_timeout": config["BROKER_CONNECT_TIMEOUT"],
+            "socket_connect_timeout": _setting(config, "BROKER_CONNECT_TIMEOUT"),
             # kombu retries a failed connect for a publish (2 s, then 4 s...): a request
             # would wait seconds on a broker that is down. One try; the outbox relay follows.
             "max_retries": 0,
             "interval_start": 0,
         },
-        "broker_connection_timeout": config["BROKER_CONNECT_TIMEOUT"],
+        "broker_connection_timeout": _setting(config, "BROKER_CONNECT_TIMEOUT"),
         "task_annotations": {
             "workers.tasks.process_document": {
                 "soft_time_limit": int(config["DOCUMENT_TIME_LIMIT"]),
@@ -267,13 +267,13 @@ def finalise(config: dict[str, Any]) -> None:
         "beat_schedule": {
             "relay-outbox": {
                 "task": "workers.tasks.relay_outbox",
-                "schedule": float(config["OUTBOX_RELAY_INTERVAL"]),
-                "options": {"expires": float(config["OUTBOX_RELAY_INTERVAL"])},
+                "schedule": float(_setting(config, "OUTBOX_RELAY_INTERVAL")),
+                "options": {"expires": float(_setting(config, "OUTBOX_RELAY_INTERVAL"))},
             },
             "reconcile-documents": {
                 "task": "workers.tasks.reconcile_documents",
-                "schedule": float(config["RECONCILE_INTERVAL"]),
-                "options": {"expires": float(config["RECONCILE_INTERVAL"])},
+                "schedule": float(_setting(config, "RECONCILE_INTERVAL")),
+                "options": {"expires": float(_setting(config, "RECONCILE_INTERVAL"))},
             },
             "purge-deleted-organizations": {
                 "task": "workers.tasks.purge_deleted_organizations",
@@ -286,6 +286,11 @@ def finalise(config: dict[str, Any]) -> None:
     celery.update(broker_transport.celery_settings(broker))  # reusing its Redis client
     celery.update(config.get("CELERY") or {})
     config["CELERY"] = celery
+
+
+def _setting(config: dict[str, Any], key: str) -> Any:
+    """A setting of ``config``, or its default when a caller built ``config`` by hand."""
+    return config.get(key, DEFAULTS[key])
 
 
 def limits_storage_uri(redis_url: str) -> str:

@@ -25,8 +25,8 @@ def fair_process(org_id: str, document_id: str, owner: str | None = None) -> str
     """Process a document in its slot, then hand the slot to the organization's next one.
 
     A suspended organization's document is left ``queued`` (returns ``"suspended"``). A
-    transient error or another worker's live lease (``pipeline.LeaseHeld``) propagates with
-    the slot kept, for the task to retry.
+    transient error (the task retries) or another run's live lease (``pipeline.LeaseHeld``:
+    that run keeps the slot) propagates, the slot left where it is.
     """
     outcome = "error"
     plan_id = None
@@ -61,10 +61,9 @@ def _hand_on(org_id: str, plan_id: str | None, document_id: str) -> None:
         return
     if not parked:
         return
-    if plan_id is None:  # the organization could not be read: let the reconciler send it
-        slots.unpublished(org_id, parked)
-        return
     try:
+        if plan_id is None:  # the organization could not be read: the reconciler sends it
+            raise LookupError("no plan to choose the queue by")
         services.publish(services.PROCESS_TASK, org_id, plan_id, parked)
     except Exception:  # noqa: BLE001 - broker down: first in line again, for the reconciler
         log.warning("could not publish %s; it waits for the reconciler", parked, exc_info=True)
