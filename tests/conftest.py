@@ -297,6 +297,8 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     while not celery.control.ping(destination=[WORKER_NAME], timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait(timeout=10)
+            log_file.close()
             raise RuntimeError("worker did not start:\n" + log_path.read_text()[-3000:])
     yield process
     process.terminate()
