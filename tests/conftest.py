@@ -85,10 +85,25 @@ def services() -> Iterator[Services]:
         upgrade()
     yield found
     for built in _APPS:
-        with built.app_context():
-            for engine in db.engines.values():
-                engine.dispose()
+        close_app(built)
     embedded.drop_database(admin_url, TEST_DATABASE)
+    for server in keep:  # the embedded Redis is not left running (PostgreSQL stops at exit)
+        if isinstance(server, embedded.EmbeddedRedis):
+            server.stop()
+
+
+def close_app(built: Flask) -> None:
+    """Close every connection an app holds: its pools, its LISTEN connection, its Redis."""
+    with built.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+    limiter = built.extensions.get("ratelimits")
+    remembered = getattr(limiter, "remembered", None)
+    if remembered is not None:
+        remembered.changes.close()
+    slots = built.extensions.get("fairness")
+    if slots is not None:
+        slots.client.close()
 
 
 def _drop_abandoned_databases(admin_url: str) -> None:
@@ -118,6 +133,15 @@ def make_app(services: Services, **overrides: Any) -> Flask:
     built = create_app(config)
     _APPS.append(built)  # its pool is closed when the session ends
     return built
+
+
+@pytest.fixture(autouse=True)
+def _broker_not_remembered_down() -> Iterator[None]:
+    """A test that fails a publish on purpose must not make the next tests skip the broker."""
+    from webapp.documents import services as document_services
+
+    yield
+    document_services._broker_down_until = 0.0  # noqa: SLF001
 
 
 @pytest.fixture(scope="session")
@@ -267,6 +291,8 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
         "SECRET_KEY": "test-secret",
         "PYTHONPATH": str(ROOT),
         "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
+        # No reconciliation at start: tests leave documents queued on purpose.
+        "RECONCILE_ON_START": "0",
     }
     env.pop("CELERY_BROKER_URL", None)
     log_path = ROOT / "instance" / f"test-worker-{os.getpid()}.log"
@@ -304,6 +330,8 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     while not celery.control.ping(destination=[WORKER_NAME], timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait(timeout=10)
+            log_file.close()
             raise RuntimeError("worker did not start:\n" + log_path.read_text()[-3000:])
     yield process
     process.terminate()
@@ -362,14 +390,25 @@ class PopulatedOrg:
 
 
 def process_now(app: Flask, org_id: uuid.UUID, document_id: str) -> str:
-    """Run the pipeline in-process for one document (the worker tests use a real worker)."""
+    """Run the pipeline in-process for one document (the worker tests use a real worker).
+
+    If the session's real worker took the document first (an upload published it), its lease
+    is waited out: the document is then settled and the in-process run changes nothing.
+    """
     from webapp.tenancy import tenant_context
     from workers import pipeline
 
-    with app.app_context(), tenant_context(org_id):
-        status = pipeline.process(document_id)
-        db.session.remove()
-    return status
+    deadline = time.monotonic() + 120
+    while True:
+        with app.app_context(), tenant_context(org_id):
+            try:
+                return pipeline.process(document_id)
+            except pipeline.LeaseHeld:
+                if time.monotonic() > deadline:
+                    raise
+            finally:
+                db.session.remove()
+        time.sleep(0.1)
 
 
 def build_export_now(app: Flask, org: OrgFixture) -> str:

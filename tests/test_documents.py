@@ -568,27 +568,6 @@ def test_upload_is_kept_when_the_broker_is_down(app, org, client_a, owner_engine
         )
 
 
-def test_reaper_requeues_stuck_documents_then_gives_up(app, org, client_a, owner_engine):
-    from workers import housekeeping
-
-    (document_id,) = set(uploaded_ids(upload(client_a, (unique(MINUTES), "m.txt"))))
-    stale = (
-        "UPDATE documents SET status = 'extracting', attempts = :a, "
-        "updated_at = now() - interval '1 hour' WHERE id = :d"
-    )
-    with owner_engine.begin() as conn:
-        conn.execute(text(stale), {"a": 1, "d": document_id})
-    with app.app_context():
-        assert housekeeping.requeue_stuck() >= 1
-    assert document_row(owner_engine, document_id).updated_at is not None
-    with owner_engine.begin() as conn:
-        conn.execute(text(stale), {"a": 3, "d": document_id})
-    with app.app_context():
-        housekeeping.requeue_stuck()
-    row = document_row(owner_engine, document_id)
-    assert row.status == "failed" and "interrupted several times" in row.error
-
-
 def test_another_organizations_document_is_404(populate_org, make_org, login_as):
     a = populate_org()
     b = login_as(make_org())

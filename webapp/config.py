@@ -61,8 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
     # The pipeline: a soft time limit per document, and the housekeeping that recovers work.
     "DOCUMENT_TIME_LIMIT": 120,
-    "OUTBOX_RELAY_AFTER": 10,
-    "STUCK_DOCUMENT_AFTER": 600,
+    # Real attempts (a worker started the pipeline) before a document that keeps losing its
+    # worker is failed.
     "MAX_PROCESSING_ATTEMPTS": 3,
     # Memory of each worker child (workers/setup.py): after a task that left a child above
     # WORKER_MAX_MEMORY_PER_CHILD (KiB, resident; Celery's worker_max_memory_per_child) the
@@ -71,8 +71,40 @@ DEFAULTS: dict[str, Any] = {
     # taking the machine down. 0 turns either off.
     "WORKER_MAX_MEMORY_PER_CHILD": 512 * 1024,
     "WORKER_MEMORY_LIMIT_MB": 1536,
-    # Seconds before Redis hands an unacknowledged task to another worker (late ack).
-    "BROKER_VISIBILITY_TIMEOUT": 3600,
+    # A worker's lease on its document (and its worker slot): renewed every RENEW seconds
+    # while it works, so a dead worker's document goes on within LEASE_SECONDS.
+    "LEASE_SECONDS": 30,
+    "LEASE_RENEW_SECONDS": 10,
+    # Transient errors (database or Redis unavailable) are retried after 1, 2, 4 ... seconds,
+    # at most RETRY_BACKOFF_MAX apart (so work goes on within that time of the service's
+    # return; below the visibility timeout: a waiting retry is an unacknowledged message),
+    # TRANSIENT_RETRY_LIMIT times (about ten minutes); then the reconciler takes over.
+    "RETRY_BACKOFF_SECONDS": 1.0,
+    "RETRY_BACKOFF_MAX": 10.0,
+    "TRANSIENT_RETRY_LIMIT": 60,
+    # The outbox relay: every INTERVAL seconds, messages older than AFTER seconds.
+    "OUTBOX_RELAY_INTERVAL": 5.0,
+    "OUTBOX_RELAY_AFTER": 5.0,
+    # The reconciler (workers/reconcile.py): every INTERVAL seconds; a run holds a Redis lock
+    # for at most LOCK seconds; documents queued for SETTLE seconds are expected in Redis;
+    # at most REBUILD_BATCH of an organization's documents are tracked again per run.
+    "RECONCILE_INTERVAL": 5.0,
+    "RECONCILE_LOCK_SECONDS": 60.0,
+    "RECONCILE_SETTLE_SECONDS": 10.0,
+    "RECONCILE_REBUILD_BATCH": 1000,
+    # A starting worker asks for a reconciliation (parked lists rebuilt after a Redis loss).
+    "RECONCILE_ON_START": True,
+    # Seconds before Redis hands an unacknowledged task to another worker (late ack), and
+    # between the sweeps that hand them back. A message that comes back while its document's
+    # worker is alive meets the lease and waits; one whose document is done changes nothing.
+    "BROKER_VISIBILITY_TIMEOUT": 60,
+    "BROKER_RESTORE_INTERVAL": 5,
+    # How long a request may wait to connect to the broker when publishing (the outbox relay
+    # sends what could not be published).
+    "BROKER_CONNECT_TIMEOUT": 1.0,
+    # After a failed publish, a process leaves the broker alone for this long (uploads go
+    # straight to the outbox, which the relay sends), so a request never waits on it twice.
+    "BROKER_RETRY_INTERVAL": 2.0,
     # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
     "DOCUMENT_QUEUE_PREFIX": "docs",
     # How long a worker slot is kept for a document waiting in a Celery queue.
@@ -118,6 +150,9 @@ ENVIRONMENT_KEYS = {
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
     "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
     "INVITATION_DAYS": "INVITATION_DAYS",
+    "DELETION_GRACE_DAYS": "DELETION_GRACE_DAYS",
+    "EXPORT_LINK_HOURS": "EXPORT_LINK_HOURS",
+    "PURGE_INTERVAL": "PURGE_INTERVAL",
     "SMTP_HOST": "SMTP_HOST",
     "SMTP_PORT": "SMTP_PORT",
     "SMTP_USERNAME": "SMTP_USERNAME",
@@ -132,11 +167,35 @@ ENVIRONMENT_KEYS = {
     "SERVER_NAME": "SERVER_NAME",
     "PREFERRED_URL_SCHEME": "PREFERRED_URL_SCHEME",
 }
+# The pipeline's and the recovery's thresholds, each read from the variable of its own name.
+RECOVERY_KEYS = (
+    "MAX_PROCESSING_ATTEMPTS",
+    "LEASE_SECONDS",
+    "LEASE_RENEW_SECONDS",
+    "RETRY_BACKOFF_SECONDS",
+    "RETRY_BACKOFF_MAX",
+    "TRANSIENT_RETRY_LIMIT",
+    "OUTBOX_RELAY_INTERVAL",
+    "OUTBOX_RELAY_AFTER",
+    "RECONCILE_INTERVAL",
+    "RECONCILE_LOCK_SECONDS",
+    "RECONCILE_SETTLE_SECONDS",
+    "RECONCILE_REBUILD_BATCH",
+    "BROKER_RESTORE_INTERVAL",
+    "BROKER_CONNECT_TIMEOUT",
+    "BROKER_RETRY_INTERVAL",
+    "FAIR_QUEUED_SECONDS",
+)
+ENVIRONMENT_KEYS.update({key: key for key in (*RECOVERY_KEYS, "RECONCILE_ON_START")})
 NUMERIC_KEYS = {
     "PROXY_FIX_X_FOR",
     "PROXY_FIX_X_PROTO",
     "WORKER_MAX_MEMORY_PER_CHILD",
     "WORKER_MEMORY_LIMIT_MB",
+    *RECOVERY_KEYS,
+    "DELETION_GRACE_DAYS",
+    "EXPORT_LINK_HOURS",
+    "PURGE_INTERVAL",
     "BROKER_VISIBILITY_TIMEOUT",
     "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DOCUMENT_TIME_LIMIT",
@@ -146,6 +205,7 @@ NUMERIC_KEYS = {
     "SMTP_PORT",
 }
 BOOLEAN_KEYS = {
+    "RECONCILE_ON_START",
     "SESSION_COOKIE_SECURE",
     "RATELIMIT_ENABLED",
     "RATELIMIT_SERVER_TIMING",
@@ -234,23 +294,39 @@ def finalise(config: dict[str, Any]) -> None:
         "result_expires": 3600,
         "task_default_queue": "default",
         "broker_transport_options": {
-            "visibility_timeout": int(config["BROKER_VISIBILITY_TIMEOUT"])
+            "visibility_timeout": int(config["BROKER_VISIBILITY_TIMEOUT"]),
+            "unacked_restore_interval": _setting(config, "BROKER_RESTORE_INTERVAL"),
+            "unacked_restore_throttle": 1,
+            "socket_connect_timeout": _setting(config, "BROKER_CONNECT_TIMEOUT"),
+            # kombu retries a failed connect for a publish (2 s, then 4 s...): a request
+            # would wait seconds on a broker that is down. One try; the outbox relay follows.
+            "max_retries": 0,
+            "interval_start": 0,
         },
+        "broker_connection_timeout": _setting(config, "BROKER_CONNECT_TIMEOUT"),
         "task_annotations": {
             "workers.tasks.process_document": {
                 "soft_time_limit": int(config["DOCUMENT_TIME_LIMIT"]),
                 "time_limit": int(config["DOCUMENT_TIME_LIMIT"]) + 30,
             }
         },
+        # Housekeeping runs that sat in the queue longer than their interval (no worker was
+        # consuming) expire instead of running back to back when one returns.
         "beat_schedule": {
-            "relay-outbox": {"task": "workers.tasks.relay_outbox", "schedule": 15.0},
-            "requeue-stuck-documents": {
-                "task": "workers.tasks.requeue_stuck_documents",
-                "schedule": 60.0,
+            "relay-outbox": {
+                "task": "workers.tasks.relay_outbox",
+                "schedule": float(_setting(config, "OUTBOX_RELAY_INTERVAL")),
+                "options": {"expires": float(_setting(config, "OUTBOX_RELAY_INTERVAL"))},
+            },
+            "reconcile-documents": {
+                "task": "workers.tasks.reconcile_documents",
+                "schedule": float(_setting(config, "RECONCILE_INTERVAL")),
+                "options": {"expires": float(_setting(config, "RECONCILE_INTERVAL"))},
             },
             "purge-deleted-organizations": {
                 "task": "workers.tasks.purge_deleted_organizations",
                 "schedule": float(config["PURGE_INTERVAL"]),
+                "options": {"expires": float(config["PURGE_INTERVAL"])},
             },
         },
         "include": ["workers.tasks"],
@@ -274,6 +350,11 @@ def default_platform_url(app_url: URL) -> str:
     """
     user = (app_url.username or "") + PLATFORM_ROLE_SUFFIX
     return app_url.set(username=user).render_as_string(hide_password=False)
+
+
+def _setting(config: dict[str, Any], key: str) -> Any:
+    """A setting of ``config``, or its default when a caller built ``config`` by hand."""
+    return config.get(key, DEFAULTS[key])
 
 
 def limits_storage_uri(redis_url: str) -> str:

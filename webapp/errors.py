@@ -1,11 +1,33 @@
 """Error pages: clear words, the right status, nothing about other organizations."""
 
-from flask import Flask, Response, render_template
+import logging
+
+import kombu.exceptions
+import redis.exceptions
+from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from webapp import audit
+
+log = logging.getLogger(__name__)
+
+# A backing service that is down or unreachable: the request may succeed in a moment, so the
+# answer is 503 with Retry-After, never a bare 500. Pooled connections that died are replaced
+# on their next use (SQLAlchemy invalidates the pool on a disconnect), so the app recovers by
+# itself when the service returns.
+UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.PendingRollbackError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Try again in a few seconds."
+RETRY_AFTER_SECONDS = "5"
 
 
 def init_app(app: Flask) -> None:
@@ -17,6 +39,9 @@ def init_app(app: Flask) -> None:
         if response.status_code == 404:
             audit.record_not_found()
         return response
+
+    for error in UNAVAILABLE:
+        app.register_error_handler(error, service_unavailable)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> ResponseReturnValue:
@@ -38,3 +63,30 @@ def init_app(app: Flask) -> None:
         }
         message = messages.get(exc.code or 500, exc.description)
         return render_template("errors/error.html", code=exc.code, message=message), exc.code
+
+
+def service_unavailable(exc: Exception) -> ResponseReturnValue:
+    """503 while PostgreSQL or Redis is down: JSON under the API, a page (with no database
+    lookup of its own: no signed-in user, no branding) elsewhere."""
+    log.warning("service unavailable: %s", exc.__class__.__name__, exc_info=True)
+    _drop_session()
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    if request.path.startswith("/api/"):
+        from webapp.api.errors import error_body
+
+        body = error_body(503, code="service_unavailable", message=UNAVAILABLE_MESSAGE)
+        return jsonify(error=body), 503, headers
+    # Rendered without the context processors: they look up the signed-in user and branding.
+    template = current_app.jinja_env.get_template("errors/unavailable.html")
+    page = template.render(message=UNAVAILABLE_MESSAGE, url_for=url_for, request=request)
+    return page, 503, headers
+
+
+def _drop_session() -> None:
+    """End the request's failed transaction so teardown does not trip over it."""
+    from webapp.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection cannot roll back
+        log.debug("rollback after an unavailable service failed", exc_info=True)

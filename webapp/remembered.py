@@ -121,6 +121,12 @@ class LimitChanges:
         self.generation += 1  # whatever happened before listening is unknown
         return True
 
+    def close(self) -> None:
+        """Stop listening: the connection is closed, not left to the garbage collector."""
+        with self._lock:
+            if self._connection is not None:
+                self._close()
+
     def _close(self) -> None:
         connection, self._connection = self._connection, None
         self._failed_at = time.monotonic()

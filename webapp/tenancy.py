@@ -360,9 +360,34 @@ def pending_outbox(older_than_seconds: float, limit: int) -> list[tuple[uuid.UUI
     return _door_pairs("app_outbox_pending", older_than_seconds, limit)
 
 
-def stuck_documents(older_than_seconds: float, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(organization, document) pairs in a processing state for too long — for the reaper."""
-    return _door_pairs("app_stuck_documents", older_than_seconds, limit)
+def expired_leases(limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(organization, document) pairs whose worker stopped renewing its lease — reconciler."""
+    from webapp.extensions import db
+
+    rows = _platform(
+        text("SELECT organization_id, id FROM app_expired_leases(:n)"), {"n": limit}
+    ).all()
+    db.session.rollback()  # end the context-free transaction before acting per organization
+    return [(row[0], row[1]) for row in rows]
+
+
+def waiting_organizations(settled_seconds: float, limit: int) -> list[tuple[uuid.UUID, int, int]]:
+    """Active organizations with documents to process: (id, queued, running) — reconciler.
+
+    ``queued`` counts only documents queued for longer than ``settled_seconds`` (an upload
+    being dispatched right now is not yet expected in Redis).
+    """
+    from webapp.extensions import db
+
+    rows = _platform(
+        text(
+            "SELECT organization_id, queued, running "
+            "FROM app_waiting_organizations(make_interval(secs => :s), :n)"
+        ),
+        {"s": settled_seconds, "n": limit},
+    ).all()
+    db.session.rollback()
+    return [(row[0], int(row[1]), int(row[2])) for row in rows]
 
 
 def _door_pairs(function: str, older_than_seconds: float, limit: int) -> list:

@@ -50,6 +50,8 @@ PLATFORM_DOORS = frozenset(
         "app_email_exists",
         "app_outbox_pending",
         "app_stuck_documents",
+        "app_expired_leases",
+        "app_waiting_organizations",
         "app_admin_list_organizations",
         "app_admin_get_organization",
         "app_admin_update_organization",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.exceptions
 from kombu.transport import redis as kombu_redis
 
 
@@ -25,6 +26,12 @@ class Channel(kombu_redis.Channel):
     _sync_client: Any = None
 
     def _create_client(self, asynchronous: bool = False) -> Any:
+        if self.connection.client is None:
+            # The broker went away and the consumer is closing this channel: kombu would
+            # rebuild the pool from a connection that is gone and raise AttributeError, an
+            # "unrecoverable error" that ends the worker. A connection error instead is one
+            # the consumer ignores while closing, before it reconnects.
+            raise redis.exceptions.ConnectionError("the broker connection is closed")
         if asynchronous:  # kombu caches this one itself (``client``), for BRPOP and pub/sub
             return super()._create_client(asynchronous=True)
         client = self._sync_client

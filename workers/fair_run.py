@@ -16,17 +16,19 @@ from workers.fairness import fairness
 
 log = logging.getLogger(__name__)
 
+# Outcomes after which the document no longer needs its slot. Any other ending ("lost": another
+# worker holds its lease; an exception: the task retries) leaves the slot where it is.
+FINAL = frozenset({"done", "failed", "missing", "suspended"})
 
-def fair_process(org_id: str, document_id: str) -> str:
+
+def fair_process(org_id: str, document_id: str, owner: str | None = None) -> str:
     """Process a document in its slot, then hand the slot to the organization's next one.
 
-    A suspended organization's document is left ``queued`` (returns ``"suspended"``).
+    A suspended organization's document is left ``queued`` (returns ``"suspended"``). A
+    transient error (the task retries) or another run's live lease (``pipeline.LeaseHeld``:
+    that run keeps the slot) propagates, the slot left where it is.
     """
-    slots = fairness()
-    try:
-        slots.started(org_id, document_id)
-    except Exception:  # noqa: BLE001 - fairness is a courtesy; the work must go on
-        log.warning("worker slots unavailable while starting %s", document_id, exc_info=True)
+    outcome = "error"
     plan_id = None
     try:
         # Read once: the status decides whether to process, the plan which queue the
@@ -38,18 +40,37 @@ def fair_process(org_id: str, document_id: str) -> str:
             # organization's parked documents drain through here too; reactivation
             # (webapp/admin/services.py) dispatches every queued document again.
             log.info("organization %s is suspended; document %s waits", org_id, document_id)
-            return "suspended"
-        if document is None:
-            return "missing"  # deleted since it was queued (or never existed): nothing to do
-        return pipeline.process(document_id)  # finds ``document`` in the session: no query
+            outcome = "suspended"
+        elif document is None:
+            outcome = "missing"  # deleted since it was queued (or never existed)
+        else:
+            outcome = pipeline.process(document_id, owner)  # finds ``document`` in the session
+        return outcome
     finally:
+        if outcome in FINAL:
+            _hand_on(org_id, plan_id, document_id)
+
+
+def _hand_on(org_id: str, plan_id: str | None, document_id: str) -> None:
+    """Free the document's slot and publish the parked document it goes to, if any."""
+    slots = fairness()
+    try:
+        parked = slots.finish(org_id, document_id)
+    except Exception:  # noqa: BLE001 - the slot expires; the reconciler wakes the next one
+        log.warning("could not free the worker slot of %s", document_id, exc_info=True)
+        return
+    if not parked:
+        return
+    try:
+        if plan_id is None:  # the organization could not be read: the reconciler sends it
+            raise LookupError("no plan to choose the queue by")
+        services.publish(services.PROCESS_TASK, org_id, plan_id, parked)
+    except Exception:  # noqa: BLE001 - broker down: first in line again, for the reconciler
+        log.warning("could not publish %s; it waits for the reconciler", parked, exc_info=True)
         try:
-            parked = slots.finish(org_id, document_id)
-        except Exception:  # noqa: BLE001 - the slot expires by itself
-            log.warning("could not free the worker slot of %s", document_id, exc_info=True)
-            parked = None
-        if parked and plan_id is not None:  # (else the reaper re-queues it if still queued)
-            services.publish(services.PROCESS_TASK, org_id, plan_id, parked)
+            slots.unpublished(org_id, parked)
+        except Exception:  # noqa: BLE001
+            log.warning("could not put %s back in line", parked, exc_info=True)
 
 
 def _organization_and_document(document_id: str) -> tuple[Organization, Document | None]:

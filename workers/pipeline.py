@@ -1,7 +1,8 @@
 """The document pipeline: extracting -> analysing -> done (or failed), progress persisted.
 
-Runs inside the document's organization context (set by the task base). Idempotent: a second
-run rebuilds the same digest into the same single analysis row.
+Runs inside the document's organization context (set by the task base), under the document's
+lease (workers/leases.py). Idempotent: a document already done by this analyser is not
+processed again, and a run that does happen rebuilds the same digest into the same row.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import IO
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import tenancy
 from webapp.documents.services import (
@@ -26,7 +29,8 @@ from webapp.documents.services import (
     upload_document,
 )
 from webapp.extensions import db
-from webapp.models import Document, DocumentAnalysis, DocumentBlob, utcnow
+from webapp.models import ACTIVE_STATUSES, Document, DocumentAnalysis, DocumentBlob, utcnow
+from workers import leases, transient
 from workers.analyse import analyse
 from workers.extract import Attachment, ExtractionError, extract_text
 from workers.extract.ocr import valid_language
@@ -39,6 +43,10 @@ SPOOL_BYTES = 8 * 1024 * 1024
 # Text shorter than this is analysed in a few tens of milliseconds: no progress bar could
 # show an "analysing" step, so it is not committed (one transaction fewer per document).
 ANALYSING_STEP_CHARS = 20_000
+# Which analyser made a digest. Change it when extraction or analysis would give another
+# digest for the same bytes: documents done by an older one are then processed again when
+# asked, while a duplicate message for a document done by this one changes nothing.
+ANALYSER_VERSION = "1"
 
 UNEXPECTED = (
     "Something unexpected stopped the processing of this document. Use Reprocess to try "
@@ -55,8 +63,14 @@ def time_limit_message() -> str:
     )
 
 
-def process(document_id: str) -> str:
-    """Run the pipeline for one document; returns the final status."""
+def process(document_id: str, owner: str | None = None) -> str:
+    """Run the pipeline for one document; returns the final status.
+
+    A document already settled (done by this analyser, or failed for its own fault) is left
+    as it is, without a write. ``owner`` names the lease holder (workers/leases.py); a live
+    lease of another worker raises ``LeaseHeld``, and a transient error (database or Redis
+    unavailable) propagates for the task to retry: neither is the document's fault.
+    """
     try:
         key = uuid.UUID(document_id)
     except ValueError:
@@ -65,45 +79,141 @@ def process(document_id: str) -> str:
     document = db.session.get(Document, (org_id, key))
     if document is None:
         return "missing"  # deleted since it was queued: nothing to do
+    if settled(document):
+        return document.status
+    owner = owner or leases.new_owner()
     try:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as copy:
-            if document.size_bytes <= SPOOL_BYTES:
+            small = document.size_bytes <= SPOOL_BYTES
+            if small:
                 # Read in the transaction that marks the step: one round trip, one commit.
                 _copy_original(key, copy)
-                _advance(document, "extracting", 5, attempt=True)
-            else:
-                # The step is shown first; the copy then streams a chunk at a time.
-                _advance(document, "extracting", 5, attempt=True)
-                _copy_original(key, copy, stream=True)
-                db.session.commit()  # no transaction stays open while the text is extracted
-            copy.seek(0)
-            extracted = extract_text(
-                copy,
-                document.detected_type,
-                ocr_language=ocr_language(),
-                progress=_page_progress(document),
-            )
-        stored = _store_attachments(document, extracted.attachments)
-        # One commit per stage a person could watch, without a round trip per step.
-        if len(extracted.text) >= ANALYSING_STEP_CHARS:
-            _advance(document, "analysing", max(50, document.progress))
-        title = document.title
-        if document.detected_type == "eml" and extracted.model and extracted.model.title:
-            title = extracted.model.title  # the Subject names a mail better than its filename
-        # TODO(lead): analyse(..., model=extracted.model, filename=document.filename) once the
-        # analyse helper's keyword arguments are merged (issue 10).
-        digest = analyse(extracted.text, title=title, pages=extracted.pages)
-        if stored:
-            digest["attachments"] = stored
-        _store(document, extracted.text, digest)
-        return "done"
+            _take_lease(document, owner)
+            with leases.renewing(org_id, key, owner):
+                if not small:
+                    # The step is shown first; the copy then streams a chunk at a time.
+                    _copy_original(key, copy, stream=True)
+                    db.session.commit()  # no transaction stays open during extraction
+                copy.seek(0)
+                extracted = extract_text(
+                    copy,
+                    document.detected_type,
+                    ocr_language=ocr_language(),
+                    progress=_page_progress(document, owner),
+                )
+                stored = _store_attachments(document, extracted.attachments)
+                # One commit per stage a person could watch, without a round trip per step.
+                if len(extracted.text) >= ANALYSING_STEP_CHARS:
+                    _advance(document, owner, "analysing", max(50, document.progress))
+                title = document.title
+                if document.detected_type == "eml" and extracted.model and extracted.model.title:
+                    title = extracted.model.title  # the Subject names a mail better
+                digest = analyse(extracted.text, title=title, pages=extracted.pages)
+                if stored:
+                    digest["attachments"] = stored
+                return _store(document, owner, extracted.text, digest)
+    except LeaseHeld:
+        raise
     except ExtractionError as exc:
-        return _fail(document, exc.user_message)
+        return _fail(document, owner, exc.user_message)
     except SoftTimeLimitExceeded:
-        return _fail(document, time_limit_message())
-    except Exception:
+        return _fail(document, owner, time_limit_message())
+    except Exception as exc:
+        if transient.is_transient(exc):
+            transient.rollback_quietly()
+            raise
         log.exception("processing document %s failed", document_id)
-        return _fail(document, UNEXPECTED)
+        return _fail(document, owner, UNEXPECTED)
+
+
+def settled(document: Document) -> bool:
+    """Whether processing it again would change nothing (a redelivered or duplicate message).
+
+    A digest made before analyser versions were recorded counts as this analyser's.
+    """
+    if document.status == "failed":
+        return True
+    return document.status == "done" and document.analyser_version in (None, ANALYSER_VERSION)
+
+
+class LeaseHeld(Exception):
+    """Another worker holds the document's lease; it may be free in ``seconds``."""
+
+    def __init__(self, document_id: uuid.UUID, seconds: float) -> None:
+        super().__init__(f"document {document_id} is leased for {seconds:.0f} s more")
+        self.seconds = seconds
+
+
+def _take_lease(document: Document, owner: str) -> None:
+    """Mark the document ``extracting`` under this owner's lease, counting the attempt.
+
+    One conditional statement: the lease is taken only if it is free, expired or already
+    this owner's, and only while the document still needs processing.
+    """
+    now = utcnow()
+    attempts = db.session.scalar(_lease_statement(document, owner, now, free=True))
+    if attempts is None:
+        status, holder, seconds = db.session.execute(
+            select(
+                Document.status,
+                Document.lease_owner,
+                func.extract("epoch", Document.lease_expires_at - func.now()),
+            ).where(Document.id == document.id)
+        ).one()
+        if status in ACTIVE_STATUSES and leases.supersedes(owner, holder):
+            # An earlier run of this task met a transient error: its lease is ours to take.
+            attempts = db.session.scalar(_lease_statement(document, owner, now, holder=holder))
+        if attempts is None:
+            db.session.commit()
+            raise LeaseHeld(document.id, max(float(seconds or 0), 0.0))
+    db.session.commit()
+    for name, value in (
+        ("status", "extracting"),
+        ("progress", 5),
+        ("error", None),
+        ("updated_at", now),
+        ("attempts", attempts),
+        ("lease_owner", owner),
+    ):
+        set_committed_value(document, name, value)
+    log.info("document %s: attempt %d by %s", document.id, attempts, owner)
+
+
+def _lease_statement(  # type: ignore[no-untyped-def]
+    document: Document, owner: str, now: datetime, free: bool = False, holder: str | None = None
+):
+    """The UPDATE that takes the lease: if free (or expired, or ours), else from ``holder``."""
+    if free:
+        taken = or_(
+            Document.lease_owner.is_(None),
+            Document.lease_owner == owner,
+            Document.lease_expires_at < func.now(),
+        )
+    else:
+        taken = Document.lease_owner == holder
+    return (
+        update(Document)
+        .where(
+            Document.organization_id == document.organization_id,
+            Document.id == document.id,
+            or_(
+                Document.status.in_(ACTIVE_STATUSES),
+                and_(Document.status == "done", Document.analyser_version != ANALYSER_VERSION),
+            ),
+            taken,
+        )
+        .values(
+            status="extracting",
+            progress=5,
+            error=None,
+            updated_at=now,
+            attempts=Document.attempts + 1,
+            lease_owner=owner,
+            lease_expires_at=leases.lease_until(),
+        )
+        .returning(Document.attempts)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def ocr_language() -> str:
@@ -112,13 +222,13 @@ def ocr_language() -> str:
     return valid_language(settings.get("ocr_language"))
 
 
-def _page_progress(document: Document) -> Callable[[int, int], None]:
+def _page_progress(document: Document, owner: str) -> Callable[[int, int], None]:
     """Persist progress after each page that needed OCR (seconds each): 5 % to 50 %."""
 
     def report(done: int, total: int) -> None:
         progress = 5 + int(45 * done / max(total, 1))
         if progress > document.progress:
-            _advance(document, "extracting", progress)
+            _advance(document, owner, "extracting", progress)
 
     return report
 
@@ -163,17 +273,31 @@ def _copy_original(key: uuid.UUID, copy: IO[bytes], stream: bool = False) -> Non
         copy.write(chunk)
 
 
-def _advance(document: Document, status: str, progress: int, attempt: bool = False) -> None:
+def _advance(document: Document, owner: str, status: str, progress: int) -> None:
     """Persist a step at once, so progress bars move while the work goes on."""
-    document.status, document.progress, document.error = status, progress, None
-    document.updated_at = utcnow()
-    if attempt:
-        document.attempts += 1
+    db.session.execute(
+        _owned(document, owner)
+        .values(status=status, progress=progress, error=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 
-def _store(document: Document, text: str, digest: dict) -> None:
-    """Upsert the analysis, index the text, mark the document done: one transaction."""
+def _owned(document: Document, owner: str):  # type: ignore[no-untyped-def]
+    """An UPDATE of the document that changes nothing unless this owner holds its lease."""
+    return update(Document).where(
+        Document.organization_id == document.organization_id,
+        Document.id == document.id,
+        Document.lease_owner == owner,
+    )
+
+
+def _store(document: Document, owner: str, text: str, digest: dict) -> str:
+    """Upsert the analysis, index the text, mark the document done: one transaction.
+
+    Only while this owner still holds the lease; otherwise nothing is written (``"lost"``):
+    the worker now holding it writes the digest.
+    """
     values = {
         "organization_id": document.organization_id,
         "document_id": document.id,
@@ -192,18 +316,46 @@ def _store(document: Document, text: str, digest: dict) -> None:
         )
     )
     stats = digest.get("stats", {})
-    document.search_vector = search_vector(document.organization_id, document.title, text)
-    document.page_count = stats.get("pages")
-    document.word_count = stats.get("words")
-    document.status, document.progress, document.error = "done", 100, None
-    document.processed_at = document.updated_at = utcnow()
+    now = utcnow()
+    done = db.session.execute(
+        _owned(document, owner)
+        .values(
+            status="done",
+            progress=100,
+            error=None,
+            search_vector=search_vector(document.organization_id, document.title, text),
+            page_count=stats.get("pages"),
+            word_count=stats.get("words"),
+            processed_at=now,
+            updated_at=now,
+            analyser_version=ANALYSER_VERSION,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        db.session.rollback()
+        log.warning("document %s: lease lost before the digest was stored", document.id)
+        return "lost"
     db.session.commit()
+    log.info("document %s: done by %s", document.id, owner)
+    return "done"
 
 
-def _fail(document: Document, message: str) -> str:
+def _fail(document: Document, owner: str, message: str) -> str:
+    """Fail the document with a message a person understands (if its lease is still ours)."""
     db.session.rollback()
-    document = db.session.merge(document)
-    document.status, document.error = "failed", message
-    document.updated_at = utcnow()
+    failed = db.session.execute(
+        _owned(document, owner)
+        .values(
+            status="failed",
+            error=message,
+            updated_at=utcnow(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
-    return "failed"
+    return "failed" if failed else "lost"

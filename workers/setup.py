@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import resource
+import sys
 
 from celery import Celery, signals
 from flask import Flask
@@ -11,6 +12,9 @@ from flask import Flask
 from workers.base import FlaskTask
 
 log = logging.getLogger(__name__)
+# The exit status of a worker that refused to start (EX_CONFIG would be 78; 3 is what
+# gunicorn uses for a worker that failed to boot).
+REFUSED_EXIT_STATUS = 3
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -25,14 +29,45 @@ def celery_init_app(app: Flask) -> Celery:
 
 @signals.worker_init.connect
 def _refuse_unsafe_role(sender: object = None, **_: object) -> None:
-    """A worker, like the web app, refuses to start with a role that bypasses RLS."""
+    """A worker, like the web app, refuses to start with a role that bypasses RLS.
+
+    It also refuses when the role cannot be checked (the database is unreachable): a worker
+    that would serve without the check must not say "ready". Celery logs and swallows an
+    exception from a signal handler, so the refusal is a ``SystemExit`` (status 3), which it
+    lets through before any task is consumed.
+    """
     from celery import current_app as celery_current
 
     from webapp.tenancy_check import verify_runtime_role
 
     flask_app = getattr(celery_current, "flask_app", None)
-    if flask_app is not None and flask_app.config.get("TENANCY_VERIFY_ROLE", True):
+    if flask_app is None or not flask_app.config.get("TENANCY_VERIFY_ROLE", True):
+        return
+    try:
         verify_runtime_role(flask_app)
+    except Exception as exc:  # noqa: BLE001 - an unsafe role and an unknown one both refuse
+        log.critical("worker refuses to start: %s", exc)
+        print(f"worker refuses to start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(REFUSED_EXIT_STATUS) from exc
+
+
+@signals.worker_ready.connect
+def _reconcile_on_start(sender: object = None, **_: object) -> None:
+    """Ask for a reconciliation as soon as a worker is ready: if Redis lost the parked lists
+    and slots (a restart without its data), they are rebuilt from PostgreSQL at once."""
+    from celery import current_app as celery_current
+
+    flask_app = getattr(celery_current, "flask_app", None)
+    if flask_app is None or not flask_app.config.get("RECONCILE_ON_START", True):
+        return
+    try:
+        celery_current.send_task(
+            "workers.tasks.reconcile_documents",
+            expires=float(flask_app.config["RECONCILE_INTERVAL"]) * 2,
+            ignore_result=True,
+        )
+    except Exception:  # noqa: BLE001 - beat's next run does the same a few seconds later
+        log.warning("could not ask for a reconciliation at start", exc_info=True)
 
 
 @signals.worker_process_init.connect

@@ -3,37 +3,110 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Ignore, Reject
+from celery.utils.log import get_task_logger
 from sqlalchemy import func, select
 
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import AuditEvent, Organization, User
-from workers import housekeeping
+from workers import housekeeping, leases, pipeline, reconcile, transient
 from workers.base import FlaskTask, TenantTask
 from workers.fair_run import fair_process
+from workers.fairness import fairness
+
+log = get_task_logger(__name__)
+T = TypeVar("T")
 
 
 @shared_task(
-    base=TenantTask, name="workers.tasks.process_document", acks_late=True, ignore_result=True
+    base=TenantTask,
+    bind=True,
+    name="workers.tasks.process_document",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,  # counted by retry_later against TRANSIENT_RETRY_LIMIT
 )
-def process_document(org_id: str, document_id: str) -> str:
-    """Extract, analyse and index one document, within the organization's worker slots."""
-    return fair_process(org_id, document_id)
+def process_document(self: Task, org_id: str, document_id: str) -> str:
+    """Extract, analyse and index one document, within the organization's worker slots.
+
+    Passing trouble (database or Redis unavailable) is retried with backoff, the slot kept;
+    only the document's own fault fails it.
+    """
+    try:
+        owner = leases.new_owner(self.request.id, self.request.retries)
+        return fair_process(org_id, document_id, owner)
+    except pipeline.LeaseHeld as held:
+        # Another run holds the document: a live worker (this message is a duplicate the
+        # broker redelivered) or a dead one whose lease has not expired yet. Either way the
+        # message is dropped, the slot left alone: the live worker finishes, or the
+        # reconciler sends the document again once the lease expires.
+        log.info("document %s: %s; message dropped", document_id, held)
+        raise Ignore() from held
+    except Exception as exc:
+        if not transient.is_transient(exc):
+            raise
+        raise retry_later(self, org_id, document_id, exc) from exc
+
+
+def retry_later(task: Task, org_id: str, document_id: str, exc: BaseException) -> BaseException:
+    """The exception that makes Celery run the task again later (it must be raised).
+
+    The slot is kept for the wait, and the retry (a later run of the same task) takes back
+    the lease this run may hold (workers/leases.py). Past ``TRANSIENT_RETRY_LIMIT`` retries
+    the message is dropped: the document is still ``queued`` or leased in PostgreSQL, and the
+    reconciler sends it again once its lease expires. A retry that cannot be published (the
+    broker is the trouble) puts the message back instead of dropping it, as Celery would.
+    """
+    config = task.app.flask_app.config  # type: ignore[attr-defined]
+    retries = task.request.retries
+    if retries >= config["TRANSIENT_RETRY_LIMIT"]:
+        log.error("document %s: giving up after %d retries (%r)", document_id, retries, exc)
+        return Ignore()
+    countdown = transient.backoff(
+        retries, config["RETRY_BACKOFF_SECONDS"], config["RETRY_BACKOFF_MAX"]
+    )
+    log.warning("document %s: retry %d in %.1f s (%r)", document_id, retries + 1, countdown, exc)
+    try:
+        fairness().hold(org_id, document_id, countdown + config["LEASE_SECONDS"])
+    except Exception:  # noqa: BLE001 - Redis may be the trouble; the slot is a courtesy
+        pass
+    try:
+        return task.retry(countdown=countdown, exc=exc, throw=False)
+    except Reject:
+        # Celery rejects without requeue when it cannot publish the retry; requeue instead
+        # (or, with Redis gone, leave it unacknowledged: it comes back after the visibility
+        # timeout).
+        return Reject(exc, requeue=True)
 
 
 @shared_task(base=FlaskTask, name="workers.tasks.relay_outbox")
-def relay_outbox() -> int:
+def relay_outbox() -> int | None:
     """Dispatch outbox messages that were never sent (broker down at upload time)."""
-    return housekeeping.relay_outbox()
+    return _housekeeping("outbox relay", housekeeping.relay_outbox)
 
 
-@shared_task(base=FlaskTask, name="workers.tasks.requeue_stuck_documents")
-def requeue_stuck_documents() -> int:
-    """Re-queue documents stuck in a processing state (a worker died mid-task)."""
-    return housekeeping.requeue_stuck()
+@shared_task(base=FlaskTask, name="workers.tasks.reconcile_documents")
+def reconcile_documents() -> dict[str, int] | None:
+    """Bring Redis and the queues back in line with PostgreSQL (see workers/reconcile.py)."""
+    return _housekeeping("reconciler", reconcile.reconcile)
+
+
+def _housekeeping(name: str, run: Callable[[], T]) -> T | None:
+    """Run a periodic task; while a service is down, a warning line, not a traceback every
+    few seconds (the next run comes soon and does the work)."""
+    try:
+        return run()
+    except Exception as exc:
+        if not transient.is_transient(exc):
+            raise
+        transient.rollback_quietly()
+        log.warning("%s skipped: %s", name, exc.__class__.__name__)
+        return None
 
 
 @shared_task(

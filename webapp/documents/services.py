@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import Float, Uuid, column, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, PendingRollbackError
 
 from webapp import audit, permissions, tenancy
 from webapp.documents.filenames import sanitize_filename, title_from_filename
@@ -118,6 +119,13 @@ class DocumentNotFound(DocumentError):
         super().__init__("There is no such document.")
 
 
+class StorageUnavailable(DocumentError):
+    """The database went away while a file was being stored: nothing of it was kept."""
+
+    code = "service_unavailable"
+    status = 503
+
+
 class DocumentBusy(DocumentError):
     code = "busy"
     status = 409
@@ -143,8 +151,26 @@ def upload_document(
     """Validate and store one upload (row, chunks, outbox in one transaction), then dispatch.
 
     ``stream`` must be seekable (Werkzeug spools uploads to a temporary file). Nothing is
-    stored when a check fails.
+    stored when a check fails, nor when the database is unavailable (``StorageUnavailable``:
+    a request storing several files reports each, the ones stored before included).
     """
+    try:
+        return _upload_document(stream, filename, uploader_id)
+    except (OperationalError, InterfaceError, PendingRollbackError) as exc:
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone; the pool replaces it
+            log.debug("rollback after a failed upload failed", exc_info=True)
+        name = sanitize_filename(filename)
+        raise StorageUnavailable(
+            f"“{name}” could not be stored: the service is temporarily unavailable. Nothing "
+            "of it was kept; upload it again in a moment."
+        ) from exc
+
+
+def _upload_document(
+    stream: IO[bytes], filename: str | None, uploader_id: uuid.UUID | None
+) -> Document:
     permissions.require("document.upload")
     org = tenancy.current_organization()
     safe_name = sanitize_filename(filename)
@@ -234,12 +260,25 @@ def enqueue_processing(document: Document) -> OutboxMessage:
     return message
 
 
+# Until when (time.monotonic()) this process leaves a broker that just failed alone.
+_broker_down_until = 0.0
+
+
 def dispatch(message: OutboxMessage) -> bool:
-    """Send an outbox message to the broker; on failure the relay sends it later."""
+    """Send an outbox message to the broker; on failure the relay sends it later.
+
+    After a failure the broker is not tried again for ``BROKER_RETRY_INTERVAL`` seconds, so
+    a request storing several files waits on a broker that is down at most once.
+    """
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        db.session.rollback()
+        return False
     try:
         send_task(message.task, message.organization_id, *message.payload.get("args", []))
     except Exception:  # noqa: BLE001 - broker trouble must not fail the upload
         log.warning("dispatch of %s failed; the outbox relay will retry", message.id, exc_info=True)
+        _broker_down_until = time.monotonic() + current_app.config["BROKER_RETRY_INTERVAL"]
         db.session.rollback()
         return False
     db.session.execute(

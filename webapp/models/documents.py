@@ -38,6 +38,17 @@ class Document(TenantScoped, Base):
         Index("ix_documents_org_created", "organization_id", "created_at"),
         Index("ix_documents_org_status", "organization_id", "status", "created_at"),
         Index("ix_documents_search", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_documents_in_progress",
+            "lease_expires_at",
+            postgresql_where="status IN ('extracting', 'analysing')",
+        ),
+        Index(
+            "ix_documents_active",
+            "organization_id",
+            "created_at",
+            postgresql_where="status IN ('queued', 'extracting', 'analysing')",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
@@ -58,6 +69,11 @@ class Document(TenantScoped, Base):
     updated_at: Mapped[datetime] = created_at_column()
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_vector: Mapped[Any | None] = mapped_column(TSVECTOR, deferred=True)
+    # The worker processing it and until when (renewed while it works); see workers/leases.py.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The analyser that made its digest: a document done by this one is not processed again.
+    analyser_version: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def is_active(self) -> bool:
