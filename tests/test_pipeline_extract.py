@@ -30,13 +30,14 @@ def test_ocr_progress_is_committed_after_each_page(app, make_org, login_as, monk
     steps: list[tuple[str, int]] = []
     advance = pipeline._advance
 
-    def recording(document, status, progress, attempt=False):  # type: ignore[no-untyped-def]
+    def recording(document, owner, status, progress):  # type: ignore[no-untyped-def]
         steps.append((status, progress))
-        advance(document, status, progress, attempt)
+        advance(document, owner, status, progress)
 
     monkeypatch.setattr(pipeline, "_advance", recording)
     assert process_now(app, org.org_id, document_id) == "done"
-    assert steps == [("extracting", 5), ("extracting", 20), ("extracting", 35), ("extracting", 50)]
+    # 5 % is committed with the lease (pipeline._take_lease); then one step per OCR page.
+    assert steps == [("extracting", 20), ("extracting", 35), ("extracting", 50)]
 
 
 def _rows(owner_engine, org_id) -> list:  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from webapp.extensions import db
 from webapp.models import Document
-from webapp.tenancy import SET_CONTEXT_SQL
+from webapp.tenancy import context_key, enter_org
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ class Renewer:
     seconds: float
     every: float
     slots: object | None = None  # a workers.fairness.Fairness
+    # The key that signs the verified tenant context (webapp.tenancy, migration 0010): the
+    # renewing thread has no app context, so it is read once, before the thread starts.
+    key: bytes = b""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -96,7 +99,7 @@ class Renewer:
         """Extend the lease and the slot; False if the lease is no longer this worker's."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(SET_CONTEXT_SQL, {"org": str(self.org_id)})
+                enter_org(conn, self.org_id, self.key)
                 renewed = conn.execute(
                     update(Document)
                     .where(
@@ -140,6 +143,7 @@ def renewing(org_id: uuid.UUID, document_id: uuid.UUID, owner: str) -> Iterator[
         seconds=float(config["LEASE_SECONDS"]),
         every=float(config["LEASE_RENEW_SECONDS"]),
         slots=current_app.extensions.get("fairness"),
+        key=context_key(),
     )
     renewer.start()
     try:
