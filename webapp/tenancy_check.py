@@ -33,6 +33,7 @@ DOOR_FUNCTIONS = (
     "app_admin_update_plan",
     "app_organizations_due_for_purge",
     "app_purge_organization",
+    "app_operate_backlog",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery, signals
 from flask import Flask
 
+from workers import metrics as _task_metrics  # noqa: F401 - connects its Celery signals
 from workers.base import FlaskTask
 
 
