@@ -16,9 +16,7 @@ the task messages published meanwhile (workers/metrics.py) all use the same one.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -39,25 +37,26 @@ ANONYMOUS = "anonymous"
 
 
 class _TokenMemo:
-    """Plan, organization and user of recently used API tokens, for requests refused early."""
+    """Plan, organization and user of recently used API tokens, for requests refused early.
+
+    A plain dict: its single assignments and reads are atomic, so no lock is taken on every
+    request; past ``size`` tokens it starts afresh (a refusal before Flask then counts as
+    ``anonymous`` until that token's next request through Flask).
+    """
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[str, str, str]] = {}
 
     def remember(self, key: str, labels: tuple[str, str, str]) -> None:
-        with self._lock:
-            self._entries[key] = labels
-            self._entries.move_to_end(key)
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        if self._entries.get(key) == labels:
+            return
+        if len(self._entries) >= self.size:
+            self._entries = {}
+        self._entries[key] = labels
 
     def recall(self, key: str | None) -> tuple[str, str, str] | None:
-        if key is None:
-            return None
-        with self._lock:
-            return self._entries.get(key)
+        return None if key is None else self._entries.get(key)
 
 
 def current_user_labels() -> tuple[str, str | None, str | None]:
@@ -81,7 +80,9 @@ class RequestObserver:
         self.measure = measure
         self.log_lines = log_lines
         self.tokens = _TokenMemo()
+        # Label children by their values: ``labels()`` takes a lock and builds a key each time.
         self._children: dict[tuple[str, str, str, str], Any] = {}
+        self._checks: dict[tuple[str, str, str], Any] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = time.perf_counter()
@@ -121,24 +122,35 @@ class RequestObserver:
             child.observe(elapsed)
             if decision is not None:
                 outcome = "admitted" if decision.admitted else "refused"
-                metrics.RATE_LIMIT_CHECKS.labels(plan, decision.reported.rule.name, outcome).inc()
-        if self.log_lines:
-            access_log.info(
+                checked = (plan, decision.reported.rule.name, outcome)
+                counter = self._checks.get(checked)
+                if counter is None:
+                    counter = self._checks[checked] = metrics.RATE_LIMIT_CHECKS.labels(*checked)
+                counter.inc()
+        if self.log_lines and access_log.isEnabledFor(logging.INFO):
+            fields = {
+                "request_id": rid,
+                "organization_id": org_id,
+                "user_id": user_id,
+                "method": method,
+                "route": route,
+                "status": int(status),
+                "duration_ms": round(elapsed * 1000, 3),
+                "plan": plan,
+            }
+            # Built and handled directly: Logger.info would also walk the stack for the
+            # caller's file and line, which this line does not show.
+            record = access_log.makeRecord(
+                access_log.name,
+                logging.INFO,
+                __file__,
+                0,
                 "%s %s %s",
-                method,
-                route,
-                status,
-                extra={
-                    "request_id": rid,
-                    "organization_id": org_id,
-                    "user_id": user_id,
-                    "method": method,
-                    "route": route,
-                    "status": int(status),
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "plan": plan,
-                },
+                (method, route, status),
+                None,
+                extra={logs.ACCESS_FIELDS: fields, **fields},
             )
+            access_log.handle(record)
 
     def _route(self, environ: dict[str, Any]) -> str:
         try:
