@@ -344,6 +344,33 @@ def test_readyz_follows_every_worker_going_and_coming_back(services, heartbeat_k
         stop_worker(worker)
 
 
+def test_the_liveness_command_reads_this_hosts_heartbeat(services, heartbeat_key):
+    """``python -m workers.heartbeat worker|beat``: docker-compose's check for worker and beat."""
+    from workers.heartbeat import key_for, member_name
+
+    env = {
+        **os.environ,
+        "REDIS_URL": services.redis_url,
+        "WORKER_HEARTBEAT_KEY": heartbeat_key,
+        "PYTHONPATH": str(ROOT),
+    }
+
+    def check(kind: str) -> int:
+        command = [sys.executable, "-m", "workers.heartbeat", kind]
+        return subprocess.run(command, env=env, capture_output=True, cwd=ROOT).returncode
+
+    assert check("worker") == 1 and check("beat") == 1
+    client = redis.Redis.from_url(services.redis_url)
+    beat = Heartbeat(client, key_for("beat", heartbeat_key), member_name("beat"), 1.0)
+    beat.beat()
+    try:
+        assert check("beat") == 0 and check("worker") == 1  # each kind its own set
+    finally:
+        beat.stop()
+        client.delete(key_for("beat", heartbeat_key))
+    assert check("beat") == 1  # a clean stop withdraws at once
+
+
 # --- metrics ---------------------------------------------------------------------------------
 
 SAMPLE_RE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<v>\S+)$")

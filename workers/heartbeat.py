@@ -76,7 +76,8 @@ class Heartbeat:
     def stop(self) -> None:
         """Stop beating and remove the member: this process no longer counts."""
         self._stop.set()
-        self._thread.join(timeout=self.interval + 1)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=self.interval + 1)
         try:
             self.client.zrem(self.key, self.member)
         except redis.RedisError:
