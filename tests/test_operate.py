@@ -144,13 +144,19 @@ def wait_for(app: Flask, status: int, timeout: float = 60) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _close_probes() -> Iterator[None]:
-    """Close the readiness probes' own connections of the apps this module made."""
+def _close_scratch_apps() -> Iterator[None]:
+    """Close every connection of the scratch apps a test made (the machine's slots are few)."""
     from tests import conftest
+    from webapp.extensions import db
 
+    before = len(conftest._APPS)
     yield
-    for built in conftest._APPS:
+    for built in conftest._APPS[before:]:
         built.extensions["readiness"].close()
+        built.extensions["ratelimits"].remembered.changes._close()
+        with built.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 @pytest.fixture
