@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     app_config.finalise(app.config)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
+    from webapp import logs
+
+    logs.init_app(app)  # LOG_FORMAT=json: one JSON object per line
 
     from webapp import inputs
     from webapp.extensions import csrf, db, login_manager, migrate
@@ -75,9 +76,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
     fairness.init_app(app)
+
+    from webapp import health, observe
+
+    observe.init_app(app)  # request metrics and access lines, around the limiter's door
+    health.init_app(app)  # /healthz, /readyz, /metrics: outermost, ahead of everything
+
     from webapp import proxy
 
-    proxy.init_app(app)  # last: the outermost WSGI layer, before the early rate-limit check
+    proxy.init_app(app)  # last: the outermost WSGI layer, so every layer sees the client's address
     return app
 
 

@@ -54,6 +54,20 @@ DEFAULTS: dict[str, Any] = {
     # How long a web process may refuse a refused API token again without the database
     # (webapp/remembered.py); 0 turns it off.
     "REFUSAL_MEMORY_SECONDS": 1.0,
+    # Operations (webapp/health.py, webapp/metrics.py, webapp/logs.py): /readyz wants a worker
+    # heartbeat (workers/heartbeat.py) fresher than this; workers write one every third of it.
+    "READY_WORKER_HEARTBEAT_SECONDS": 30,
+    "WORKER_HEARTBEAT_KEY": "pmdi:heartbeat:workers",
+    # Seconds each readiness probe may take (connect and answer) before it counts as failing.
+    "READY_TIMEOUT_SECONDS": 1.0,
+    # /metrics: with a token, only "Authorization: Bearer <token>" sees it (else 404); without
+    # one, only loopback clients. METRICS_ENABLED=0 removes request metrics altogether.
+    "METRICS_TOKEN": None,
+    "METRICS_ENABLED": True,
+    # A port where each worker's main process serves its metrics (None: share the web's dir).
+    "WORKER_METRICS_PORT": None,
+    # "text" (the default) or "json": one JSON object per line, with request and tenant ids.
+    "LOG_FORMAT": "text",
     # Refuse to serve when the runtime database role could bypass row-level security.
     "TENANCY_VERIFY_ROLE": True,
     "MIN_PASSWORD_LENGTH": 10,
@@ -147,6 +161,13 @@ ENVIRONMENT_KEYS = {
     "ANONYMOUS_LIMIT_PER_IP": "ANONYMOUS_LIMIT_PER_IP",
     "RATELIMIT_SERVER_TIMING": "RATELIMIT_SERVER_TIMING",
     "RATELIMIT_BURST_SECONDS": "RATELIMIT_BURST_SECONDS",
+    "READY_WORKER_HEARTBEAT_SECONDS": "READY_WORKER_HEARTBEAT_SECONDS",
+    "WORKER_HEARTBEAT_KEY": "WORKER_HEARTBEAT_KEY",
+    "READY_TIMEOUT_SECONDS": "READY_TIMEOUT_SECONDS",
+    "METRICS_TOKEN": "METRICS_TOKEN",
+    "METRICS_ENABLED": "METRICS_ENABLED",
+    "WORKER_METRICS_PORT": "WORKER_METRICS_PORT",
+    "LOG_FORMAT": "LOG_FORMAT",
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
     "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
     "INVITATION_DAYS": "INVITATION_DAYS",
@@ -200,6 +221,8 @@ NUMERIC_KEYS = {
     "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DOCUMENT_TIME_LIMIT",
     "RATELIMIT_BURST_SECONDS",
+    "READY_WORKER_HEARTBEAT_SECONDS",
+    "READY_TIMEOUT_SECONDS",
     "REFUSAL_MEMORY_SECONDS",
     "INVITATION_DAYS",
     "SMTP_PORT",
@@ -209,6 +232,7 @@ BOOLEAN_KEYS = {
     "SESSION_COOKIE_SECURE",
     "RATELIMIT_ENABLED",
     "RATELIMIT_SERVER_TIMING",
+    "METRICS_ENABLED",
     "SMTP_STARTTLS",
 }
 

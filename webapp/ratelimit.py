@@ -328,6 +328,7 @@ class RateLimiter:
         self.timing = bool(config.get("RATELIMIT_SERVER_TIMING"))
         self.warning_interval = float(config["RATELIMIT_WARNING_INTERVAL"])
         self.failures = 0  # checks that failed open because Redis did not answer
+        self.on_fail_open: list[Callable[[], None]] = []  # called on each (webapp/observe.py)
         self.url_map = app.url_map
         self.json = app.json  # jsonify's provider, usable before Flask's context exists
         self.remembered = RememberedWindows(
@@ -353,6 +354,8 @@ class RateLimiter:
             return None
 
     def _count_failure(self, exc: Exception | None) -> None:
+        for listener in self.on_fail_open:
+            listener()
         with self._lock:
             self.failures += 1
             now = time.monotonic()
@@ -461,6 +464,7 @@ class RateLimiter:
             environ[EARLY] = early
             return None
         self.remembered.remember(key, remembered.rules, generation, decision.retry_after)
+        environ["pmdi.rate_limit"] = decision  # for the request metrics (webapp/observe.py)
         message = _refusal_message(decision.reported)
         response = self.json.response(error=error_body(429, "rate_limited", message))
         response.status_code = 429

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,6 +60,13 @@ def _prepare_environment(keep: list[object]) -> dict[str, str]:
         env["DATABASE_URL"] = embedded.with_role(
             owner_url, APP_ROLE, _persisted_secret("app_db_password")
         )
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Metrics of every web and worker process, added up by /metrics (webapp/metrics.py);
+        # emptied at each start, as prometheus_client requires.
+        metrics_dir = INSTANCE / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if not env.get("REDIS_URL"):
         print("Starting embedded Redis under instance/redis.db ...", flush=True)
         redis_server = embedded.start_redis(INSTANCE / "redis.db")

@@ -59,6 +59,7 @@ PLATFORM_DOORS = frozenset(
         "app_organizations_due_for_purge",
         "app_purge_organization",
         "app_create_platform_admin",
+        "app_operate_backlog",
     }
 )
 # Doors that run on every statement and so skip the cost of ``SET search_path``: every name in
@@ -87,7 +88,8 @@ GLOBAL_TABLE_PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
         "platform": frozenset({"SELECT", "INSERT"}),
     },
     "app_context_keys": {"tenant": frozenset(), "platform": frozenset()},
-    "alembic_version": {"tenant": frozenset(), "platform": frozenset()},
+    # /readyz checks, as the tenant role, that the schema is at the migrations' head.
+    "alembic_version": {"tenant": frozenset({"SELECT"}), "platform": frozenset()},
 }
 # What the tenant role may hold on a tenant table (TRUNCATE, for one, ignores RLS).
 TENANT_TABLE_MAY_HOLD = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})

@@ -9,6 +9,7 @@ import sys
 from celery import Celery, signals
 from flask import Flask
 
+from workers import metrics as _task_metrics  # noqa: F401 - connects its Celery signals
 from workers.base import FlaskTask
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from flask import jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
-from webapp import audit
+from webapp import audit, observe
 from webapp.api import bp
 from webapp.api.auth import current_api_user
 from webapp.api.errors import ApiError, document_error_body
@@ -99,7 +99,9 @@ def _upload_result(storage: FileStorage) -> tuple[int, dict[str, Any]]:
     try:
         document = services.upload_document(storage.stream, storage.filename, current_api_user().id)
     except services.DocumentError as exc:
+        observe.count_upload(exc)
         return exc.status, {"error": document_error_body(exc)}
+    observe.count_upload(None)
     return 202, document_json(document)
 
 

@@ -14,7 +14,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from webapp import audit
+from webapp import audit, observe
 from webapp.documents import bp, services
 from webapp.documents.downloads import send_document
 from webapp.documents.forms import ActionForm, BulkForm, UploadForm
@@ -77,6 +77,7 @@ def upload() -> ResponseReturnValue:
                     storage.stream, storage.filename, current_user.id
                 )
             except services.DuplicateDocument as exc:
+                observe.count_upload(exc)
                 results.append(
                     {
                         "filename": storage.filename,
@@ -86,6 +87,7 @@ def upload() -> ResponseReturnValue:
                     }
                 )
             except services.DocumentError as exc:
+                observe.count_upload(exc)
                 results.append(
                     {
                         "filename": storage.filename,
@@ -95,6 +97,7 @@ def upload() -> ResponseReturnValue:
                     }
                 )
             else:
+                observe.count_upload(None)
                 results.append(
                     {
                         "filename": document.filename,
