@@ -308,7 +308,7 @@ def test_main_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str
     printed = capsys.readouterr().out
     assert "t-sync " in printed and "tune" in printed
     assert "skipped t-sync--notes.docx" in printed
-    for heading in ("== tune: 1 documents", "== heldout: 0 documents", "== total: 1 documents"):
+    for heading in ("== tune: 1 documents", "== heldout: no documents", "== total: 1 documents"):
         assert heading in printed
 
     figures = json.loads(out.read_text(encoding="utf-8"))
@@ -333,6 +333,29 @@ def test_main_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str
         system["actions"]["f1"] - 0.5, abs=1e-3
     )
     assert figures["totals"]["heldout"]["documents"] == 0
+
+
+def test_explain_shows_the_pairing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = write_corpus(tmp_path)
+    argv = ["--corpus", str(corpus), "--repeat", "1", "--quiet", "--explain", "t-sync"]
+    assert digest_quality.main([*argv, "--explain-baseline"]) == 0
+    printed = capsys.readouterr().out
+    assert "-- t-sync (tune, md), keyword baseline" in printed
+    assert (
+        "   = 'update the roadmap slides'\n       ~ 'Bob will update the roadmap slides'" in printed
+    )
+    assert "owners ['Bob'] ~ ['Bob'], due None ~ None" in printed
+    assert "   - 'send the budget to finance'" in printed
+    assert "   + 'Actions'" in printed
+
+
+def test_a_label_without_its_document_is_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = write_corpus(tmp_path)
+    (corpus / "docs" / "t-sync.md").unlink()
+    assert digest_quality.evaluate(corpus, "all", repeat=1) == []
+    assert "t-sync: document 'docs/t-sync.md' not found; skipped" in capsys.readouterr().out
 
 
 def test_a_refused_document_is_scored_empty(tmp_path: Path) -> None:
