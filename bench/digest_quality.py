@@ -2,6 +2,7 @@
 
     python bench/digest_quality.py [--corpus tests/fixtures/corpus] [--split tune|heldout|all]
                                    [--repeat 3] [--json out.json] [--quiet]
+                                   [--explain ID [--explain-baseline]] [--extract-from DIR]
 
 For every label ``labels/<id>.json`` of the corpus (format: the corpus README) this script runs
 the real pipeline entry points on the labelled document, exactly as the worker does:
@@ -48,6 +49,11 @@ recall and F1 of both systems and every F1 difference (analyser - baseline), own
 accuracy, done items reported open, and the analyse time (median and max per document, the
 median of ``--repeat`` runs each, and ms per 100,000 characters over all documents).
 ``--json`` writes the same figures. Figures only: nothing is asserted, the exit code is 0.
+
+``--explain ID`` prints one document's pairing item by item (matched, missed, extra, with owners
+and due dates), for the analyser or, with ``--explain-baseline``, the baseline. Read it on
+"tune" documents only when tuning. ``--extract-from DIR`` takes ``workers.extract`` from another
+checkout (e.g. the extract branch before it is merged) and everything else from this one.
 """
 
 from __future__ import annotations
@@ -141,9 +147,28 @@ class Pipeline:
     title_from_filename: Callable[[str], str]
 
     @classmethod
-    def load(cls) -> Pipeline:
+    def load(cls, extract_from: Path | None = None) -> Pipeline:
+        """The entry points of this checkout; ``extract_from``: another checkout's extractor.
+
+        ``extract_from`` (a worktree root) measures a branch's extractor with this checkout's
+        analyser before the branches are merged: its ``workers/`` directory is put first on
+        the ``workers`` package path after the analyser (and ``workers.digest``) are imported
+        from here, so only ``workers.extract`` comes from there.
+        """
+        import workers
         import workers.analyse
+        import workers.digest.blocks
+
+        if extract_from is not None:
+            if "workers.extract" in sys.modules:
+                raise RuntimeError("workers.extract was imported already; cannot switch it")
+            workers.__path__.insert(0, str(Path(extract_from).resolve() / "workers"))
         import workers.extract
+
+        if extract_from is not None:
+            origin = Path(workers.extract.__file__ or "").resolve()
+            if not origin.is_relative_to(Path(extract_from).resolve()):
+                raise RuntimeError(f"workers.extract came from {origin}, not {extract_from}")
 
         parameters = inspect.signature(workers.analyse.analyse).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
@@ -333,16 +358,24 @@ def _attachment_results(
             f"{', '.join(i for i, _ in attached)}"
         )
         return []
-    by_name = {name: content for name, content in found}
+    by_name = {Path(name).name.lower(): (name, content) for name, content in found}
     results = []
     for doc_id, label in attached:
-        name = doc_id.split("--", 1)[1]
-        if name not in by_name:
-            print(f"note: {doc_id}: no attachment named {name!r} in {path.name}; skipped")
+        wanted = doc_id.split("--", 1)[1]
+        if wanted.lower() not in by_name:
+            print(
+                f"note: {doc_id}: no attachment named {wanted!r} in {path.name} "
+                f"(found {sorted(by_name)}); skipped"
+            )
             continue
+        name, content = by_name[wanted.lower()]
         result = DocumentResult(doc_id, str(label.get("split")), str(label.get("format")))
-        digest, result.analyse_ms = pipeline.run_analyse(by_name[name], name, repeat)
-        _score(result, label, digest, by_name[name].text)
+        try:
+            digest, result.analyse_ms = pipeline.run_analyse(content, name, repeat)
+        except Exception as exc:  # noqa: BLE001 - scored as an empty digest, flagged
+            result.error = f"analyse failed: {type(exc).__name__}: {exc}"
+            digest = {}
+        _score(result, label, digest, content.text)
         results.append(result)
     return results
 
@@ -512,6 +545,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--quiet", action="store_true", help="totals only")
     parser.add_argument(
+        "--extract-from",
+        type=Path,
+        metavar="WORKTREE",
+        help="use workers.extract of another checkout (a branch not merged yet)",
+    )
+    parser.add_argument(
         "--explain",
         action="append",
         default=[],
@@ -523,7 +562,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    results = evaluate(args.corpus, args.split, args.repeat)
+    pipeline = Pipeline.load(args.extract_from)
+    results = evaluate(args.corpus, args.split, args.repeat, pipeline)
     if not args.quiet:
         print(
             "per document: kind labelled/reported/matched, F1 analyser, kw = keyword baseline F1,"

@@ -9,6 +9,7 @@ quality are asserted). No database, network or Redis: ``pytest --noconftest`` wo
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -469,3 +470,53 @@ def test_new_analyse_keywords_are_passed_only_when_accepted(
             "filename": "Q3_status-report.pdf",
         },
     ]
+
+
+FAKE_EXTRACT = """\
+from dataclasses import dataclass
+
+
+@dataclass
+class Extracted:
+    text: str
+    pages: int | None = None
+
+
+def detect_type(path, filename=""):
+    return "fake"
+
+
+def extract_text(path, detected):
+    return Extracted(text="Decision: agreed to adopt the fake extractor.")
+"""
+
+
+def test_extract_from_another_checkout(tmp_path: Path) -> None:
+    """--extract-from takes workers.extract from there (a fresh process: it is imported here)."""
+    corpus = write_corpus(tmp_path)
+    package = tmp_path / "other" / "workers" / "extract"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(FAKE_EXTRACT, encoding="utf-8")
+    out = tmp_path / "out.json"
+    argv = ["--corpus", str(corpus), "--repeat", "1", "--quiet", "--json", str(out)]
+    script = str(BENCH / "digest_quality.py")
+    done = subprocess.run(
+        [sys.executable, script, *argv, "--extract-from", str(tmp_path / "other")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (document,) = json.loads(out.read_text(encoding="utf-8"))["documents"]
+    assert document["chars"] == len("Decision: agreed to adopt the fake extractor.")
+    assert document["baseline"]["decisions"]["reported"] == 1
+
+    (package / "__init__.py").unlink()  # no package there: refused, not silently the local one
+    done = subprocess.run(
+        [sys.executable, script, *argv, "--extract-from", str(tmp_path / "other")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "workers.extract came from" in done.stderr
