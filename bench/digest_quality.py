@@ -20,7 +20,8 @@ scored as an empty digest for both systems (everything labelled is missed) and f
 
 **The keyword baseline** reads the same extracted text line by line: a line containing
 action/todo/will/must/should/assigned/follow up is an action (owner: the first capitalised word
-or @handle before "to"/"will"; due: the first dated day with a year in the line), a line with
+or @handle before "to"/"will", other than the keywords Action/TODO/AI/Assigned/Follow; due: the
+first date with a year in the line, numeric dates read day-first), a line with
 decided/agreed/approved/resolved/accepted/rejected/decision a decision, a line with
 risk/blocker/blocked/concern/issue/depends/delay a risk. A line may count in several lists;
 exact repeats count once.
@@ -92,8 +93,8 @@ from _quality_match import (  # noqa: E402
 DEFAULT_CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 SPLITS = ("tune", "heldout")
 KINDS = ("actions", "decisions", "risks")
-# Names under which an extractor may hand out an e-mail's attachments (the extract helper's API
-# is new; the first one found is used).
+# An e-mail's attachments: ``Extracted.attachments`` (``filename`` + ``data`` bytes, the extract
+# branch's shape); else a ``workers.extract`` function of one of these names, taking the path.
 _ATTACHMENT_FUNCTIONS = ("attachments", "eml_attachments", "extract_attachments")
 
 
