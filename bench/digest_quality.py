@@ -110,7 +110,8 @@ class DocumentResult:
     analyse_ms: float | None = None
     system: Score = field(default_factory=Score)
     baseline: Score = field(default_factory=Score)
-    # Kept for --explain only (not written to --json).
+    # Kept for --explain and the joined-text timing (not written to --json).
+    text: str = field(default="", repr=False)
     label: dict[str, Any] = field(default_factory=dict, repr=False)
     digest: dict[str, Any] = field(default_factory=dict, repr=False)
     baseline_digest: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -281,6 +282,7 @@ def _score(result: DocumentResult, label: dict, digest: dict, text: str) -> None
     result.system = score_document(label, digest)
     result.baseline = score_document(label, result.baseline_digest)
     result.chars = len(text)
+    result.text = text
 
 
 def evaluate(
@@ -409,6 +411,29 @@ def totals(results: Sequence[DocumentResult]) -> dict[str, Any]:
             "per_100k_chars": _r(spent / chars * 100_000 if chars else None),
             "chars": chars,
         },
+    }
+
+
+def joined_timing(
+    pipeline: Pipeline, results: Sequence[DocumentResult], repeat: int
+) -> dict[str, Any] | None:
+    """One analyse call on every extracted text joined: the per-character cost without the
+    fixed per-call overhead that dominates small documents."""
+    texts = [r.text for r in results if r.text]
+    if not texts:
+        return None
+
+    class Joined:
+        text = "\n\n".join(texts)
+        pages = None
+
+    _, spent = pipeline.run_analyse(Joined(), "joined.txt", repeat)
+    chars = len(Joined.text)
+    return {
+        "documents": len(texts),
+        "chars": chars,
+        "ms": round(spent, 3),
+        "per_100k_chars": round(spent / chars * 100_000, 3),
     }
 
 
@@ -581,6 +606,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, figures in groups.items():
         print()
         print("\n".join(totals_block(name, figures)))
+    joined = joined_timing(pipeline, results, args.repeat)
+    if joined:
+        print(
+            f"\nanalyse of all {joined['documents']} texts joined into one "
+            f"({joined['chars']} characters): {joined['ms']:.1f} ms, "
+            f"{joined['per_100k_chars']:.1f} ms per 100,000 characters"
+        )
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -590,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "repeat": args.repeat,
                     "documents": [r.as_dict() for r in results],
                     "totals": groups,
+                    "joined": joined,
                 },
                 indent=2,
             )

@@ -334,6 +334,9 @@ def test_main_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str
         system["actions"]["f1"] - 0.5, abs=1e-3
     )
     assert figures["totals"]["heldout"]["documents"] == 0
+    assert figures["joined"]["documents"] == 1
+    assert figures["joined"]["chars"] == document["chars"]
+    assert "texts joined into one" in printed
 
 
 def test_explain_shows_the_pairing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
