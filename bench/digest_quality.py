@@ -72,9 +72,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, Path(__file__).resolve().parent):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+sys.path.insert(0, str(ROOT))
+# Appended, not prepended: bench/ holds scripts with generic names (search.py, memory.py) that
+# must not shadow installed modules in a process that imports this one (the tests).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
 
 from _quality_match import (  # noqa: E402
     Score,

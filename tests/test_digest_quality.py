@@ -18,7 +18,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
+    sys.path.append(str(BENCH))  # appended: bench/search.py etc. must not shadow anything
 
 import _quality_match as qm  # noqa: E402
 import digest_quality  # noqa: E402
