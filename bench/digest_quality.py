@@ -548,6 +548,38 @@ def explain(result: DocumentResult, baseline: bool = False) -> list[str]:
     return lines
 
 
+def by_format(results: Sequence[DocumentResult]) -> dict[str, dict[str, Any]]:
+    """F1 of both systems per document format (micro-averaged over its documents)."""
+    table = {}
+    for fmt in sorted({r.format for r in results}):
+        figures = totals([r for r in results if r.format == fmt])
+        table[fmt] = {
+            "documents": figures["documents"],
+            "failed": len(figures["failed"]),
+            **{
+                kind: {
+                    "f1": figures["system"][kind]["f1"],
+                    "baseline_f1": figures["baseline"][kind]["f1"],
+                }
+                for kind in KINDS
+            },
+        }
+    return table
+
+
+def by_format_block(table: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "== F1 by format, the documents above (analyser / baseline)",
+        f"{'format':10}{'docs':>5}{'failed':>7}" + "".join(f"{kind:>16}" for kind in KINDS),
+    ]
+    for fmt, row in table.items():
+        cells = "".join(
+            f"{_f(row[kind]['f1']) + ' / ' + _f(row[kind]['baseline_f1']):>16}" for kind in KINDS
+        )
+        lines.append(f"{fmt:10}{row['documents']:>5}{row['failed']:>7}{cells}")
+    return lines
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
@@ -608,6 +640,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, figures in groups.items():
         print()
         print("\n".join(totals_block(name, figures)))
+    formats = by_format(results)
+    if formats:
+        print()
+        print("\n".join(by_format_block(formats)))
     joined = joined_timing(pipeline, results, args.repeat)
     if joined:
         print(
@@ -624,6 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "repeat": args.repeat,
                     "documents": [r.as_dict() for r in results],
                     "totals": groups,
+                    "by_format": formats,
                     "joined": joined,
                 },
                 indent=2,

@@ -334,6 +334,8 @@ def test_main_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str
         system["actions"]["f1"] - 0.5, abs=1e-3
     )
     assert figures["totals"]["heldout"]["documents"] == 0
+    assert figures["by_format"]["md"]["documents"] == 1
+    assert figures["by_format"]["md"]["actions"]["baseline_f1"] == 0.5
     assert figures["joined"]["documents"] == 1
     assert figures["joined"]["chars"] == document["chars"]
     assert "texts joined into one" in printed
