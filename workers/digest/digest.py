@@ -36,16 +36,13 @@ MAX_CHARS = 2_000_000
 MAX_KEY_DATES = 30
 WORDS_PER_MINUTE = 230
 
-_MARKDOWN_HINTS = re.compile(
-    r"^(?:#{1,6}\s|\s*[-*+]\s+\[[ xX]\]\s|\|.*\|\s*$|```|>\s)|\*\*[^*\n]+\*\*", re.MULTILINE
-)
+_MARKDOWN_HINTS = re.compile(r"^(?:#{1,6}\s|```|\|.*\|\s*$)", re.MULTILINE)
 
 
 def looks_like_markdown(text: str, filename: str = "") -> bool:
-    name = filename.lower()
-    if name.endswith((".md", ".markdown")):
-        return True
-    if name:
+    """Parse as Markdown only when the text still carries its markup: an extractor may hand
+    out a ``.md`` file's text with the markup already stripped."""
+    if filename and not filename.lower().endswith((".md", ".markdown", ".txt", ".text")):
         return False
     return bool(_MARKDOWN_HINTS.search(text[:20_000]))
 

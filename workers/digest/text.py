@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from workers.digest.blocks import Block
+from workers.digest.sections import heading_role
 from workers.digest.words import person_name
 
 #: Lines looked at; longer texts are cut (``workers.extract`` refuses far longer ones).
@@ -89,11 +90,13 @@ def _looks_like_heading(line: str) -> bool:
     return heading_level(line, alone=False) is not None
 
 
-def heading_level(line: str, *, alone: bool) -> int | None:
+def heading_level(line: str, *, alone: bool, over_body: bool = False) -> int | None:
     """The level of a plain-text line used as a heading, or None when it is not one.
 
-    ``alone``: the line stands between blank lines (or at a block's edge), which makes a short
-    title-like line a heading rather than the start of a paragraph.
+    ``alone``: the line stands after a break (a blank line, the end of a sentence or a list
+    item) and before a blank line or a list, which makes a short title-like line a heading
+    rather than the start of a paragraph. ``over_body``: a list or table follows directly,
+    which makes even a sentence-case line ("Secure coding course") a heading.
     """
     bare = line.strip()
     if not bare or len(bare) > 80 or " | " in bare or bare.startswith(("[", "<", "(", "@", "#")):
@@ -120,10 +123,21 @@ def heading_level(line: str, *, alone: bool) -> int | None:
     if bare.isupper() and len(bare) > 3:
         return 1 if alone else 2
     if (numbered and (title_case or had_colon)) or (alone and (had_colon or title_case)):
-        if person_name(bare) and not had_colon:
+        if person_name(bare) and not had_colon and not over_body:
             return None  # "Maria Lopez" alone on a line is an attendee, not a heading
         return 2
+    if alone and len(words) <= 6 and (over_body or heading_role(bare) is not None):
+        if (person_name(bare) and not over_body) or _VERBISH.search(bare):
+            return None
+        return 2
     return None
+
+
+# A line with a verb of its own is a sentence introducing a list, not a title.
+_VERBISH = re.compile(
+    r"\b(?:is|are|was|were|will|to|has|have|had|should|must|can|did|does|we|i|you|they)\b",
+    re.IGNORECASE,
+)
 
 
 def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
@@ -223,8 +237,26 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             current.text = f"{head}{joiner}{stripped}"
             continue
 
+        over_body = _next_is_body(lines, offset)
+        after_break = prev_blank or bool(
+            blocks
+            and (
+                blocks[-1].kind in {"list_item", "heading", "table", "rule"}
+                or _TERMINAL.search(blocks[-1].text)
+            )
+        )
+        if (
+            offset == 0
+            and next_blank
+            and len(lines) > 3
+            and len(stripped) <= 100
+            and not stripped.endswith(".")
+            and not _OWN_LINE.match(stripped)
+        ):
+            blocks.append(Block("heading", stripped.strip("*_ #"), 1, line=number))
+            continue
         level = heading_level(
-            stripped, alone=prev_blank and (next_blank or _next_is_body(lines, offset))
+            stripped, alone=after_break and (next_blank or over_body), over_body=over_body
         )
         if level is not None:
             text = stripped.strip("*_ ").rstrip(":").strip()
