@@ -30,7 +30,9 @@ _BULLET = re.compile(
     r"^(?P<indent>\s*)(?P<mark>[-*•·‣◦▪–+]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+(?P<body>.*)$"
 )
 _BOX = re.compile(r"^\[(?P<mark>[ xX✓✔/-]?)\]\s*(?P<body>.*)$")
-_RULE = re.compile(r"^\s*(?:([-=*_~#])\s*\1\s*\1[\s\1]*|[-=]{3,}.*[-=]{3,})\s*$")
+_RULE = re.compile(r"^\s*([-=*_~])(?:\s*\1){2,}\s*$")
+# "=== Action items ===" (wiki style) and "--- Notes ---".
+_WIKI_HEADING = re.compile(r"^\s*(?P<marks>={2,6}|-{3,})\s*(?P<text>[^=\-].*?)\s*(?P=marks)\s*$")
 _ATX = re.compile(r"^\s{0,3}(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _CONNECTOR_END = re.compile(
@@ -155,6 +157,14 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
         next_blank = offset + 1 >= len(lines) or not lines[offset + 1].strip()
         prev_blank = offset == 0 or not lines[offset - 1].strip()
 
+        wiki = _WIKI_HEADING.match(line)
+        if wiki:
+            marks = wiki.group("marks")
+            level = max(1, 7 - len(marks)) if marks[0] == "=" else 2
+            blocks.append(Block("heading", wiki.group("text"), min(level, 6), line=number))
+            current = None
+            table = None
+            continue
         if _RULE.match(line):
             current = None
             table = None
