@@ -72,9 +72,10 @@ def test_plain_text_setext_headings_rules_bullets_and_tables():
 
 
 def test_a_wrapped_pdf_line_stays_one_item():
-    """ "… session on 16" / "December 2026." is one list item, not two."""
+    """A line ending "… session on 16" followed by "December 2026." is one item, not two."""
     text = (
-        "- Maria Lopez to run the onboarding training for the new support team in the session on 16\n"
+        "- Maria Lopez to run the onboarding training for the new support team in the session"
+        " on 16\n"
         "December 2026.\n"
         "- Tom to book the room.\n"
     )
