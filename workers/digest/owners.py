@@ -54,9 +54,11 @@ _NOT_OWNERS = frozenset(
     anyone nobody all who which there here one each other others people team folks group
     action actions todo unassigned none tbd tbc n/a na""".split()
 )
+_FREE = r"(?!(?:to|will|for|by|and)\b)@?[^\W\d_][\w.'’\-]*"
+_FREE_NAME = rf"(?:the\s+)?{_FREE}(?:\s+{_FREE}){{0,2}}"
 ASSIGNED = re.compile(
     r"\b(?:assigned to|assignee:?|owner:|owned by|responsible:|who:)\s*"
-    rf"(?P<names>{_NAME}(?:\s*(?:,|and|&|/)\s*{_NAME}){{0,3}})",
+    rf"(?P<names>{_FREE_NAME}(?:\s*(?:,|and|&|/)\s*{_FREE_NAME}){{0,3}})",
     re.IGNORECASE,
 )
 _TRAILING = re.compile(

@@ -37,6 +37,13 @@ ROLES = (
 
 # First match wins: more specific wordings first.
 _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "background",
+        re.compile(
+            r"^(?:context|background|problem statement|context and problem statement"
+            r"|motivation|considered options|decision drivers|introduction|purpose)\b"
+        ),
+    ),
     ("meta", re.compile(r"^(?:next meeting|logistics|meeting (?:info|details|logistics))\b")),
     (
         "done",

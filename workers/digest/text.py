@@ -128,7 +128,7 @@ def heading_level(line: str, *, alone: bool, over_body: bool = False) -> int | N
         if person_name(bare) and not had_colon and not over_body:
             return None  # "Maria Lopez" alone on a line is an attendee, not a heading
         return 2
-    if alone and len(words) <= 6 and (over_body or heading_role(bare) is not None):
+    if alone and len(words) <= 6 and (over_body or ("(" not in bare and heading_role(bare))):
         if (person_name(bare) and not over_body) or _VERBISH.search(bare):
             return None
         return 2
@@ -281,7 +281,7 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
 def _next_is_body(lines: list[str], offset: int) -> bool:
     """The line after a title-like line starts a list or a table (a heading over its items)."""
     if offset + 1 >= len(lines):
-        return True
+        return False
     following = lines[offset + 1]
     return bool(_BULLET.match(following) or _BOX.match(following.strip()) or _RULE.match(following))
 
