@@ -38,17 +38,20 @@ from workers.digest.words import META_LINE, clip
 MAX_ACTIONS = 50
 
 _LABEL = re.compile(
-    r"^(?:\[\s*(?P<blabel>action(?: item)?s?|ai|todo|to-?do|follow[- ]?up|task)\s*\]\s*[:\-–—]?"
+    r"^(?:\[\s*(?P<blabel>action(?: item)?s?|ai|todo|to-?do|follow[- ]?up|task)\s*"
+    r"(?:[-–—:,]\s*[\w ]{1,20})?\]\s*[:\-–—]?"
     r"|(?P<label>action items?|actions?|action point|ai|todo|to-?do|follow[- ]?up|task|next step)"
     r"\s*(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>[^\]]{1,40})\])?"
     r"\s*(?::|\s[-–—]\s|(?<=todo)\s|(?<=TODO)\s))\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
+_INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
 _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTODO\b", re.I)
 _DONE = re.compile(
     r"^(?:done|completed?|closed|fixed|resolved|finished)\s*[:\-–—]\s*"
     r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
     r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|\b(?:DONE|COMPLETED?)\b|[✓✔✅]"
+    r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
     r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
     r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$",
     re.IGNORECASE,
@@ -342,6 +345,17 @@ def _block_action(
     if labelled is not None and role != "agenda":
         body, owners = labelled
         return _add(found, body, owners or inherited, done, lenient=True)
+    if role != "agenda" and _INLINE_MARK.search(text):
+        # "… went wrong. [Action Item] Nnamdi: add the devices." — a label inside a paragraph.
+        added = False
+        for sentence in _first_sentences(text)[1:]:
+            inner = label_body(sentence)
+            if inner is not None:
+                added = _add(
+                    found, inner[0], inner[1] or None, is_done(block, sentence), lenient=True
+                )
+        if added:
+            return True
     if block.checked is not None and role not in {"agenda", "questions"}:
         return _add(found, text, inherited, done, lenient=True)
     if _TODO_INLINE.search(text) and role != "agenda":
@@ -398,7 +412,7 @@ def _speaker_action(
 
 
 def _first_sentences(text: str) -> list[str]:
-    parts = re.split(r"(?<=[.!;])\s+(?=[A-Z@])", text)
+    parts = re.split(r"(?<=[.!;?])\s+(?=[A-Z@\[])", text)
     return [p.strip() for p in parts[:4] if p.strip()]
 
 

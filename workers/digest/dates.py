@@ -301,9 +301,15 @@ def document_date(
     if model_date:
         return model_date
     heading_date: dt.date | None = None
+    early_date: dt.date | None = None
     for index, block in enumerate(blocks):
         if index >= look_at:
             break
+        if block.kind == "paragraph" and early_date is None and index < 8:
+            # "Thursday 20 August 2026 · 45 minutes" under the title.
+            first = next(iter(find_dates(block.text[:120], None, dayfirst)), None)
+            if first and first.absolute and (first.start < 15 or len(block.text) <= 80):
+                early_date = first.date
         if block.kind in {"paragraph", "list_item", "speaker"}:
             text = block.text if block.kind != "speaker" else f"{block.speaker}: {block.text}"
             for line in text.split("\n"):
@@ -320,7 +326,7 @@ def document_date(
                     row = block.rows[0]
                     if i < len(row) and (found := _absolute(row[i], dayfirst)):
                         return found
-    return heading_date or date_from_name(filename) or date_from_name(title)
+    return heading_date or early_date or date_from_name(filename) or date_from_name(title)
 
 
 # --------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ _NOT = re.compile(
     r"\b(?:not (?:yet )?(?:been )?(?:agreed|decided|approved|accepted)|awaiting|pending|if"
     r"|unless|subject to|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
-    r"|propos(?:e|es|ed|al) to|no decision|undecided|tbd)\b",
+    r"|no decision|undecided|tbd)\b",
     re.IGNORECASE,
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)

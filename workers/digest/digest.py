@@ -82,6 +82,7 @@ def build_digest(
         dayfirst=dayfirst,
         lower_vocabulary=lower_vocabulary,
         known={b.speaker for b in blocks if b.speaker} | _attendee_names(blocks),
+        author=_display_name(model.author) if model is not None and model.author else None,
     )
     sections = split_sections(blocks)
 
@@ -120,6 +121,14 @@ def _block_text(block: Block) -> str:
     if block.kind == "speaker":
         return f"{block.speaker}: {block.text}"
     return block.text
+
+
+def _display_name(author: str) -> str | None:
+    """ "Ingrid Solberg <ingrid@example.org>" → "Ingrid Solberg"."""
+    name = re.sub(r"<[^>]*>|\([^)]*\)|\"", "", author).strip()
+    if not name and "@" in author:
+        name = author.split("@")[0].strip("<> ")
+    return name or None
 
 
 def _attendee_names(blocks: list[Block]) -> set[str]:

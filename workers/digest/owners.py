@@ -24,6 +24,8 @@ class Context:
     lower_vocabulary: frozenset[str] = frozenset()
     #: Nicks and names seen as speakers, in attendee lists or tallies.
     known: set[str] = field(default_factory=set)
+    #: The document's author (an e-mail's sender): who "me" / "I" is in a task list.
+    author: str | None = None
 
 
 _TOKEN = r"@?[^\W\d_][\w.'’\-]*"
@@ -32,6 +34,7 @@ _VERBS = (
     r"to|will|shall|should|must|needs? to|is to|are to|has agreed to|agreed to|have agreed to"
     r"|volunteered to|has volunteered to|volunteers to|offered to|has offered to|to please"
     r"|please|can|'ll|’ll|is going to|are going to|promised to|takes?|owns|is working on"
+    r"|,\s*(?:please|can you|could you|would you)"
 )
 LEADING_OWNER = re.compile(
     rf"^(?P<name>{_NAME}(?:\s*(?:,|and|&|/|\+)\s*{_NAME}){{0,4}})"
@@ -74,6 +77,8 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
     ``lenient`` (an explicit action line, an actions section) also takes a lower-case nick.
     """
     part = part.strip(" .:*'\"")
+    if part.lower() in {"me", "i", "myself"} and lenient:
+        return ctx.author
     if not part or part.lower() in _NOT_OWNERS:
         return None
     if part.lower().startswith("the ") and not _TEAM.match(part):

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 
 from workers.digest.blocks import Block
-from workers.digest.text import continues
+from workers.digest.text import continues, heading_level
 from workers.digest.words import NON_NAME_WORDS, person_name
 
 _IRC = re.compile(
@@ -112,7 +112,23 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
                 continue
         block.text = text.replace("**", "")
         out.append(block)
-    return out
+    return _promote_headings(out)
+
+
+def _promote_headings(blocks: list[Block]) -> list[Block]:
+    """A short title-like paragraph right above a list is that list's heading ("What went
+    well", "Actions:"), whatever format lost its heading style (e-mail bodies, plain DOCX)."""
+    for index, block in enumerate(blocks[:-1]):
+        if block.kind != "paragraph" or blocks[index + 1].kind != "list_item":
+            continue
+        if blocks[index + 1].level > 0:
+            continue
+        text = block.text.strip()
+        if len(text) <= 60 and heading_level(text, alone=True, over_body=True) is not None:
+            blocks[index] = Block(
+                "heading", text.rstrip(":").strip(), 6, line=block.line, page=block.page
+            )
+    return blocks
 
 
 def _speaker(block: Block, name: str, text: str) -> Block:

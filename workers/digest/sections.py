@@ -64,7 +64,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "feedback",
         re.compile(
-            r"\b(?:feedback|went well|went wrong|go well|didn'?t go|did not go|could (?:be )?"
+            r"\b(?:what didn'?t|what did not|not so well|to improve"
+            r"|feedback|went well|went wrong|go well|didn'?t go|did not go|could (?:be )?"
             r"improve\w*|improvements?|kudos|shout-?outs?|appreciations?|lessons learn\w*"
             r"|start(?:, | / | and )stop|keep doing|stop doing|start doing|glad|sad|mad"
             r"|liked|learned|lacked|longed for|grouped topics|puzzles|what worked"

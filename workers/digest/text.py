@@ -116,6 +116,8 @@ def heading_level(line: str, *, alone: bool, over_body: bool = False) -> int | N
     bare = bare.rstrip(":").strip()
     if not bare or ":" in bare or re.search(r"[.!?;,]$", bare):
         return None
+    if numbered and over_body and len(bare.split()) <= 8 and not _VERBISH.search(bare):
+        return 2  # "1. 4.2 release recap" over its indented notes
     if _SECTION_WORDS.fullmatch(bare.lower()):
         return 2
     words = bare.split()
@@ -221,7 +223,10 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
                 body = box.group("body")
             mark = bullet.group("mark")
             if mark[0].isdigit() or mark.startswith("("):
-                level = heading_level(stripped, alone=prev_blank and next_blank)
+                deeper = _next_is_deeper(lines, offset, indent)
+                level = heading_level(
+                    stripped, alone=prev_blank and (next_blank or deeper), over_body=deeper
+                )
                 if level is not None and checked is None and prev_blank:
                     blocks.append(Block("heading", body.rstrip(":"), level, line=number))
                     current = None
@@ -276,6 +281,14 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
         current = Block("paragraph", stripped, line=number)
         blocks.append(current)
     return blocks
+
+
+def _next_is_deeper(lines: list[str], offset: int, indent: int) -> bool:
+    """The next line is a list item indented deeper than ``indent`` (notes under a topic)."""
+    if offset + 1 >= len(lines):
+        return False
+    following = _BULLET.match(lines[offset + 1])
+    return bool(following and len(following.group("indent").expandtabs(4)) > indent)
 
 
 def _next_is_body(lines: list[str], offset: int) -> bool:
