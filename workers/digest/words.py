@@ -187,7 +187,8 @@ def numeric_level(value: str) -> int | None:
 
 # Document metadata ("Last updated: …", "Register owner: …"): never an item of its section.
 META_LINE = re.compile(
-    r"^(?:next (?:meeting|call|retro|sync|review|session|check-?in)|date|dated|time|location|venue|meeting date|next review|reporting period"
+    r"^(?:next (?:meeting|call|retro|sync|review|session|check-?in)|date|dated|time|location"
+    r"|venue|meeting date|next review|reporting period"
     r"|version|last updated|last reviewed|overall status|document status|classification"
     r"|prepared by|author|authors|written by|register owner|document owner|chair|chaired by"
     r"|facilitator|scribe|note ?taker|minutes(?: taken)? by|attendees|present|apologies"
