@@ -45,6 +45,7 @@ _LABEL = re.compile(
     r"\s*(?::|\s[-–—]\s|(?<=todo)\s|(?<=TODO)\s))\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
+_DIGIT = re.compile(r"\d")
 _INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
 _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTODO\b", re.I)
 _DONE = re.compile(
@@ -134,6 +135,7 @@ class ActionList:
         self.ctx = ctx
         self.items: list[Action] = []
         self._by_key: dict[str, Action] = {}
+        self._word_sets: list[tuple[Action, frozenset[str]]] = []
 
     def add(
         self,
@@ -197,20 +199,21 @@ class ActionList:
         )
         self.items.append(action)
         self._by_key[key] = action
+        self._word_sets.append((action, frozenset(key.split())))
         return action
 
     def _similar(self, key: str) -> Action | None:
         """A task already listed whose words nearly all recur (a reworded copy)."""
-        words = set(key.split())
+        words = frozenset(key.split())
         if len(words) < 3:
             return None
-        for action in self.items:
-            other = set(action.key.split())
-            if any(any(ch.isdigit() for ch in w) for w in words ^ other):
-                continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
+        for action, other in self._word_sets:
             common = len(words & other)
-            if common >= 3 and common / min(len(words), len(other)) >= 0.85:
-                return action
+            if common < 3 or common / min(len(words), len(other)) < 0.85:
+                continue
+            if _DIGIT.search(" ".join(words ^ other)):
+                continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
+            return action
         return None
 
     def attach_field(self, key: str, value: str) -> bool:

@@ -182,7 +182,7 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
 def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> list[DateHit]:
     """Every date expression in ``text``; ``date`` is None when it cannot be pinned down."""
     hits: list[DateHit] = []
-    if not any(ch.isdigit() for ch in text) and not _MAYBE_RELATIVE.search(text):
+    if not _DIGIT.search(text) and not _MAYBE_RELATIVE.search(text):
         return hits
     for match in DATE_RE.finditer(text):
         g = match.groupdict()
@@ -224,6 +224,7 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
     return hits
 
 
+_DIGIT = re.compile(r"\d")
 _MAYBE_RELATIVE = re.compile(
     r"day\b|week|month|\beo[dwmq]\b|\bcob\b|tomorrow|tonight|business|quarter|year|sprint"
     r"|\bq[1-4]\b|" + MON,
