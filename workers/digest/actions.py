@@ -53,6 +53,7 @@ _DONE = re.compile(
     r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
     r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|\b(?:DONE|COMPLETED?)\b|[✓✔✅]"
     r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
+    r"|\balready (?:done|completed|merged|sent|fixed|shipped|closed)\b"
     r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
     r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$",
     re.IGNORECASE,
@@ -371,7 +372,7 @@ def _block_action(
         ):
             return False
         return _add(found, text, inherited, done, lenient=True)
-    if role in {"agenda", "questions", "background", "feedback", "consequences", "attendees"}:
+    if role in {"agenda", "questions", "background", "consequences", "attendees"}:
         return False
     if role in {"decisions", "done"}:
         return False

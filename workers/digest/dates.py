@@ -297,10 +297,8 @@ def document_date(
     dayfirst: bool = True,
     look_at: int = 40,
 ) -> dt.date | None:
-    """The date the document is about: its format's date, a ``Date:`` line, a dated heading, a
-    date in the file name or the title, in that order of trust."""
-    if model_date:
-        return model_date
+    """The date the document is about: a ``Date:`` line, a dated heading, a dated line under
+    the title, the format's date, a date in the file name or the title, in that order."""
     heading_date: dt.date | None = None
     early_date: dt.date | None = None
     for index, block in enumerate(blocks):
@@ -327,7 +325,15 @@ def document_date(
                     row = block.rows[0]
                     if i < len(row) and (found := _absolute(row[i], dayfirst)):
                         return found
-    return heading_date or early_date or date_from_name(filename) or date_from_name(title)
+    # The format's own date (e-mail header, file metadata) after what the text itself says:
+    # metadata is often the day the file was saved, not the day of the meeting.
+    return (
+        heading_date
+        or early_date
+        or model_date
+        or date_from_name(filename)
+        or date_from_name(title)
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -191,6 +191,28 @@ def _repeated_labels(blocks: list[Block]) -> frozenset[str]:
     return frozenset(name for name, count in counts.items() if count >= 2)
 
 
+# "… by Friday Beatriz: Book the room …": turns whose line breaks a format lost.
+_GLUED_TURN = re.compile(
+    r"(?:^|(?<=\s))(?P<name>[A-Z][\w'’-]+(?:\s+and\s+[A-Z][\w'’-]+)?):\s+[A-Z]"
+)
+
+
+def _split_glued_turns(block: Block) -> list[Block]:
+    starts = [m for m in _GLUED_TURN.finditer(block.text)]
+    if len(starts) < 2 or starts[0].start() != 0:
+        return [block]
+    for match in starts:
+        if not all(is_speaker(n) for n in re.split(r"\s+and\s+", match.group("name"))):
+            return [block]
+    cuts = [m.start() for m in starts] + [len(block.text)]
+    return [
+        Block(
+            block.kind, block.text[a:b].strip(), level=block.level, line=block.line, page=block.page
+        )
+        for a, b in zip(cuts, cuts[1:], strict=False)
+    ]
+
+
 def _split_lines(blocks: Iterable[Block]) -> Iterable[Block]:
     """One block per line: a multi-line paragraph comes from a format that kept line breaks."""
     for block in blocks:
@@ -204,7 +226,7 @@ def _split_lines(blocks: Iterable[Block]) -> Iterable[Block]:
                     lines.append(line)
             first, *rest = lines or [""]
             block.text = first
-            yield block
+            yield from _split_glued_turns(block)
             for offset, line in enumerate(rest, start=1):
                 yield Block(
                     "paragraph",
@@ -213,5 +235,7 @@ def _split_lines(blocks: Iterable[Block]) -> Iterable[Block]:
                     line=block.line + offset if block.line is not None else None,
                     page=block.page,
                 )
+        elif block.kind in {"paragraph", "list_item"}:
+            yield from _split_glued_turns(block)
         else:
             yield block

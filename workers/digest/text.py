@@ -75,7 +75,9 @@ def continues(previous: str, line: str) -> bool:
     if len(previous) + len(line) > MAX_LINE_CHARS:
         return False
     tail = previous[-40:]
-    if " | " in previous or " | " in line or _TERMINAL.search(tail):
+    if " | " in previous or " | " in line:
+        return False
+    if _TERMINAL.search(tail) and not (tail.endswith((";", ",")) and line[:1].islower()):
         return False
     if _BULLET.match(line) or _BOX.match(line) or _OWN_LINE.match(line) or _ATX.match(line):
         return False
@@ -288,7 +290,12 @@ def _next_is_deeper(lines: list[str], offset: int, indent: int) -> bool:
     if offset + 1 >= len(lines):
         return False
     following = _BULLET.match(lines[offset + 1])
-    return bool(following and len(following.group("indent").expandtabs(4)) > indent)
+    if not following:
+        return False
+    if len(following.group("indent").expandtabs(4)) > indent:
+        return True
+    # Indentation lost on the way (some extractors strip it): "1. Topic" over "- note".
+    return not following.group("mark")[0].isalnum() and not following.group("mark").startswith("(")
 
 
 def _next_is_body(lines: list[str], offset: int) -> bool:
