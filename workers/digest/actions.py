@@ -33,7 +33,7 @@ from workers.digest.owners import (
 )
 from workers.digest.sections import Section
 from workers.digest.tables import column_roles, is_done_status
-from workers.digest.words import META_LINE, clip
+from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line
 
 MAX_ACTIONS = 50
 
@@ -364,9 +364,12 @@ def _block_action(
         return _add(found, text, inherited, done, lenient=True)
     if _TODO_INLINE.search(text) and role != "agenda":
         return _add(found, text, inherited, done, lenient=True)
+    if BOILERPLATE.search(text):
+        return False
     if role == "actions":
         if (
             META_LINE.match(text)
+            or field_line(text)
             or _bare_owner(text, ctx)
             or (text.endswith(":") and len(text) < 60)
         ):

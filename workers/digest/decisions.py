@@ -17,7 +17,7 @@ import re
 from workers.digest.blocks import Block
 from workers.digest.sections import Section
 from workers.digest.tables import column_roles
-from workers.digest.words import META_LINE, clip, sentences
+from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, sentences
 
 MAX_DECISIONS = 50
 
@@ -68,6 +68,8 @@ def decision_label(text: str) -> str | None:
         return text.strip()
     if label in {"result", "outcome", "approved"} and len(body.split()) < 2:
         return None
+    if re.match(r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/. ]\w+){1,2}\b", body) and len(body) < 60:
+        return None  # "Decided: 14 May 2026, architecture review board" says when, not what
     return body
 
 
@@ -103,12 +105,16 @@ def extract_decisions(sections: list[Section]) -> list[str]:
             text = block.text.strip()
             if block.kind == "speaker":
                 text = text  # the decision is what was said, not who said it
+            if BOILERPLATE.search(text):
+                continue
             labelled = decision_label(text)
             if labelled:
                 if not _NOT.search(labelled) or section.role == "decisions":
                     add(labelled)
                 continue
             if section.role == "decisions":
+                if field_line(text) or (text.startswith("(") and text.endswith(")")):
+                    continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):
                     continue
                 if block.kind == "paragraph" and len(text) > 400:

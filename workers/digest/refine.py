@@ -27,6 +27,8 @@ _IRC = re.compile(
     r"<\s*[@+%~&]?(?P<nick>[A-Za-z_\[\]\\`^{}|][\w\-\[\]\\`^{}|.]{0,30})\s*>\s*(?P<text>.*)$"
 )
 _TRAILER = re.compile(r"\s*\(\s*[\w\-\[\]\\`^{}|.]{1,32},\s*\d{1,2}:\d\d(?::\d\d)?\s*\)\s*$")
+# "[9]last week's minutes approved": a link-reference marker of converted minutes.
+_REFERENCE = re.compile(r"^\[\d{1,3}\]\s*")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
 _RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
 _MEETBOT_COMMAND = re.compile(
@@ -81,7 +83,9 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
         if _RULE_TEXT.match(text):
             out.append(Block("rule", line=block.line, page=block.page))
             continue
-        text = _TRAILER.sub("", text)
+        text = _TRAILER.sub("", _REFERENCE.sub("", text))
+        if not text:
+            continue
         command = _MEETBOT_COMMAND.match(text)
         if command:
             name = command.group("cmd").upper()

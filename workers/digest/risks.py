@@ -18,7 +18,15 @@ from typing import Any
 from workers.digest.blocks import Block
 from workers.digest.sections import Section
 from workers.digest.tables import column_roles
-from workers.digest.words import META_LINE, clip, level_word, numeric_level, sentences
+from workers.digest.words import (
+    BOILERPLATE,
+    META_LINE,
+    clip,
+    field_line,
+    level_word,
+    numeric_level,
+    sentences,
+)
 
 MAX_RISKS = 50
 _LEVELS = ("low", "medium", "high")
@@ -191,6 +199,12 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 continue
             text = block.text.strip()
             label = _LABEL.match(text)
+            if (
+                label
+                and label.group("label").lower().startswith("issue")
+                and re.match(r"^\W*issues?\s*#?\d", text, re.IGNORECASE)
+            ):
+                label = None  # "Issue 88: discovery over BLE" names a tracker topic
             if label:
                 qualifier = label.group("qual") or label.group("qual2")
                 level = numeric_level(qualifier) if qualifier else None
@@ -198,9 +212,12 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 if not _NO_RISK.search(body) or section.role == "risks":
                     found.add(body, level=_LEVELS[level - 1] if level else None)
                 continue
+            if BOILERPLATE.search(text):
+                continue
             if section.role == "risks":
                 if (
-                    META_LINE.match(text)
+                    field_line(text)
+                    or META_LINE.match(text)
                     or text.rstrip(")").endswith("?")
                     or (text.endswith(":") and len(text) < 60)
                 ):

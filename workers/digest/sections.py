@@ -144,6 +144,7 @@ class Section:
 def heading_role(heading: str) -> str | None:
     """The role a heading's words give its section, or None when they say nothing."""
     key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
+    key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key)
     if not key:
         return None

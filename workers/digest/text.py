@@ -37,7 +37,8 @@ _ATX = re.compile(r"^\s{0,3}(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _CONNECTOR_END = re.compile(
     r"(?:\b(?:by|to|the|and|or|of|for|on|with|a|an|in|at|from|before|after|that|which|is|are"
-    r"|was|were|be|will|our|their|its|than|as|into|about|this|these|those|we|not|but|so)"
+    r"|was|were|be|will|our|their|its|than|as|into|about|this|these|those|we|not|but|so"
+    r"|next|until|within|end|during|per|via|under|over|without|between)"
     r"|[,\-–(&/])$",
     re.IGNORECASE,
 )
@@ -45,6 +46,9 @@ _TERMINAL = re.compile(r"[.:;!?]['\")\]]?$")
 # A line that starts something of its own: a "Key: value" field, a speaker, a label.
 _OWN_LINE = re.compile(
     r"^(?:[\w@][\w .'’&/@-]{0,30}:\s|\*\*[^*]{1,40}\*\*|<[^>]{1,30}>|\[\d|\d{1,2}:\d\d\b|#\w)"
+)
+_WEEKDAY_LINE = re.compile(
+    r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day\b[\w\s,]{0,20}[.;]?$", re.IGNORECASE
 )
 _MONTH_START = re.compile(
     r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{4}\b", re.IGNORECASE
@@ -86,6 +90,8 @@ def continues(previous: str, line: str) -> bool:
         return True
     if _MONTH_START.match(line) and previous[-1:].isdigit():
         return True  # "... session on 16" / "December 2026."
+    if _WEEKDAY_LINE.match(line):
+        return True  # "... by next" / "Wednesday."
     # A long line that stops mid-sentence was wrapped by its writer or a PDF.
     return len(previous) >= 60 and len(line) >= 3 and not _looks_like_heading(line)
 
@@ -116,6 +122,8 @@ def heading_level(line: str, *, alone: bool, over_body: bool = False) -> int | N
             return 3
     had_colon = bare.endswith(":")
     bare = bare.rstrip(":").strip()
+    # "CONCERNS RAISED (recorded, not blocking)": the aside does not make it a sentence.
+    bare = re.sub(r"\s*\([^)]*\)\s*$", "", bare) or bare
     if not bare or ":" in bare or re.search(r"[.!?;,]$", bare):
         return None
     if numbered and over_body and len(bare.split()) <= 8 and not _VERBISH.search(bare):
