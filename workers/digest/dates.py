@@ -90,6 +90,11 @@ _EVENT_BEFORE = re.compile(
     r"|off|out|born|started|happened|held|took place)\b[^.;]{0,30}$",
     re.IGNORECASE,
 )
+_EVENT_AFTER = re.compile(
+    r"^(?:'s|’s)?\s+(?:\w+\s+)?(?:meeting|summit|call|session|conference|workshop|demo|sync"
+    r"|stand-?up|review|retro|offsite|kick-?off|webinar|presentation|event|plenary|board)\b",
+    re.IGNORECASE,
+)
 _SELF_DUE = re.compile(r"^(?:within|in\s|eod|eow|eom|eoq|cob|close|end\b|the end)", re.I)
 
 
@@ -121,11 +126,13 @@ def month_end(year: int, month: int) -> dt.date:
 
 
 def _nearest_year(month: int, day: int, reference: dt.date) -> dt.date | None:
-    """The occurrence of day/month closest to the reference (minutes look back and ahead)."""
+    """The year of a day/month written without one: project documents mostly look ahead, so
+    the occurrence from two months before the reference to ten months after it."""
     candidates = [d for d in (safe_date(reference.year + k, month, day) for k in (-1, 0, 1)) if d]
     if not candidates:
         return None
-    return min(candidates, key=lambda d: (abs((d - reference).days), d))
+    window = [d for d in candidates if -61 <= (d - reference).days <= 305]
+    return min(window or candidates, key=lambda d: (abs((d - reference).days), d))
 
 
 def _friday_of_week(day: dt.date, weeks_ahead: int) -> dt.date:
@@ -244,6 +251,8 @@ def deadline(
     hits = find_dates(text, reference, dayfirst)
     for hit in hits:
         before = text[: hit.start]
+        if _EVENT_AFTER.match(text[hit.end :]):
+            continue  # "the 12 May meeting", "Friday's call"
         if _DUE_MARKER.search(before) or _SELF_DUE.match(hit.text):
             return hit.text, hit.date
         if _ON_MARKER.search(before) and not _EVENT_BEFORE.search(before[:-3]):

@@ -1,0 +1,154 @@
+"""Decisions, risks and the summary (workers.digest.decisions / risks / summary).
+
+Inline texts only; no database: ``pytest --noconftest tests/test_digest_decisions_risks.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.analyse import analyse
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        (
+            "Agreed: the release moves to a two-week train.",
+            "the release moves to a two-week train.",
+        ),
+        ("AGREED: ship it on Tuesday (+5, 0, -0)", "ship it on Tuesday (+5, 0, -0)"),
+        ("#agreed ship it on Tuesday", "ship it on Tuesday"),
+        ("Resolved: the support window is 12 months.", "the support window is 12 months."),
+        ("RESOLUTION: last week's minutes approved", "last week's minutes approved"),
+        (
+            "Chosen option: PostgreSQL, because the team knows it.",
+            "Chosen option: PostgreSQL, because the team knows it.",
+        ),
+        (
+            "The group discussed and accepted the proposal to drop the old wiki.",
+            "The group discussed and accepted the proposal to drop the old wiki.",
+        ),
+        (
+            "Rejected: keeping path prefixes during the transition.",
+            "Rejected: keeping path prefixes during the transition.",
+        ),
+        (
+            "Per-endpoint versioning was shelved for now.",
+            "Per-endpoint versioning was shelved for now.",
+        ),
+        (
+            "We are moving directly to the hosted runners.",
+            "We are moving directly to the hosted runners.",
+        ),
+        ("Motion carried: the budget is approved.", "Motion carried: the budget is approved."),
+    ],
+)
+def test_decision_wordings(text, decision):
+    assert analyse(text)["decisions"] == [decision]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Should we move the meeting to Tuesday?",
+        "The proposal is still to be decided next week.",
+        "Proposal: drop the old wiki (no decision yet).",
+        "Spend remains within the approved budget.",
+    ],
+)
+def test_not_decisions(text):
+    assert analyse(text)["decisions"] == []
+
+
+def test_an_adr_decision_stays_one_entry_across_line_wraps():
+    text = (
+        "# ADR 7: Event broker\n\n"
+        "## Decision\n\n"
+        "We will use the managed Kafka service for order events, because it\n"
+        "keeps ordering per key and the platform team already runs it.\n\n"
+        "## Consequences\n\n"
+        "Teams will need to migrate their consumers.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        "We will use the managed Kafka service for order events, because it keeps ordering per "
+        "key and the platform team already runs it."
+    ]
+
+
+def test_items_of_a_decisions_section_are_decisions_but_field_lines_are_not():
+    text = (
+        "## Decisions\n\n"
+        "Shepherd: Kwame Mensah\n\n"
+        "- Custom reports will be rebuilt by the BI team.\n"
+        "- No new customisations from today.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        "Custom reports will be rebuilt by the BI team.",
+        "No new customisations from today.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The release is blocked on the security review.",
+        "We are still waiting on the vendor's answer about single-record deletion.",
+        "D2 depends on Legal's capacity.",
+        "A signed data processing agreement is required before go-live.",
+        "Concern: translations are tied to the old file layout.",
+        "Blocker: the CI runners are out of disk.",
+        "There is a risk that the vendor misses the March date.",
+    ],
+)
+def test_risk_wordings(text):
+    assert len(analyse(text)["risks"]) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Risks are reviewed weekly by the board.",
+        "No new risks this week.",
+        "The release is no longer blocked.",
+    ],
+)
+def test_not_risks(text):
+    assert analyse(text)["risks"] == []
+
+
+def test_items_of_a_risks_section_are_risks_and_the_heading_is_not():
+    text = (
+        "## Risks and blockers\n\n"
+        "- Product teams may not have room in their roadmaps.\n"
+        "- Next review: 12 March 2026\n"
+    )
+    risks = analyse(text)["risks"]
+    assert [r["text"] for r in risks] == ["Product teams may not have room in their roadmaps."]
+
+
+def test_risk_register_likelihood_times_impact_and_closed_rows():
+    text = (
+        "Risk | Likelihood | Impact | Status\n"
+        "Vendor misses the date | High | High | Open\n"
+        "Key engineer leaves | Low | Medium | Open\n"
+        "Old licence expires | High | High | Closed\n"
+    )
+    risks = analyse(text)["risks"]
+    assert [(r["text"], r["severity"]) for r in risks] == [
+        ("Vendor misses the date", "high"),
+        ("Key engineer leaves", "low"),
+    ]
+
+
+def test_the_summary_leads_with_what_changed():
+    text = (
+        "Date: 4 March 2026\n\n"
+        "The team reviewed the migration dashboards and the test reports in detail.\n\n"
+        "Integration testing covered the billing flows and the reporting exports.\n\n"
+        "The go-live moved from 3 March to 17 March because the vendor API is late.\n"
+    )
+    summary = analyse(text)["summary"]
+    assert (
+        summary[0] == "The go-live moved from 3 March to 17 March because the vendor API is late."
+    )
