@@ -451,6 +451,10 @@ _TASK_HEADER = re.compile(
 def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> None:
     """Rows of an action table: any reasonable task × owner × due header."""
     roles = column_roles(block.header)
+    if "action" in roles and ("owner" in roles or "due" in roles):
+        # A register's task column: "Risk | … | Action | Action owner | Target date".
+        roles = {**roles, "text": roles["action"]}
+        role = "actions"
     text_col = roles.get("text")
     if text_col is None and role == "actions" and block.header:
         text_col = next((i for i, _ in enumerate(block.header) if i not in roles.values()), None)

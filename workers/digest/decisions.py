@@ -96,6 +96,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
         found.append(clip(text))
 
     for section in sections:
+        # Prose beside a list of decisions introduces it; it is read sentence by sentence.
+        listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
         for block in section.blocks:
             if block.kind in {"quote", "heading", "rule"}:
                 continue
@@ -112,7 +114,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 if not _NOT.search(labelled) or section.role == "decisions":
                     add(labelled)
                 continue
-            if section.role == "decisions":
+            if section.role == "decisions" and not (listed and block.kind == "paragraph"):
                 if field_line(text) or (text.startswith("(") and text.endswith(")")):
                     continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):

@@ -76,6 +76,9 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
     repeated = _repeated_labels(blocks)
     out: list[Block] = []
     for block in blocks:
+        if block.kind == "table":
+            out.extend(_table_header(block))
+            continue
         if block.kind not in {"paragraph", "list_item"}:
             out.append(block)
             continue
@@ -133,6 +136,33 @@ def _promote_headings(blocks: list[Block]) -> list[Block]:
                 "heading", text.rstrip(":").strip(), 6, line=block.line, page=block.page
             )
     return blocks
+
+
+def _table_header(block: Block) -> list[Block]:
+    """A spreadsheet's title rows above its real header ("RAID log", "Exported …") become
+    paragraphs; the first row with most cells filled is the header."""
+    rows = [block.header, *block.rows] if block.header else list(block.rows)
+    width = max((len(r) for r in rows), default=0)
+    for index, row in enumerate(rows[:6]):
+        filled = sum(1 for cell in row if cell.strip())
+        if filled >= max(2, (width * 6 + 9) // 10):
+            if index == 0:
+                return [block]
+            titles = [
+                Block(
+                    "paragraph",
+                    " ".join(c for c in r if c.strip()),
+                    line=block.line,
+                    page=block.page,
+                )
+                for r in rows[:index]
+                if any(c.strip() for c in r)
+            ]
+            table = Block(
+                "table", header=row, rows=rows[index + 1 :], line=block.line, page=block.page
+            )
+            return [*titles, table]
+    return [block]
 
 
 def _speaker(block: Block, name: str, text: str) -> Block:

@@ -17,7 +17,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.sections import Section
-from workers.digest.tables import column_roles
+from workers.digest.tables import RISK_TYPES, column_roles
 from workers.digest.words import (
     BOILERPLATE,
     META_LINE,
@@ -38,7 +38,8 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _WORDS = re.compile(
-    r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment)|at risk"
+    r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
+    r"|at risk"
     r"|threat|concern(?:s|ed)?\b|jeopardi[sz]\w*|blockers?|showstopper|blocked (?:on|by)"
     r"|(?:is|are|remains?|still) blocked|waiting (?:on|for)|still waiting|depends on"
     r"|dependent on|dependency on|required before|needed before|must land before"
@@ -140,7 +141,7 @@ _CATEGORY_ALIASES = {
     "regulatory": "compliance",
 }
 # Sections whose sentences do not state this project's risks.
-_QUIET = {"background", "agenda", "questions", "attendees", "consequences", "done"}
+_QUIET = {"background", "agenda", "questions", "attendees", "consequences", "done", "decisions"}
 
 
 def category(text: str) -> str:
@@ -191,6 +192,8 @@ class RiskList:
 def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
     found = RiskList()
     for section in sections:
+        # Prose beside a register's table or list is its preamble, not a risk of its own.
+        listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
         for block in section.blocks:
             if block.kind in {"quote", "heading", "rule"}:
                 continue
@@ -214,7 +217,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 continue
             if BOILERPLATE.search(text):
                 continue
-            if section.role == "risks":
+            if section.role == "risks" and not (listed and block.kind == "paragraph"):
                 if (
                     field_line(text)
                     or META_LINE.match(text)
@@ -245,8 +248,18 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     if text_col is None:
         return
     heading = block.header[text_col].lower()
+    types = (
+        {
+            cell.strip().lower()
+            for row in block.rows
+            for cell in row[roles["category"] : roles["category"] + 1]
+        }
+        if "category" in roles
+        else set()
+    )
+    typed = bool(types & RISK_TYPES)
     is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
-        "likelihood" in roles or "impact" in roles
+        "likelihood" in roles or "impact" in roles or typed
     )
     if not (is_register or (role == "risks" and "decision" not in heading)):
         return
@@ -258,8 +271,10 @@ def _register(block: Block, role: str, found: RiskList) -> None:
         if not text:
             continue
         status = cell(roles.get("status")).lower()
-        if status in {"closed", "resolved", "done"}:
+        if status.split(" ")[0] in {"closed", "resolved", "done", "retired"}:
             continue
+        if typed and cell(roles.get("category")).lower() not in RISK_TYPES:
+            continue  # an assumption or a decision row of a RAID log
         found.add(
             text,
             level=_register_severity(cell, roles),

@@ -36,6 +36,18 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|deliverables?|summary|name|activity|activities|topic|blockers?|concerns?)\b.*"
         ),
     ),
+    # A register's own task column ("Risk | … | Action | Action owner | Target date").
+    (
+        "action",
+        re.compile(
+            r"(?:planned |agreed |next )?(?:actions?|action items?|next steps?|to-?dos?"
+            r"|follow[- ]?ups?|actions? (?:required|planned|agreed|to take))"
+        ),
+    ),
+)
+# Values of a RAID log's type column that make the row a risk.
+RISK_TYPES = frozenset(
+    "risk risks issue issues blocker blockers dependency dependencies concern threat".split()
 )
 _DONE_STATUS = re.compile(
     r"^(?:done|closed|complete|completed|cancell?ed|resolved|finished|fixed|merged|shipped"
