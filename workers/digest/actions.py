@@ -301,6 +301,8 @@ def extract_actions(sections: list[Section], ctx: Context) -> ActionList:
 
 def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
     role = section.role
+    # Boxes under a question ("How would you assess the maturity?") are a form's options.
+    form = section.heading.rstrip().endswith("?")
     group_owner: tuple[int, str] | None = None  # (level, owner) of a bare name over items
     last_was_action = False
     for block in section.blocks:
@@ -323,7 +325,9 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
                 continue
         if group_owner is not None and block.level <= group_owner[0]:
             group_owner = None
-        last_was_action = _block_action(block, text, role, ctx, found, group_owner)
+        last_was_action = _block_action(
+            block, text, "form" if form else role, ctx, found, group_owner
+        )
         if (
             not last_was_action
             and role == "actions"
@@ -360,7 +364,10 @@ def _block_action(
                 )
         if added:
             return True
-    if block.checked is not None and role not in {"agenda", "questions"}:
+    if block.checked is not None and role not in {"agenda", "questions", "form"}:
+        bare = re.sub(r"\([^)]*\)", "", text).strip()
+        if _bare_owner(bare, ctx) or (text.endswith(":") and len(text) < 40):
+            return False  # a sign-off list of names, a form's "Other:"
         return _add(found, text, inherited, done, lenient=True)
     if _TODO_INLINE.search(text) and role != "agenda":
         return _add(found, text, inherited, done, lenient=True)
@@ -375,7 +382,7 @@ def _block_action(
         ):
             return False
         return _add(found, text, inherited, done, lenient=True)
-    if role in {"agenda", "questions", "background", "consequences", "attendees"}:
+    if role in {"agenda", "questions", "background", "consequences", "attendees", "form"}:
         return False
     if role in {"decisions", "done"}:
         return False
