@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from workers.analyse import analyse
-from workers.digest.blocks import Block
+from workers.digest.blocks import Block, DocumentModel
 from workers.digest.sections import heading_role, split_sections
 
 DATE = dt.date(2026, 3, 4)  # a Wednesday
@@ -228,3 +228,90 @@ def test_owner_and_due_lines_attach_to_the_task_above():
     action = _one(text)
     assert action["owners"] == ["Tom Brennan"]
     assert action["due_date"] == "2026-03-20"
+
+
+def test_a_registers_action_column_gives_tasks_with_owner_and_target_date():
+    """A RAID log export: title rows above the header, a type column, an action column."""
+    model = DocumentModel(
+        blocks=[
+            Block(
+                "table",
+                header=["Portal RAID log", "", "", "", "", ""],
+                rows=[
+                    ["Exported 2026-05-18", "", "", "", "", ""],
+                    ["Type", "Description", "Action", "Action owner", "Target date", "Status"],
+                    [
+                        "Risk",
+                        "Drafts may not migrate",
+                        "Run a trial migration",
+                        "Ama",
+                        "2026-05-29",
+                        "Open",
+                    ],
+                    [
+                        "Issue",
+                        "Staging was down",
+                        "Ask for a report",
+                        "Leo",
+                        "2026-05-11",
+                        "Closed",
+                    ],
+                    ["Assumption", "Budget holds", "", "", "", "Open"],
+                ],
+            )
+        ]
+    )
+    digest = analyse("", model=model)
+    assert [(a["text"], a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Run a trial migration", ["Ama"], "2026-05-29")
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Ask for a report"]
+    assert [r["text"] for r in digest["risks"]] == ["Drafts may not migrate"]
+
+
+def test_boxes_of_a_form_and_a_sign_off_list_are_not_tasks():
+    text = (
+        "## How would you assess the maturity?\n\n"
+        "- [ ] Initial setup\n- [x] Working towards first release\n\n"
+        "## Signed-off-by:\n\n"
+        "- [ ] (aldermoor) Carmen Ortiz\n"
+    )
+    digest = analyse(text)
+    assert digest["action_items"] == [] and digest["done_actions"] == []
+
+
+def test_a_label_inside_a_paragraph_and_glued_speaker_turns():
+    model = DocumentModel(
+        blocks=[
+            Block("heading", "Discussion", 2),
+            Block(
+                "paragraph", "Builds were slow again. [Action Item] Nnamdi: add the old devices."
+            ),
+            Block("heading", "Next steps", 2),
+            Block("paragraph", "Haruto: Send the draft by Friday Beatriz: Book the room"),
+        ],
+        date=DATE,
+    )
+    actions = analyse("", model=model)["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Nnamdi"], None),
+        (["Haruto"], "2026-03-06"),
+        (["Beatriz"], None),
+    ]
+
+
+def test_a_request_by_name_and_me_in_a_mail_are_owned():
+    model = DocumentModel(
+        blocks=[
+            Block("paragraph", "Dieter, please confirm the new schedule by Friday."),
+            Block("heading", "Actions", 3),
+            Block("list_item", "me: move the Tuesday meetings"),
+        ],
+        date=DATE,
+        author="Ingrid Solberg <ingrid@example.org>",
+    )
+    actions = analyse("", model=model)["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Dieter"], "2026-03-06"),
+        (["Ingrid Solberg"], None),
+    ]
