@@ -212,7 +212,7 @@ class ActionList:
             common = len(words & other)
             if common < 3 or common / min(len(words), len(other)) < 0.85:
                 continue
-            if _DIGIT.search(" ".join(words ^ other)):
+            if _DIGIT.search(" ".join(words - other)) and _DIGIT.search(" ".join(other - words)):
                 continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
             return action
         return None
@@ -450,7 +450,8 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
 
 _TASK_HEADER = re.compile(
     r"\b(?:action(?: item)?s?|tasks?|what|items?|next steps?|to-?dos?|follow[- ]?ups?"
-    r"|deliverables?|work items?|activity|activities|description|name|title)\b",
+    r"|deliverables?|work items?|activity|activities|description|name|title|stor(?:y|ies)"
+    r"|tickets?|features?|epics?|backlog items?)\b",
     re.IGNORECASE,
 )
 

@@ -248,16 +248,7 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     if text_col is None:
         return
     heading = block.header[text_col].lower()
-    types = (
-        {
-            cell.strip().lower()
-            for row in block.rows
-            for cell in row[roles["category"] : roles["category"] + 1]
-        }
-        if "category" in roles
-        else set()
-    )
-    typed = bool(types & RISK_TYPES)
+    typed = _raid_typed(block, roles)
     is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
         "likelihood" in roles or "impact" in roles or typed
     )
@@ -280,6 +271,18 @@ def _register(block: Block, role: str, found: RiskList) -> None:
             level=_register_severity(cell, roles),
             kind=_CATEGORY_ALIASES.get(cell(roles.get("category")).lower()) or category(text),
         )
+
+
+_RAID_WORDS = RISK_TYPES | {"assumption", "assumptions", "action", "actions", "decision"}
+
+
+def _raid_typed(block: Block, roles: dict[str, int]) -> bool:
+    """A RAID log's type column (Risk / Assumption / Issue / Dependency per row)."""
+    column = roles.get("category")
+    if column is None or not re.search(r"type|kind|raid", block.header[column], re.I):
+        return False
+    values = [row[column].strip().lower() for row in block.rows if column < len(row)]
+    return bool(values) and sum(v in _RAID_WORDS for v in values) * 2 >= len(values)
 
 
 def _cell(row: list[str]) -> Callable[[int | None], str]:

@@ -88,7 +88,7 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:action items?|actions?|next steps?|to-?dos?|to do|follow[- ]?ups?|tasks?"
             r"|assignments?|action plan|action log|work items|owners?|what we will do"
-            r"|next sprint|sprint backlog|commitments|take-?aways|unfinished|to address"
+            r"|next sprint|sprint backlog|commitments|committed|take-?aways|unfinished|to address"
             r"|outstanding (?:items|tasks|work)|planned for|plans? for (?:the )?next|next (?:period"
             r"|week|month|quarter)|upcoming work|coming up|priorities for)\b"
         ),

@@ -33,7 +33,8 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r".*\b(?:risks?|descriptions?|issues?|actions?|action items?|tasks?|items?|decisions?"
             r"|titles?|details?|milestones?|events?|what|next steps?|to-?dos?|follow[- ]?ups?"
-            r"|deliverables?|summary|name|activity|activities|topic|blockers?|concerns?)\b.*"
+            r"|deliverables?|summary|name|activity|activities|topic|blockers?|concerns?"
+            r"|stor(?:y|ies)|tickets?|features?|epics?)\b.*"
         ),
     ),
     # A register's own task column ("Risk | … | Action | Action owner | Target date").
