@@ -315,3 +315,10 @@ def test_a_request_by_name_and_me_in_a_mail_are_owned():
         (["Dieter"], "2026-03-06"),
         (["Ingrid Solberg"], None),
     ]
+
+
+def test_lower_case_nicks_in_prose_when_one_looks_like_a_nick():
+    action = _one("- tsoto and gk-ng to send the updated proposal by next Tuesday\n")
+    assert action["owners"] == ["tsoto", "gk-ng"]
+    assert action["due_date"] == "2026-03-10"
+    assert _actions("- docs and tests to be updated\n") == []

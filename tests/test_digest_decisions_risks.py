@@ -152,3 +152,19 @@ def test_the_summary_leads_with_what_changed():
     assert (
         summary[0] == "The go-live moved from 3 March to 17 March because the vendor API is late."
     )
+
+
+def test_consensus_is_a_decision_but_a_person_agreeing_to_do_something_is_a_task():
+    text = (
+        "There was also consensus that new crates are a policy question. "
+        "@svalente agreed to collect the list of files every repository needs."
+    )
+    digest = analyse(text)
+    assert digest["decisions"] == [
+        "There was also consensus that new crates are a policy question."
+    ]
+    assert [a["owners"] for a in digest["action_items"]] == [["@svalente"]]
+
+
+def test_blocking_label_is_a_risk():
+    assert len(analyse("Blocking: the e2e suite is still red on two distros")["risks"]) == 1

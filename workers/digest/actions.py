@@ -427,7 +427,7 @@ def _speaker_action(
 
 def _first_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!;?])\s+(?=[A-Z@\[])", text)
-    return [p.strip() for p in parts[:4] if p.strip()]
+    return [p.strip() for p in parts[:40] if p.strip()]
 
 
 def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bool:

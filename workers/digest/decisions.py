@@ -41,6 +41,7 @@ _SENTENCE = re.compile(
     r"|the one we(?:'ve| have) chosen|chosen option|we(?:'re| are) (?:moving|going|switching)"
     r" (?:directly )?to|shelved(?: for now)?|motion (?:carried|passed|approved|fails|failed)"
     r"|vote (?:passed|carried|failed)|passed unanimously|carried unanimously|lazy consensus"
+    r"|(?:there was|we have|we reached|with) (?:\w+ )?consensus|consensus (?:that|on|to)"
     r"|consensus (?:was|is) (?:reached|to)|no objections?)\b"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
     re.IGNORECASE,
@@ -73,7 +74,18 @@ def decision_label(text: str) -> str | None:
     return body
 
 
+_COMMITMENT = re.compile(
+    r"^(?!(?:we|they|it|all|everyone|everybody|the|this|that|both|members|committee|board"
+    r"|team|group|participants|attendees)\b)"
+    r"(?:@[\w.-]+|[A-Z][\w'’-]+(?:\s[A-Z][\w'’-]+)?)\s+(?:has\s+|have\s+)?"
+    r"(?:agreed|volunteered|offered|promised)\s+to\b",
+    re.IGNORECASE,
+)
+
+
 def is_decision_sentence(sentence: str) -> bool:
+    if _COMMITMENT.match(sentence):
+        return False  # "@svalente agreed to collect …" is a task someone took
     return (
         bool(_SENTENCE.search(sentence))
         and not _NOT.search(sentence)

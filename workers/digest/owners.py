@@ -91,8 +91,10 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
         return part if part.lower() not in NON_NAME_WORDS and part not in _NOT_INITIALS else None
     if person_name(part, ctx.lower_vocabulary if not lenient else None) == part:
         return part
-    if lenient and _NICK.match(part) and part not in NON_NAME_WORDS and len(part) >= 2:
-        return part
+    if _NICK.match(part) and part not in NON_NAME_WORDS and len(part) >= 2:
+        # A lower-case nick: on an explicit action line, or when it looks like one (gk-ng).
+        if lenient or re.search(r"[\d_\-\[\]|`^]", part):
+            return part
     return None
 
 
@@ -114,6 +116,9 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
         return None
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]
     owners = [owner_part(p, ctx, lenient=lenient) for p in parts]
+    if len(parts) > 1 and any(owners) and not all(owners):
+        # "tsoto and gk-ng to …": one nick vouches for its lower-case partner.
+        owners = [o or owner_part(p, ctx, lenient=True) for o, p in zip(owners, parts, strict=True)]
     if not owners or not all(owners):
         return None
     start = match.start("verbword") if match.group("verbword") else match.end()

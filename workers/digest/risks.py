@@ -32,7 +32,7 @@ MAX_RISKS = 50
 _LEVELS = ("low", "medium", "high")
 
 _LABEL = re.compile(
-    r"^(?:\[\s*)?(?P<label>risks?|issues?|blockers?|blocked|concerns?|dependency|dependencies"
+    r"^(?:\[\s*)?(?P<label>risks?|issues?|blockers?|blocked|blocking|concerns?|dependency|dependencies"
     r"|impediments?|threat)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
     r"[^\]]{1,40})\])?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,

@@ -118,7 +118,7 @@ def split_names(value: str) -> list[str]:
     return [part for part in re.split(r"\s*(?:,|;|\band\b|&|\|)\s*", value) if part.strip()]
 
 
-SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9£$€])")
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9£$€@])")
 ABBREVIATION_END = re.compile(
     r"(?:\b(?:e\.g|i\.e|etc|vs|approx|incl|no|nos|mr|mrs|ms|dr|prof|st|fig|dept|est|jan|feb"
     r"|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.|\b[A-Z]\.)$",
