@@ -28,7 +28,10 @@ class Context:
     author: str | None = None
 
 
-_TOKEN = r"@?[^\W\d_][\w.'’\-]*"
+_TOKEN = (
+    r"(?!(?:to|will|shall|should|must|agreed|volunteered|volunteers|offered|has|have|is|are"
+    r"|can|please|needs?|promised|takes?|owns)\b)@?[^\W\d_][\w.'’\-]*"
+)
 _NAME = rf"(?:the\s+)?{_TOKEN}(?:\s+(?:(?:van|von|de|da|del|der|di|du|la|le)\s+)?{_TOKEN}){{0,2}}"
 _VERBS = (
     r"to|will|shall|should|must|needs? to|is to|are to|has agreed to|agreed to|have agreed to"
@@ -112,6 +115,8 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
     verb = (match.group("verb") or "").lower()
     if verb in _NON_ACTION_VERBS:
         return None
+    if (match.group("verbword") or "").lower() == "to" and match.group("verb")[:1].isupper():
+        return None  # "Assigned to Priya …", "Welcome to Berlin"
     if match.group("colon") and not lenient:
         return None
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]

@@ -70,7 +70,8 @@ NON_NAME_WORDS = (
     consideration considerations positive negative neutral good bad ugly started stopped
     continue keep stop start more less unassigned none present absent people lines said
     meeting summary log logs chair secretary yes no ok okay thanks thank agreed accepted
-    rejected resolved approved done todo wip blocked waiting pending ongoing new old
+    rejected resolved approved done todo wip blocked waiting pending ongoing new old assigned
+    welcome thanks congratulations reminder
     """.split()
     )
 )
