@@ -168,3 +168,28 @@ def test_consensus_is_a_decision_but_a_person_agreeing_to_do_something_is_a_task
 
 def test_blocking_label_is_a_risk():
     assert len(analyse("Blocking: the e2e suite is still red on two distros")["risks"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        (
+            "Three quotes were compared. Agreed: to award the contract to Northgate.",
+            "to award the contract to Northgate.",
+        ),
+        ("Minutes of the last meeting agreed as a correct record.", None),
+        ("19:09 <lunara> #agreed tag 1.0rc1 on Monday", "tag 1.0rc1 on Monday"),
+        (
+            "AGREED freeze infrastructure changes for the move",
+            "freeze infrastructure changes for the move",
+        ),
+        ("The Steering Council accepts the community vote.", None),
+        ("Code freeze moved from 14 July to 21 July because of the API change.", None),
+    ],
+)
+def test_more_decision_conventions(text, decision):
+    assert analyse(text)["decisions"] == [decision or text]
+
+
+def test_a_slip_is_not_a_decision():
+    assert analyse("The vendor API slipped by two weeks.")["decisions"] == []

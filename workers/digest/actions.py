@@ -46,6 +46,8 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _DIGIT = re.compile(r"\d")
+# Meeting-bot tables print the tag without a colon: "ACTION elena_r to book the van".
+_CAPS_LABEL = re.compile(r"^(?:ACTION|TODO)\s+(?P<body>\S.+)$")
 _INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
 _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTODO\b", re.I)
 _DONE = re.compile(
@@ -275,6 +277,9 @@ def _clean(text: str) -> str:
 def label_body(text: str) -> tuple[str, list[str]] | None:
     """The task after an action label ("ACTION: …", "[Action Item] …", "AI: …"), with the
     owner a qualifier names ("Action (Priya): …"); None when the text carries no label."""
+    caps = _CAPS_LABEL.match(text)
+    if caps:
+        return caps.group("body").strip(), []
     match = _LABEL.match(text)
     if not match:
         return None

@@ -27,6 +27,10 @@ _LABEL = re.compile(
     r"(?:#?\d+)?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
+# Meeting-bot tables print the tag without a colon: "AGREED freeze changes from 3 to 7 August".
+_CAPS_LABEL = re.compile(
+    r"^(?P<label>AGREED|DECIDED|DECISION|RESOLVED|RESOLUTION|ACCEPTED)\s+(?P<body>\S.+)$"
+)
 _SENTENCE = re.compile(
     r"\b(?:(?:we|it was|the \w+(?: \w+)?|they|all|everyone|group|committee|board|tsc|team)"
     r"\s+(?:have\s+|has\s+|had\s+)?(?:unanimously\s+)?(?:agreed|decided|resolved|approved"
@@ -42,6 +46,11 @@ _SENTENCE = re.compile(
     r" (?:directly )?to|shelved(?: for now)?|motion (?:carried|passed|approved|fails|failed)"
     r"|vote (?:passed|carried|failed)|passed unanimously|carried unanimously|lazy consensus"
     r"|(?:there was|we have|we reached|with) (?:\w+ )?consensus|consensus (?:that|on|to)"
+    r"|agreed as (?:a )?(?:correct|true|accurate)|approved as (?:a )?(?:correct|true|accurate)"
+    r"|(?:council|committee|board|tsc|team|group|we|chair)\s+(?:accepts|approves|rejects|adopts"
+    r"|endorses|ratifies|confirms)\b|(?:proceeding|will proceed|go(?:ing)? ahead) with"
+    r"|(?:moved?|moves|pushed|postponed|rescheduled|brought forward|deferred)\s+from\s+"
+    r"\S[^.;]{0,40}\s+to\s"
     r"|consensus (?:was|is) (?:reached|to)|no objections?)\b"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
     re.IGNORECASE,
@@ -60,7 +69,7 @@ _QUIET = {"background", "consequences", "agenda", "questions", "feedback", "atte
 
 def decision_label(text: str) -> str | None:
     """The decision after a label ("Agreed: …", "Chosen option: …"), else None."""
-    match = _LABEL.match(text)
+    match = _LABEL.match(text) or _CAPS_LABEL.match(text)
     if not match:
         return None
     label = match.group("label").lower()
@@ -141,7 +150,10 @@ def extract_decisions(sections: list[Section]) -> list[str]:
             if section.role in _QUIET:
                 continue
             for sentence in sentences(text) if len(text) < 3000 else []:
-                if is_decision_sentence(sentence):
+                inline = decision_label(sentence)  # "… compared. Agreed: to award the contract."
+                if inline:
+                    add(inline)
+                elif is_decision_sentence(sentence):
                     add(sentence)
     return found
 

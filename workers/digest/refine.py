@@ -102,7 +102,15 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             continue
         irc = _IRC.match(text)
         if irc:
-            out.append(_speaker(block, irc.group("nick"), irc.group("text")))
+            said = irc.group("text")
+            command = _MEETBOT_COMMAND.match(said)
+            if command:
+                name = command.group("cmd").upper()
+                name = {"AGREE": "AGREED", "ACCEPT": "ACCEPTED", "REJECT": "REJECTED"}.get(
+                    name, name
+                )
+                said = f"{name}: {said[command.end() :]}"
+            out.append(_speaker(block, irc.group("nick"), said))
             continue
         turn = _SPEAKER.match(text)
         if turn:
