@@ -317,6 +317,7 @@ def test_main_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert document["id"] == "t-sync"
     assert document["error"] is None
     assert document["chars"] > 0 and document["analyse_ms"] > 0
+    assert document["analyse_cpu_ms"] > 0
     system, baseline = document["system"], document["baseline"]
     assert system["actions"]["labelled"] == 2
     assert system["decisions"]["labelled"] == 1
@@ -338,6 +339,8 @@ def test_main_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert figures["by_format"]["md"]["actions"]["baseline_f1"] == 0.5
     assert figures["joined"]["documents"] == 1
     assert figures["joined"]["chars"] == document["chars"]
+    assert total["analyse_cpu_ms"]["chars"] == document["chars"]
+    assert "analyse CPU time: median" in printed
     assert "texts joined into one" in printed
 
 
