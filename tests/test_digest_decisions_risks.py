@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from workers.analyse import analyse
+from workers.digest.blocks import Block, DocumentModel
 
 
 @pytest.mark.parametrize(
@@ -193,3 +194,44 @@ def test_more_decision_conventions(text, decision):
 
 def test_a_slip_is_not_a_decision():
     assert analyse("The vendor API slipped by two weeks.")["decisions"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The audit cannot start until the engagement letter is signed.",
+        "The contract exposes the Foundation to a liability of EUR 180,000.",
+        "Moderators report burnout after the traffic doubled.",
+        "The adopters list is the weak point: only three adopters agreed to be named.",
+        "The API is still in beta; if it changes again the sync breaks.",
+        "We are stuck until the change board meets.",
+    ],
+)
+def test_more_risk_wordings(text):
+    assert len(analyse(text)["risks"]) == 1
+
+
+def test_a_meeting_bot_table_is_read_as_prose():
+    model = DocumentModel(
+        blocks=[
+            Block(
+                "table",
+                header=["Infra updates", "elena_r", "15:01"],
+                rows=[
+                    [
+                        "INFO the move depends on the provider finishing the cross-connect",
+                        "elena_r",
+                        "15:02",
+                    ],
+                    ["AGREED freeze infrastructure changes from 3 to 7 August", "elena_r", "15:14"],
+                    ["ACTION: jdiallo to draft the alert rules", "elena_r", "15:20"],
+                ],
+            )
+        ]
+    )
+    digest = analyse("", model=model)
+    assert [r["text"] for r in digest["risks"]] == [
+        "the move depends on the provider finishing the cross-connect"
+    ]
+    assert digest["decisions"] == ["freeze infrastructure changes from 3 to 7 August"]
+    assert [a["owners"] for a in digest["action_items"]] == [["jdiallo"]]

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 
 from workers.digest.blocks import Block
+from workers.digest.tables import column_roles
 from workers.digest.text import continues, heading_level
 from workers.digest.words import NON_NAME_WORDS, person_name
 
@@ -29,6 +30,7 @@ _IRC = re.compile(
 _TRAILER = re.compile(r"\s*\(\s*[\w\-\[\]\\`^{}|.]{1,32},\s*\d{1,2}:\d\d(?::\d\d)?\s*\)\s*$")
 # "[9]last week's minutes approved": a link-reference marker of converted minutes.
 _REFERENCE = re.compile(r"^\[\d{1,3}\]\s*")
+_BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
 _RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
 _MEETBOT_COMMAND = re.compile(
@@ -71,13 +73,19 @@ _FIELD_WORDS = frozenset(
 
 def refine(blocks: Iterable[Block]) -> list[Block]:
     """The blocks with speaker turns, chat lines, rules and tallies made explicit."""
-    blocks = list(_split_lines(blocks))
+    tables_read = [
+        part
+        for block in blocks
+        for table in (_table_header(block) if block.kind == "table" else [block])
+        for part in _prose_table(table)
+    ]
+    blocks = list(_split_lines(tables_read))
     nicks = _known_nicks(blocks)
     repeated = _repeated_labels(blocks)
     out: list[Block] = []
     for block in blocks:
         if block.kind == "table":
-            out.extend(_table_header(block))
+            out.append(block)
             continue
         if block.kind not in {"paragraph", "list_item"}:
             out.append(block)
@@ -171,6 +179,19 @@ def _table_header(block: Block) -> list[Block]:
             )
             return [*titles, table]
     return [block]
+
+
+def _prose_table(block: Block) -> list[Block]:
+    """A table without a single known column (meeting-bot minutes rendered as a table of
+    "INFO text | nick | time" rows) is prose: one paragraph per row, its longest cell."""
+    if block.kind != "table" or column_roles(block.header):
+        return [block]
+    rows = [block.header, *block.rows] if block.header else block.rows
+    texts = [max(row, key=len).strip() for row in rows if row and max(row, key=len).strip()]
+    return [
+        Block("paragraph", _BOT_TAG.sub("", text), line=block.line, page=block.page)
+        for text in texts
+    ]
 
 
 def _speaker(block: Block, name: str, text: str) -> Block:

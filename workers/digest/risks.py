@@ -47,7 +47,15 @@ _WORDS = re.compile(
     r"|could (?:delay|slip|miss|exceed|impact|affect|jeopardi[sz]e|fail|prevent|block)"
     r"|likely to (?:slip|overrun|be late|miss|exceed)|has slipped|is slipping|behind schedule"
     r"|over budget|overrun|worried|bottleneck|single point of failure|understaffed"
-    r"|no (?:one|owner|maintainer) (?:for|to)|bus factor)",
+    r"|no (?:one|owner|maintainer) (?:for|to)|bus factor|liabilit(?:y|ies)|exposes? (?:us|the)"
+    r"|cannot (?:start|proceed|continue|go ahead|ship|launch|release|be completed|begin|finish)"
+    r"|can't (?:start|proceed|continue|ship|release)|stuck|burn-?out|weak (?:point|spot)"
+    r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble|deprecat\w+"
+    r"|(?:will|would) break|end of life|no longer supported|unsupported|at stake"
+    r"|only (?:one|two|three) (?:person|people|developers?|maintainers?|engineers?|adopters?)"
+    r"|only \w+ knows|reduced (?:review )?capacity"
+    r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
+    r"|costs?|lose|loses|miss(?:es)?)\b)",
     re.IGNORECASE,
 )
 _NO_RISK = re.compile(

@@ -113,9 +113,7 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:context|background|problem statement|motivation|considered options|options"
             r"|alternatives|decision drivers|introduction|purpose|references|links|appendix"
-            r"|glossary|terminology|prior art|goals?|non-goals|scope|requirements|assumptions"
-            r"|detailed design|design|proposal|rationale|timeline of events|timeline|impact"
-            r"|root cause\w*|contributing factors|description|overview)\b"
+            r"|glossary|terminology|prior art|non-goals|timeline of events)\b"
         ),
     ),
     (
