@@ -322,3 +322,10 @@ def test_lower_case_nicks_in_prose_when_one_looks_like_a_nick():
     assert action["owners"] == ["tsoto", "gk-ng"]
     assert action["due_date"] == "2026-03-10"
     assert _actions("- docs and tests to be updated\n") == []
+
+
+def test_owner_in_brackets_and_fields_after_a_full_stop():
+    first = _one("## Next steps\n\n- (Rafael): publish the SDK wrapper by 27 February.\n")
+    assert (first["owners"], first["due_date"]) == (["Rafael"], "2026-02-27")
+    second = _one("## Actions\n\n- Add expiry alerts. Owner: k.lam. Due: 2026-07-24.\n")
+    assert (second["owners"], second["due_date"]) == (["k.lam"], "2026-07-24")

@@ -123,3 +123,24 @@ def test_superseded_wordings(line):
     digest = analyse(f"Date: 4 March 2026\n\n{line}\n")
     assert {d["date"] for d in digest["superseded_dates"]} == {"2026-09-12"}
     assert "2026-09-26" in {d["date"] for d in digest["key_dates"]}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "due"),
+    [
+        (
+            "Ana to turn the notes into a draft by the next steering meeting on 6 March",
+            "2026-03-06",
+        ),
+        ("Yusuf will pull the report and share it next Tuesday", "2026-03-10"),
+        ("Kowalczyk to send the template this week", "2026-03-06"),
+    ],
+)
+def test_more_deadline_wordings(sentence, due):
+    date = deadline(sentence, WEDNESDAY)[1]
+    assert date is not None and date.isoformat() == due
+
+
+def test_a_key_value_table_gives_the_document_date():
+    blocks = [Block("table", header=["Item", "Detail"], rows=[["Charter date", "12 January 2026"]])]
+    assert document_date(blocks) == dt.date(2026, 1, 12)

@@ -62,7 +62,8 @@ _DONE = re.compile(
 )
 _FIELD = re.compile(
     r"\b(?P<key>owner|responsible|assigned to|assignee|action owner|who|due(?: date)?|deadline"
-    r"|target date|priority|when|status)\s*[:=]\s*(?P<value>[^,;)|\]]+)",
+    r"|target date|priority|when|status)\s*[:=]\s*"
+    r"(?P<value>(?:(?!\.\s|\s(?:due|owner|deadline|priority|status)\b)[^,;)|\]])+)",
     re.IGNORECASE,
 )
 _FIELD_LINE = re.compile(

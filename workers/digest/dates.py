@@ -95,7 +95,17 @@ _EVENT_AFTER = re.compile(
     r"|stand-?up|review|retro|offsite|kick-?off|webinar|presentation|event|plenary|board)\b",
     re.IGNORECASE,
 )
-_SELF_DUE = re.compile(r"^(?:within|in\s|eod|eow|eom|eoq|cob|close|end\b|the end)", re.I)
+# "by the next steering meeting on 6 March": the deadline is the event's date.
+_BY_EVENT = re.compile(
+    r"\b(?:by|before|until|ahead of|in time for)\s+(?:the\s+)?(?:next\s+)?[\w\s-]{0,30}"
+    r"(?:meeting|call|session|review|sync|plenary|board|summit|workshop|release|retro)\s+on\s*$",
+    re.IGNORECASE,
+)
+_SELF_DUE = re.compile(
+    r"^(?:within|in\s|eod|eow|eom|eoq|cob|close|end\b|the end|next\s|this\s|today|tomorrow"
+    r"|tonight)",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +265,9 @@ def deadline(
             continue  # "the 12 May meeting", "Friday's call"
         if _DUE_MARKER.search(before) or _SELF_DUE.match(hit.text):
             return hit.text, hit.date
-        if _ON_MARKER.search(before) and not _EVENT_BEFORE.search(before[:-3]):
+        if _ON_MARKER.search(before) and (
+            not _EVENT_BEFORE.search(before[:-3]) or _BY_EVENT.search(before)
+        ):
             return hit.text, hit.date
     for hit in hits:
         # A bare date closing the task ("send the deck - 12 March", "(Friday)") is its deadline.
@@ -271,7 +283,9 @@ def deadline(
 
 _DATE_LINE = re.compile(
     r"^(?:meeting\s+)?(?:date|dated|when|held on|meeting date|date of meeting|date and time"
-    r"|date/time|last updated|status date|report date|as of|week of|sprint end)\s*[:\-–]\s*(.+)$",
+    r"|date/time|last updated|status date|report date|as of|week of|sprint end|charter date"
+    r"|(?:prepared|approved|issued|written|created|published) on|version date|effective date"
+    r"|document date|date (?:issued|approved|prepared))\s*[:\-–]\s*(.+)$",
     re.IGNORECASE,
 )
 _FILENAME_DATE = re.compile(
@@ -329,6 +343,11 @@ def document_date(
         elif block.kind == "heading" and heading_date is None:
             heading_date = _absolute(block.text, dayfirst) or date_from_name(block.text)
         elif block.kind == "table" and block.header:
+            # A key/value table under the title: "Date | 4 March 2026".
+            for row in [block.header, *block.rows][:12]:
+                if len(row) >= 2 and (match := _DATE_LINE.match(f"{row[0]}: {row[1]}")):
+                    if found := _absolute(match.group(1), dayfirst):
+                        return found
             for i, cell in enumerate(block.header):
                 if re.fullmatch(r"\W*date\W*", cell, re.IGNORECASE) and block.rows:
                     row = block.rows[0]

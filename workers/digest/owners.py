@@ -71,6 +71,8 @@ _TRAILING = re.compile(
     r"(?:\(\s*(?P<paren>[^()]{2,40})\s*\)|\s[-–—]\s+(?P<dash>[^-–—]{2,40})|\s(?P<at>@[\w.\-]{2,40}))"
     r"\s*[.;]?$"
 )
+# "(Rafael): publish the SDK wrapper", "[Priya] send the notes".
+_BRACKETED_OWNER = re.compile(r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]\s*[:\-–—]?\s+\S")
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
 
 
@@ -136,6 +138,11 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     lead = leading_owners(text, ctx, lenient=lenient)
     if lead:
         return lead[0]
+    bracketed = _BRACKETED_OWNER.match(text)
+    if bracketed:
+        names = [owner_part(p, ctx, lenient=True) for p in split_names(bracketed.group(1))]
+        if names and all(names):
+            return [n for n in names if n]
     assigned = ASSIGNED.search(text)
     if assigned:
         names = [
