@@ -46,6 +46,12 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _DIGIT = re.compile(r"\d")
+# Sign-offs and bare dates: "Thanks all,", "Have a nice weekend,", "2026-09-09".
+_CLOSING = re.compile(
+    r"^(?:thanks|thank you|cheers|best|regards|have a (?:nice|good|great)|see you)\b"
+    r"|^[\d\s./-]+$|^edit this page",
+    re.IGNORECASE,
+)
 # Meeting-bot tables print the tag without a colon: "ACTION elena_r to book the van".
 _CAPS_LABEL = re.compile(r"^(?:ACTION|TODO)\s+(?P<body>\S.+)$")
 _INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
@@ -309,6 +315,8 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
     role = section.role
     # Boxes under a question ("How would you assess the maturity?") are a form's options.
     form = section.heading.rstrip().endswith("?")
+    # Prose beside a list of tasks introduces or comments it; it is read like notes.
+    listed = role == "actions" and any(b.kind in {"list_item", "table"} for b in section.blocks)
     group_owner: tuple[int, str] | None = None  # (level, owner) of a bare name over items
     last_was_action = False
     for block in section.blocks:
@@ -331,9 +339,10 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
                 continue
         if group_owner is not None and block.level <= group_owner[0]:
             group_owner = None
-        last_was_action = _block_action(
-            block, text, "form" if form else role, ctx, found, group_owner
-        )
+        here = "form" if form else role
+        if listed and block.kind == "paragraph":
+            here = "notes"
+        last_was_action = _block_action(block, text, here, ctx, found, group_owner)
         if (
             not last_was_action
             and role == "actions"
@@ -381,7 +390,8 @@ def _block_action(
         return False
     if role == "actions":
         if (
-            META_LINE.match(text)
+            _CLOSING.match(text)
+            or META_LINE.match(text)
             or field_line(text)
             or _bare_owner(text, ctx)
             or (text.endswith(":") and len(text) < 60)
