@@ -120,20 +120,25 @@ def test_digest_is_json_serialisable_and_deterministic(digests):
     assert set(json.loads(first)) == {
         "summary",
         "action_items",
+        "done_actions",
         "risks",
         "decisions",
         "key_dates",
+        "superseded_dates",
+        "document_date",
         "people",
         "keywords",
         "stats",
     }
 
 
-def test_summary_sentences_come_from_the_text_in_order():
+def test_summary_sentences_come_from_the_text_and_lead_with_what_changed():
+    """Sentences are quoted as written; a decision leads, the rest follow in text order."""
     text = (FIXTURES / "project_charter.txt").read_text(encoding="utf-8")
     summary = analyse(text)["summary"]
-    positions = [text.index(sentence) for sentence in summary]
-    assert positions == sorted(positions)
+    assert summary[0] == "The charter was approved by the steering committee on 15 January 2027."
+    positions = [text.index(sentence) for sentence in summary[1:]]
+    assert len(positions) >= 2 and positions == sorted(positions)
 
 
 def _one_action(line: str, **kwargs: Any) -> dict[str, Any]:

@@ -1,0 +1,331 @@
+"""Sections with roles and action items (workers.digest.sections / actions / owners).
+
+Inline texts only; no database: ``pytest --noconftest tests/test_digest_actions.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from workers.analyse import analyse
+from workers.digest.blocks import Block, DocumentModel
+from workers.digest.sections import heading_role, split_sections
+
+DATE = dt.date(2026, 3, 4)  # a Wednesday
+
+
+def _actions(text: str, **kwargs: Any) -> list[dict[str, Any]]:
+    return analyse(text, reference_date=kwargs.pop("reference_date", DATE), **kwargs)[
+        "action_items"
+    ]
+
+
+def _one(text: str, **kwargs: Any) -> dict[str, Any]:
+    actions = _actions(text, **kwargs)
+    assert len(actions) == 1, actions
+    return actions[0]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [
+        ("Action items", "actions"),
+        ("Action Items, by person", "actions"),
+        ("Next steps", "actions"),
+        ("Next sprint", "actions"),
+        ("Decisions", "decisions"),
+        ("Decision Outcome", "decisions"),
+        ("Risks and issues", "risks"),
+        ("Blockers", "risks"),
+        ("People Present (lines said)", "attendees"),
+        ("Agenda", "agenda"),
+        ("Feedback", "feedback"),
+        ("What went well", "feedback"),
+        ("Grouped topics", "feedback"),
+        ("Consequences", "consequences"),
+        ("Drawbacks", "consequences"),
+        ("Context and Problem Statement", "background"),
+        ("Open questions", "questions"),
+        ("3. Notes", "notes"),
+        ("Infrastructure", None),
+    ],
+)
+def test_heading_roles(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_an_unnamed_sub_heading_inherits_its_parents_role():
+    blocks = [
+        Block("heading", "Action items", 2),
+        Block("heading", "Infra", 3),
+        Block("list_item", "Set up the runner"),
+        Block("heading", "Risks", 2),
+    ]
+    sections = split_sections(blocks)
+    assert [(s.heading, s.role) for s in sections] == [
+        ("Action items", "actions"),
+        ("Infra", "actions"),
+        ("Risks", "risks"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "heading", ["Feedback", "Consequences", "Drawbacks", "Grouped topics", "Next sprint"]
+)
+def test_a_heading_is_never_a_person_risk_or_action(heading):
+    text = f"# Retro\n\n## {heading}\n\n- The pipeline was slow this sprint\n"
+    digest = analyse(text)
+    assert heading not in digest["people"]
+    assert all(heading not in r["text"] for r in digest["risks"])
+    assert all(heading not in a["text"] for a in digest["action_items"])
+    assert all(heading not in (a["owner"] or "") for a in digest["action_items"])
+
+
+@pytest.mark.parametrize(
+    ("line", "owners", "task"),
+    [
+        ("Maria to send the revised budget.", ["Maria"], "revised budget"),
+        ("Tom Brennan will book the cutover weekend.", ["Tom Brennan"], "cutover weekend"),
+        ("@jlee to review the pull request.", ["@jlee"], "pull request"),
+        ("Maria and @sam to draft the release notes.", ["Maria", "@sam"], "release notes"),
+        ("The DB team to rotate the credentials.", ["The DB team"], "rotate"),
+        ("ACTION: Priya to update the wiki page", ["Priya"], "wiki page"),
+        ("AI: Chen Wei - update the RAID log", ["Chen Wei"], "RAID log"),
+        ("**[Action Item]** Omar to file the ticket", ["Omar"], "ticket"),
+        ("Action (Lena): confirm the venue", ["Lena"], "venue"),
+        ("Assigned to Priya to chase the vendor contract.", ["Priya"], "vendor contract"),
+        ("Check the backup restore times (todo)", [], "backup restore"),
+        ("TODO: book the training room", [], "training room"),
+        ("- [ ] Review the vendor contract (Owner: Lena Fischer)", ["Lena Fischer"], "vendor"),
+    ],
+)
+def test_action_markers_and_owners(line, owners, task):
+    action = _one(line)
+    assert action["owners"] == owners
+    assert task in action["text"]
+    assert action["done"] is False
+
+
+@pytest.mark.parametrize(
+    ("text", "owner", "task"),
+    [
+        ("Priya: I will ping you about the budget.", "Priya", "ping you"),
+        ("Sam Okoro: will send an email to the vendor.", "Sam Okoro", "send an email"),
+        ("JL: will ask around for a volunteer.", "JL", "ask around"),
+        ("**Maria**: I'll draft the proposal.", "Maria", "draft the proposal"),
+    ],
+)
+def test_spoken_commitments_are_actions_of_the_speaker(text, owner, task):
+    action = _one(text)
+    assert action["owners"] == [owner]
+    assert task in action["text"]
+
+
+def test_a_speaker_musing_is_not_an_action():
+    assert _actions("Priya: I think the numbers look fine.") == []
+
+
+def test_lower_case_nicks_own_meeting_bot_actions_and_repeats_count_once():
+    """Meeting-bot minutes list each action up to three times; the chair is not its owner."""
+    text = (
+        "Meeting summary\n---------------\n"
+        "* Release planning  (nirik, 17:00:16)\n"
+        "  * ACTION: mkumar to draft the release notes  (nirik, 17:05:12)\n"
+        "  * ACTION: zbyszek and jlee to test the installer  (nirik, 17:06:40)\n\n"
+        "Action Items\n------------\n"
+        "* mkumar to draft the release notes\n"
+        "* zbyszek and jlee to test the installer\n\n"
+        "Action Items, by person\n-----------------------\n"
+        "* mkumar\n  * mkumar to draft the release notes\n"
+        "* **UNASSIGNED**\n  * (none)\n\n"
+        "People Present (lines said)\n---------------------------\n"
+        "* nirik (116)\n* mkumar (40)\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["text"]) for a in actions] == [
+        (["mkumar"], "mkumar to draft the release notes"),
+        (["zbyszek", "jlee"], "zbyszek and jlee to test the installer"),
+    ]
+
+
+def test_items_under_a_person_in_an_actions_section_belong_to_that_person():
+    text = "## Action items\n\n- Hamid\n  - prepare the demo for the next call\n"
+    assert _one(text)["owners"] == ["Hamid"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "What | Who | When",
+        "Item | Assignee | Deadline",
+        "Task | Owner | Due",
+        "Next step | Responsible | Date",
+    ],
+)
+def test_action_tables_with_any_reasonable_header(header):
+    text = f"{header}\nPublish the schedule | Ana Silva | 2026-03-20\nBook rooms | bob | Friday\n"
+    actions = _actions(text)
+    assert [(a["text"], a["owners"], a["due_date"]) for a in actions] == [
+        ("Publish the schedule", ["Ana Silva"], "2026-03-20"),
+        ("Book rooms", ["bob"], "2026-03-06"),
+    ]
+
+
+def test_action_table_status_done_is_not_open():
+    text = "Task | Owner | Status\nShip it | Ana | Done\nTest it | Bob | Open\n"
+    digest = analyse(text)
+    assert [a["text"] for a in digest["action_items"]] == ["Test it"]
+    assert [(a["text"], a["done"]) for a in digest["done_actions"]] == [("Ship it", True)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "- [x] Maria to send the minutes",
+        "- Maria to send the minutes (done)",
+        "- DONE: Maria to send the minutes",
+        "- Maria to send the minutes - completed",
+    ],
+)
+def test_done_items_are_kept_marked_done_and_are_not_open(line):
+    digest = analyse(f"## Action items\n\n{line}\n- Tom to book the room\n")
+    assert [a["text"] for a in digest["action_items"]] == ["Tom to book the room"]
+    assert len(digest["done_actions"]) == 1
+    assert digest["done_actions"][0]["done"] is True
+    assert "send the minutes" in digest["done_actions"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "## Action items\n\n- Improvements to issues?\n",
+        "- [ ] Should we move the meeting?\n",
+        "Maria to check whether the venue is free?\n",
+    ],
+)
+def test_questions_are_not_actions(text):
+    assert _actions(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "## Agenda\n\n- Maria to present the roadmap\n",
+        "## Consequences\n\n- Teams will need to migrate their configs.\n",
+        "The system will support single sign-on for all users.",
+        "We will review progress at the next meeting.",
+    ],
+)
+def test_not_actions(text):
+    assert _actions(text) == []
+
+
+def test_owner_and_due_lines_attach_to_the_task_above():
+    text = "## Actions\n\n- Update the project plan\n  Owner: Tom Brennan\n  Due: 20 March 2026\n"
+    action = _one(text)
+    assert action["owners"] == ["Tom Brennan"]
+    assert action["due_date"] == "2026-03-20"
+
+
+def test_a_registers_action_column_gives_tasks_with_owner_and_target_date():
+    """A RAID log export: title rows above the header, a type column, an action column."""
+    model = DocumentModel(
+        blocks=[
+            Block(
+                "table",
+                header=["Portal RAID log", "", "", "", "", ""],
+                rows=[
+                    ["Exported 2026-05-18", "", "", "", "", ""],
+                    ["Type", "Description", "Action", "Action owner", "Target date", "Status"],
+                    [
+                        "Risk",
+                        "Drafts may not migrate",
+                        "Run a trial migration",
+                        "Ama",
+                        "2026-05-29",
+                        "Open",
+                    ],
+                    [
+                        "Issue",
+                        "Staging was down",
+                        "Ask for a report",
+                        "Leo",
+                        "2026-05-11",
+                        "Closed",
+                    ],
+                    ["Assumption", "Budget holds", "", "", "", "Open"],
+                ],
+            )
+        ]
+    )
+    digest = analyse("", model=model)
+    assert [(a["text"], a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Run a trial migration", ["Ama"], "2026-05-29")
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Ask for a report"]
+    assert [r["text"] for r in digest["risks"]] == ["Drafts may not migrate"]
+
+
+def test_boxes_of_a_form_and_a_sign_off_list_are_not_tasks():
+    text = (
+        "## How would you assess the maturity?\n\n"
+        "- [ ] Initial setup\n- [x] Working towards first release\n\n"
+        "## Signed-off-by:\n\n"
+        "- [ ] (aldermoor) Carmen Ortiz\n"
+    )
+    digest = analyse(text)
+    assert digest["action_items"] == [] and digest["done_actions"] == []
+
+
+def test_a_label_inside_a_paragraph_and_glued_speaker_turns():
+    model = DocumentModel(
+        blocks=[
+            Block("heading", "Discussion", 2),
+            Block(
+                "paragraph", "Builds were slow again. [Action Item] Nnamdi: add the old devices."
+            ),
+            Block("heading", "Next steps", 2),
+            Block("paragraph", "Haruto: Send the draft by Friday Beatriz: Book the room"),
+        ],
+        date=DATE,
+    )
+    actions = analyse("", model=model)["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Nnamdi"], None),
+        (["Haruto"], "2026-03-06"),
+        (["Beatriz"], None),
+    ]
+
+
+def test_a_request_by_name_and_me_in_a_mail_are_owned():
+    model = DocumentModel(
+        blocks=[
+            Block("paragraph", "Dieter, please confirm the new schedule by Friday."),
+            Block("heading", "Actions", 3),
+            Block("list_item", "me: move the Tuesday meetings"),
+        ],
+        date=DATE,
+        author="Ingrid Solberg <ingrid@example.org>",
+    )
+    actions = analyse("", model=model)["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Dieter"], "2026-03-06"),
+        (["Ingrid Solberg"], None),
+    ]
+
+
+def test_lower_case_nicks_in_prose_when_one_looks_like_a_nick():
+    action = _one("- tsoto and gk-ng to send the updated proposal by next Tuesday\n")
+    assert action["owners"] == ["tsoto", "gk-ng"]
+    assert action["due_date"] == "2026-03-10"
+    assert _actions("- docs and tests to be updated\n") == []
+
+
+def test_owner_in_brackets_and_fields_after_a_full_stop():
+    first = _one("## Next steps\n\n- (Rafael): publish the SDK wrapper by 27 February.\n")
+    assert (first["owners"], first["due_date"]) == (["Rafael"], "2026-02-27")
+    second = _one("## Actions\n\n- Add expiry alerts. Owner: k.lam. Due: 2026-07-24.\n")
+    assert (second["owners"], second["due_date"]) == (["k.lam"], "2026-07-24")

@@ -1,0 +1,146 @@
+"""Dates: the document's own date, relative deadlines, events, superseded dates.
+
+Inline texts only; no database: ``pytest --noconftest tests/test_digest_dates.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from workers.analyse import analyse
+from workers.digest.blocks import Block, DocumentModel
+from workers.digest.dates import deadline, document_date
+
+WEDNESDAY = dt.date(2026, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "due"),
+    [
+        ("by Friday", "2026-03-06"),
+        ("by next Wednesday", "2026-03-11"),
+        ("by end of next week", "2026-03-13"),
+        ("by the end of the week", "2026-03-06"),
+        ("by EOM", "2026-03-31"),
+        ("by end of March", "2026-03-31"),
+        ("in two weeks", "2026-03-18"),
+        ("within 3 days", "2026-03-07"),
+        ("by 16 December", "2026-12-16"),
+        ("by 16 Dec 2026", "2026-12-16"),
+        ("before 2026-04-01", "2026-04-01"),
+        ("due tomorrow", "2026-03-05"),
+        ("by next week", "2026-03-13"),
+        ("by end of Q2", "2026-06-30"),
+    ],
+)
+def test_relative_deadlines_resolve_against_the_reference(phrase, due):
+    text, date = deadline(f"Ana to send the report {phrase}", WEDNESDAY)
+    assert date is not None and date.isoformat() == due, text
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Ana to present the roadmap at the summit on 1 October",
+        "Ana to demo the prototype at the community call on Thursday",
+        "Ana to prepare slides for the 12 May meeting",
+    ],
+)
+def test_an_event_date_is_not_a_deadline(sentence):
+    assert deadline(sentence, WEDNESDAY) == (None, None)
+
+
+def test_a_deadline_after_on_is_a_deadline():
+    assert deadline("Ana to send the draft on Friday", WEDNESDAY)[1] == dt.date(2026, 3, 6)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "kwargs", "expected"),
+    [
+        ([Block("paragraph", "Date: 4 March 2026")], {}, WEDNESDAY),
+        ([Block("paragraph", "**Meeting date** - 2026-03-04")], {}, WEDNESDAY),
+        ([Block("heading", "TSC meeting 2026-03-04", 1)], {}, WEDNESDAY),
+        (
+            [Block("heading", "Minutes", 1), Block("paragraph", "Wednesday 4 March 2026")],
+            {},
+            WEDNESDAY,
+        ),
+        ([Block("paragraph", "Notes")], {"filename": "tsc-2026-03-04.md"}, WEDNESDAY),
+        ([Block("paragraph", "Notes")], {"title": "Sync 20260304"}, WEDNESDAY),
+        ([Block("paragraph", "Notes")], {"model_date": WEDNESDAY}, WEDNESDAY),
+        (
+            [Block("paragraph", "Date: 5 March 2026")],
+            {"model_date": dt.date(2026, 12, 1)},
+            dt.date(2026, 3, 5),
+        ),
+        ([Block("paragraph", "Notes")], {}, None),
+    ],
+)
+def test_the_document_date(blocks, kwargs, expected):
+    assert document_date(blocks, **kwargs) == expected
+
+
+def test_relative_due_dates_use_the_document_date_line():
+    text = "Date: 4 March 2026\n\n## Actions\n\n- Ana to send the report by Friday\n"
+    assert analyse(text)["action_items"][0]["due_date"] == "2026-03-06"
+    assert analyse(text)["document_date"] == "2026-03-04"
+
+
+def test_relative_due_dates_use_the_filename_date():
+    text = "## Actions\n\n- Ana to send the report by next Wednesday\n"
+    digest = analyse(text, filename="wg-minutes-2026-03-04.md")
+    assert digest["action_items"][0]["due_date"] == "2026-03-11"
+
+
+def test_relative_due_dates_use_the_model_date():
+    model = DocumentModel(
+        blocks=[Block("list_item", "Ana to send the report in two weeks")], date=WEDNESDAY
+    )
+    digest = analyse("", model=model)
+    assert digest["action_items"][0]["due_date"] == "2026-03-18"
+
+
+def test_a_superseded_date_is_marked_and_is_not_a_key_date():
+    text = "Date: 4 March 2026\n\nGo-live moved from 3 March to 17 March 2026.\n"
+    digest = analyse(text)
+    assert [d["date"] for d in digest["superseded_dates"]] == ["2026-03-03"]
+    assert digest["superseded_dates"][0]["superseded"] is True
+    assert "2026-03-03" not in {d["date"] for d in digest["key_dates"]}
+    assert "2026-03-17" in {d["date"] for d in digest["key_dates"]}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Cut-over weekend: 26 September (was 12 September)",
+        "Launch slipped from 12 September to 26 September",
+        "Release postponed from 12 September to 26 September.",
+    ],
+)
+def test_superseded_wordings(line):
+    digest = analyse(f"Date: 4 March 2026\n\n{line}\n")
+    assert {d["date"] for d in digest["superseded_dates"]} == {"2026-09-12"}
+    assert "2026-09-26" in {d["date"] for d in digest["key_dates"]}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "due"),
+    [
+        (
+            "Ana to turn the notes into a draft by the next steering meeting on 6 March",
+            "2026-03-06",
+        ),
+        ("Yusuf will pull the report and share it next Tuesday", "2026-03-10"),
+        ("Kowalczyk to send the template this week", "2026-03-06"),
+    ],
+)
+def test_more_deadline_wordings(sentence, due):
+    date = deadline(sentence, WEDNESDAY)[1]
+    assert date is not None and date.isoformat() == due
+
+
+def test_a_key_value_table_gives_the_document_date():
+    blocks = [Block("table", header=["Item", "Detail"], rows=[["Charter date", "12 January 2026"]])]
+    assert document_date(blocks) == dt.date(2026, 1, 12)

@@ -1,0 +1,237 @@
+"""Decisions, risks and the summary (workers.digest.decisions / risks / summary).
+
+Inline texts only; no database: ``pytest --noconftest tests/test_digest_decisions_risks.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.analyse import analyse
+from workers.digest.blocks import Block, DocumentModel
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        (
+            "Agreed: the release moves to a two-week train.",
+            "the release moves to a two-week train.",
+        ),
+        ("AGREED: ship it on Tuesday (+5, 0, -0)", "ship it on Tuesday (+5, 0, -0)"),
+        ("#agreed ship it on Tuesday", "ship it on Tuesday"),
+        ("Resolved: the support window is 12 months.", "the support window is 12 months."),
+        ("RESOLUTION: last week's minutes approved", "last week's minutes approved"),
+        (
+            "Chosen option: PostgreSQL, because the team knows it.",
+            "Chosen option: PostgreSQL, because the team knows it.",
+        ),
+        (
+            "The group discussed and accepted the proposal to drop the old wiki.",
+            "The group discussed and accepted the proposal to drop the old wiki.",
+        ),
+        (
+            "Rejected: keeping path prefixes during the transition.",
+            "Rejected: keeping path prefixes during the transition.",
+        ),
+        (
+            "Per-endpoint versioning was shelved for now.",
+            "Per-endpoint versioning was shelved for now.",
+        ),
+        (
+            "We are moving directly to the hosted runners.",
+            "We are moving directly to the hosted runners.",
+        ),
+        ("Motion carried: the budget is approved.", "Motion carried: the budget is approved."),
+    ],
+)
+def test_decision_wordings(text, decision):
+    assert analyse(text)["decisions"] == [decision]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Should we move the meeting to Tuesday?",
+        "The proposal is still to be decided next week.",
+        "Proposal: drop the old wiki (no decision yet).",
+        "Spend remains within the approved budget.",
+    ],
+)
+def test_not_decisions(text):
+    assert analyse(text)["decisions"] == []
+
+
+def test_an_adr_decision_stays_one_entry_across_line_wraps():
+    text = (
+        "# ADR 7: Event broker\n\n"
+        "## Decision\n\n"
+        "We will use the managed Kafka service for order events, because it\n"
+        "keeps ordering per key and the platform team already runs it.\n\n"
+        "## Consequences\n\n"
+        "Teams will need to migrate their consumers.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        "We will use the managed Kafka service for order events, because it keeps ordering per "
+        "key and the platform team already runs it."
+    ]
+
+
+def test_items_of_a_decisions_section_are_decisions_but_field_lines_are_not():
+    text = (
+        "## Decisions\n\n"
+        "Shepherd: Kwame Mensah\n\n"
+        "- Custom reports will be rebuilt by the BI team.\n"
+        "- No new customisations from today.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        "Custom reports will be rebuilt by the BI team.",
+        "No new customisations from today.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The release is blocked on the security review.",
+        "We are still waiting on the vendor's answer about single-record deletion.",
+        "D2 depends on Legal's capacity.",
+        "A signed data processing agreement is required before go-live.",
+        "Concern: translations are tied to the old file layout.",
+        "Blocker: the CI runners are out of disk.",
+        "There is a risk that the vendor misses the March date.",
+    ],
+)
+def test_risk_wordings(text):
+    assert len(analyse(text)["risks"]) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Risks are reviewed weekly by the board.",
+        "No new risks this week.",
+        "The release is no longer blocked.",
+    ],
+)
+def test_not_risks(text):
+    assert analyse(text)["risks"] == []
+
+
+def test_items_of_a_risks_section_are_risks_and_the_heading_is_not():
+    text = (
+        "## Risks and blockers\n\n"
+        "- Product teams may not have room in their roadmaps.\n"
+        "- Next review: 12 March 2026\n"
+    )
+    risks = analyse(text)["risks"]
+    assert [r["text"] for r in risks] == ["Product teams may not have room in their roadmaps."]
+
+
+def test_risk_register_likelihood_times_impact_and_closed_rows():
+    text = (
+        "Risk | Likelihood | Impact | Status\n"
+        "Vendor misses the date | High | High | Open\n"
+        "Key engineer leaves | Low | Medium | Open\n"
+        "Old licence expires | High | High | Closed\n"
+    )
+    risks = analyse(text)["risks"]
+    assert [(r["text"], r["severity"]) for r in risks] == [
+        ("Vendor misses the date", "high"),
+        ("Key engineer leaves", "low"),
+    ]
+
+
+def test_the_summary_leads_with_what_changed():
+    text = (
+        "Date: 4 March 2026\n\n"
+        "The team reviewed the migration dashboards and the test reports in detail.\n\n"
+        "Integration testing covered the billing flows and the reporting exports.\n\n"
+        "The go-live moved from 3 March to 17 March because the vendor API is late.\n"
+    )
+    summary = analyse(text)["summary"]
+    assert (
+        summary[0] == "The go-live moved from 3 March to 17 March because the vendor API is late."
+    )
+
+
+def test_consensus_is_a_decision_but_a_person_agreeing_to_do_something_is_a_task():
+    text = (
+        "There was also consensus that new crates are a policy question. "
+        "@svalente agreed to collect the list of files every repository needs."
+    )
+    digest = analyse(text)
+    assert digest["decisions"] == [
+        "There was also consensus that new crates are a policy question."
+    ]
+    assert [a["owners"] for a in digest["action_items"]] == [["@svalente"]]
+
+
+def test_blocking_label_is_a_risk():
+    assert len(analyse("Blocking: the e2e suite is still red on two distros")["risks"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        (
+            "Three quotes were compared. Agreed: to award the contract to Northgate.",
+            "to award the contract to Northgate.",
+        ),
+        ("Minutes of the last meeting agreed as a correct record.", None),
+        ("19:09 <lunara> #agreed tag 1.0rc1 on Monday", "tag 1.0rc1 on Monday"),
+        (
+            "AGREED freeze infrastructure changes for the move",
+            "freeze infrastructure changes for the move",
+        ),
+        ("The Steering Council accepts the community vote.", None),
+        ("Code freeze moved from 14 July to 21 July because of the API change.", None),
+    ],
+)
+def test_more_decision_conventions(text, decision):
+    assert analyse(text)["decisions"] == [decision or text]
+
+
+def test_a_slip_is_not_a_decision():
+    assert analyse("The vendor API slipped by two weeks.")["decisions"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The audit cannot start until the engagement letter is signed.",
+        "The contract exposes the Foundation to a liability of EUR 180,000.",
+        "Moderators report burnout after the traffic doubled.",
+        "The adopters list is the weak point: only three adopters agreed to be named.",
+        "The API is still in beta; if it changes again the sync breaks.",
+        "We are stuck until the change board meets.",
+    ],
+)
+def test_more_risk_wordings(text):
+    assert len(analyse(text)["risks"]) == 1
+
+
+def test_a_meeting_bot_table_is_read_as_prose():
+    model = DocumentModel(
+        blocks=[
+            Block(
+                "table",
+                header=["Infra updates", "elena_r", "15:01"],
+                rows=[
+                    [
+                        "INFO the move depends on the provider finishing the cross-connect",
+                        "elena_r",
+                        "15:02",
+                    ],
+                    ["AGREED freeze infrastructure changes from 3 to 7 August", "elena_r", "15:14"],
+                    ["ACTION: jdiallo to draft the alert rules", "elena_r", "15:20"],
+                ],
+            )
+        ]
+    )
+    digest = analyse("", model=model)
+    assert [r["text"] for r in digest["risks"]] == [
+        "the move depends on the provider finishing the cross-connect"
+    ]
+    assert digest["decisions"] == ["freeze infrastructure changes from 3 to 7 August"]
+    assert [a["owners"] for a in digest["action_items"]] == [["jdiallo"]]

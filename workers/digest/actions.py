@@ -1,0 +1,517 @@
+"""Action items: what someone has to do, by whom, by when — and which of them are done.
+
+Where a task is found, section by section:
+
+* **marked anywhere** (except agendas): ``ACTION:``/``Action item:``/``AI:``/``TODO``/
+  ``Follow-up:``, ``[Action Item] …``, ``… (todo)``, ``Assigned to X to …``, an unticked box;
+* **every item of an actions section** (a question, a bare name or "(none)" excepted); a bare
+  name or nick over nested items ("Action items, by person") owns those items;
+* **a commitment in prose** (notes, summaries, speaker turns): ``X to …``, ``X will …``,
+  ``@handle to …``, ``Speaker: I will …`` / ``Speaker: will …``;
+* **action tables** with a task column (Action/Task/What/Item/Next step…) and an owner or due
+  column (Owner/Who/Assignee/Responsible × Due/When/Deadline/Date).
+
+Done items (``[x]``, "(done)", "DONE", "completed", a Done/Closed status) are kept apart,
+marked done. Questions are never tasks. The same task listed again (meeting bots list each one
+up to three times) is one task; the copies only fill in a missing owner or due date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers.digest.blocks import Block
+from workers.digest.dates import deadline, find_dates
+from workers.digest.owners import (
+    ASSIGNED,
+    Context,
+    leading_owners,
+    owner_part,
+    owners_in,
+)
+from workers.digest.sections import Section
+from workers.digest.tables import column_roles, is_done_status
+from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line
+
+MAX_ACTIONS = 50
+
+_LABEL = re.compile(
+    r"^(?:\[\s*(?P<blabel>action(?: item)?s?|ai|todo|to-?do|follow[- ]?up|task)\s*"
+    r"(?:[-–—:,]\s*[\w ]{1,20})?\]\s*[:\-–—]?"
+    r"|(?P<label>action items?|actions?|action point|ai|todo|to-?do|follow[- ]?up|task|next step)"
+    r"\s*(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>[^\]]{1,40})\])?"
+    r"\s*(?::|\s[-–—]\s|(?<=todo)\s|(?<=TODO)\s))\s*(?P<body>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_DIGIT = re.compile(r"\d")
+# Sign-offs and bare dates: "Thanks all,", "Have a nice weekend,", "2026-09-09".
+_CLOSING = re.compile(
+    r"^(?:thanks|thank you|cheers|best|regards|have a (?:nice|good|great)|see you)\b"
+    r"|^[\d\s./-]+$|^edit this page",
+    re.IGNORECASE,
+)
+# Meeting-bot tables print the tag without a colon: "ACTION elena_r to book the van".
+_CAPS_LABEL = re.compile(r"^(?:ACTION|TODO)\s+(?P<body>\S.+)$")
+_INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
+_TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTODO\b", re.I)
+_DONE = re.compile(
+    r"^(?:done|completed?|closed|fixed|resolved|finished)\s*[:\-–—]\s*"
+    r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
+    r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|\b(?:DONE|COMPLETED?)\b|[✓✔✅]"
+    r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
+    r"|\balready (?:done|completed|merged|sent|fixed|shipped|closed)\b"
+    r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
+    r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$",
+    re.IGNORECASE,
+)
+_FIELD = re.compile(
+    r"\b(?P<key>owner|responsible|assigned to|assignee|action owner|who|due(?: date)?|deadline"
+    r"|target date|priority|when|status)\s*[:=]\s*"
+    r"(?P<value>(?:(?!\.\s|\s(?:due|owner|deadline|priority|status)\b)[^,;)|\]])+)",
+    re.IGNORECASE,
+)
+_FIELD_LINE = re.compile(
+    r"^(?P<key>owner|owners|responsible|assigned to|assignee|who|due(?: date)?|deadline|when"
+    r"|priority|status)\s*:\s*(?P<value>.+)$",
+    re.IGNORECASE,
+)
+_SPEAKER_COMMITMENT = re.compile(
+    r"^(?:(?:ok|okay|sure|yes|yep|yeah|fine|right|so|and|also|then)[,!.]?\s+)*"
+    r"(?P<lead>i\s+will|i'll|i’ll|i\s+can|i\s+am\s+going\s+to|i'm\s+going\s+to|i\s+shall"
+    r"|i\s+(?:will|can)\s+also|will|to|i\s+(?:need|have)\s+to|i'll\s+also|i\s+volunteer\s+to"
+    r"|i\s+(?:can|will)\s+take|let\s+me|i'll\s+take)\s+(?P<verb>[\w’'-]+)",
+    re.IGNORECASE,
+)
+_SPEAKER_NON_ACTION = frozenset(
+    """be been have not probably also likely still just think guess say agree see""".split()
+)
+_PRIORITY_HIGH = re.compile(
+    r"\b(?:urgent(?:ly)?|asap|immediately|critical|high[- ]priority|top priority|blocker|p1"
+    r"|priority\s*[:=]?\s*(?:high|1|critical))\b",
+    re.IGNORECASE,
+)
+_PRIORITY_LOW = re.compile(
+    r"\b(?:low[- ]priority|nice to have|when possible|if time (?:allows|permits)|p3"
+    r"|priority\s*[:=]?\s*(?:low|3))\b",
+    re.IGNORECASE,
+)
+_NOT_A_TASK = re.compile(
+    r"^(?:\(?none\)?|n/?a|nothing|tbd|tbc|-+|\*\*?unassigned\*\*?|unassigned|no actions?"
+    r"|no new actions?|no action items?|none this week|nil)\.?$",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(r"\?\s*(?:\([^)]*\))?\s*$")
+_PASSIVE_OR_STATUS = re.compile(
+    r"^(?:we|it|this|that|there|they)\b|\b(?:was|were|has been|have been)\s+\w+ed\b", re.I
+)
+
+
+@dataclass(slots=True)
+class Action:
+    """One task as the digest reports it."""
+
+    text: str
+    owners: list[str] = field(default_factory=list)
+    due_text: str | None = None
+    due_date: str | None = None
+    priority: str = "medium"
+    done: bool = False
+    key: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "text": clip(self.text),
+            "owner": " and ".join(self.owners) if self.owners else None,
+            "owners": list(self.owners),
+            "due_date": self.due_date,
+            "due_text": self.due_text,
+            "priority": self.priority,
+            "done": self.done,
+        }
+
+
+def task_key(text: str) -> str:
+    """Words that identify a task across its copies (owner prefix, labels and case aside)."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return " ".join(w for w in words if w not in {"to", "will", "the", "a", "an", "action"})
+
+
+class ActionList:
+    """Collects tasks once each, in document order; repeats only fill missing fields."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.items: list[Action] = []
+        self._by_key: dict[str, Action] = {}
+        self._word_sets: list[tuple[Action, frozenset[str]]] = []
+
+    def add(
+        self,
+        text: str,
+        *,
+        owners: list[str] | None = None,
+        due: str | None = None,
+        priority: str | None = None,
+        done: bool = False,
+        lenient: bool = True,
+    ) -> Action | None:
+        text = " ".join(text.split()).strip(" -–—*")
+        if len(text) < 3 or _NOT_A_TASK.match(text) or _QUESTION.search(text):
+            return None
+        fields = {m.group("key").lower(): m.group("value").strip() for m in _FIELD.finditer(text)}
+        if not owners:
+            field_owner = next(
+                (v for k, v in fields.items() if k.startswith(("owner", "resp", "assign", "who"))),
+                None,
+            )
+            if field_owner:
+                owners = [p.strip() for p in re.split(r"\s*(?:,|\band\b|&|/)\s*", field_owner) if p]
+        owners = owners or owners_in(text, self.ctx, lenient=lenient)
+        due_field = due or next(
+            (v for k, v in fields.items() if k.startswith(("due", "dead", "target", "when"))), None
+        )
+        if fields.get("status") and is_done_status(fields["status"]):
+            done = True
+        cleaned = _clean(text)
+        lead = leading_owners(cleaned, self.ctx, lenient=lenient)
+        task = cleaned[lead[1] :] if lead else cleaned
+        key = task_key(task)
+        if not key:
+            return None
+        due_text, due_date = None, None
+        if due_field:
+            hits = find_dates(due_field, self.ctx.reference, self.ctx.dayfirst)
+            due_text, due_date = (hits[0].text, hits[0].date) if hits else (due_field, None)
+        else:
+            due_text, due_date = deadline(text, self.ctx.reference, self.ctx.dayfirst)
+        existing = self._by_key.get(key) or self._similar(key)
+        if existing is not None:
+            if not existing.owners and owners:
+                existing.owners = owners
+            if existing.due_text is None and due_text:
+                existing.due_text = due_text
+                existing.due_date = due_date.isoformat() if due_date else None
+            existing.done = existing.done or done
+            return None
+        if len(self.items) >= MAX_ACTIONS:
+            return None
+        level = priority and priority.strip().split()[0]
+        action = Action(
+            text=cleaned,
+            owners=owners,
+            due_text=due_text,
+            due_date=due_date.isoformat() if due_date else None,
+            priority=_priority(level, text),
+            done=done,
+            key=key,
+        )
+        self.items.append(action)
+        self._by_key[key] = action
+        self._word_sets.append((action, frozenset(key.split())))
+        return action
+
+    def _similar(self, key: str) -> Action | None:
+        """A task already listed whose words nearly all recur (a reworded copy)."""
+        words = frozenset(key.split())
+        if len(words) < 3:
+            return None
+        for action, other in self._word_sets:
+            common = len(words & other)
+            if common < 3 or common / min(len(words), len(other)) < 0.85:
+                continue
+            if _DIGIT.search(" ".join(words - other)) and _DIGIT.search(" ".join(other - words)):
+                continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
+            return action
+        return None
+
+    def attach_field(self, key: str, value: str) -> bool:
+        """An ``Owner:``/``Due:`` line under a task belongs to it."""
+        if not self.items:
+            return False
+        action = self.items[-1]
+        key = key.lower()
+        if key.startswith(("owner", "resp", "assign", "who")):
+            if not action.owners:
+                action.owners = [p for p in re.split(r"\s*(?:,|\band\b|&|/)\s*", value) if p]
+            return True
+        if key.startswith(("due", "dead", "when")):
+            if action.due_text is None:
+                hits = find_dates(value, self.ctx.reference, self.ctx.dayfirst)
+                action.due_text = hits[0].text if hits else value.strip()
+                action.due_date = hits[0].date.isoformat() if hits and hits[0].date else None
+            return True
+        if key == "priority":
+            action.priority = _priority(value.split()[0] if value.split() else None, "")
+            return True
+        if key == "status":
+            action.done = action.done or is_done_status(value)
+            return True
+        return False
+
+
+def _priority(level: str | None, text: str) -> str:
+    if level:
+        word = level.lower()
+        if word in {"critical", "high", "h", "urgent", "p1", "1"}:
+            return "high"
+        if word in {"low", "l", "p3", "3"}:
+            return "low"
+        return "medium"
+    if _PRIORITY_HIGH.search(text):
+        return "high"
+    if _PRIORITY_LOW.search(text):
+        return "low"
+    return "medium"
+
+
+def _clean(text: str) -> str:
+    """Drop markers and field-only brackets: "(Owner: Sam, Due: 3 May)" become fields."""
+
+    def only_fields(match: re.Match[str]) -> str:
+        rest = _FIELD.sub("", match.group(1))
+        return "" if not re.sub(r"[\s,;]+", "", rest) else match.group(0)
+
+    text = re.sub(r"\s*\(([^()]*)\)", only_fields, text)
+    text = _TODO_INLINE.sub("", text)
+    text = re.sub(
+        r"^(?:done|completed?)\s*[:\-–—]\s*|\((?:done|completed?)[^)]*\)", "", text, flags=re.I
+    )
+    return " ".join(text.split()).strip(" -–—:;") or text
+
+
+def label_body(text: str) -> tuple[str, list[str]] | None:
+    """The task after an action label ("ACTION: …", "[Action Item] …", "AI: …"), with the
+    owner a qualifier names ("Action (Priya): …"); None when the text carries no label."""
+    caps = _CAPS_LABEL.match(text)
+    if caps:
+        return caps.group("body").strip(), []
+    match = _LABEL.match(text)
+    if not match:
+        return None
+    label = match.group("label") or match.group("blabel") or ""
+    if label.lower() == "ai" and label != "AI":
+        return None  # "ai: …" in lower case is not the minutes abbreviation
+    if label.lower() in {"todo", "to-do", "to do"} and label.islower() and not text[4:5] == ":":
+        return None
+    qualifier = match.group("qual") or match.group("qual2")
+    return match.group("body").strip(), [qualifier.strip()] if qualifier else []
+
+
+def is_done(block: Block, text: str) -> bool:
+    return block.checked is True or bool(_DONE.search(text))
+
+
+def extract_actions(sections: list[Section], ctx: Context) -> ActionList:
+    """All tasks of the document, open and done."""
+    found = ActionList(ctx)
+    for section in sections:
+        _section_actions(section, ctx, found)
+    return found
+
+
+def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
+    role = section.role
+    # Boxes under a question ("How would you assess the maturity?") are a form's options.
+    form = section.heading.rstrip().endswith("?")
+    # Prose beside a list of tasks introduces or comments it; it is read like notes.
+    listed = role == "actions" and any(b.kind in {"list_item", "table"} for b in section.blocks)
+    group_owner: tuple[int, str] | None = None  # (level, owner) of a bare name over items
+    last_was_action = False
+    for block in section.blocks:
+        if block.kind in {"quote", "heading", "rule"}:
+            continue
+        if block.kind == "table":
+            _table_actions(block, role, ctx, found)
+            last_was_action = False
+            continue
+        text = block.text.strip()
+        if not text:
+            continue
+        if block.kind == "speaker":
+            field = _FIELD_LINE.match(f"{block.speaker}: {text}")
+            if field and last_was_action and found.attach_field(field["key"], field["value"]):
+                continue
+        else:
+            field = _FIELD_LINE.match(text)
+            if field and last_was_action and found.attach_field(field["key"], field["value"]):
+                continue
+        if group_owner is not None and block.level <= group_owner[0]:
+            group_owner = None
+        here = "form" if form else role
+        if listed and block.kind == "paragraph":
+            here = "notes"
+        last_was_action = _block_action(block, text, here, ctx, found, group_owner)
+        if (
+            not last_was_action
+            and role == "actions"
+            and block.kind == "list_item"
+            and (owner := owner_part(text.rstrip(":"), ctx, lenient=True))
+        ):
+            group_owner = (block.level, owner)
+
+
+def _block_action(
+    block: Block,
+    text: str,
+    role: str,
+    ctx: Context,
+    found: ActionList,
+    group_owner: tuple[int, str] | None,
+) -> bool:
+    done = is_done(block, text)
+    inherited = [group_owner[1]] if group_owner and block.level > group_owner[0] else None
+    if block.kind == "speaker":
+        return _speaker_action(block, text, role, ctx, found, done)
+    labelled = label_body(text)
+    if labelled is not None and role != "agenda":
+        body, owners = labelled
+        return _add(found, body, owners or inherited, done, lenient=True)
+    if role != "agenda" and _INLINE_MARK.search(text):
+        # "… went wrong. [Action Item] Nnamdi: add the devices." — a label inside a paragraph.
+        added = False
+        for sentence in _first_sentences(text)[1:]:
+            inner = label_body(sentence)
+            if inner is not None:
+                added = _add(
+                    found, inner[0], inner[1] or None, is_done(block, sentence), lenient=True
+                )
+        if added:
+            return True
+    if block.checked is not None and role not in {"agenda", "questions", "form"}:
+        bare = re.sub(r"\([^)]*\)", "", text).strip()
+        if _bare_owner(bare, ctx) or (text.endswith(":") and len(text) < 40):
+            return False  # a sign-off list of names, a form's "Other:"
+        return _add(found, text, inherited, done, lenient=True)
+    if _TODO_INLINE.search(text) and role != "agenda":
+        return _add(found, text, inherited, done, lenient=True)
+    if BOILERPLATE.search(text):
+        return False
+    if role == "actions":
+        if (
+            _CLOSING.match(text)
+            or META_LINE.match(text)
+            or field_line(text)
+            or _bare_owner(text, ctx)
+            or (text.endswith(":") and len(text) < 60)
+        ):
+            return False
+        return _add(found, text, inherited, done, lenient=True)
+    if role in {"agenda", "questions", "background", "consequences", "attendees", "form"}:
+        return False
+    if role in {"decisions", "done"}:
+        return False
+    return _prose_actions(text, ctx, found, done)
+
+
+def _add(
+    found: ActionList, text: str, owners: list[str] | None, done: bool, *, lenient: bool
+) -> bool:
+    return found.add(text, owners=owners, done=done, lenient=lenient) is not None or True
+
+
+def _bare_owner(text: str, ctx: Context) -> bool:
+    bare = text.strip().rstrip(":")
+    return len(bare.split()) <= 3 and owner_part(bare, ctx, lenient=True) is not None
+
+
+def _speaker_action(
+    block: Block, text: str, role: str, ctx: Context, found: ActionList, done: bool
+) -> bool:
+    """A speaker's own commitment ("Priya: I will send …"), or a task said by them."""
+    speaker = block.speaker or ""
+    if role in {"agenda", "questions"}:
+        return False
+    labelled = label_body(text)
+    if labelled is not None:
+        body, owners = labelled
+        return _add(found, body, owners or None, done, lenient=True)
+    for sentence in _first_sentences(text):
+        commitment = _SPEAKER_COMMITMENT.match(sentence)
+        if commitment and commitment.group("verb").lower() not in _SPEAKER_NON_ACTION:
+            if _QUESTION.search(sentence):
+                continue
+            return _add(found, sentence, [speaker], done, lenient=True)
+        lead = leading_owners(sentence, ctx, lenient=False)
+        if lead and not lead[1] == 0:
+            return _add(found, sentence, lead[0], done, lenient=False)
+    if role == "actions":
+        return _add(found, text, [speaker], done, lenient=True)
+    return False
+
+
+def _first_sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!;?])\s+(?=[A-Z@\[])", text)
+    return [p.strip() for p in parts[:40] if p.strip()]
+
+
+def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
+    """Commitments in running text: "X to …", "X will …", "Assigned to X to …"."""
+    added = False
+    for sentence in _first_sentences(text) if len(text) < 1500 else [text[:1500]]:
+        if _QUESTION.search(sentence):
+            continue
+        lead = leading_owners(sentence, ctx, lenient=False)
+        if lead and lead[1] > 0:
+            added = (
+                found.add(sentence, owners=lead[0], done=done, lenient=False) is not None or added
+            )
+            continue
+        assigned = ASSIGNED.search(sentence)
+        if assigned and re.search(r"\bassigned to\b", sentence, re.I):
+            added = found.add(sentence, done=done, lenient=True) is not None or added
+    return added
+
+
+_TASK_HEADER = re.compile(
+    r"\b(?:action(?: item)?s?|tasks?|what|items?|next steps?|to-?dos?|follow[- ]?ups?"
+    r"|deliverables?|work items?|activity|activities|description|name|title|stor(?:y|ies)"
+    r"|tickets?|features?|epics?|backlog items?)\b",
+    re.IGNORECASE,
+)
+
+
+def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> None:
+    """Rows of an action table: any reasonable task × owner × due header."""
+    roles = column_roles(block.header)
+    if "action" in roles and ("owner" in roles or "due" in roles):
+        # A register's task column: "Risk | … | Action | Action owner | Target date".
+        roles = {**roles, "text": roles["action"]}
+        role = "actions"
+    text_col = roles.get("text")
+    if text_col is None and role == "actions" and block.header:
+        text_col = next((i for i, _ in enumerate(block.header) if i not in roles.values()), None)
+    if text_col is None:
+        return
+    heading = block.header[text_col] if text_col < len(block.header) else ""
+    action_table = bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
+    if re.search(r"\b(?:risk|issue|decision)", heading, re.I) and role != "actions":
+        return
+    if not (action_table or role == "actions"):
+        return
+    for row in block.rows:
+        cell = _cell(row)
+        text = cell(text_col)
+        if not text:
+            continue
+        status = cell(roles.get("status"))
+        owner_cell = cell(roles.get("owner"))
+        owners = [p for p in re.split(r"\s*(?:,|\band\b|&|/|;)\s*", owner_cell) if p.strip()]
+        owners = [o for o in owners if o.lower() not in {"-", "n/a", "tbd", "tbc", "none"}]
+        found.add(
+            text,
+            owners=owners or None,
+            due=cell(roles.get("due")) or None,
+            priority=cell(roles.get("severity")) or None,
+            done=is_done_status(status) or bool(_DONE.search(text)),
+        )
+
+
+def _cell(row: list[str]):  # type: ignore[no-untyped-def]
+    def get(index: int | None) -> str:
+        if index is None or index >= len(row):
+            return ""
+        return row[index].strip()
+
+    return get

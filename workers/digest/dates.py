@@ -1,0 +1,397 @@
+"""Dates: find them, resolve them against the document's own date, tell deadlines from events.
+
+A small resolver on a fixed vocabulary (absolute dates in the usual English spellings, weekdays,
+"next week", "end of next week", "EOM", "in two weeks", "end of March") instead of a general
+date parser: the digest runs on every upload and must stay within a few milliseconds, and a
+deadline in project minutes is almost always one of these shapes.
+
+Relative and year-less dates need a reference: the caller's ``reference_date`` or else the
+document's own date (``document_date``: the format's date, a ``Date:`` line, a dated heading,
+the file name or the title). Without one they keep only their words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from workers.digest.blocks import Block
+
+_MONTHS = {
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_NUMBER_WORDS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "couple of": 2,
+    "few": 3,
+}
+
+_WD = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
+MON = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+DATE_RE = re.compile(
+    rf"""
+    (?P<dmy>\b(?:{_WD},?\s+)?(?:the\s+)?(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+
+        (?P<m1>{MON})(?:,?\s+(?P<y1>\d{{4}}))?\b)
+  | (?P<mdy>\b(?:{_WD},?\s+)?(?P<m2>{MON})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\b
+        (?:,?\s+(?P<y2>\d{{4}})\b)?)
+  | (?P<iso>\b(?P<y3>\d{{4}})-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)
+  | (?P<num>\b(?P<a4>[0-3]?\d)[/.](?P<b4>[0-3]?\d)[/.](?P<y4>\d{{4}}|\d{{2}})\b)
+  | (?P<rel>\b(?:
+        (?:(?:the\s+)?end\s+of\s+)?(?P<next>next|this|coming)\s+(?P<unit>week|month)
+      | (?:(?P<wdq>next|this|coming)\s+)?(?P<wd>monday|tuesday|wednesday|thursday|friday|
+            saturday|sunday)
+      | (?P<day>today|tomorrow|tonight)
+      | (?:the\s+)?end\s+of\s+(?:the\s+)?(?P<eo>day|week|month|quarter|year|sprint)
+      | (?:the\s+)?(?:end\s+of|late)\s+(?P<eom>{MON})(?!\s*\d)
+      | (?:the\s+)?end\s+of\s+(?P<q>q[1-4])
+      | (?P<abbr>eod|eow|eom|eoq|cob|close\s+of\s+business)
+      | (?P<within>in|within)\s+(?:the\s+next\s+)?(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six
+            |a\s+couple\s+of|couple\s+of|a\s+few|few)\s+(?P<nunit>days?|weeks?|months?)
+    )\b)
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# Words that make the date after them a deadline.
+_DUE_MARKER = re.compile(
+    r"\b(?:by|due(?:\s+(?:on|by|date))?|before|until|till|deadline|no later than|nlt"
+    r"|target(?:\s+date)?|eta|at the latest|for)\s*[:\-]?\s*(?:the\s+)?$",
+    re.IGNORECASE,
+)
+# "on <date>" is a deadline unless it follows an event ("at the summit on 1 October").
+_ON_MARKER = re.compile(r"\bon\s*$", re.IGNORECASE)
+_EVENT_BEFORE = re.compile(
+    r"\b(?:meeting|summit|call|session|conference|workshop|demo|sync|stand-?up|review|retro"
+    r"|retrospective|offsite|kick-?off|webinar|presentation|event|training|hackathon|party"
+    r"|release|launch|planning|office hours|interview|visit|trip|away|leave|holiday|vacation"
+    r"|off|out|born|started|happened|held|took place)\b[^.;]{0,30}$",
+    re.IGNORECASE,
+)
+_EVENT_AFTER = re.compile(
+    r"^(?:'s|’s)?\s+(?:\w+\s+)?(?:meeting|summit|call|session|conference|workshop|demo|sync"
+    r"|stand-?up|review|retro|offsite|kick-?off|webinar|presentation|event|plenary|board)\b",
+    re.IGNORECASE,
+)
+# "by the next steering meeting on 6 March": the deadline is the event's date.
+_BY_EVENT = re.compile(
+    r"\b(?:by|before|until|ahead of|in time for)\s+(?:the\s+)?(?:next\s+)?[\w\s-]{0,30}"
+    r"(?:meeting|call|session|review|sync|plenary|board|summit|workshop|release|retro)\s+on\s*$",
+    re.IGNORECASE,
+)
+_SELF_DUE = re.compile(
+    r"^(?:within|in\s|eod|eow|eom|eoq|cob|close|end\b|the end|next\s|this\s|today|tomorrow"
+    r"|tonight)",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DateHit:
+    """A date expression in a text: where, as written, and what day it means (if known)."""
+
+    start: int
+    end: int
+    text: str
+    date: dt.date | None
+    absolute: bool
+
+
+def month_number(token: str) -> int | None:
+    return _MONTHS.get(token.lower().rstrip(".")[:3])
+
+
+def safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def month_end(year: int, month: int) -> dt.date:
+    first_next = dt.date(year + month // 12, month % 12 + 1, 1)
+    return first_next - dt.timedelta(days=1)
+
+
+def _nearest_year(month: int, day: int, reference: dt.date) -> dt.date | None:
+    """The year of a day/month written without one: project documents mostly look ahead, so
+    the occurrence from two months before the reference to ten months after it."""
+    candidates = [d for d in (safe_date(reference.year + k, month, day) for k in (-1, 0, 1)) if d]
+    if not candidates:
+        return None
+    window = [d for d in candidates if -61 <= (d - reference).days <= 305]
+    return min(window or candidates, key=lambda d: (abs((d - reference).days), d))
+
+
+def _friday_of_week(day: dt.date, weeks_ahead: int) -> dt.date:
+    monday = day - dt.timedelta(days=day.weekday())
+    return monday + dt.timedelta(days=7 * weeks_ahead + 4)
+
+
+def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date | None:
+    """Resolve "Friday", "next week", "end of month"... against the reference date."""
+    if g["wd"]:
+        target = WEEKDAYS.index(g["wd"].lower())
+        ahead = (target - reference.weekday()) % 7 or 7
+        if (g["wdq"] or "").lower() == "next" and ahead < 7 - reference.weekday():
+            ahead += 7  # "next Friday" said on a Monday means the Friday of next week
+        return reference + dt.timedelta(days=ahead)
+    if g["day"]:
+        return reference + dt.timedelta(days=1 if g["day"].lower() == "tomorrow" else 0)
+    if g["unit"]:
+        this = (g["next"] or "").lower() == "this"
+        if g["unit"].lower() == "week":
+            return _friday_of_week(reference, 0 if this else 1)
+        if this:
+            return month_end(reference.year, reference.month)
+        year, month = divmod(reference.month, 12)
+        return month_end(reference.year + year, month + 1)
+    if g["eom"]:
+        month = month_number(g["eom"]) or reference.month
+        year = reference.year + (1 if month < reference.month - 2 else 0)
+        return month_end(year, month)
+    if g["q"]:
+        quarter = int(g["q"][1])
+        year = reference.year + (1 if quarter * 3 < reference.month - 3 else 0)
+        return month_end(year, quarter * 3)
+    period = (g["eo"] or g["abbr"] or "").lower()
+    if period in {"day", "eod", "cob"} or period.startswith("close"):
+        return reference
+    if period in {"week", "eow"}:
+        return reference + dt.timedelta(days=(4 - reference.weekday()) % 7)
+    if period in {"month", "eom"}:
+        return month_end(reference.year, reference.month)
+    if period in {"quarter", "eoq"}:
+        return month_end(reference.year, ((reference.month - 1) // 3 + 1) * 3)
+    if period == "year":
+        return dt.date(reference.year, 12, 31)
+    if g["within"]:
+        raw = re.sub(r"\s+", " ", g["n"] or "").lower().removeprefix("a ").strip()
+        n = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 1)
+        unit = (g["nunit"] or "").lower()
+        days = n if unit.startswith("day") else n * 7 if unit.startswith("week") else n * 30
+        return reference + dt.timedelta(days=days)
+    return None
+
+
+def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> list[DateHit]:
+    """Every date expression in ``text``; ``date`` is None when it cannot be pinned down."""
+    hits: list[DateHit] = []
+    if not _DIGIT.search(text) and not _MAYBE_RELATIVE.search(text):
+        return hits
+    for match in DATE_RE.finditer(text):
+        g = match.groupdict()
+        date: dt.date | None = None
+        absolute = False
+        if g["dmy"] or g["mdy"]:
+            month_token = g["m1"] or g["m2"] or ""
+            if month_token.lower() == "may" and month_token[0] == "m":
+                continue  # the modal verb, not the month
+            month = month_number(month_token)
+            day = int(g["d1"] or g["d2"] or 0)
+            year = g["y1"] or g["y2"]
+            if month is None:
+                continue
+            if year:
+                date, absolute = safe_date(int(year), month, day), True
+                if date is None:
+                    continue
+            elif reference:
+                date = _nearest_year(month, day, reference)
+        elif g["iso"]:
+            date = safe_date(int(g["y3"] or 0), int(g["m3"] or 0), int(g["d3"] or 0))
+            absolute = date is not None
+            if date is None:
+                continue
+        elif g["num"]:
+            first, second, year = int(g["a4"] or 0), int(g["b4"] or 0), int(g["y4"] or 0)
+            year += 2000 if year < 100 else 0
+            day, month = (first, second) if dayfirst else (second, first)
+            if month > 12 >= day:  # unambiguous the other way round
+                day, month = month, day
+            date = safe_date(year, month, day)
+            absolute = date is not None
+            if date is None:
+                continue
+        elif reference:
+            date = _resolve_relative(g, reference)
+        hits.append(DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute))
+    return hits
+
+
+_DIGIT = re.compile(r"\d")
+_MAYBE_RELATIVE = re.compile(
+    r"day\b|week|month|\beo[dwmq]\b|\bcob\b|tomorrow|tonight|business|quarter|year|sprint"
+    r"|\bq[1-4]\b|" + MON,
+    re.IGNORECASE,
+)
+
+
+def deadline(
+    text: str, reference: dt.date | None, dayfirst: bool = True
+) -> tuple[str | None, dt.date | None]:
+    """The deadline a task states ("by Friday", "due 3 May", "EOM"), not an event's date.
+
+    A date counts when a deadline word comes just before it ("by", "due", "before", "until"),
+    when it carries its own ("in two weeks", "end of next week", "EOM"), or after "on" unless
+    an event precedes it ("at the summit on 1 October" is when the summit is).
+    """
+    hits = find_dates(text, reference, dayfirst)
+    for hit in hits:
+        before = text[: hit.start]
+        if _EVENT_AFTER.match(text[hit.end :]):
+            continue  # "the 12 May meeting", "Friday's call"
+        if _DUE_MARKER.search(before) or _SELF_DUE.match(hit.text):
+            return hit.text, hit.date
+        if _ON_MARKER.search(before) and (
+            not _EVENT_BEFORE.search(before[:-3]) or _BY_EVENT.search(before)
+        ):
+            return hit.text, hit.date
+    for hit in hits:
+        # A bare date closing the task ("send the deck - 12 March", "(Friday)") is its deadline.
+        tail = text[hit.end :].strip(" .)]")
+        before = text[: hit.start].rstrip()
+        if not tail and before.endswith(("(", "-", "–", "—", ",", ":")):
+            return hit.text, hit.date
+    return None, None
+
+
+# --------------------------------------------------------------------------------------------
+# The document's own date
+
+_DATE_LINE = re.compile(
+    r"^(?:meeting\s+)?(?:date|dated|when|held on|meeting date|date of meeting|date and time"
+    r"|date/time|last updated|status date|report date|as of|week of|sprint end|charter date"
+    r"|(?:prepared|approved|issued|written|created|published) on|version date|effective date"
+    r"|document date|date (?:issued|approved|prepared))\s*[:\-–]\s*(.+)$",
+    re.IGNORECASE,
+)
+_FILENAME_DATE = re.compile(
+    r"(?<!\d)(?P<y>20\d\d)[-_.]?(?P<m>[01]\d)[-_.]?(?P<d>[0-3]\d)(?!\d)"
+    r"|(?<!\d)(?P<d2>[0-3]\d)[-_.](?P<m2>[01]\d)[-_.](?P<y2>20\d\d)(?!\d)"
+)
+
+
+def _absolute(text: str, dayfirst: bool) -> dt.date | None:
+    for hit in find_dates(text, None, dayfirst):
+        if hit.absolute and hit.date:
+            return hit.date
+    return None
+
+
+def date_from_name(name: str) -> dt.date | None:
+    """A date written in a file name or title: 2026-03-04, 20260304, 04-03-2026."""
+    match = _FILENAME_DATE.search(name or "")
+    if not match:
+        return None
+    if match.group("y"):
+        return safe_date(int(match.group("y")), int(match.group("m")), int(match.group("d")))
+    return safe_date(int(match.group("y2")), int(match.group("m2")), int(match.group("d2")))
+
+
+def document_date(
+    blocks: Iterable[Block],
+    *,
+    model_date: dt.date | None = None,
+    filename: str = "",
+    title: str = "",
+    dayfirst: bool = True,
+    look_at: int = 40,
+) -> dt.date | None:
+    """The date the document is about: a ``Date:`` line, a dated heading, a dated line under
+    the title, the format's date, a date in the file name or the title, in that order."""
+    heading_date: dt.date | None = None
+    early_date: dt.date | None = None
+    for index, block in enumerate(blocks):
+        if index >= look_at:
+            break
+        if block.kind == "paragraph" and early_date is None and index < 8:
+            # "Thursday 20 August 2026 · 45 minutes" under the title.
+            first = next(iter(find_dates(block.text[:120], None, dayfirst)), None)
+            if first and first.absolute and (first.start < 15 or len(block.text) <= 80):
+                early_date = first.date
+        if block.kind in {"paragraph", "list_item", "speaker"}:
+            text = block.text if block.kind != "speaker" else f"{block.speaker}: {block.text}"
+            for line in text.split("\n"):
+                match = _DATE_LINE.match(line.strip().lstrip("*_ "))
+                if match:
+                    found = _absolute(match.group(1), dayfirst)
+                    if found:
+                        return found
+        elif block.kind == "heading" and heading_date is None:
+            heading_date = _absolute(block.text, dayfirst) or date_from_name(block.text)
+        elif block.kind == "table" and block.header:
+            # A key/value table under the title: "Date | 4 March 2026".
+            for row in [block.header, *block.rows][:12]:
+                if len(row) >= 2 and (match := _DATE_LINE.match(f"{row[0]}: {row[1]}")):
+                    if found := _absolute(match.group(1), dayfirst):
+                        return found
+            for i, cell in enumerate(block.header):
+                if re.fullmatch(r"\W*date\W*", cell, re.IGNORECASE) and block.rows:
+                    row = block.rows[0]
+                    if i < len(row) and (found := _absolute(row[i], dayfirst)):
+                        return found
+    # The format's own date (e-mail header, file metadata) after what the text itself says:
+    # metadata is often the day the file was saved, not the day of the meeting.
+    return (
+        heading_date
+        or early_date
+        or model_date
+        or date_from_name(filename)
+        or date_from_name(title)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Superseded dates
+
+# "go-live moved from 3 March to 17 March", "slipped from ... to ...", "(was 3 March)".
+_SUPERSEDE = re.compile(
+    r"\b(?:mov\w*|slip\w*|push\w*|postpon\w*|delay\w*|chang\w*|reschedul\w*|shift\w*"
+    r"|brought forward|bring forward|revised|re-?planned|updated|extended|deferred|defer)"
+    r"\b[^.;]{0,40}?\bfrom\s+(?P<old>[^.;]{3,40}?)\s+(?:to|until|till|->|→)\s+",
+    re.IGNORECASE,
+)
+_WAS = re.compile(
+    r"\((?:was|previously|originally|formerly)\s+(?P<old>[^)]{3,40})\)"
+    r"|\b(?:previously|originally|instead of|rather than|no longer)\s+(?P<old2>[^.;,)]{3,40})"
+    r"|~~(?P<old3>[^~]{3,40})~~",
+    re.IGNORECASE,
+)
+
+
+def superseded_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of ``text`` that hold a date replaced by another one."""
+    spans: list[tuple[int, int]] = []
+    for match in _SUPERSEDE.finditer(text):
+        spans.append(match.span("old"))
+    for match in _WAS.finditer(text):
+        name = "old" if match.group("old") else "old2" if match.group("old2") else "old3"
+        spans.append(match.span(name))
+    return spans
+
+
+def is_superseded(hit: DateHit, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= hit.start < end for start, end in spans)

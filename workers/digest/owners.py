@@ -1,0 +1,174 @@
+"""Owners: who a task belongs to, as written — names, initials, @handles, nicks, "the DB team".
+
+An owner is taken from the task's own words ("Maria to …", "mkumar will …", "@jlee, @sam to
+…", "Assigned to Priya to …", "(Owner: Lena)", "… - Tom Brennan"), from the speaker who
+committed ("Priya: I will …"), or from the person a group of items is listed under. A heading
+is never an owner: headings do not reach this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from workers.digest.words import NON_NAME_WORDS, person_name, split_names
+
+
+@dataclass(slots=True)
+class Context:
+    """What every extractor needs to know about the document as a whole."""
+
+    reference: dt.date | None
+    dayfirst: bool = True
+    lower_vocabulary: frozenset[str] = frozenset()
+    #: Nicks and names seen as speakers, in attendee lists or tallies.
+    known: set[str] = field(default_factory=set)
+    #: The document's author (an e-mail's sender): who "me" / "I" is in a task list.
+    author: str | None = None
+
+
+_TOKEN = (
+    r"(?!(?:to|will|shall|should|must|agreed|volunteered|volunteers|offered|has|have|is|are"
+    r"|can|please|needs?|promised|takes?|owns)\b)@?[^\W\d_][\w.'’\-]*"
+)
+_NAME = rf"(?:the\s+)?{_TOKEN}(?:\s+(?:(?:van|von|de|da|del|der|di|du|la|le)\s+)?{_TOKEN}){{0,2}}"
+_VERBS = (
+    r"to|will|shall|should|must|needs? to|is to|are to|has agreed to|agreed to|have agreed to"
+    r"|volunteered to|has volunteered to|volunteers to|offered to|has offered to|to please"
+    r"|please|can|'ll|’ll|is going to|are going to|promised to|takes?|owns|is working on"
+    r"|,\s*(?:please|can you|could you|would you)"
+)
+LEADING_OWNER = re.compile(
+    rf"^(?P<name>{_NAME}(?:\s*(?:,|and|&|/|\+)\s*{_NAME}){{0,4}})"
+    rf"\s*(?:(?P<colon>:|\s[-–—])\s+|\s*(?P<verbword>{_VERBS})\s+(?P<verb>[\w’'-]+))",
+    re.IGNORECASE,
+)
+_NON_ACTION_VERBS = frozenset(
+    """be been being have has had not likely probably also remain continue still need the a an
+    is are was were do does get""".split()
+)
+_INITIALS = re.compile(r"^[A-Z]{2,3}$")
+_HANDLE = re.compile(r"^@[\w.\-]{1,40}$")
+_NICK = re.compile(r"^[a-z][a-z0-9_\-\[\]|`^]{1,30}$")
+_TEAM = re.compile(
+    r"^(?:the\s+)?(?:[A-Z][\w&/-]*(?:\s+[A-Z][\w&/-]*){0,2}|[a-z]{2,12})\s+(?:team|group|squad|wg"
+    r"|sig|working group|committee)$|^(?:team|sig|wg)\s+[\w-]+$",
+)
+_NOT_OWNERS = frozenset(
+    """we i you they he she it this that these those everyone everybody someone somebody
+    anyone nobody all who which there here one each other others people team folks group
+    action actions todo unassigned none tbd tbc n/a na""".split()
+)
+_FREE = r"(?!(?:to|will|for|by|and)\b)@?[^\W\d_][\w.'’\-]*"
+_FREE_NAME = rf"(?:the\s+)?{_FREE}(?:\s+{_FREE}){{0,2}}"
+ASSIGNED = re.compile(
+    r"\b(?:assigned to|assignee:?|owner:|owned by|responsible:|who:)\s*"
+    rf"(?P<names>{_FREE_NAME}(?:\s*(?:,|and|&|/)\s*{_FREE_NAME}){{0,3}})",
+    re.IGNORECASE,
+)
+_TRAILING = re.compile(
+    r"(?:\(\s*(?P<paren>[^()]{2,40})\s*\)|\s[-–—]\s+(?P<dash>[^-–—]{2,40})|\s(?P<at>@[\w.\-]{2,40}))"
+    r"\s*[.;]?$"
+)
+# "(Rafael): publish the SDK wrapper", "[Priya] send the notes".
+_BRACKETED_OWNER = re.compile(r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]\s*[:\-–—]?\s+\S")
+MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
+
+
+def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
+    """``part`` as an owner, as written, or None: a name, initials, @handle, nick or team.
+
+    ``lenient`` (an explicit action line, an actions section) also takes a lower-case nick.
+    """
+    part = part.strip(" .:*'\"")
+    if part.lower() in {"me", "i", "myself"} and lenient:
+        return ctx.author
+    if not part or part.lower() in _NOT_OWNERS:
+        return None
+    if part.lower().startswith("the ") and not _TEAM.match(part):
+        return None
+    if _HANDLE.match(part) or _TEAM.match(part):
+        return part
+    if part in ctx.known:
+        return part
+    if _INITIALS.match(part):
+        return part if part.lower() not in NON_NAME_WORDS and part not in _NOT_INITIALS else None
+    if person_name(part, ctx.lower_vocabulary if not lenient else None) == part:
+        return part
+    if _NICK.match(part) and part not in NON_NAME_WORDS and len(part) >= 2:
+        # A lower-case nick: on an explicit action line, or when it looks like one (gk-ng).
+        if lenient or re.search(r"[\d_\-\[\]|`^]", part):
+            return part
+    return None
+
+
+_NOT_INITIALS = frozenset("AI QA PM HR IT BA CI CD TBD TBC FYI ETA API PR UI DB OK NB PS".split())
+
+
+def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str], int] | None:
+    """Owners named at the start of a task ("Maria and @sam to …"), with where the task starts.
+
+    None when the start is not an owner followed by "to"/"will"/a colon and a real verb.
+    """
+    match = LEADING_OWNER.match(text)
+    if not match:
+        return None
+    verb = (match.group("verb") or "").lower()
+    if verb in _NON_ACTION_VERBS:
+        return None
+    if (match.group("verbword") or "").lower() == "to" and match.group("verb")[:1].isupper():
+        return None  # "Assigned to Priya …", "Welcome to Berlin"
+    if match.group("colon") and not lenient:
+        return None
+    parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]
+    owners = [owner_part(p, ctx, lenient=lenient) for p in parts]
+    if len(parts) > 1 and any(owners) and not all(owners):
+        # "tsoto and gk-ng to …": one nick vouches for its lower-case partner.
+        owners = [o or owner_part(p, ctx, lenient=True) for o, p in zip(owners, parts, strict=True)]
+    if not owners or not all(owners):
+        return None
+    start = match.start("verbword") if match.group("verbword") else match.end()
+    return [o for o in owners if o], start
+
+
+def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
+    """Owners named anywhere in a task: leading name, "assigned to", a field, @mention, a
+    trailing "(Name)" / "- Name"."""
+    lead = leading_owners(text, ctx, lenient=lenient)
+    if lead:
+        return lead[0]
+    bracketed = _BRACKETED_OWNER.match(text)
+    if bracketed:
+        names = [owner_part(p, ctx, lenient=True) for p in split_names(bracketed.group(1))]
+        if names and all(names):
+            return [n for n in names if n]
+    assigned = ASSIGNED.search(text)
+    if assigned:
+        names = [
+            owner_part(p, ctx, lenient=True)
+            for p in re.split(r"\s*(?:,|\band\b|&|/)\s*", assigned.group("names"))
+        ]
+        if names and all(names):
+            return [n for n in names if n]
+    trailing = _TRAILING.search(text)
+    if trailing:
+        candidate = trailing.group("paren") or trailing.group("dash") or trailing.group("at") or ""
+        parts = split_names(candidate)
+        names = [owner_part(p, ctx, lenient=False) for p in parts]
+        if (
+            parts
+            and all(names)
+            and (
+                len(candidate.split()) >= 2
+                or any(
+                    n in ctx.known or _HANDLE.match(n or "") or _INITIALS.match(n or "")
+                    for n in names
+                )
+            )
+        ):
+            return [n for n in names if n]
+    mentions = [m.group(0) for m in MENTION.finditer(text)]
+    if mentions:
+        return mentions[:3]
+    return []

@@ -1,0 +1,304 @@
+"""Refine blocks, whatever format they came from: speaker turns, chat lines, rules, tallies.
+
+Extractors produce blocks from layout (paragraphs, list items, tables); what people *wrote*
+inside them is read here, once, for every format:
+
+* speaker turns: ``Name: …``, ``**Name**: …``, ``JL: …`` (initials), ``@handle: …``, and a
+  known lower-case nick ``mkumar: …`` become ``speaker`` blocks;
+* chat and IRC lines ``[12:01] <nick> …`` / ``<nick> …`` become ``speaker`` blocks;
+* meeting-bot lines lose their ``(chair, 17:05:12)`` trailer and their ``#topic`` commands'
+  hash (``#agreed X`` → ``AGREED: X``);
+* a paragraph of dashes is a ``rule``; a "nick (116)" lines-said tally becomes a ``quote``
+  that only names a participant;
+* a block carrying several lines is split, one block per line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from workers.digest.blocks import Block
+from workers.digest.tables import column_roles
+from workers.digest.text import continues, heading_level
+from workers.digest.words import NON_NAME_WORDS, person_name
+
+_IRC = re.compile(
+    r"^(?:\[?\(?\d{1,2}:\d\d(?::\d\d)?\)?\]?\s*|\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d)?\S*\s+)?"
+    r"<\s*[@+%~&]?(?P<nick>[A-Za-z_\[\]\\`^{}|][\w\-\[\]\\`^{}|.]{0,30})\s*>\s*(?P<text>.*)$"
+)
+_TRAILER = re.compile(r"\s*\(\s*[\w\-\[\]\\`^{}|.]{1,32},\s*\d{1,2}:\d\d(?::\d\d)?\s*\)\s*$")
+# "[9]last week's minutes approved": a link-reference marker of converted minutes.
+_REFERENCE = re.compile(r"^\[\d{1,3}\]\s*")
+_BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
+_TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
+_RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
+_MEETBOT_COMMAND = re.compile(
+    r"^#(?P<cmd>action|agreed|agree|info|idea|link|help|topic|startmeeting|endmeeting|chair"
+    r"|undo|accept|accepted|reject|rejected)\b\s*",
+    re.IGNORECASE,
+)
+_SPEAKER = re.compile(
+    r"^(?:\*\*(?P<bold>[^*:]{1,40}?)\s*(?::\s*\*\*|\*\*\s*:)|(?P<plain>[^:\s][^:]{0,39}?)\s*:)"
+    r"\s+(?P<text>\S.*)$",
+    re.DOTALL,
+)
+_INITIALS = re.compile(r"^[A-Z]{2,3}$")
+_HANDLE = re.compile(r"^@[\w.\-]{2,40}$")
+_PRESENT = re.compile(
+    r"^(?:attendees|present|participants|in attendance|attendance|people present)\s*:\s*(.+)$",
+    re.IGNORECASE,
+)
+# What someone says about their own work: "will send …", "I'll ask …", "to draft …".
+_SPEECH = re.compile(
+    r"^(?:(?:ok|okay|sure|yes|so)[,!.]?\s+)?(?:i\b|i'll|i’ll|i'm|will\b|we\b|we'll|to\s+\w+"
+    r"|can\b|my\b|our\b)",
+    re.IGNORECASE,
+)
+_NICK = re.compile(r"^[a-z][a-z0-9_\-\[\]|`^]{1,30}$")
+_NOT_INITIALS = frozenset(
+    """AI QA PM HR IT BA CI CD TBD TBC FYI ETA API RFC ADR FAQ AOB PR UI UX DB OK NB PS
+    ACK NAK WIP LGTM CEO CTO CFO COO CIO VP PMO SLA KPI OKR ROI RAID RAG GA EOL EOD EOW EOM
+    COB DR QA SRE DNS TLS SSO CVE MVP POC NA NZ UK US EU UTC GMT CET PST EST ID RSVP TSC
+    SIG WG""".split()
+)
+_FIELD_WORDS = frozenset(
+    """time location venue chair host facilitator scribe notetaker note-taker subject from
+    cc re fyi ps example warning reason remark remarks answer question q a tl;dr tldr
+    ticket issue pr link links url source reference references reviewer reviewers status
+    deciders decider technical story date attendees author authors go-live golive kick-off
+    timeline cutover vendor testing launch release deadline target milestone result""".split()
+)
+
+
+def refine(blocks: Iterable[Block]) -> list[Block]:
+    """The blocks with speaker turns, chat lines, rules and tallies made explicit."""
+    tables_read = [
+        part
+        for block in blocks
+        for table in (_table_header(block) if block.kind == "table" else [block])
+        for part in _prose_table(table)
+    ]
+    blocks = list(_split_lines(tables_read))
+    nicks = _known_nicks(blocks)
+    repeated = _repeated_labels(blocks)
+    out: list[Block] = []
+    for block in blocks:
+        if block.kind == "table":
+            out.append(block)
+            continue
+        if block.kind not in {"paragraph", "list_item"}:
+            out.append(block)
+            continue
+        text = block.text.strip()
+        if _RULE_TEXT.match(text):
+            out.append(Block("rule", line=block.line, page=block.page))
+            continue
+        text = _TRAILER.sub("", _REFERENCE.sub("", text))
+        if not text:
+            continue
+        command = _MEETBOT_COMMAND.match(text)
+        if command:
+            name = command.group("cmd").upper()
+            name = {"AGREE": "AGREED", "ACCEPT": "ACCEPTED", "REJECT": "REJECTED"}.get(name, name)
+            text = f"{name}: {text[command.end() :]}"
+        tally = _TALLY.match(text)
+        if tally and block.kind == "list_item":
+            out.append(
+                Block("quote", text, speaker=tally.group("nick"), line=block.line, page=block.page)
+            )
+            continue
+        irc = _IRC.match(text)
+        if irc:
+            said = irc.group("text")
+            command = _MEETBOT_COMMAND.match(said)
+            if command:
+                name = command.group("cmd").upper()
+                name = {"AGREE": "AGREED", "ACCEPT": "ACCEPTED", "REJECT": "REJECTED"}.get(
+                    name, name
+                )
+                said = f"{name}: {said[command.end() :]}"
+            out.append(_speaker(block, irc.group("nick"), said))
+            continue
+        turn = _SPEAKER.match(text)
+        if turn:
+            name = (turn.group("bold") or turn.group("plain") or "").strip()
+            said = turn.group("text")
+            if is_speaker(name, nicks) and (
+                " " in name.strip()
+                or name in repeated
+                or _INITIALS.match(name)
+                or _HANDLE.match(name)
+                or _SPEECH.match(said)
+            ):
+                out.append(_speaker(block, name.lstrip(), turn.group("text").replace("**", "")))
+                continue
+        block.text = text.replace("**", "")
+        out.append(block)
+    return _promote_headings(out)
+
+
+def _promote_headings(blocks: list[Block]) -> list[Block]:
+    """A short title-like paragraph right above a list is that list's heading ("What went
+    well", "Actions:"), whatever format lost its heading style (e-mail bodies, plain DOCX)."""
+    for index, block in enumerate(blocks[:-1]):
+        if block.kind != "paragraph" or blocks[index + 1].kind != "list_item":
+            continue
+        if blocks[index + 1].level > 0:
+            continue
+        text = block.text.strip()
+        if len(text) <= 60 and heading_level(text, alone=True, over_body=True) is not None:
+            blocks[index] = Block(
+                "heading", text.rstrip(":").strip(), 6, line=block.line, page=block.page
+            )
+    return blocks
+
+
+def _table_header(block: Block) -> list[Block]:
+    """A spreadsheet's title rows above its real header ("RAID log", "Exported …") become
+    paragraphs; the first row with most cells filled is the header."""
+    rows = [block.header, *block.rows] if block.header else list(block.rows)
+    width = max((len(r) for r in rows), default=0)
+    for index, row in enumerate(rows[:6]):
+        filled = sum(1 for cell in row if cell.strip())
+        if filled >= max(2, (width * 6 + 9) // 10):
+            if index == 0:
+                return [block]
+            titles = [
+                Block(
+                    "paragraph",
+                    " ".join(c for c in r if c.strip()),
+                    line=block.line,
+                    page=block.page,
+                )
+                for r in rows[:index]
+                if any(c.strip() for c in r)
+            ]
+            table = Block(
+                "table", header=row, rows=rows[index + 1 :], line=block.line, page=block.page
+            )
+            return [*titles, table]
+    return [block]
+
+
+def _prose_table(block: Block) -> list[Block]:
+    """A table without a single known column (meeting-bot minutes rendered as a table of
+    "INFO text | nick | time" rows) is prose: one paragraph per row, its longest cell."""
+    if block.kind != "table" or column_roles(block.header):
+        return [block]
+    rows = [block.header, *block.rows] if block.header else block.rows
+    texts = [max(row, key=len).strip() for row in rows if row and max(row, key=len).strip()]
+    return [
+        Block("paragraph", _BOT_TAG.sub("", text), line=block.line, page=block.page)
+        for text in texts
+    ]
+
+
+def _speaker(block: Block, name: str, text: str) -> Block:
+    return Block(
+        "speaker",
+        " ".join(text.split()),
+        level=block.level,
+        checked=block.checked,
+        speaker=name,
+        line=block.line,
+        page=block.page,
+    )
+
+
+def is_speaker(name: str, nicks: frozenset[str] = frozenset()) -> bool:
+    """Could ``name`` (the part before a colon) be a person speaking?"""
+    if not name or len(name) > 40 or name.lower() in _FIELD_WORDS:
+        return False
+    if _INITIALS.match(name):
+        return name not in _NOT_INITIALS
+    if _HANDLE.match(name):
+        return True
+    if name in nicks:
+        return True
+    if name.split()[0].lower() in NON_NAME_WORDS:
+        return False
+    return person_name(name) is not None and len(name.split()) <= 3
+
+
+def _known_nicks(blocks: list[Block]) -> frozenset[str]:
+    """Nicks and names seen in chat lines, lines-said tallies and attendee lines: ``nick:``
+    is then a speaker too."""
+    nicks: set[str] = set()
+    for block in blocks:
+        if block.kind not in {"paragraph", "list_item"}:
+            continue
+        text = block.text.strip()
+        match = _IRC.match(text) or _TALLY.match(text)
+        if match and _NICK.match(match.group("nick")):
+            nicks.add(match.group("nick"))
+        present = _PRESENT.match(text.replace("**", ""))
+        if present:
+            for part in re.split(r"\s*(?:,|;|\band\b|&)\s*", re.sub(r"\([^)]*\)", "", present[1])):
+                part = part.strip(" .")
+                if part and len(part) <= 40:
+                    nicks.add(part)
+                    nicks.add(part.split()[0])
+    return frozenset(nicks)
+
+
+def _repeated_labels(blocks: list[Block]) -> frozenset[str]:
+    """ "Name:" prefixes used on two or more lines: a person speaking again, not a field."""
+    counts: dict[str, int] = {}
+    for block in blocks:
+        if block.kind in {"paragraph", "list_item"}:
+            turn = _SPEAKER.match(block.text.strip())
+            if turn:
+                name = (turn.group("bold") or turn.group("plain") or "").strip()
+                counts[name] = counts.get(name, 0) + 1
+    return frozenset(name for name, count in counts.items() if count >= 2)
+
+
+# "… by Friday Beatriz: Book the room …": turns whose line breaks a format lost.
+_GLUED_TURN = re.compile(
+    r"(?:^|(?<=\s))(?P<name>[A-Z][\w'’-]+(?:\s+and\s+[A-Z][\w'’-]+)?):\s+[A-Z]"
+)
+
+
+def _split_glued_turns(block: Block) -> list[Block]:
+    starts = [m for m in _GLUED_TURN.finditer(block.text)]
+    if len(starts) < 2 or starts[0].start() != 0:
+        return [block]
+    for match in starts:
+        if not all(is_speaker(n) for n in re.split(r"\s+and\s+", match.group("name"))):
+            return [block]
+    cuts = [m.start() for m in starts] + [len(block.text)]
+    return [
+        Block(
+            block.kind, block.text[a:b].strip(), level=block.level, line=block.line, page=block.page
+        )
+        for a, b in zip(cuts, cuts[1:], strict=False)
+    ]
+
+
+def _split_lines(blocks: Iterable[Block]) -> Iterable[Block]:
+    """One block per line: a multi-line paragraph comes from a format that kept line breaks."""
+    for block in blocks:
+        if block.kind in {"paragraph", "list_item", "speaker"} and "\n" in block.text:
+            lines: list[str] = []
+            for raw in block.text.split("\n"):
+                line = " ".join(raw.split())
+                if lines and line and continues(lines[-1], line):
+                    lines[-1] = f"{lines[-1]} {line}"
+                elif line:
+                    lines.append(line)
+            first, *rest = lines or [""]
+            block.text = first
+            yield from _split_glued_turns(block)
+            for offset, line in enumerate(rest, start=1):
+                yield Block(
+                    "paragraph",
+                    line.strip(),
+                    level=block.level,
+                    line=block.line + offset if block.line is not None else None,
+                    page=block.page,
+                )
+        elif block.kind in {"paragraph", "list_item"}:
+            yield from _split_glued_turns(block)
+        else:
+            yield block

@@ -1,0 +1,317 @@
+"""Risks and blockers: threats, concerns, dependencies and waits — with severity and category.
+
+* every item of a risks/blockers section (not a question, not a "none");
+* labelled lines: ``Risk:``, ``Issue:``, ``Blocker:``, ``Concern:``, ``Dependency:``;
+* risk registers: a table with a risk/issue column, or likelihood/impact columns (severity
+  from a severity column, else likelihood × impact);
+* sentences that state a threat or a wait: "risk that", "at risk", "blocked on/by", "waiting
+  on/for", "depends on", "required before", "concerned about", "may slip"…; not sentences
+  about the risk process ("risks are reviewed weekly") and not "no risks".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from workers.digest.blocks import Block
+from workers.digest.sections import Section
+from workers.digest.tables import RISK_TYPES, column_roles
+from workers.digest.words import (
+    BOILERPLATE,
+    META_LINE,
+    clip,
+    field_line,
+    level_word,
+    numeric_level,
+    sentences,
+)
+
+MAX_RISKS = 50
+_LEVELS = ("low", "medium", "high")
+
+_LABEL = re.compile(
+    r"^(?:\[\s*)?(?P<label>risks?|issues?|blockers?|blocked|blocking|concerns?|dependency|dependencies"
+    r"|impediments?|threat)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
+    r"[^\]]{1,40})\])?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_WORDS = re.compile(
+    r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
+    r"|at risk"
+    r"|threat|concern(?:s|ed)?\b|jeopardi[sz]\w*|blockers?|showstopper|blocked (?:on|by)"
+    r"|(?:is|are|remains?|still) blocked|waiting (?:on|for)|still waiting|depends on"
+    r"|dependent on|dependency on|required before|needed before|must land before"
+    r"|may (?:not|delay|slip|miss|exceed|fail)|might (?:not|delay|slip|miss|exceed|fail)"
+    r"|could (?:delay|slip|miss|exceed|impact|affect|jeopardi[sz]e|fail|prevent|block)"
+    r"|likely to (?:slip|overrun|be late|miss|exceed)|has slipped|is slipping|behind schedule"
+    r"|over budget|overrun|worried|bottleneck|single point of failure|understaffed"
+    r"|no (?:one|owner|maintainer) (?:for|to)|bus factor|liabilit(?:y|ies)|exposes? (?:us|the)"
+    r"|cannot (?:start|proceed|continue|go ahead|ship|launch|release|be completed|begin|finish)"
+    r"|can't (?:start|proceed|continue|ship|release)|stuck|burn-?out|weak (?:point|spot)"
+    r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble|deprecat\w+"
+    r"|(?:will|would) break|end of life|no longer supported|unsupported|at stake"
+    r"|only (?:one|two|three) (?:person|people|developers?|maintainers?|engineers?|adopters?)"
+    r"|only \w+ knows|reduced (?:review )?capacity"
+    r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
+    r"|costs?|lose|loses|miss(?:es)?)\b)",
+    re.IGNORECASE,
+)
+_NO_RISK = re.compile(
+    r"\b(?:no (?:new )?(?:risks?|blockers?|concerns?|issues)|nothing blocking|not blocked"
+    r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
+    r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
+    r"|was resolved|has been resolved|were resolved)\b",
+    re.IGNORECASE,
+)
+_NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$", re.I)
+_SEVERITY_PREFIX = re.compile(
+    r"^\(?(?P<level>critical|high|medium|moderate|low|severe|major|minor|red|amber|green)\)?"
+    r"\s*(?:risk|severity|impact|priority)?\s*[:\-–—]\s+(?P<body>.+)$",
+    re.IGNORECASE,
+)
+_HIGH_WORDS = re.compile(
+    r"\b(?:critical|severe|severity\s*[:=]?\s*high|high(?:\s+|-)(?:risk|severity|impact|"
+    r"likelihood|probability)|major|showstopper|blocker|blocked|cannot go live|significant)\b",
+    re.IGNORECASE,
+)
+_EXPLICIT_LEVEL = re.compile(
+    r"(?:\b(?:severity|impact|rating|risk level|priority|rated|level)\s*(?:is\s*)?[:=\-]?\s*"
+    r"(?P<a>critical|high|medium|moderate|low|h|m|l)\b)"
+    r"|(?:\b(?P<b>critical|high|medium|moderate|low)[- ](?:risk|severity|impact|priority)\b)"
+    r"|(?:[(\[](?P<c>critical|high|medium|moderate|low|h|m|l)[)\]])",
+    re.IGNORECASE,
+)
+_LOW_WORDS = re.compile(r"\b(?:minor|slight|negligible|small|unlikely)\b", re.IGNORECASE)
+
+_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "compliance",
+        re.compile(
+            r"\b(complian\w*|regulat\w*|gdpr|legal|audit\w*|licen[cs]e terms|privacy|"
+            r"data protection|statutory|policy breach|sox|hipaa|iso ?27001)\b"
+        ),
+    ),
+    (
+        "budget",
+        re.compile(
+            r"\b(budget\w*|costs?|overspend|overrun|funding|spend|price\w*|expens\w*|"
+            r"financ\w*|contingency|£|\$|€)"
+        ),
+    ),
+    (
+        "resource",
+        re.compile(
+            r"\b(resourc\w*|staff\w*|headcount|availab\w*|capacity|attrition|leav\w+|"
+            r"recruit\w*|skills?|key person|contractors?|developers?|users? unavailable|"
+            r"holidays?|sickness|unavailable|loss of|engineers?|key (?:person|people|staff)|"
+            r"single point of failure|maintainers?|volunteers?|bus factor)\b"
+        ),
+    ),
+    ("scope", re.compile(r"\b(scope|requirements?|change requests?|creep|feature requests?)\b")),
+    (
+        "schedule",
+        re.compile(
+            r"\b(schedul\w*|delay\w*|late|slip\w*|deadline|timeline|milestone|on time|"
+            r"behind|go-live|critical path|postpon\w*|waiting|blocked)\b"
+        ),
+    ),
+    (
+        "technical",
+        re.compile(
+            r"\b(technical|integration|performance|api|interface|outage|defects?|bugs?|"
+            r"architecture|infrastructure|servers?|migration|security|vulnerab\w*|load|"
+            r"latency|response times?|database|system|software|hardware|network|ci|build)\b"
+        ),
+    ),
+)
+_CATEGORY_ALIASES = {
+    "schedule": "schedule",
+    "time": "schedule",
+    "timeline": "schedule",
+    "budget": "budget",
+    "cost": "budget",
+    "financial": "budget",
+    "finance": "budget",
+    "resource": "resource",
+    "resources": "resource",
+    "people": "resource",
+    "staffing": "resource",
+    "technical": "technical",
+    "technology": "technical",
+    "security": "technical",
+    "quality": "technical",
+    "scope": "scope",
+    "requirements": "scope",
+    "compliance": "compliance",
+    "legal": "compliance",
+    "regulatory": "compliance",
+}
+# Sections whose sentences do not state this project's risks.
+_QUIET = {"background", "agenda", "questions", "attendees", "consequences", "done", "decisions"}
+
+
+def category(text: str) -> str:
+    lowered = text.lower()
+    for name, pattern in _CATEGORIES:
+        if pattern.search(lowered):
+            return name
+    return "other"
+
+
+def severity(text: str) -> str:
+    explicit = _EXPLICIT_LEVEL.search(text)
+    if explicit:
+        return level_word(explicit.group("a") or explicit.group("b") or explicit.group("c"))
+    if _HIGH_WORDS.search(text):
+        return "high"
+    if _LOW_WORDS.search(text):
+        return "low"
+    return "medium"
+
+
+def is_risk_sentence(sentence: str) -> bool:
+    return bool(_WORDS.search(sentence)) and not _NO_RISK.search(sentence)
+
+
+class RiskList:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self._seen: set[str] = set()
+
+    def add(self, text: str, *, level: str | None = None, kind: str | None = None) -> None:
+        text = " ".join(text.split()).strip(" -–—*")
+        key = re.sub(r"\W+", " ", text.lower()).strip()
+        if len(text) < 8 or key in self._seen or len(self.items) >= MAX_RISKS:
+            return
+        if _NOT_AN_ENTRY.match(text):
+            return
+        self._seen.add(key)
+        self.items.append(
+            {
+                "text": clip(text),
+                "severity": level or severity(text),
+                "category": kind or category(text),
+            }
+        )
+
+
+def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
+    found = RiskList()
+    for section in sections:
+        # Prose beside a register's table or list is its preamble, not a risk of its own.
+        listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
+        for block in section.blocks:
+            if block.kind in {"quote", "heading", "rule"}:
+                continue
+            if block.kind == "table":
+                _register(block, section.role, found)
+                continue
+            text = block.text.strip()
+            label = _LABEL.match(text)
+            if (
+                label
+                and label.group("label").lower().startswith("issue")
+                and re.match(r"^\W*issues?\s*#?\d", text, re.IGNORECASE)
+            ):
+                label = None  # "Issue 88: discovery over BLE" names a tracker topic
+            if label:
+                qualifier = label.group("qual") or label.group("qual2")
+                level = numeric_level(qualifier) if qualifier else None
+                body = label.group("body")
+                if not _NO_RISK.search(body) or section.role == "risks":
+                    found.add(body, level=_LEVELS[level - 1] if level else None)
+                continue
+            if BOILERPLATE.search(text):
+                continue
+            if section.role == "risks" and not (listed and block.kind == "paragraph"):
+                if (
+                    field_line(text)
+                    or META_LINE.match(text)
+                    or text.rstrip(")").endswith("?")
+                    or (text.endswith(":") and len(text) < 60)
+                ):
+                    continue
+                if _NO_RISK.search(text) and not _WORDS.search(_NO_RISK.sub("", text)):
+                    continue
+                prefix = _SEVERITY_PREFIX.match(text)
+                if prefix:
+                    found.add(prefix.group("body"), level=level_word(prefix.group("level")))
+                else:
+                    found.add(text)
+                continue
+            if section.role in _QUIET:
+                continue
+            for sentence in sentences(text) if len(text) < 3000 else []:
+                if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
+                    found.add(sentence)
+    return found.items
+
+
+def _register(block: Block, role: str, found: RiskList) -> None:
+    """Rows of a risk register (or any table in a risks section)."""
+    roles = column_roles(block.header)
+    text_col = roles.get("text")
+    if text_col is None:
+        return
+    heading = block.header[text_col].lower()
+    typed = _raid_typed(block, roles)
+    is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
+        "likelihood" in roles or "impact" in roles or typed
+    )
+    if not (is_register or (role == "risks" and "decision" not in heading)):
+        return
+    if re.search(r"\b(?:action|task|what|next step)", heading) and not is_register:
+        return
+    for row in block.rows:
+        cell = _cell(row)
+        text = cell(text_col)
+        if not text:
+            continue
+        status = cell(roles.get("status")).lower()
+        if status.split(" ")[0] in {"closed", "resolved", "done", "retired"}:
+            continue
+        if typed and cell(roles.get("category")).lower() not in RISK_TYPES:
+            continue  # an assumption or a decision row of a RAID log
+        found.add(
+            text,
+            level=_register_severity(cell, roles),
+            kind=_CATEGORY_ALIASES.get(cell(roles.get("category")).lower()) or category(text),
+        )
+
+
+_RAID_WORDS = RISK_TYPES | {"assumption", "assumptions", "action", "actions", "decision"}
+
+
+def _raid_typed(block: Block, roles: dict[str, int]) -> bool:
+    """A RAID log's type column (Risk / Assumption / Issue / Dependency per row)."""
+    column = roles.get("category")
+    if column is None or not re.search(r"type|kind|raid", block.header[column], re.I):
+        return False
+    values = [row[column].strip().lower() for row in block.rows if column < len(row)]
+    return bool(values) and sum(v in _RAID_WORDS for v in values) * 2 >= len(values)
+
+
+def _cell(row: list[str]) -> Callable[[int | None], str]:
+    def get(index: int | None) -> str:
+        if index is None or index >= len(row):
+            return ""
+        return row[index].strip()
+
+    return get
+
+
+def _register_severity(cell: Callable[[int | None], str], roles: dict[str, int]) -> str | None:
+    """Severity column if present, else likelihood x impact on a 1-3 scale."""
+    explicit = numeric_level(cell(roles.get("severity")))
+    if explicit:
+        return _LEVELS[explicit - 1]
+    likelihood = numeric_level(cell(roles.get("likelihood")))
+    impact = numeric_level(cell(roles.get("impact")))
+    if likelihood and impact:
+        score = likelihood * impact
+        return "high" if score >= 6 else "medium" if score >= 3 else "low"
+    if likelihood or impact:
+        return _LEVELS[(likelihood or impact or 2) - 1]
+    return None

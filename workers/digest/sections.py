@@ -1,0 +1,177 @@
+"""Blocks → sections: headings open sections, and each section gets a role.
+
+The role says how the extractors read the section's items: every item of an "actions" section
+is a task, every item of a "decisions" section a decision, of a "risks" section a risk; an
+"attendees" section lists people; "agenda", "questions", "background", "feedback" and
+"consequences" sections hold no tasks of their own (only explicitly marked ones count there).
+A heading itself is never an item: it only names its section.
+
+The role comes from the heading's words; a sub-heading with no role of its own ("### Infra"
+under "## Action items", a person's name under "## Updates") inherits its parent's. A rule
+(``----``) closes the section above it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from workers.digest.blocks import Block
+
+ROLES = (
+    "actions",
+    "done",
+    "decisions",
+    "risks",
+    "attendees",
+    "agenda",
+    "questions",
+    "feedback",
+    "consequences",
+    "background",
+    "summary",
+    "notes",
+    "meta",
+)
+
+# First match wins: more specific wordings first.
+_HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "background",
+        re.compile(
+            r"^(?:context|background|problem statement|context and problem statement"
+            r"|motivation|considered options|decision drivers|introduction|purpose)\b"
+        ),
+    ),
+    ("meta", re.compile(r"^(?:next meeting|logistics|meeting (?:info|details|logistics))\b")),
+    (
+        "done",
+        re.compile(
+            r"^(?:done|completed?(?: actions| items| tasks)?|closed(?: actions| items)?"
+            r"|accomplishments|achievements|what we (?:did|shipped|delivered)|shipped|delivered"
+            r"|last (?:week|sprint)|this (?:week|sprint)'?s? (?:progress|accomplishments))\b"
+        ),
+    ),
+    (
+        "attendees",
+        re.compile(
+            r"\b(?:attendees|attendance|in attendance|present|participants|people present"
+            r"|roll ?call|apologies|absent|regrets|invitees|who(?:'s| is) here|members present"
+            r"|committee members|tsc members|voting members)\b"
+        ),
+    ),
+    (
+        "feedback",
+        re.compile(
+            r"\b(?:what didn'?t|what did not|not so well|to improve"
+            r"|feedback|went well|went wrong|go well|didn'?t go|did not go|could (?:be )?"
+            r"improve\w*|improvements?|kudos|shout-?outs?|appreciations?|lessons learn\w*"
+            r"|start(?:, | / | and )stop|keep doing|stop doing|start doing|glad|sad|mad"
+            r"|liked|learned|lacked|longed for|grouped topics|puzzles|what worked"
+            r"|what didn'?t work|retro(?:spective)? (?:notes|board|items))\b"
+        ),
+    ),
+    (
+        "consequences",
+        re.compile(
+            r"\b(?:consequences?|drawbacks?|pros and cons|pros|cons|trade-?offs?|implications"
+            r"|downsides?|upsides?|benefits)\b"
+        ),
+    ),
+    (
+        "questions",
+        re.compile(r"\b(?:questions?|q ?& ?a|faq|unresolved|open points|parking lot)\b"),
+    ),
+    (
+        "actions",
+        re.compile(
+            r"\b(?:action items?|actions?|next steps?|to-?dos?|to do|follow[- ]?ups?|tasks?"
+            r"|assignments?|action plan|action log|work items|owners?|what we will do"
+            r"|next sprint|sprint backlog|commitments|committed|take-?aways|unfinished|to address"
+            r"|outstanding (?:items|tasks|work)|planned for|plans? for (?:the )?next|next (?:period"
+            r"|week|month|quarter)|upcoming work|coming up|priorities for)\b"
+        ),
+    ),
+    (
+        "decisions",
+        re.compile(
+            r"\b(?:decisions?|decided|resolutions?|resolved|agreements?|agreed|outcomes?"
+            r"|chosen option|conclusions?|votes?|voting|motions?|rulings?)\b"
+        ),
+    ),
+    (
+        "risks",
+        re.compile(
+            r"\b(?:risks?|blockers?|blocked|impediments?|concerns?|issues|raid|threats?"
+            r"|dependencies|escalations?|red flags|watch ?list|problems?)\b"
+        ),
+    ),
+    ("agenda", re.compile(r"\b(?:agenda|topics? for discussion|items? for discussion)\b")),
+    (
+        "background",
+        re.compile(
+            r"\b(?:context|background|problem statement|motivation|considered options|options"
+            r"|alternatives|decision drivers|introduction|purpose|references|links|appendix"
+            r"|glossary|terminology|prior art|non-goals|timeline of events)\b"
+        ),
+    ),
+    (
+        "summary",
+        re.compile(r"\b(?:summary|tl;?dr|highlights|executive summary|headlines?|key points)\b"),
+    ),
+    (
+        "notes",
+        re.compile(
+            r"\b(?:notes|discussion|minutes|updates?|status|progress|announcements|round ?table"
+            r"|any other business|aob|misc\w*)\b"
+        ),
+    ),
+)
+
+
+@dataclass(slots=True)
+class Section:
+    """A heading (possibly none, for text before the first heading) and the blocks under it."""
+
+    heading: str
+    level: int
+    role: str
+    blocks: list[Block] = field(default_factory=list)
+    heading_block: Block | None = None
+
+
+def heading_role(heading: str) -> str | None:
+    """The role a heading's words give its section, or None when they say nothing."""
+    key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
+    key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
+    key = re.sub(r"\s+", " ", key)
+    if not key:
+        return None
+    for role, pattern in _HEADING_ROLES:
+        if pattern.search(key):
+            return role
+    return None
+
+
+def split_sections(blocks: Iterable[Block]) -> list[Section]:
+    """Sections in document order; the first one (before any heading) has an empty heading."""
+    sections = [Section("", 0, "notes")]
+    # (level, role) of the open headings, to let an unnamed sub-heading inherit its role.
+    stack: list[tuple[int, str]] = []
+    for block in blocks:
+        if block.kind == "heading":
+            level = block.level or 1
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            own = heading_role(block.text)
+            role = own or (stack[-1][1] if stack else "notes")
+            stack.append((level, role))
+            sections.append(Section(block.text, level, role, heading_block=block))
+        elif block.kind == "rule":
+            stack = [entry for entry in stack if entry[0] < sections[-1].level]
+            if sections[-1].blocks:
+                sections.append(Section("", sections[-1].level, stack[-1][1] if stack else "notes"))
+        else:
+            sections[-1].blocks.append(block)
+    return [s for s in sections if s.blocks or s.heading]
