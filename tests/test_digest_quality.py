@@ -9,6 +9,7 @@ quality are asserted). No database, network or Redis: ``pytest --noconftest`` wo
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -308,7 +309,8 @@ def test_main_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert digest_quality.main(["--corpus", str(corpus), "--repeat", "1", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "t-sync " in printed and "tune" in printed
-    assert "skipped t-sync--notes.docx" in printed
+    # The note's wording depends on whether the extractor gives attachments at all.
+    assert re.search(r"t-sync--notes\.docx\b.*skipped|skipped t-sync--notes\.docx", printed)
     for heading in ("== tune: 1 documents", "== heldout: no documents", "== total: 1 documents"):
         assert heading in printed
 

@@ -108,7 +108,13 @@ def process(document_id: str, owner: str | None = None) -> str:
                 title = document.title
                 if document.detected_type == "eml" and extracted.model and extracted.model.title:
                     title = extracted.model.title  # the Subject names a mail better
-                digest = analyse(extracted.text, title=title, pages=extracted.pages)
+                digest = analyse(
+                    extracted.text,
+                    title=title,
+                    pages=extracted.pages,
+                    model=extracted.model,
+                    filename=document.filename,
+                )
                 if stored:
                     digest["attachments"] = stored
                 return _store(document, owner, extracted.text, digest)
