@@ -81,7 +81,8 @@ def _fresh_connections(**_: object) -> None:
     flask_app = getattr(celery_current, "flask_app", None)
     if flask_app is not None:
         with flask_app.app_context():
-            db.engine.dispose(close=False)
+            for engine in db.engines.values():  # the tenant role's and the platform role's
+                engine.dispose(close=False)
 
 
 def apply_memory_limit(megabytes: int) -> None:
