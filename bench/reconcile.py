@@ -21,15 +21,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import redis
 from sqlalchemy import create_engine, text
 
-from webapp import create_app, embedded
-from webapp.config import sqlalchemy_url
-from webapp.extensions import db
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from webapp import create_app, embedded  # noqa: E402 - after the path is set
+from webapp.config import sqlalchemy_url  # noqa: E402
+from webapp.extensions import db  # noqa: E402
 
 NAME = "pmdi_bench_reconcile"
 ROLE, PASSWORD = "pmdi_bench_reconcile_app", "bench-password"

@@ -163,9 +163,10 @@ EXPORTED_COLUMNS = {
     ],
     "document_blobs": ["document_id", "organization_id", "seq"],
     "documents": [
-        "attempts", "content_type", "created_at", "detected_type", "error", "filename", "id",
-        "organization_id", "page_count", "processed_at", "progress", "search_vector", "sha256",
-        "size_bytes", "status", "title", "updated_at", "uploaded_by", "word_count",
+        "analyser_version", "attempts", "content_type", "created_at", "detected_type", "error",
+        "filename", "id", "lease_expires_at", "lease_owner", "organization_id", "page_count",
+        "processed_at", "progress", "search_vector", "sha256", "size_bytes", "status", "title",
+        "updated_at", "uploaded_by", "word_count",
     ],
     "exports": [
         "created_at", "error", "expires_at", "finished_at", "id", "organization_id", "progress",

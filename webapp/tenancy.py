@@ -371,8 +371,19 @@ def expired_leases(limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
     return [(row[0], row[1]) for row in rows]
 
 
-def waiting_organizations(settled_seconds: float, limit: int) -> list[tuple[uuid.UUID, int, int]]:
-    """Active organizations with documents to process: (id, queued, running) — reconciler.
+@dataclass(frozen=True)
+class WaitingOrganization:
+    """An active organization with documents to process, as the reconciler sees it."""
+
+    id: uuid.UUID
+    plan_id: str
+    worker_slots: int
+    queued: int  # queued for longer than the settling time
+    running: int
+
+
+def waiting_organizations(settled_seconds: float, limit: int) -> list[WaitingOrganization]:
+    """Active organizations with documents to process — for the reconciler.
 
     ``queued`` counts only documents queued for longer than ``settled_seconds`` (an upload
     being dispatched right now is not yet expected in Redis).
@@ -381,13 +392,13 @@ def waiting_organizations(settled_seconds: float, limit: int) -> list[tuple[uuid
 
     rows = _platform(
         text(
-            "SELECT organization_id, queued, running "
+            "SELECT organization_id, plan_id, worker_slots, queued, running "
             "FROM app_waiting_organizations(make_interval(secs => :s), :n)"
         ),
         {"s": settled_seconds, "n": limit},
     ).all()
     db.session.rollback()
-    return [(row[0], int(row[1]), int(row[2])) for row in rows]
+    return [WaitingOrganization(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
 def _door_pairs(function: str, older_than_seconds: float, limit: int) -> list:

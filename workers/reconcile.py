@@ -27,7 +27,7 @@ from webapp import audit, tenancy
 from webapp.documents import services
 from webapp.extensions import db
 from webapp.models import ACTIVE_STATUSES, Document, utcnow
-from webapp.plans import effective_limit
+from webapp.tenancy import WaitingOrganization
 from workers.fairness import fairness
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ def reconcile() -> dict[str, int]:
             if outcome:
                 counts[outcome] += 1
         settled = float(config["RECONCILE_SETTLE_SECONDS"])
-        for org_id, queued, running in tenancy.waiting_organizations(settled, BATCH):
-            woken, rebuilt = _reconcile_organization(org_id, queued, running, settled)
+        for waiting in tenancy.waiting_organizations(settled, BATCH):
+            woken, rebuilt = _reconcile_organization(waiting, settled)
             counts["woken"] += woken
             counts["rebuilt"] += rebuilt
         if any(counts.values()):
@@ -123,35 +123,32 @@ def _forget(org_id: uuid.UUID, document_id: uuid.UUID) -> None:
         log.warning("reconciler: could not release the slot of %s", document_id, exc_info=True)
 
 
-def _reconcile_organization(
-    org_id: uuid.UUID, queued: int, running: int, settled: float
-) -> tuple[int, int]:
-    """Wake parked documents into free slots; rebuild what Redis lost. (woken, rebuilt)."""
+def _reconcile_organization(waiting: WaitingOrganization, settled: float) -> tuple[int, int]:
+    """Wake parked documents into free slots; rebuild what Redis lost. (woken, rebuilt).
+
+    Nothing here reads PostgreSQL unless Redis tracks fewer documents than it counts.
+    """
     slots = fairness()
-    key = str(org_id)
-    with tenancy.tenant_context(org_id):
-        org = tenancy.current_organization()
-        plan_id = org.plan_id
-        limit = int(effective_limit(org, "worker_slots"))
-        db.session.rollback()
-        woken, tracked = slots.wake(key, limit)
-        rebuilt: list[str] = []
-        if queued + running > tracked:
+    key = str(waiting.id)
+    woken, tracked = slots.wake(key, waiting.worker_slots)
+    rebuilt: list[str] = []
+    if waiting.queued + waiting.running > tracked:
+        with tenancy.tenant_context(waiting.id):
             running_ids, queued_ids = _waiting_documents(settled)
-            rebuilt = slots.rebuild(key, limit, running_ids, queued_ids)
-            log.info(
-                "reconciler: organization %s had %d waiting and %d running, Redis tracked %d",
-                org_id,
-                queued,
-                running,
-                tracked,
-            )
-        for document_id in [*woken, *rebuilt]:
-            try:
-                services.publish(services.PROCESS_TASK, org_id, plan_id, document_id)
-            except Exception:  # noqa: BLE001 - first in line again for the next run
-                log.warning("reconciler: could not publish %s", document_id, exc_info=True)
-                slots.unpublished(key, document_id)
+        rebuilt = slots.rebuild(key, waiting.worker_slots, running_ids, queued_ids)
+        log.info(
+            "reconciler: organization %s had %d waiting and %d running, Redis tracked %d",
+            waiting.id,
+            waiting.queued,
+            waiting.running,
+            tracked,
+        )
+    for document_id in [*woken, *rebuilt]:
+        try:
+            services.publish(services.PROCESS_TASK, waiting.id, waiting.plan_id, document_id)
+        except Exception:  # noqa: BLE001 - first in line again for the next run
+            log.warning("reconciler: could not publish %s", document_id, exc_info=True)
+            slots.unpublished(key, document_id)
     return len(woken), len(rebuilt)
 
 

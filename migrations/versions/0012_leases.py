@@ -41,11 +41,11 @@ def upgrade() -> None:
         ["lease_expires_at"],
         postgresql_where=sa.text("status IN ('extracting', 'analysing')"),
     )
-    # Documents waiting or being worked on, per organization, oldest first.
+    # Documents waiting or being worked on, per organization: counted from the index alone.
     op.create_index(
         "ix_documents_active",
         "documents",
-        ["organization_id", "created_at"],
+        ["organization_id", "status", "updated_at"],
         postgresql_where=sa.text("status IN ('queued', 'extracting', 'analysing')"),
     )
     # A document left in a processing state before leases existed has none: it counts as
@@ -60,17 +60,25 @@ def upgrade() -> None:
         "AND coalesce(d.lease_expires_at, d.updated_at + interval '10 minutes') < now() "
         "ORDER BY d.lease_expires_at LIMIT least(greatest(p_limit, 0), 10000) $$"
     )
+    # With each organization's plan and worker slots (its override, else its plan's: as
+    # webapp.plans.effective_limit reads them), so a run with nothing to do reads no
+    # organization row of its own.
     op.execute(
         "CREATE FUNCTION app_waiting_organizations(p_settled interval, p_limit integer) "
-        "RETURNS TABLE (organization_id uuid, queued bigint, running bigint) "
+        "RETURNS TABLE (organization_id uuid, plan_id text, worker_slots integer, "
+        "queued bigint, running bigint) "
         "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$ "
+        "SELECT w.organization_id, o.plan_id, "
+        "coalesce((o.quota_overrides ->> 'worker_slots')::integer, p.worker_slots), "
+        "w.queued, w.running FROM ("
         "SELECT d.organization_id, "
-        "count(*) FILTER (WHERE d.status = 'queued' AND d.updated_at < now() - p_settled), "
-        "count(*) FILTER (WHERE d.status <> 'queued') "
-        "FROM public.documents d JOIN public.organizations o ON o.id = d.organization_id "
-        "WHERE d.status IN ('queued', 'extracting', 'analysing') AND o.status = 'active' "
-        "GROUP BY d.organization_id ORDER BY d.organization_id "
-        "LIMIT least(greatest(p_limit, 0), 10000) $$"
+        "count(*) FILTER (WHERE d.status = 'queued' AND d.updated_at < now() - p_settled) "
+        "AS queued, count(*) FILTER (WHERE d.status <> 'queued') AS running "
+        "FROM public.documents d WHERE d.status IN ('queued', 'extracting', 'analysing') "
+        "GROUP BY d.organization_id) w "
+        "JOIN public.organizations o ON o.id = w.organization_id AND o.status = 'active' "
+        "JOIN public.plans p ON p.id = o.plan_id "
+        "ORDER BY w.organization_id LIMIT least(greatest(p_limit, 0), 10000) $$"
     )
     # Housekeeping doors: the platform role's alone (0010, "Roles by trust").
     for function in DOORS:

@@ -46,7 +46,8 @@ class Document(TenantScoped, Base):
         Index(
             "ix_documents_active",
             "organization_id",
-            "created_at",
+            "status",
+            "updated_at",
             postgresql_where="status IN ('queued', 'extracting', 'analysing')",
         ),
     )
