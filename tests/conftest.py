@@ -281,6 +281,29 @@ def login_as(app: Flask):  # type: ignore[no-untyped-def]
     return factory
 
 
+def celery_worker_argv(
+    queues: str, name: str, concurrency: int = 1, loglevel: str = "INFO"
+) -> list[str]:
+    """The command line of a real test worker: prefork, no gossip or mingle, these queues."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "celery_app",
+        "worker",
+        f"--concurrency={concurrency}",
+        "--pool=prefork",
+        "--without-gossip",
+        "--without-mingle",
+        f"--loglevel={loglevel}",
+        "-Q",
+        queues,
+        "-n",
+        name,
+    ]
+
+
 @pytest.fixture(scope="session")
 def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     """A real Celery worker process (prefork, one child) on the test database and Redis."""
@@ -299,23 +322,7 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     log_path.parent.mkdir(exist_ok=True)
     log_file = log_path.open("w")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "--concurrency=1",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-            "-Q",
-            WORKER_QUEUES,
-            "-n",
-            WORKER_NAME,
-        ],
+        celery_worker_argv(WORKER_QUEUES, WORKER_NAME),
         cwd=ROOT,
         env=env,
         stdout=log_file,

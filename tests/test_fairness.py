@@ -6,7 +6,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
@@ -14,7 +13,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from tests.conftest import ROOT, make_app, statements_on
+from tests.conftest import ROOT, celery_worker_argv, make_app, statements_on
 from webapp.documents import services as document_services
 from webapp.extensions import db
 from webapp.tenancy import tenant_context
@@ -158,23 +157,7 @@ def test_one_tenants_backlog_does_not_delay_anothers_single_upload(
     with log_path.open("w") as log_file:
         started = time.monotonic()
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "celery_app",
-                "worker",
-                "--concurrency=2",
-                "--pool=prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=WARNING",
-                "-Q",
-                queues,
-                "-n",
-                f"{prefix}@localhost",
-            ],
+            celery_worker_argv(queues, f"{prefix}@localhost", concurrency=2, loglevel="WARNING"),
             cwd=ROOT,
             env=env,
             stdout=log_file,

@@ -30,7 +30,7 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.conftest import FIXTURES, ROOT, Services, make_app
+from tests.conftest import FIXTURES, ROOT, Services, celery_worker_argv, make_app
 from tests.test_ratelimit import api_client, api_token
 from webapp import logs
 from workers.fairness import worker_queues
@@ -296,23 +296,9 @@ def spawn_worker(services: Services, prefix: str, log_path: Path, **env: str) ->
     environment.pop("CELERY_BROKER_URL", None)
     with log_path.open("a") as log_file:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "celery_app",
-                "worker",
-                "--concurrency=1",
-                "--pool=prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-                "-Q",
-                worker_queues(prefix, default=f"{prefix}-default"),
-                "-n",
-                f"{prefix}@localhost",
-            ],
+            celery_worker_argv(
+                worker_queues(prefix, default=f"{prefix}-default"), f"{prefix}@localhost"
+            ),
             cwd=ROOT,
             env=environment,
             stdout=log_file,

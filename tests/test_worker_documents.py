@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import FIXTURES, ROOT, upload, uploaded_ids
+from tests.conftest import FIXTURES, ROOT, celery_worker_argv, upload, uploaded_ids
 from workers.tasks import process_document
 
 pytestmark = pytest.mark.slow
@@ -120,23 +119,7 @@ def _start_worker(services, queue: str, name: str, log_file) -> subprocess.Popen
         "RECONCILE_ON_START": "0",
     }
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "--concurrency=1",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-            "-Q",
-            queue,
-            "-n",
-            name,
-        ],
+        celery_worker_argv(queue, name),
         cwd=ROOT,
         env=env,
         stdout=log_file,

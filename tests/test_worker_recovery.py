@@ -11,7 +11,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
@@ -19,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import APP_ROLE, ROOT
+from tests.conftest import APP_ROLE, ROOT, celery_worker_argv
 from webapp.documents import services as document_services
 from webapp.extensions import db
 from webapp.tenancy import tenant_context
@@ -43,23 +42,7 @@ def _worker(services, queue: str, log_file, **env_overrides: str) -> subprocess.
     }
     env.pop("CELERY_BROKER_URL", None)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "--concurrency=1",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@localhost",
-        ],
+        celery_worker_argv(queue, f"{queue}@localhost"),
         cwd=ROOT,
         env=env,
         stdout=log_file,

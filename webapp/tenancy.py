@@ -52,6 +52,7 @@ import json
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -186,7 +187,8 @@ def _set_database_context(
 
 # --- The signed context: proofs for app_enter_org (migration 0010) -------------------------
 
-_keys: dict[str, bytes] = {}
+# By platform engine (one per app): looked up at every transaction, so no URL is rendered.
+_keys: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
 _keys_lock = threading.Lock()
 
 
@@ -195,12 +197,11 @@ def context_key() -> bytes:
     from webapp.extensions import db
 
     engine = db.engines["platform"]
-    url = str(engine.url)
-    key = _keys.get(url)
+    key = _keys.get(engine)
     if key is None:
         with _keys_lock:
-            key = _keys.get(url) or read_context_key(engine)
-            _keys[url] = key
+            key = _keys.get(engine) or read_context_key(engine)
+            _keys[engine] = key
     return key
 
 
