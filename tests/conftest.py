@@ -38,7 +38,8 @@ TEST_DATABASE = f"pmdi_test_{os.getpid()}"
 TEST_QUEUE = f"test-{os.getpid()}"
 WORKER_NAME = f"{TEST_QUEUE}@localhost"
 WORKER_QUEUES = worker_queues(f"{TEST_QUEUE}-docs", default=TEST_QUEUE)
-APP_ROLE = "pmdi_test_app"
+# Roles are cluster-wide: parallel runs on one server (helpers, a benchmark) name their own.
+APP_ROLE = os.environ.get("TEST_APP_ROLE", "pmdi_test_app")
 APP_PASSWORD = "test-app-password"
 # What webapp.config derives when PLATFORM_DATABASE_URL is not set (the tests rely on it).
 PLATFORM_ROLE = APP_ROLE + "_platform"
