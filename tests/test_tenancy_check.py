@@ -291,3 +291,86 @@ def test_check_names_a_role_membership(owner_engine):
             for role in (member, group):
                 conn.execute(text(f'DROP ROLE "{role}"'))
     assert f"tenant role {member}: is a member of role {group}" in found
+
+
+def test_citus_plan_distributes_the_live_schema(runner):
+    """Does the real schema distribute by organization_id, every tenant table co-located?"""
+    result = runner.invoke(args=["tenancy", "citus-plan"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "SELECT create_reference_table('plans');" in lines
+    assert "SELECT create_reference_table('organizations');" in lines
+    assert "SELECT create_distributed_table('documents', 'organization_id'" in result.output
+    distributed = [line for line in lines if "create_distributed_table" in line]
+    assert len(distributed) >= 8
+    # One anchor, every other table co-located with it.
+    assert sum("colocate_with" not in line for line in distributed) == 1
+    # Referenced before referencing: plans and organizations come before any tenant table,
+    # documents before its blobs.
+    index = {line.split("'")[1]: i for i, line in enumerate(lines) if line.startswith("SELECT")}
+    assert index["plans"] < index["organizations"] < index["documents"] < index["document_blobs"]
+    assert "alembic_version" not in "".join(distributed)
+
+
+CITUS_BLOCKERS = [
+    pytest.param(
+        "CREATE TABLE scratch_notes (id uuid PRIMARY KEY, organization_id uuid NOT NULL)",
+        "scratch_notes: primary key scratch_notes_pkey does not include organization_id",
+        id="primary-key-without-organization",
+    ),
+    pytest.param(
+        "CREATE TABLE scratch_notes (organization_id uuid NOT NULL, id uuid NOT NULL, "
+        "code text, PRIMARY KEY (organization_id, id), CONSTRAINT scratch_code UNIQUE (code))",
+        "scratch_notes: unique index scratch_code does not include organization_id",
+        id="unique-without-organization",
+    ),
+    pytest.param(
+        "CREATE TABLE scratch_notes (organization_id uuid, id uuid NOT NULL, "
+        "PRIMARY KEY (id, organization_id))",
+        None,  # a primary key makes its columns NOT NULL: this one distributes
+        id="organization-second-in-key",
+    ),
+    pytest.param(
+        "CREATE TABLE scratch_notes (organization_id uuid NOT NULL, id uuid NOT NULL, "
+        "document_id uuid, PRIMARY KEY (organization_id, id), "
+        "CONSTRAINT scratch_doc FOREIGN KEY (document_id, organization_id) "
+        "REFERENCES documents (id, organization_id))",
+        None,  # the pair is (organization_id, organization_id), whatever the column order
+        id="composite-fk-reordered",
+    ),
+    pytest.param(
+        "CREATE TABLE scratch_notes (organization_id uuid NOT NULL, id uuid NOT NULL, "
+        "other_org uuid, document_id uuid, PRIMARY KEY (organization_id, id), "
+        "CONSTRAINT scratch_doc FOREIGN KEY (other_org, document_id) "
+        "REFERENCES documents (organization_id, id))",
+        "scratch_notes: foreign key scratch_doc to documents does not pair organization_id",
+        id="fk-pairs-another-column",
+    ),
+    pytest.param(
+        "CREATE TABLE scratch_notes (id uuid PRIMARY KEY, document_org uuid, document_id uuid, "
+        "CONSTRAINT scratch_doc FOREIGN KEY (document_org, document_id) "
+        "REFERENCES documents (organization_id, id))",
+        "scratch_notes: foreign key scratch_doc to documents: a reference table cannot point",
+        id="reference-to-distributed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("ddl", "expected"), CITUS_BLOCKERS)
+def test_citus_plan_names_what_blocks_distribution(runner, owner_engine, ddl, expected):
+    """A table added later that Citus would refuse: exit 1 naming it, the constraint and why."""
+    with owner_engine.begin() as conn:
+        conn.execute(text(ddl))
+    try:
+        result = runner.invoke(args=["tenancy", "citus-plan"])
+    finally:
+        with owner_engine.begin() as conn:
+            conn.execute(text("DROP TABLE scratch_notes"))
+    if expected is None:
+        assert result.exit_code == 0, result.output
+        assert "create_distributed_table('scratch_notes', 'organization_id'" in result.output
+        return
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    assert "obstacle(s) to distributing by organization_id" in result.output
+    assert "create_distributed_table" not in result.output

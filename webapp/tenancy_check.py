@@ -494,3 +494,26 @@ def check_command() -> None:
             click.echo(f"  - {violation}", err=True)
         raise SystemExit(1)
     click.echo("tenancy check: all invariants hold")
+
+
+@tenancy_cli.command("citus-plan")
+def citus_plan_command() -> None:
+    """Print the Citus distribution of the live schema; exit 1 naming what would block it."""
+    from webapp.citus_plan import REFERENCE_TENANT_TABLES, citus_plan
+
+    with db.engine.connect() as conn:
+        plan = citus_plan(conn)
+    if plan.blockers:
+        click.echo(
+            f"{len(plan.blockers)} obstacle(s) to distributing by organization_id:", err=True
+        )
+        for blocker in plan.blockers:
+            click.echo(f"  - {blocker}", err=True)
+        raise SystemExit(1)
+    click.echo("-- Citus: run on the coordinator once the schema is migrated (docs/scaling.md).")
+    for table, reason in REFERENCE_TENANT_TABLES.items():
+        click.echo(f"-- {table} stays a reference table: {reason}.")
+    for table in plan.local:
+        click.echo(f"-- {table} stays on the coordinator.")
+    for line in plan.statements():
+        click.echo(line)
