@@ -58,7 +58,7 @@ def _browser_unavailable(reason: str) -> None:
         pytest.skip(f"PMDI_SKIP_BROWSER=1: {reason}")
     pytest.fail(
         f"{reason}. Install it with `apt-get install -y chromium` (.ci/run does) and "
-        "`pip install -r requirements.txt`, or set PMDI_SKIP_BROWSER=1 to skip this test.",
+        "`pip install -r requirements-dev.txt`, or set PMDI_SKIP_BROWSER=1 to skip this test.",
         pytrace=False,
     )
 
