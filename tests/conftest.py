@@ -72,10 +72,22 @@ def services() -> Iterator[Services]:
         embedded_redis = embedded.start_redis(ROOT / "instance" / "test-redis.db")
         keep.append(embedded_redis)
         redis_url = embedded_redis.url
+    if os.environ.get("TEST_BROKER_URL"):
+        # Another Celery broker (RabbitMQ: amqp://…) for the app, the worker fixture and every
+        # worker a test starts (they inherit the environment); Redis keeps the rest.
+        os.environ["CELERY_BROKER_URL"] = os.environ["TEST_BROKER_URL"]
     _drop_abandoned_databases(admin_url)
     owner_url = embedded.ensure_database(admin_url, TEST_DATABASE, recreate=True)
     app_url = embedded.with_role(owner_url, APP_ROLE, APP_PASSWORD)
     platform_url = embedded.with_role(owner_url, PLATFORM_ROLE, APP_PASSWORD)
+    bouncer = None
+    if os.environ.get("TEST_PGBOUNCER") == "1":
+        # The app, its workers and the raw role engines go through PgBouncer (transaction
+        # mode); migrations and the owner's arranging stay direct, as in a deployment.
+        bouncer = PgBouncer.start(owner_url, [app_url, platform_url])
+        os.environ["LISTEN_DATABASE_URL"] = app_url
+        os.environ["DATABASE_PREPARED_STATEMENTS"] = "0"
+        app_url, platform_url = bouncer.route(app_url), bouncer.route(platform_url)
     found = Services(
         owner_url=owner_url, app_url=app_url, redis_url=redis_url, platform_url=platform_url
     )
@@ -87,10 +99,60 @@ def services() -> Iterator[Services]:
     yield found
     for built in _APPS:
         close_app(built)
+    if bouncer is not None:
+        bouncer.stop()
     embedded.drop_database(admin_url, TEST_DATABASE)
     for server in keep:  # the embedded Redis is not left running (PostgreSQL stops at exit)
         if isinstance(server, embedded.EmbeddedRedis):
             server.stop()
+
+
+@dataclass(frozen=True)
+class PgBouncer:
+    """PgBouncer started by scripts/pgbouncer on a free loopback port, for this test run."""
+
+    directory: Path
+    port: int
+
+    @classmethod
+    def start(cls, postgres_url: str, role_urls: list[str]) -> PgBouncer:
+        """Listen in front of ``postgres_url``'s server, letting in the roles of ``role_urls``."""
+        import socket
+        import tempfile
+
+        from sqlalchemy.engine import make_url
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = make_url(postgres_url)
+        users = [f"{make_url(u).username}:{make_url(u).password or ''}" for u in role_urls]
+        directory = Path(tempfile.mkdtemp(prefix="pmdi-pgbouncer-"))
+        subprocess.run(
+            [str(ROOT / "scripts" / "pgbouncer"), "start", str(directory), str(port),
+             server.host or "127.0.0.1", str(server.port or 5432), *users],
+            check=True,
+        )  # fmt: skip
+        return cls(directory, port)
+
+    def route(self, url: str) -> str:
+        """The same role and database, reached through PgBouncer."""
+        from sqlalchemy.engine import make_url
+
+        routed = make_url(url).set(host="127.0.0.1", port=self.port)
+        return routed.render_as_string(hide_password=False)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [str(ROOT / "scripts" / "pgbouncer"), "stop", str(self.directory)], check=False
+        )
+
+
+# What the app's own engines take (webapp/database.py): prepared statements off through
+# PgBouncer, for the raw role engines below too.
+RAW_ENGINE_ARGS: dict[str, Any] = (
+    {"connect_args": {"prepare_threshold": None}} if os.environ.get("TEST_PGBOUNCER") == "1" else {}
+)
 
 
 def close_app(built: Flask) -> None:
@@ -172,7 +234,7 @@ def owner_engine(services: Services) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def app_engine(services: Services) -> Iterator[Engine]:
     """Raw connections as the tenant role, for probing row-level security directly."""
-    engine = create_engine(services.app_url)
+    engine = create_engine(services.app_url, **RAW_ENGINE_ARGS)
     yield engine
     engine.dispose()
 
@@ -180,7 +242,7 @@ def app_engine(services: Services) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def platform_engine(services: Services) -> Iterator[Engine]:
     """Raw connections as the platform role, for probing the doors directly."""
-    engine = create_engine(services.platform_url)
+    engine = create_engine(services.platform_url, **RAW_ENGINE_ARGS)
     yield engine
     engine.dispose()
 
@@ -319,6 +381,8 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
         "RECONCILE_ON_START": "0",
     }
     env.pop("CELERY_BROKER_URL", None)
+    if os.environ.get("TEST_BROKER_URL"):
+        env["CELERY_BROKER_URL"] = os.environ["TEST_BROKER_URL"]
     log_path = ROOT / "instance" / f"test-worker-{os.getpid()}.log"
     log_path.parent.mkdir(exist_ok=True)
     log_file = log_path.open("w")
@@ -331,9 +395,7 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     )
     celery = app.extensions["celery"]
     # Uploads made by earlier tests queued messages that no worker was there to take.
-    with celery.connection_for_write() as connection:
-        for queue in WORKER_QUEUES.split(","):
-            connection.default_channel.queue_purge(queue)
+    purge_queues(celery, WORKER_QUEUES.split(","))
     deadline = time.monotonic() + 60
     while not celery.control.ping(destination=[WORKER_NAME], timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -352,6 +414,23 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
 
 FIXTURES = ROOT / "tests" / "fixtures"
 INVITATION_LINK_RE = re.compile(r'id="invitation-link" readonly value="([^"]+)"')
+
+
+def purge_queues(celery: Any, queues: list[str]) -> None:
+    """Drop the messages waiting in ``queues``; on RabbitMQ a queue never declared is skipped
+    (asking for it closes the channel asked on, so each gets a channel of its own)."""
+    with celery.connection_for_write() as connection:
+        for queue in queues:
+            channel = connection.channel()
+            try:
+                channel.queue_purge(queue)
+            except connection.channel_errors:
+                pass  # no such queue: nothing waits in it
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001 - closed by the broker already
+                    pass
 
 
 def invite(client: FlaskClient, email: str, role: str) -> str:

@@ -165,6 +165,8 @@ class Stack:
             **overrides,
         }
         env.pop("CELERY_BROKER_URL", None)
+        if os.environ.get("TEST_BROKER_URL"):  # RabbitMQ (.ci/run's broker run)
+            env["CELERY_BROKER_URL"] = os.environ["TEST_BROKER_URL"]
         return env
 
     def _spawn(self, args: list[str], name: str, **env: str) -> subprocess.Popen:

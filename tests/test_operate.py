@@ -604,3 +604,21 @@ def test_one_request_id_in_the_upload_line_and_its_task_lines(
     for entry in mine:
         assert entry["organization_id"] == str(org.org_id) and entry["time"] and entry["level"]
     assert mine[1]["plan"] == "free" and mine[1]["duration_ms"] > 0
+
+
+def test_queue_depth_counts_messages_waiting_on_the_broker(services):
+    """Redis (LLEN) or RabbitMQ (a passive declare, TEST_BROKER_URL=amqp://…): the messages
+    waiting in a plan's queue with no worker, per plan; a queue never used reads 0."""
+    prefix = f"depth-{uuid.uuid4().hex[:8]}"
+    built = make_app(services, DOCUMENT_QUEUE_PREFIX=prefix)
+    celery = built.extensions["celery"]
+    queue = f"{prefix}-pro"
+    for _ in range(3):
+        celery.send_task("workers.tasks.census_of_nothing", args=[], queue=queue)
+    try:
+        text = scrape(built)
+        assert value(text, "pmdi_queue_depth", queue="pro") == 3
+        assert value(text, "pmdi_queue_depth", queue="free") == 0
+    finally:
+        with celery.connection_for_write() as connection:
+            connection.default_channel.queue_delete(queue)

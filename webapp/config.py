@@ -25,6 +25,15 @@ DEFAULTS: dict[str, Any] = {
     # Pooled connections are pinged before use only after this much idle time
     # (webapp/database.py), rather than at every checkout as pool_pre_ping would.
     "DATABASE_PING_AFTER_IDLE_SECONDS": 1.0,
+    # Behind PgBouncer in transaction mode (docs/scaling.md): a server connection serves another
+    # client after each transaction, so psycopg's server-side prepared statements (made after
+    # a query's 5th run on a connection) would be missing or someone else's there. False turns
+    # them off (PgBouncer < 1.21 has no max_prepared_statements; Debian's is 1.18).
+    "DATABASE_PREPARED_STATEMENTS": True,
+    # LISTEN for limit changes (webapp/remembered.py) needs a session of its own, which
+    # PgBouncer's transaction mode does not give: behind it, point this at PostgreSQL itself
+    # (same role as DATABASE_URL). Unset: DATABASE_URL's.
+    "LISTEN_DATABASE_URL": None,
     "REDIS_URL": None,
     "CELERY_BROKER_URL": None,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -151,6 +160,8 @@ ENVIRONMENT_KEYS = {
     "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
     "MIGRATION_DATABASE_URL": "MIGRATION_DATABASE_URL",
     "PLATFORM_DATABASE_URL": "PLATFORM_DATABASE_URL",
+    "LISTEN_DATABASE_URL": "LISTEN_DATABASE_URL",
+    "DATABASE_PREPARED_STATEMENTS": "DATABASE_PREPARED_STATEMENTS",
     "REDIS_URL": "REDIS_URL",
     "CELERY_BROKER_URL": "CELERY_BROKER_URL",
     "SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
@@ -228,6 +239,7 @@ NUMERIC_KEYS = {
     "SMTP_PORT",
 }
 BOOLEAN_KEYS = {
+    "DATABASE_PREPARED_STATEMENTS",
     "RECONCILE_ON_START",
     "SESSION_COOKIE_SECURE",
     "RATELIMIT_ENABLED",
@@ -276,6 +288,9 @@ def finalise(config: dict[str, Any]) -> None:
     check_public_url(config.get("PUBLIC_URL"))
     if config.get("MIGRATION_DATABASE_URL"):
         config["MIGRATION_DATABASE_URL"] = sqlalchemy_url(config["MIGRATION_DATABASE_URL"])
+    config["LISTEN_DATABASE_URL"] = sqlalchemy_url(
+        config.get("LISTEN_DATABASE_URL") or config["SQLALCHEMY_DATABASE_URI"]
+    )
     # The runtime role's name and password come from its URL, so the migrations that
     # create and grant it and the app that logs in as it can never disagree.
     app_url = make_url(config["SQLALCHEMY_DATABASE_URI"])
@@ -303,7 +318,9 @@ def finalise(config: dict[str, Any]) -> None:
     broker = config.get("CELERY_BROKER_URL") or kombu_url(redis_url)
     celery = {
         "broker_url": broker,
-        "result_backend": broker,
+        # The few results read back (tests, `ignore_result` elsewhere) stay on Redis when the
+        # broker is RabbitMQ (amqp://): Celery 5 has no AMQP result backend.
+        "result_backend": broker if is_redis_broker(broker) else kombu_url(redis_url),
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -386,6 +403,11 @@ def limits_storage_uri(redis_url: str) -> str:
     if redis_url.startswith("unix://"):
         return "redis+unix://" + redis_url.removeprefix("unix://").split("?")[0]
     return redis_url
+
+
+def is_redis_broker(broker_url: str) -> bool:
+    """Whether the Celery broker is Redis (else RabbitMQ: ``amqp://`` / ``pyamqp://``)."""
+    return broker_url.startswith(("redis://", "rediss://", "redis+socket://", "socket://"))
 
 
 def kombu_url(redis_url: str) -> str:

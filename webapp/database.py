@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -38,11 +39,31 @@ def init_app(app: Flask) -> None:
     from webapp.extensions import db
 
     idle_seconds = float(app.config["DATABASE_PING_AFTER_IDLE_SECONDS"])
+    extra = connect_args(app.config)
     with app.app_context():
         for key, engine in db.engines.items():
             ping_when_idle(engine, idle_seconds)
+            if extra:
+                _connect_with(engine, extra)
             if key == "platform":
                 _platform_engines.add(engine)
+
+
+def connect_args(config: Mapping[str, Any]) -> dict[str, Any]:
+    """psycopg arguments every connection of the app takes (its own engines, the probes').
+
+    ``prepare_threshold=None`` when DATABASE_PREPARED_STATEMENTS is off: behind PgBouncer's
+    transaction mode a statement prepared on one server connection is not there on the next.
+    """
+    if config.get("DATABASE_PREPARED_STATEMENTS", True):
+        return {}
+    return {"prepare_threshold": None}
+
+
+def _connect_with(engine: Engine, extra: dict[str, Any]) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _extra_arguments(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict) -> None:
+        cparams.update(extra)
 
 
 def is_platform(engine: Engine) -> bool:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.wrappers import Response
 
 from webapp import metrics
+from webapp.database import connect_args
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Readiness:
         self.heartbeat_seconds = float(config["READY_WORKER_HEARTBEAT_SECONDS"])
         self.heartbeat_key = config["WORKER_HEARTBEAT_KEY"]
         self.database_url = config["SQLALCHEMY_DATABASE_URI"]
+        self.connect_extra = connect_args(config)
         self.migrations = app.extensions["migrate"].directory
         self.redis = redis.Redis.from_url(
             config["REDIS_URL"], socket_timeout=self.timeout, socket_connect_timeout=self.timeout
@@ -72,6 +74,7 @@ class Readiness:
                     connect_args={
                         "connect_timeout": max(1, round(self.timeout)),
                         "options": f"-c statement_timeout={int(self.timeout * 1000)}",
+                        **self.connect_extra,
                     },
                 )
             return self._engine

@@ -133,6 +133,8 @@ class BacklogCollector(Collector):
         self.queues = {plan: f"{prefix}-{plan}" for plan in PLAN_IDS}
         self.queues["default"] = default_queue
         self.broker = _broker_client(config)
+        self.broker_url = config["CELERY"]["broker_url"]
+        self.timeout = float(config["READY_TIMEOUT_SECONDS"])
         # A document in a processing state whose lease expired (its worker died; migration
         # 0012); a row from before leases counts once it has not moved for this long.
         self.stuck_after = 600.0
@@ -156,6 +158,12 @@ class BacklogCollector(Collector):
                 yield depth
             except redis.RedisError:
                 log.debug("queue depth unavailable", exc_info=True)
+        else:
+            waiting_by_plan = self._amqp_depths()
+            if waiting_by_plan is not None:
+                for plan, waiting in waiting_by_plan.items():
+                    depth.add_metric([plan], waiting)
+                yield depth
         backlog = self._backlog()
         if backlog is not None:
             pending, oldest, stuck = backlog
@@ -172,6 +180,35 @@ class BacklogCollector(Collector):
                 "Documents in a processing state whose worker's lease expired.",
                 stuck,
             )
+
+    def _amqp_depths(self) -> dict[str, int] | None:
+        """Ready messages per queue on RabbitMQ: a passive declare each (no queue yet: 0).
+
+        Messages delivered to a worker and not yet acknowledged are not counted (as on Redis,
+        where they sit in the unacked hash, not the queue's list).
+        """
+        from kombu import Connection
+
+        try:
+            with Connection(self.broker_url, connect_timeout=self.timeout) as connection:
+                connection.ensure_connection(max_retries=1)
+                found = {}
+                for plan, queue in self.queues.items():
+                    # A missing queue closes the channel it was asked on: one channel each.
+                    channel = connection.channel()
+                    try:
+                        found[plan] = int(channel.queue_declare(queue=queue, passive=True)[1])
+                    except connection.channel_errors:
+                        found[plan] = 0
+                    finally:
+                        try:
+                            channel.close()
+                        except Exception:  # noqa: BLE001 - closed by the broker already
+                            pass
+                return found
+        except Exception:  # noqa: BLE001 - the readiness probe says what is down
+            log.debug("queue depth unavailable", exc_info=True)
+            return None
 
     def _backlog(self) -> tuple[int, float, int] | None:
         """One call of the door function ``app_operate_backlog`` (migration 0013)."""

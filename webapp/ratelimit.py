@@ -332,7 +332,8 @@ class RateLimiter:
         self.url_map = app.url_map
         self.json = app.json  # jsonify's provider, usable before Flask's context exists
         self.remembered = RememberedWindows(
-            LimitChanges(lambda: _engine_of(app)), float(config["REFUSAL_MEMORY_SECONDS"])
+            LimitChanges(lambda: _engine_of(app), url=lambda: config.get("LISTEN_DATABASE_URL")),
+            float(config["REFUSAL_MEMORY_SECONDS"]),
         )
         self._lock = threading.Lock()
         self._skip_until = 0.0

@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,16 @@ class LimitChanges:
     None when there is no working listener (then nothing may be trusted).
     """
 
-    def __init__(self, engine: Callable[[], Engine], retry_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        retry_interval: float = 5.0,
+        url: Callable[[], Any] = lambda: None,
+    ) -> None:
         self.engine = engine  # called in the app context, when the listener is first needed
+        # Where to LISTEN when not the engine's URL: PostgreSQL itself, not PgBouncer's
+        # transaction mode (which hands the session to other clients between transactions).
+        self.url = url
         self.retry_interval = retry_interval
         self.generation = 0
         self._connection: Any = None
@@ -109,8 +117,10 @@ class LimitChanges:
         try:
             import psycopg
 
-            engine = self.engine()
-            cargs, cparams = engine.dialect.create_connect_args(engine.url)
+            engine, url = self.engine(), self.url()
+            cargs, cparams = engine.dialect.create_connect_args(
+                make_url(url) if url else engine.url
+            )
             connection = psycopg.connect(*cargs, **cparams, autocommit=True)
             connection.execute(f"LISTEN {CHANNEL}")
         except Exception as exc:  # noqa: BLE001 - without a listener, remember nothing
