@@ -197,7 +197,7 @@ def forget_window(redis_url: str, tenant: Tenant) -> None:
 
     client = redis.Redis.from_url(redis_url)
     for suffix in ("requests", "burst"):
-        client.delete(f"LIMITS:pmdi/org/{tenant.org_id}/{suffix}")
+        client.delete(f"LIMITS:pmdi/org/{{{tenant.org_id}}}/{suffix}")
 
 
 # --- Requests ----------------------------------------------------------------------------

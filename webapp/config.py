@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
+from webapp.redis_client import is_cluster
 from workers import broker as broker_transport
 
 DEFAULTS: dict[str, Any] = {
@@ -315,12 +316,20 @@ def finalise(config: dict[str, Any]) -> None:
     config.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(redis_url))
     if config.get("RATELIMIT_ENABLED") is None:
         config["RATELIMIT_ENABLED"] = not config.get("TESTING")
+    if is_cluster(redis_url) and not config.get("CELERY_BROKER_URL"):
+        raise RuntimeError(
+            "REDIS_URL names a Redis Cluster, which cannot be the Celery broker: set "
+            "CELERY_BROKER_URL to a single Redis (redis://...) or RabbitMQ (amqp://...)"
+        )
     broker = config.get("CELERY_BROKER_URL") or kombu_url(redis_url)
     celery = {
         "broker_url": broker,
-        # The few results read back (tests, `ignore_result` elsewhere) stay on Redis when the
-        # broker is RabbitMQ (amqp://): Celery 5 has no AMQP result backend.
-        "result_backend": broker if is_redis_broker(broker) else kombu_url(redis_url),
+        # The few results read back (tests; `ignore_result` elsewhere) stay on Redis when the
+        # broker is RabbitMQ (amqp://), as Celery 5 has no AMQP result backend; with REDIS_URL
+        # a Redis Cluster, which Celery's result backend cannot use, they travel over RPC.
+        "result_backend": broker
+        if is_redis_broker(broker)
+        else ("rpc://" if is_cluster(redis_url) else kombu_url(redis_url)),
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

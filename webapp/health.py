@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask import Flask
@@ -34,6 +33,7 @@ from werkzeug.wrappers import Response
 
 from webapp import metrics
 from webapp.database import connect_args
+from webapp.redis_client import redis_from_url
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Readiness:
         self.database_url = config["SQLALCHEMY_DATABASE_URI"]
         self.connect_extra = connect_args(config)
         self.migrations = app.extensions["migrate"].directory
-        self.redis = redis.Redis.from_url(
+        self.redis = redis_from_url(
             config["REDIS_URL"], socket_timeout=self.timeout, socket_connect_timeout=self.timeout
         )
         self.broker_url = config["CELERY"]["broker_url"]

@@ -51,7 +51,7 @@ from flask import Flask, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from limits import RateLimitItem, parse
-from limits.storage import RedisStorage, storage_from_string
+from limits.storage import RedisClusterStorage, RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from redis.exceptions import NoScriptError
 from sqlalchemy.engine import Engine
@@ -229,13 +229,17 @@ class MovingWindows:
             local.pending = None
         return local.connection
 
-    def send(self, rules: Sequence[Rule], now: float | None = None) -> Pending:
-        """Send the check of ``acquire`` without waiting for its reply (``Pending.result``)."""
-        now = time.time() if now is None else now
+    def _call(self, rules: Sequence[Rule], now: float) -> tuple[list[str], list[str | int]]:
         keys = [f"{self.prefix}:{rule.key}" for rule in rules]
         args: list[str | int] = [f"{now:.6f}"]
         for rule in rules:
             args += [rule.limit, rule.window, rule.cost]
+        return keys, args
+
+    def send(self, rules: Sequence[Rule], now: float | None = None) -> Pending:
+        """Send the check of ``acquire`` without waiting for its reply (``Pending.result``)."""
+        now = time.time() if now is None else now
+        keys, args = self._call(rules, now)
         connection = self._connection()
         self.settle()  # a reply still unread on this connection is read first
         try:
@@ -278,6 +282,27 @@ class MovingWindows:
             raise
 
 
+class ClusterMovingWindows(MovingWindows):
+    """The same script on a Redis Cluster (``REDIS_URL=redis+cluster://...``).
+
+    The cluster client sends it to the node that holds the keys' hash slot (one organization's
+    keys share its ``{<id>}`` tag) and follows a MOVED reply; the reply is read at once, so a
+    remembered token's check no longer overlaps its lookup there.
+    """
+
+    def send(self, rules: Sequence[Rule], now: float | None = None) -> Pending:
+        now = time.time() if now is None else now
+        keys, args = self._call(rules, now)
+        reply = self.script(keys=keys, args=args)
+        return Pending(self, reply, tuple(rules), now, keys, args)
+
+    def settle(self) -> None:
+        """Nothing is ever left unread."""
+
+    def _receive(self, pending: Pending) -> Any:
+        return pending.connection  # the reply itself, read in ``send``
+
+
 @dataclass
 class Pending:
     """A check sent on a thread's connection, its reply not read yet."""
@@ -318,7 +343,10 @@ class RateLimiter:
         )
         assert isinstance(self.storage, RedisStorage), "rate limits need Redis"
         self.login_limiter = MovingWindowRateLimiter(self.storage)
-        self.windows = MovingWindows(self.storage.get_connection(), self.storage.key_prefix)
+        windows = (
+            ClusterMovingWindows if isinstance(self.storage, RedisClusterStorage) else MovingWindows
+        )
+        self.windows = windows(self.storage.get_connection(), self.storage.key_prefix)
         self.enabled = bool(config["RATELIMIT_ENABLED"])
         self.anonymous_limit = parse(config["ANONYMOUS_LIMIT_PER_IP"])
         self.retry_interval = float(config["RATELIMIT_RETRY_INTERVAL"])
@@ -390,23 +418,28 @@ class RateLimiter:
     # --- which windows a request counts against ----------------------------------------
 
     def organization_rules(self, org: Organization, uploads: int = 0) -> list[Rule]:
-        """The organization's request window, and its upload window when files are sent."""
+        """The organization's request window, and its upload window when files are sent.
+
+        Their keys carry the organization's id as a hash tag (``{<id>}``): on a Redis Cluster
+        all of one check's keys share a hash slot, so its one script runs on one node.
+        """
         rules = []
         per_minute = effective_limit(org, "requests_per_minute")
         if per_minute is not None:
             per_minute = int(per_minute)  # an override is JSON: be lenient about its type
-            rules.append(Rule("requests_per_minute", f"pmdi/org/{org.id}/requests", per_minute, 60))
+            key = f"pmdi/org/{{{org.id}}}/requests"
+            rules.append(Rule("requests_per_minute", key, per_minute, 60))
             if self.burst_seconds:
                 # The minute's allowance may not all be spent in one burst that would hold
                 # every web worker for seconds: at most burst_factor times the average rate.
                 share = math.ceil(per_minute * self.burst_seconds / 60 * self.burst_factor)
                 burst = max(share, self.burst_minimum)
                 if burst < per_minute:
-                    key = f"pmdi/org/{org.id}/burst"
+                    key = f"pmdi/org/{{{org.id}}}/burst"
                     rules.append(Rule("burst", key, burst, self.burst_seconds))
         per_hour = effective_limit(org, "uploads_per_hour")
         if uploads and per_hour is not None:
-            key = f"pmdi/org/{org.id}/uploads"
+            key = f"pmdi/org/{{{org.id}}}/uploads"
             rules.append(Rule("uploads_per_hour", key, int(per_hour), 3600, uploads))
         return rules
 

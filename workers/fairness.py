@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from webapp.redis_client import redis_from_url
+
 log = logging.getLogger(__name__)
 
 # KEYS: slots, parked. ARGV: now, expiry, limit, document id.
@@ -220,7 +222,7 @@ def _text(value: bytes | str) -> str:
 
 def init_app(app: Flask) -> None:
     """Bind the slots to the app's Redis."""
-    client = redis.Redis.from_url(
+    client = redis_from_url(
         app.config["REDIS_URL"],
         socket_timeout=2,
         socket_connect_timeout=app.config["BROKER_CONNECT_TIMEOUT"],

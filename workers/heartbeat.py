@@ -24,6 +24,8 @@ import time
 
 import redis
 
+from webapp.redis_client import redis_from_url
+
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "pmdi:heartbeat:workers"
@@ -86,14 +88,14 @@ class Heartbeat:
 
 def start(redis_url: str, kind: str, key: str, ready_seconds: float) -> Heartbeat:
     """Start this process's heartbeat thread."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis_from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     interval = max(0.2, ready_seconds / 3)
     return Heartbeat(client, key_for(kind, key), member_name(kind), interval).start()
 
 
 def alive_here(redis_url: str, kind: str, key: str, ready_seconds: float) -> bool:
     """A process of ``kind`` on this host beat within ``ready_seconds``."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis_from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     prefix = f"{kind}:{socket.gethostname()}:"
     since = time.time() - ready_seconds
     for member, score in client.zrange(key_for(kind, key), 0, -1, withscores=True):
