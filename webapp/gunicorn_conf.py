@@ -25,3 +25,11 @@ graceful_timeout = 30
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A web process is gone: prometheus_client stops counting its live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
