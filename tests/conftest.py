@@ -7,6 +7,7 @@ Tests isolate by giving each test its own organizations, never by sharing one.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
@@ -85,6 +86,7 @@ def services() -> Iterator[Services]:
         # The app, its workers and the raw role engines go through PgBouncer (transaction
         # mode); migrations and the owner's arranging stay direct, as in a deployment.
         bouncer = PgBouncer.start(owner_url, [app_url, platform_url])
+        atexit.register(bouncer.stop)  # also when the session fails before its teardown
         os.environ["LISTEN_DATABASE_URL"] = app_url
         os.environ["DATABASE_PREPARED_STATEMENTS"] = "0"
         app_url, platform_url = bouncer.route(app_url), bouncer.route(platform_url)
