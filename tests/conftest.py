@@ -145,6 +145,21 @@ def _broker_not_remembered_down() -> Iterator[None]:
     document_services._broker_down_until = 0.0  # noqa: SLF001
 
 
+@pytest.fixture(autouse=True)
+def _celery_app_restored() -> Iterator[None]:
+    """A test that builds its own app (a dead broker, other settings) makes that app's Celery the
+    current and default one; put back the one before it, so tasks called by name later in the
+    run (``process_document.delay``) publish through the session app's broker."""
+    from celery import _state
+
+    current, default = _state._tls.current_app, _state.default_app  # noqa: SLF001
+    yield
+    if current is not None:
+        current.set_current()
+    if default is not None:
+        default.set_default()
+
+
 @pytest.fixture(scope="session")
 def app(services: Services) -> Flask:
     """The application, as the runtime role."""
