@@ -374,3 +374,27 @@ def test_the_daily_overdue_digest_once_a_day_and_opt_out(app, team, monkeypatch)
         db.session.remove()
     _post(team.maria_client, "/notifications/preferences", mail="1")  # digest unticked
     assert run() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The dashboard
+
+
+def test_the_dashboard_is_the_managers_start_page(app, team):
+    budget = _item(app, team.org.org_id, "revised budget")
+    _post(team.owner, f"/items/{budget.id}", text=budget.text, owner="Maria Lopez",
+          due="2026-01-05")  # fmt: skip
+    page = team.maria_client.get("/dashboard").get_data(as_text=True)
+    mine = page[page.index('id="my-actions"') : page.index('id="overdue"')]
+    assert BUDGET in mine and "overdue" in mine and "licence purchase order" not in mine
+    assert '<strong id="count-mine">1</strong>' in page
+    assert '<strong id="count-mine-overdue">1</strong>' in page
+    overdue = page[page.index('id="overdue"') : page.index('id="recent-documents"')]
+    assert BUDGET in overdue and "Maria Lopez" in overdue
+    recent = page[page.index('id="recent-documents"') : page.index('id="usage"')]
+    assert f"/documents/{team.document_id}" in recent and "badge-done" in recent
+    usage = " ".join(page[page.index('id="usage"') :].split())
+    assert "Documents this month: 1 of 50" in usage and "Members: 2 of 3" in usage
+    # The owner has no action of their own.
+    owner_page = team.owner.get("/dashboard").get_data(as_text=True)
+    assert "No open actions are yours" in owner_page
