@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -398,3 +399,37 @@ def test_the_dashboard_is_the_managers_start_page(app, team):
     # The owner has no action of their own.
     owner_page = team.owner.get("/dashboard").get_data(as_text=True)
     assert "No open actions are yours" in owner_page
+
+
+@pytest.mark.slow
+def test_the_mail_tasks_run_in_a_real_worker_within_their_organization(app, team, worker):
+    """Tenant-aware tasks: a real worker writes the organization's overdue digest and mails
+    its pending notifications (processing done, assigned, overdue)."""
+    from tests.conftest import TEST_QUEUE
+
+    budget = _item(app, team.org.org_id, "revised budget")
+    _post(team.owner, f"/items/{budget.id}", text=budget.text, owner="Maria Lopez",
+          due="2026-01-05")  # fmt: skip
+    celery = app.extensions["celery"]
+    org = str(team.org.org_id)
+    celery.send_task("workers.tasks.overdue_digest", args=[org], queue=TEST_QUEUE)
+    celery.send_task("workers.tasks.deliver_notifications", args=[org], queue=TEST_QUEUE)
+
+    def pending() -> tuple[int, int, int]:
+        with app.app_context(), tenant_context(team.org.org_id):
+            rows = list(db.session.scalars(select(Notification)))
+            db.session.remove()
+        overdue = sum(n.kind == "overdue" for n in rows)
+        return (
+            overdue,
+            sum(n.mail_pending for n in rows),
+            sum(n.mailed_at is not None for n in rows),
+        )
+
+    deadline = dt.datetime.now() + dt.timedelta(seconds=60)
+    while True:
+        overdue, waiting, mailed = pending()
+        if overdue == 1 and waiting == 0 and mailed >= 3:
+            break
+        assert dt.datetime.now() < deadline, (overdue, waiting, mailed)
+        time.sleep(0.5)
