@@ -240,6 +240,18 @@ def test_a_viewer_cannot_edit_and_a_member_only_their_own_documents(app, team):
     )
 
 
+def test_the_assigned_member_may_mark_their_own_action_done(app, team):
+    """Maria may not edit the owner's document, but may close the action given to her."""
+    budget = _item(app, team.org.org_id, "revised budget")
+    priya = _item(app, team.org.org_id, "licence purchase order")
+    page = team.maria_client.get("/actions").get_data(as_text=True)
+    assert f"/items/{budget.id}/done" in page and f"/items/{priya.id}/done" not in page
+    assert _post(team.maria_client, f"/items/{budget.id}/done", done="1").status_code == 302
+    assert _post(team.maria_client, f"/items/{priya.id}/done", done="1").status_code == 403
+    assert _item(app, team.org.org_id, "revised budget").done
+    assert not _item(app, team.org.org_id, "licence purchase order").done
+
+
 # --------------------------------------------------------------------------------------------
 # Exports
 

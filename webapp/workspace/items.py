@@ -203,7 +203,7 @@ def week_end(today: dt.date) -> dt.date:
 def actions_query(filters: ActionFilter, today: dt.date) -> Select:
     """One indexed query over ``digest_items`` (never the JSON digests)."""
     query = (
-        select(DigestItem, Document.title, User.name)
+        select(DigestItem, Document.title, User.name, Document.uploaded_by)
         .join(Document, Document.id == DigestItem.document_id)
         .outerjoin(User, User.id == DigestItem.member_id)
         .where(DigestItem.kind == "action", DigestItem.removed_at.is_(None))
@@ -237,7 +237,8 @@ def actions_query(filters: ActionFilter, today: dt.date) -> Select:
 def list_actions(
     filters: ActionFilter, today: dt.date, page: int = 1, per_page: int = 25
 ) -> tuple[list, int, int, int]:  # type: ignore[type-arg]
-    """A page of actions: ``(rows, total, page, pages)``; a row is (item, title, member name)."""
+    """A page of actions: ``(rows, total, page, pages)``; a row is (item, document title,
+    member name, the document's uploader)."""
     query = actions_query(filters, today)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pages = max(1, -(-int(total or 0) // per_page))
@@ -394,12 +395,31 @@ def update_item(
     return item, newly_assigned
 
 
+def may_complete(item: DigestItem, uploaded_by: uuid.UUID | None) -> bool:
+    """Whether the current person may mark this action done: whoever may edit its document,
+    and the member it is assigned to (not a viewer)."""
+    if permissions.can("document.edit", owner_id=uploaded_by):
+        return True
+    actor = permissions.current_actor()
+    return (
+        actor is not None
+        and item.member_id == actor.id
+        and permissions.allows(actor.role, "document.upload")
+    )
+
+
 def set_done(item_id: object, done: bool) -> DigestItem:
-    """Mark an action done or open again (audited; kept across reprocessing)."""
+    """Mark an action done or open again (audited; kept across reprocessing). Its assigned
+    member may too, even on a document they may not edit otherwise."""
     item = get_item(item_id)
     if item.kind != "action":
         raise ItemError("Only actions can be marked done.")
-    actor_id = _require_edit(get_document(item.document_id))
+    document = get_document(item.document_id)
+    actor = permissions.current_actor()
+    if actor is not None and may_complete(item, document.uploaded_by):
+        actor_id: uuid.UUID | None = actor.id
+    else:
+        actor_id = _require_edit(document)
     if item.done != done:
         item.done = done
         item.done_at = utcnow() if done else None

@@ -93,6 +93,7 @@ def actions() -> ResponseReturnValue:
         today=today(),
         args=args,
         form=ActionForm(),
+        may_complete=items.may_complete,
     )
 
 
