@@ -445,3 +445,26 @@ def test_the_mail_tasks_run_in_a_real_worker_within_their_organization(app, team
             break
         assert dt.datetime.now() < deadline, (overdue, waiting, mailed)
         time.sleep(0.5)
+
+
+def test_backfill_fills_the_actions_of_documents_processed_before(app, team, owner_engine):
+    with owner_engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM digest_items WHERE organization_id = :o"), {"o": team.org.org_id}
+        )
+    assert "0 action(s)" in team.owner.get("/actions").get_data(as_text=True)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["workspace", "backfill"])
+    assert result.exit_code == 0, result.output
+    assert "backfilled" in result.output
+    page = team.owner.get("/actions").get_data(as_text=True)
+    assert "5 action(s)" in page and "Maria Lopez" in page
+    # Idempotent: a second run adds nothing.
+    result = runner.invoke(args=["workspace", "backfill", "--org", str(team.org.org_id)])
+    assert result.output.startswith("0 document(s) in 1 organization(s)")
+    assert len(_items(app, team.org.org_id, kind="action")) == 5
+    with owner_engine.connect() as conn:
+        audited = conn.scalar(
+            text("SELECT count(*) FROM platform_audit_events WHERE action = 'workspace.backfill'")
+        )
+    assert audited >= 2

@@ -72,6 +72,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(admin_cli)
 
     from webapp.tenancy_check import tenancy_cli
+    from webapp.workspace.cli import workspace_cli
+
+    app.cli.add_command(workspace_cli)
 
     app.cli.add_command(tenancy_cli)
 
