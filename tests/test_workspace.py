@@ -468,3 +468,33 @@ def test_backfill_fills_the_actions_of_documents_processed_before(app, team, own
             text("SELECT count(*) FROM platform_audit_events WHERE action = 'workspace.backfill'")
         )
     assert audited >= 2
+
+
+def test_two_deliveries_at_once_mail_each_notification_once(app, make_org, monkeypatch):
+    import threading
+
+    org = make_org()
+    with app.app_context(), tenant_context(org.org_id):
+        for n in range(6):
+            notify.notify(org.user_id, "assigned", f"note {n}", None)
+        db.session.commit()
+        db.session.remove()
+    sent: list = []
+
+    def slow(message) -> None:  # type: ignore[no-untyped-def]
+        time.sleep(0.1)
+        sent.append(message.body)
+
+    monkeypatch.setitem(app.config, "MAIL_SENDER", slow)
+
+    def deliver() -> None:
+        with app.app_context(), tenant_context(org.org_id):
+            notify.deliver_pending()
+            db.session.remove()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(sent) == sorted(f"note {n}\n" for n in range(6))

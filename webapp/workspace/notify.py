@@ -37,7 +37,6 @@ from webapp.models import (
 log = logging.getLogger(__name__)
 
 DELIVER_TASK = "workers.tasks.deliver_notifications"
-BATCH = 50
 
 
 def preferences(user_id: uuid.UUID) -> NotificationPreference:
@@ -193,34 +192,37 @@ def mail_allowed(org_id: uuid.UUID) -> tuple[bool, float]:
         return True, 0.0
 
 
-def deliver_pending() -> float:
+def deliver_pending(limit: int = 500) -> float:
     """Mail the organization's pending notifications; seconds to wait when its budget ran
-    out (0.0 when everything pending was handled)."""
+    out (0.0 when everything pending was handled).
+
+    One notification per transaction, locked (``SKIP LOCKED``) while its mail goes out, so
+    two deliveries running at once never mail the same one twice.
+    """
     org_id = tenancy.require_org_id()
-    while True:
-        rows = db.session.execute(
+    for _ in range(limit):
+        row = db.session.execute(
             select(Notification, User.email)
             .join(User, User.id == Notification.user_id)
             .where(Notification.mail_pending.is_(True))
             .order_by(Notification.created_at)
-            .limit(BATCH)
+            .limit(1)
             .with_for_update(of=Notification, skip_locked=True)
-        ).all()
-        if not rows:
+        ).first()
+        if row is None:
             db.session.commit()
             return 0.0
-        for note, email in rows:
-            allowed, wait = mail_allowed(org_id)
-            if not allowed:
-                db.session.commit()
-                return wait
-            link = public_base() + note.link if note.link else ""
-            sent = mail.send(email, _subject(note), f"{note.message}\n\n{link}".strip() + "\n")
-            note.mail_pending = False
-            note.mailed_at = utcnow() if sent else None
+        note, email = row
+        allowed, wait = mail_allowed(org_id)
+        if not allowed:
             db.session.commit()
-        if len(rows) < BATCH:
-            return 0.0
+            return wait
+        link = public_base() + note.link if note.link else ""
+        sent = mail.send(email, _subject(note), f"{note.message}\n\n{link}".strip() + "\n")
+        note.mail_pending = False
+        note.mailed_at = utcnow() if sent else None
+        db.session.commit()
+    return 1.0  # more than one run's worth: go on shortly
 
 
 def _subject(note: Notification) -> str:
