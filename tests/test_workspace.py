@@ -129,6 +129,18 @@ def test_the_actions_page_lists_actions_under_their_member_and_filters(app, team
     assert by_name.index(BUDGET) < by_name.index("licence purchase order")
 
 
+def test_due_this_week_is_today_to_sunday(app, team):
+    today = dt.datetime.now(dt.UTC).date()
+    sunday = today + dt.timedelta(days=6 - today.weekday())
+    budget = _item(app, team.org.org_id, "revised budget")
+    priya = _item(app, team.org.org_id, "licence purchase order")
+    _post(team.owner, f"/items/{budget.id}", text=budget.text, owner="Maria", due=str(sunday))
+    _post(team.owner, f"/items/{priya.id}", text=priya.text, owner="Priya",
+          due=str(sunday + dt.timedelta(days=1)))  # fmt: skip
+    week = team.owner.get("/actions?view=week").get_data(as_text=True)
+    assert "1 action(s)" in week and BUDGET in week and "licence" not in week
+
+
 def test_the_actions_page_paginates(app, team):
     for n in range(26):
         _post(team.owner, f"/documents/{team.document_id}/digest/items", kind="action",
