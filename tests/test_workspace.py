@@ -418,8 +418,10 @@ def test_the_dashboard_is_the_managers_start_page(app, team):
     assert BUDGET in overdue and "Maria Lopez" in overdue
     recent = page[page.index('id="recent-documents"') : page.index('id="usage"')]
     assert f"/documents/{team.document_id}" in recent and "badge-done" in recent
-    usage = " ".join(page[page.index('id="usage"') :].split())
+    usage = " ".join(page[page.index('id="usage"') : page.index('id="members"')].split())
     assert "Documents this month: 1 of 50" in usage and "Members: 2 of 3" in usage
+    members = page[page.index('id="members"') :]
+    assert f'/actions?member={team.maria.id}">1</a>' in members and team.maria.email in members
     # The owner has no action of their own.
     owner_page = team.owner.get("/dashboard").get_data(as_text=True)
     assert "No open actions are yours" in owner_page

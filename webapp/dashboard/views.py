@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from webapp import quotas
 from webapp.dashboard import bp
 from webapp.documents.services import DocumentFilter, list_documents
+from webapp.org.services import list_members
 from webapp.workspace import items
 from webapp.workspace.views import today
 
@@ -41,5 +42,7 @@ def index() -> ResponseReturnValue:
         overdue_total=overdue_total,
         recent=recent.items,
         summary=quotas.usage_summary(),
+        members=list_members(),
+        open_by_member=items.open_by_member(now),
         today=now,
     )

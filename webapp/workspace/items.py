@@ -278,6 +278,21 @@ def open_counts(member_id: uuid.UUID, today: dt.date) -> dict[str, int]:
     }
 
 
+def open_by_member(today: dt.date) -> dict[uuid.UUID, int]:
+    """Open actions per member (the dashboard's members table)."""
+    rows = db.session.execute(
+        select(DigestItem.member_id, func.count())
+        .where(
+            DigestItem.kind == "action",
+            DigestItem.removed_at.is_(None),
+            DigestItem.done.is_(False),
+            DigestItem.member_id.is_not(None),
+        )
+        .group_by(DigestItem.member_id)
+    ).all()
+    return {member_id: int(count) for member_id, count in rows}
+
+
 # --------------------------------------------------------------------------------------------
 # Editing
 
