@@ -221,6 +221,25 @@ def test_edits_survive_reprocessing_and_are_audited(app, team):
             "document.renamed"} <= actions  # fmt: skip
 
 
+def test_the_api_gives_the_edited_digest(app, team):
+    from webapp.api import tokens
+
+    budget = _item(app, team.org.org_id, "revised budget")
+    _post(team.owner, f"/items/{budget.id}", text="Budget v3", owner="Maria", due="")
+    with app.app_context(), tenant_context(team.org.org_id):
+        owner = db.session.get(User, (team.org.org_id, team.org.user_id))
+        issued = tokens.create_token(owner, "ci")
+        db.session.remove()
+    body = team.owner.get(
+        f"/api/v1/documents/{team.document_id}",
+        headers={"Authorization": f"Bearer {issued.plaintext}"},
+    ).get_json()
+    (edited,) = [i for i in body["items"]["action"] if i["id"] == str(budget.id)]
+    assert edited["text"] == "Budget v3" and edited["edited"] and edited["due_date"] is None
+    assert edited["member_id"] == str(team.maria.id)
+    assert len(body["items"]["decision"]) == 3 and body["digest"]["action_items"]
+
+
 def test_bad_input_is_refused_and_changes_nothing(app, team):
     budget = _item(app, team.org.org_id, "revised budget")
     response = _post(team.owner, f"/items/{budget.id}", text="New", owner="", due="next week")

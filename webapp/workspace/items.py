@@ -309,6 +309,25 @@ def document_items(document: Document) -> dict[str, list[DigestItem]]:
     return found
 
 
+def item_json(item: DigestItem) -> dict[str, Any]:
+    """What the API says about an item (the edited digest, as the pages show it)."""
+    return {
+        "id": str(item.id),
+        "kind": item.kind,
+        "text": item.text,
+        "owner": item.owner_text,
+        "member_id": str(item.member_id) if item.member_id else None,
+        "due_date": item.due_date.isoformat() if item.due_date else None,
+        "priority": item.priority,
+        "severity": item.severity,
+        "done": item.done,
+        "origin": item.origin,
+        "edited": item.human,
+        "line": item.source_line,
+        "page": item.source_page,
+    }
+
+
 def get_item(item_id: object) -> DigestItem:
     """One live item of the current organization, or ``ItemNotFound``."""
     try:
