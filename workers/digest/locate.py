@@ -19,7 +19,7 @@ ENOUGH = 0.6
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORD.findall(text))
+    return frozenset(_WORD.findall(text.lower()))
 
 
 def _block_texts(block: Block) -> list[str]:
@@ -31,20 +31,33 @@ def _block_texts(block: Block) -> list[str]:
 
 
 def locate(actions: list[dict[str, Any]], blocks: list[Block]) -> None:
-    """Add ``line`` and ``page`` to each action (in place); existing fields are untouched."""
-    indexed = [
-        (block, _words(text))
-        for block in blocks
-        if block.kind not in {"heading", "rule", "quote"}
-        for text in _block_texts(block)
-    ]
+    """Add ``line`` and ``page`` to each action (in place); existing fields are untouched.
+
+    Only blocks holding one of an action's rarest words are compared: a block lacking all of
+    its ``floor((1 - ENOUGH) * n) + 1`` rarest words holds less than ``ENOUGH`` of them, so
+    the result is that of comparing every block, at the cost of one pass over the blocks.
+    """
+    indexed: list[tuple[Block, frozenset[str]]] = []
+    postings: dict[str, list[int]] = {}
+    for block in blocks:
+        if block.kind in {"heading", "rule", "quote"}:
+            continue
+        for text in _block_texts(block):
+            words = _words(text)
+            for word in words:
+                postings.setdefault(word, []).append(len(indexed))
+            indexed.append((block, words))
     for action in actions:
         wanted = _words(action.get("text") or "")
+        rarest = sorted(wanted, key=lambda w: len(postings.get(w, ())))
+        needed = int((1 - ENOUGH) * len(wanted)) + 1
+        candidates = sorted({i for w in rarest[:needed] for i in postings.get(w, ())})
         best: Block | None = None
-        best_share = ENOUGH
-        for block, words in indexed if wanted else ():
+        best_share = 0.0
+        for index in candidates:
+            block, words = indexed[index]
             share = len(wanted & words) / len(wanted)
-            if share > best_share or (best is None and share >= ENOUGH):
+            if share >= ENOUGH and share > best_share:
                 best, best_share = block, share
                 if share == 1.0:
                     break
