@@ -150,6 +150,21 @@ EXPORTED_COLUMNS = {
         "created_at", "deletion_requested_at", "id", "logo_png", "name", "plan_id",
         "quota_overrides", "settings", "slug", "status",
     ],
+    "calendar_feeds": ["created_at", "id", "organization_id", "revoked_at", "user_id"],
+    "digest_items": [
+        "analyser_key", "category", "created_at", "document_id", "done", "done_at", "due_date",
+        "due_text", "edited_at", "edited_by", "id", "kind", "member_id", "organization_id",
+        "origin", "owner_key", "owner_text", "position", "priority", "removed_at", "severity",
+        "source_line", "source_page", "text", "updated_at",
+    ],
+    "notification_preferences": [
+        "mail", "organization_id", "overdue_digest", "updated_at", "user_id",
+    ],
+    "notifications": [
+        "created_at", "id", "kind", "link", "mail_pending", "mailed_at", "message",
+        "organization_id", "read_at", "user_id",
+    ],
+    "owner_links": ["created_at", "created_by", "id", "name_key", "organization_id", "user_id"],
     "api_tokens": [
         "created_at", "id", "last_used_at", "name", "organization_id", "prefix", "revoked_at",
         "user_id",
@@ -188,6 +203,7 @@ EXPORTED_COLUMNS = {
 }  # fmt: skip
 LEFT_OUT = {
     "api_tokens": ["secret_hash"],
+    "calendar_feeds": ["secret_hash"],
     "document_blobs": ["data"],
     "invitations": ["token_hash"],
     "users": ["password_hash"],
