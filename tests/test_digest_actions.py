@@ -329,3 +329,52 @@ def test_owner_in_brackets_and_fields_after_a_full_stop():
     assert (first["owners"], first["due_date"]) == (["Rafael"], "2026-02-27")
     second = _one("## Actions\n\n- Add expiry alerts. Owner: k.lam. Due: 2026-07-24.\n")
     assert (second["owners"], second["due_date"]) == (["k.lam"], "2026-07-24")
+
+
+@pytest.mark.parametrize(
+    ("line", "owners"),
+    [
+        ("The infra team will rotate the keys by Q3.", ["The infra team"]),
+        ("Team Alpha to prepare the demo.", ["Team Alpha"]),
+        ("Everyone to review the draft before Friday.", ["Everyone"]),
+        ("QA guild to write the smoke tests.", ["QA guild"]),
+        ("Ana and the docs team will update the guide.", ["Ana", "the docs team"]),
+    ],
+)
+def test_groups_own_tasks(line, owners):
+    assert _one(line)["owners"] == owners
+
+
+def test_everyone_will_in_prose_is_not_a_task():
+    assert _actions("Everyone will benefit from the faster builds.") == []
+
+
+def test_a_single_name_after_an_explicit_action_label_owns_it():
+    assert _one("TODO: migrate the docs site (Ana)")["owners"] == ["Ana"]
+
+
+def test_a_lower_case_nick_committing_with_a_colon_is_the_owner():
+    action = _one("- kbrown: will look into the timeout")
+    assert action["owners"] == ["kbrown"]
+
+
+def test_a_space_aligned_text_table_gives_its_rows():
+    text = (
+        "Action items\n\n"
+        "No  Action                   Owner    Due\n"
+        "--  -----------------------  -------  --------\n"
+        "1   Update the install docs  Ana      Friday\n"
+        "2   Fix the nightly build    Ben      EOM\n"
+        "    and the release job\n"
+    )
+    actions = _actions(text)
+    assert [(a["text"], a["owners"], a["due_date"]) for a in actions] == [
+        ("Update the install docs", ["Ana"], "2026-03-06"),
+        ("Fix the nightly build and the release job", ["Ben"], "2026-03-31"),
+    ]
+
+
+def test_prose_with_wide_spaces_is_not_a_table():
+    text = "Notes\n\nThe owner  and the due date  were discussed at length.\nNothing else.\n"
+    digest = analyse(text, reference_date=DATE)
+    assert digest["action_items"] == []

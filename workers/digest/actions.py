@@ -185,7 +185,9 @@ class ActionList:
             hits = find_dates(due_field, self.ctx.reference, self.ctx.dayfirst)
             due_text, due_date = (hits[0].text, hits[0].date) if hits else (due_field, None)
         else:
-            due_text, due_date = deadline(text, self.ctx.reference, self.ctx.dayfirst)
+            due_text, due_date = deadline(
+                text, self.ctx.reference, self.ctx.dayfirst, self.ctx.next_meeting
+            )
         existing = self._by_key.get(key) or self._similar(key)
         if existing is not None:
             if not existing.owners and owners:

@@ -67,7 +67,9 @@ DATE_RE = re.compile(
       | (?P<day>today|tomorrow|tonight)
       | (?:the\s+)?end\s+of\s+(?:the\s+)?(?P<eo>day|week|month|quarter|year|sprint)
       | (?:the\s+)?(?:end\s+of|late)\s+(?P<eom>{MON})(?!\s*\d)
-      | (?:the\s+)?end\s+of\s+(?P<q>q[1-4])
+      | (?:(?:the\s+)?end\s+of\s+)?(?P<q>q[1-4])(?:\s+(?P<qy>20\d\d))?
+      | (?:the\s+)?(?:(?:mid|middle\s+of)[\s-]*)(?P<mid>{MON})
+      | the\s+(?P<ord>[0-3]?\d)(?:st|nd|rd|th)(?!\s+(?:of\s+)?{MON})
       | (?P<abbr>eod|eow|eom|eoq|cob|close\s+of\s+business)
       | (?P<within>in|within)\s+(?:the\s+next\s+)?(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six
             |a\s+couple\s+of|couple\s+of|a\s+few|few)\s+(?P<nunit>days?|weeks?|months?)
@@ -174,8 +176,24 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
         return month_end(year, month)
     if g["q"]:
         quarter = int(g["q"][1])
+        if g["qy"]:
+            return month_end(int(g["qy"]), quarter * 3)
         year = reference.year + (1 if quarter * 3 < reference.month - 3 else 0)
         return month_end(year, quarter * 3)
+    if g["mid"]:
+        month = month_number(g["mid"]) or reference.month
+        year = reference.year + (1 if month < reference.month - 2 else 0)
+        return safe_date(year, month, 15)
+    if g["ord"]:
+        # "by the 15th": the next 15th of a month, this month's when it is still ahead.
+        day = int(g["ord"])
+        year, month = reference.year, reference.month
+        for _ in range(3):
+            found = safe_date(year, month, day)
+            if found and found >= reference:
+                return found
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return None
     period = (g["eo"] or g["abbr"] or "").lower()
     if period in {"day", "eod", "cob"} or period.startswith("close"):
         return reference
@@ -244,21 +262,29 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
 _DIGIT = re.compile(r"\d")
 _MAYBE_RELATIVE = re.compile(
     r"day\b|week|month|\beo[dwmq]\b|\bcob\b|tomorrow|tonight|business|quarter|year|sprint"
-    r"|\bq[1-4]\b|" + MON,
+    r"|\bq[1-4]\b|\b(?:[0-3]?\d)(?:st|nd|rd|th)\b|" + MON,
     re.IGNORECASE,
 )
 
 
 def deadline(
-    text: str, reference: dt.date | None, dayfirst: bool = True
+    text: str,
+    reference: dt.date | None,
+    dayfirst: bool = True,
+    next_meeting: dt.date | None = None,
 ) -> tuple[str | None, dt.date | None]:
     """The deadline a task states ("by Friday", "due 3 May", "EOM"), not an event's date.
 
     A date counts when a deadline word comes just before it ("by", "due", "before", "until"),
     when it carries its own ("in two weeks", "end of next week", "EOM"), or after "on" unless
-    an event precedes it ("at the summit on 1 October" is when the summit is).
+    an event precedes it ("at the summit on 1 October" is when the summit is). "Before the
+    next meeting" is the next meeting's date when the document states it (``next_meeting``).
     """
     hits = find_dates(text, reference, dayfirst)
+    if next_meeting is not None and not hits:
+        until = _UNTIL_NEXT_MEETING.search(text)
+        if until:
+            return until.group(0).strip(), next_meeting
     for hit in hits:
         before = text[: hit.start]
         if _EVENT_AFTER.match(text[hit.end :]):
@@ -276,6 +302,43 @@ def deadline(
         if not tail and before.endswith(("(", "-", "–", "—", ",", ":")):
             return hit.text, hit.date
     return None, None
+
+
+_UNTIL_NEXT_MEETING = re.compile(
+    r"\b(?:by|before|ahead of|prior to|until|till|for|in time for|at)\s+(?:the\s+)?next\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:meeting|call|sync|session|review|standup|stand-up|retro)\b",
+    re.IGNORECASE,
+)
+_NEXT_MEETING = re.compile(
+    r"\bnext\s+(?:[\w-]+\s+){0,2}?(?:meeting|call|sync|session)\b", re.IGNORECASE
+)
+
+
+def next_meeting_date(
+    blocks: Iterable[Block], reference: dt.date | None, dayfirst: bool = True
+) -> dt.date | None:
+    """The next meeting's date when the document states it ("Next meeting: 18 March", a
+    "Next meeting" heading over a dated line), so "before the next meeting" is a deadline."""
+    under_heading = False
+    for block in blocks:
+        if block.kind == "heading":
+            under_heading = bool(_NEXT_MEETING.search(block.text))
+            hits = find_dates(block.text, reference, dayfirst) if under_heading else []
+        elif block.kind in {"paragraph", "list_item", "speaker"}:
+            text = block.text if block.kind != "speaker" else f"{block.speaker}: {block.text}"
+            said = _NEXT_MEETING.search(text)
+            if said and not _UNTIL_NEXT_MEETING.search(text):
+                hits = find_dates(text[said.end() : said.end() + 80], reference, dayfirst)
+            elif under_heading:
+                hits = find_dates(text[:120], reference, dayfirst)
+            else:
+                hits = []
+        else:
+            continue
+        dated = [hit.date for hit in hits if hit.date and (not reference or hit.date >= reference)]
+        if dated:
+            return dated[0]
+    return None
 
 
 # --------------------------------------------------------------------------------------------

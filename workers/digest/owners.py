@@ -26,6 +26,8 @@ class Context:
     known: set[str] = field(default_factory=set)
     #: The document's author (an e-mail's sender): who "me" / "I" is in a task list.
     author: str | None = None
+    #: The next meeting's date, when the document states it.
+    next_meeting: dt.date | None = None
 
 
 _TOKEN = (
@@ -51,10 +53,20 @@ _NON_ACTION_VERBS = frozenset(
 _INITIALS = re.compile(r"^[A-Z]{2,3}$")
 _HANDLE = re.compile(r"^@[\w.\-]{1,40}$")
 _NICK = re.compile(r"^[a-z][a-z0-9_\-\[\]|`^]{1,30}$")
-_TEAM = re.compile(
-    r"^(?:the\s+)?(?:[A-Z][\w&/-]*(?:\s+[A-Z][\w&/-]*){0,2}|[a-z]{2,12})\s+(?:team|group|squad|wg"
-    r"|sig|working group|committee)$|^(?:team|sig|wg)\s+[\w-]+$",
+_GROUP_WORD = (
+    r"[A-Z][\w&/-]*"
+    r"|(?!(?:our|whole|entire|same|other|this|that|each|every|new|your)\b)[a-z][\w&/-]{1,15}"
 )
+# A group that owns a task: "the infra team", "Team Alpha", "QA guild", "platform on-call",
+# "Tessellate maintainers", "the release lead".
+_TEAM = re.compile(
+    rf"^(?:[Tt]he\s+)?(?:{_GROUP_WORD})(?:\s+(?:{_GROUP_WORD})){{0,2}}\s+(?:team|teams|group"
+    r"|squad|wg|WG|sig|SIG|working group|committee|guild|maintainers|leads?|Leads?|on-?call"
+    r"|crew|council|chapter|Team|Group|Guild|Committee)$"
+    r"|^(?:[Tt]eam|SIG|WG|sig|wg)\s+[\w-]+$",
+)
+#: "Everyone to review the draft": the whole group, on an explicit "to" or an action line.
+_EVERYONE = frozenset({"everyone", "everybody", "all", "all attendees", "all members"})
 _NOT_OWNERS = frozenset(
     """we i you they he she it this that these those everyone everybody someone somebody
     anyone nobody all who which there here one each other others people team folks group
@@ -84,6 +96,8 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
     part = part.strip(" .:*'\"")
     if part.lower() in {"me", "i", "myself"} and lenient:
         return ctx.author
+    if lenient and part.lower() in _EVERYONE:
+        return part
     if not part or part.lower() in _NOT_OWNERS:
         return None
     if part.lower().startswith("the ") and not _TEAM.match(part):
@@ -122,7 +136,10 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
     if match.group("colon") and not lenient:
         return None
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]
-    owners = [owner_part(p, ctx, lenient=lenient) for p in parts]
+    told = (match.group("verbword") or "").lower() == "to"
+    owners = [
+        owner_part(p, ctx, lenient=lenient or (told and p.lower() in _EVERYONE)) for p in parts
+    ]
     if len(parts) > 1 and any(owners) and not all(owners):
         # "tsoto and gk-ng to …": one nick vouches for its lower-case partner.
         owners = [o or owner_part(p, ctx, lenient=True) for o, p in zip(owners, parts, strict=True)]
@@ -161,6 +178,8 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
             and all(names)
             and (
                 len(candidate.split()) >= 2
+                # On an explicit action line ("TODO: … (Ana)") a single name is its owner.
+                or (lenient and not trailing.group("at"))
                 or any(
                     n in ctx.known or _HANDLE.match(n or "") or _INITIALS.match(n or "")
                     for n in names

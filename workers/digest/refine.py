@@ -56,6 +56,10 @@ _SPEECH = re.compile(
     re.IGNORECASE,
 )
 _NICK = re.compile(r"^[a-z][a-z0-9_\-\[\]|`^]{1,30}$")
+_COMMITS = re.compile(
+    r"^(?:will|i\s+will|i'll|i’ll|i\s+can|i'm\s+going\s+to|i\s+am\s+going\s+to)\s+[a-z]",
+    re.IGNORECASE,
+)
 _NOT_INITIALS = frozenset(
     """AI QA PM HR IT BA CI CD TBD TBC FYI ETA API RFC ADR FAQ AOB PR UI UX DB OK NB PS
     ACK NAK WIP LGTM CEO CTO CFO COO CIO VP PMO SLA KPI OKR ROI RAID RAG GA EOL EOD EOW EOM
@@ -132,6 +136,10 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
                 or _SPEECH.match(said)
             ):
                 out.append(_speaker(block, name.lstrip(), turn.group("text").replace("**", "")))
+                continue
+            if _NICK.match(name) and name not in NON_NAME_WORDS and _COMMITS.match(said):
+                # "kbrown: will look into it": a lower-case nick committing to something.
+                out.append(_speaker(block, name, said.replace("**", "")))
                 continue
         block.text = text.replace("**", "")
         out.append(block)
