@@ -378,3 +378,41 @@ def test_prose_with_wide_spaces_is_not_a_table():
     text = "Notes\n\nThe owner  and the due date  were discussed at length.\nNothing else.\n"
     digest = analyse(text, reference_date=DATE)
     assert digest["action_items"] == []
+
+
+def test_several_fields_on_one_line_under_a_task():
+    text = (
+        "Corrective actions\n\n"
+        "1. Add expiry alerts for every public hostname.\n"
+        "   Owner: k.lam. Due: 2026-07-24.\n"
+        "2. Build an inventory of API tokens.\n"
+        "   Owner: d.huang (security). Due: end of Q3.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["k.lam"], "2026-07-24"),
+        (["d.huang"], "2026-09-30"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "owners", "due"),
+    [
+        ("- Update the changelog (Ana, Ben) - next Monday", ["Ana", "Ben"], "2026-03-09"),
+        ("- Update the changelog [Ana]", ["Ana"], None),
+        ("- Update the changelog -> Ana", ["Ana"], None),
+        ("- Update the changelog — Ana, by Friday", ["Ana"], "2026-03-06"),
+        ("- Send the notes by EOD Thursday (Ana)", ["Ana"], "2026-03-05"),
+        ("- Send the notes by end of day tomorrow (Ana)", ["Ana"], "2026-03-05"),
+        ("- Send the notes by month end (Ana)", ["Ana"], "2026-03-31"),
+        ("- Send the notes in a fortnight (Ana)", ["Ana"], "2026-03-18"),
+    ],
+)
+def test_trailing_owners_and_deadlines_in_an_actions_section(line, owners, due):
+    action = _one(f"## Action items\n\n{line}")
+    assert (action["owners"], action["due_date"]) == (owners, due)
+
+
+def test_a_decision_making_section_is_a_process_not_decisions():
+    text = "# Charter\n\n## Decision making\n\nLazy consensus; the chair decides after a week."
+    assert analyse(text, reference_date=DATE)["decisions"] == []

@@ -229,9 +229,20 @@ class ActionList:
         return None
 
     def attach_field(self, key: str, value: str) -> bool:
-        """An ``Owner:``/``Due:`` line under a task belongs to it."""
+        """An ``Owner:``/``Due:`` line under a task belongs to it; one line may hold several
+        fields ("Owner: k.lam. Due: 2026-07-24.")."""
         if not self.items:
             return False
+        several = list(_FIELD.finditer(f"{key}: {value}"))
+        if len(several) > 1:
+            return all(
+                self._attach_one(m.group("key"), re.sub(r"\s*\(.*$", "", m.group("value")))
+                for m in several
+            )
+        return self._attach_one(key, value)
+
+    def _attach_one(self, key: str, value: str) -> bool:
+        value = value.strip().rstrip(".")
         action = self.items[-1]
         key = key.lower()
         if key.startswith(("owner", "resp", "assign", "who")):

@@ -71,6 +71,8 @@ DATE_RE = re.compile(
       | (?:the\s+)?(?:(?:mid|middle\s+of)[\s-]*)(?P<mid>{MON})
       | the\s+(?P<ord>[0-3]?\d)(?:st|nd|rd|th)(?!\s+(?:of\s+)?{MON})
       | (?P<abbr>eod|eow|eom|eoq|cob|close\s+of\s+business)
+      | (?P<eo2>week|month|quarter|year)(?:'s|’s)?[\s-]+end
+      | (?P<fortnight>in\s+a\s+fortnight)
       | (?P<within>in|within)\s+(?:the\s+next\s+)?(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six
             |a\s+couple\s+of|couple\s+of|a\s+few|few)\s+(?P<nunit>days?|weeks?|months?)
     )\b)
@@ -194,7 +196,9 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
                 return found
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return None
-    period = (g["eo"] or g["abbr"] or "").lower()
+    if g["fortnight"]:
+        return reference + dt.timedelta(days=14)
+    period = (g["eo"] or g["abbr"] or g["eo2"] or "").lower()
     if period in {"day", "eod", "cob"} or period.startswith("close"):
         return reference
     if period in {"week", "eow"}:
@@ -255,13 +259,29 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
                 continue
         elif reference:
             date = _resolve_relative(g, reference)
-        hits.append(DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute))
+        hit = DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute)
+        if (
+            hits
+            and _DAY_END.fullmatch(hits[-1].text)
+            and _JUST_BEFORE.fullmatch(text[hits[-1].end : match.start()])
+        ):
+            # "EOD Thursday", "end of day tomorrow": the day is the one named after it.
+            first = hits.pop()
+            hit = DateHit(first.start, match.end(), text[first.start : match.end()], date, absolute)
+        hits.append(hit)
     return hits
+
+
+_DAY_END = re.compile(
+    r"(?:the\s+)?(?:end\s+of\s+(?:the\s+)?day|eod|cob|close\s+of\s+business)", re.IGNORECASE
+)
+_JUST_BEFORE = re.compile(r"\s*(?:on\s+|,\s*)?", re.IGNORECASE)
 
 
 _DIGIT = re.compile(r"\d")
 _MAYBE_RELATIVE = re.compile(
     r"day\b|week|month|\beo[dwmq]\b|\bcob\b|tomorrow|tonight|business|quarter|year|sprint"
+    r"|fortnight"
     r"|\bq[1-4]\b|\b(?:[0-3]?\d)(?:st|nd|rd|th)\b|" + MON,
     re.IGNORECASE,
 )

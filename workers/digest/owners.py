@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from workers.digest.dates import find_dates
 from workers.digest.words import NON_NAME_WORDS, person_name, split_names
 
 
@@ -80,9 +81,12 @@ ASSIGNED = re.compile(
     re.IGNORECASE,
 )
 _TRAILING = re.compile(
-    r"(?:\(\s*(?P<paren>[^()]{2,40})\s*\)|\s[-–—]\s+(?P<dash>[^-–—]{2,40})|\s(?P<at>@[\w.\-]{2,40}))"
+    r"(?:\(\s*(?P<paren>[^()]{2,40})\s*\)|\[\s*(?P<brack>[^\[\]]{2,40})\s*\]"
+    r"|\s(?:[-–—]|->|→|=>)\s+(?P<dash>[^-–—>→]{2,40})|\s(?P<at>@[\w.\-]{2,40}))"
     r"\s*[.;]?$"
 )
+# What may close a task after its owner: "(Ana, Ben) - next Monday", "— Ana, by Friday".
+_TRAILING_DUE = re.compile(r"[\s,;:\-–—]*(?:(?:by|due|until|before)\s+)?$", re.IGNORECASE)
 # "(Rafael): publish the SDK wrapper", "[Priya] send the notes".
 _BRACKETED_OWNER = re.compile(r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]\s*[:\-–—]?\s+\S")
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
@@ -149,6 +153,16 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
     return [o for o in owners if o], start
 
 
+def _without_trailing_date(text: str, ctx: Context) -> str:
+    """``text`` without the date that closes it ("… (Ana, Ben) - next Monday")."""
+    hits = find_dates(text, ctx.reference, ctx.dayfirst)
+    if not hits or text[hits[-1].end :].strip(" .)") or hits[-1].start < 8:
+        return text
+    head = text[: hits[-1].start]
+    cut = _TRAILING_DUE.search(head)
+    return head[: cut.start()] if cut else head
+
+
 def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     """Owners named anywhere in a task: leading name, "assigned to", a field, @mention, a
     trailing "(Name)" / "- Name"."""
@@ -168,9 +182,15 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
         ]
         if names and all(names):
             return [n for n in names if n]
-    trailing = _TRAILING.search(text)
+    trailing = _TRAILING.search(_without_trailing_date(text, ctx))
     if trailing:
-        candidate = trailing.group("paren") or trailing.group("dash") or trailing.group("at") or ""
+        candidate = (
+            trailing.group("paren")
+            or trailing.group("brack")
+            or trailing.group("dash")
+            or trailing.group("at")
+            or ""
+        )
         parts = split_names(candidate)
         names = [owner_part(p, ctx, lenient=False) for p in parts]
         if (

@@ -41,7 +41,10 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "background",
         re.compile(
             r"^(?:context|background|problem statement|context and problem statement"
-            r"|motivation|considered options|decision drivers|introduction|purpose)\b"
+            r"|motivation|considered options|decision drivers|introduction|purpose"
+            # How a group decides is a process, not a list of decisions.
+            r"|decision[- ]making|decision process|how (?:we decide|decisions are made)"
+            r"|governance|voting (?:process|rules))\b"
         ),
     ),
     ("meta", re.compile(r"^(?:next meeting|logistics|meeting (?:info|details|logistics))\b")),

@@ -71,3 +71,70 @@ def column_roles(header: list[str]) -> dict[str, int]:
 
 def is_done_status(value: str | None) -> bool:
     return bool(value and _DONE_STATUS.match(value.strip()))
+
+
+# --------------------------------------------------------------------------------------------
+# Tables aligned with spaces (plain text, e-mail bodies, printouts)
+
+_CELL = re.compile(r"\S(?:\S| (?! ))*")
+_GAP = re.compile(r"\S {2,}\S|\S\t+\S")
+_DASHES = re.compile(r"^[\s=\-:+]+$")
+MAX_ALIGNED_ROWS = 400
+# A header cell is a column name: short, no digits, no field colon.
+_NOT_A_HEADER_CELL = re.compile(r":$|\d|^.{31,}$|^(?:\S+\s+){4,}\S")
+
+
+def maybe_aligned_header(line: str) -> bool:
+    """Cheap test: two or more words separated by a run of spaces (a column gap)."""
+    return bool(_GAP.search(line))
+
+
+def aligned_table(lines: list[str], offset: int) -> tuple[list[str], list[list[str]], int] | None:
+    """A table aligned with spaces ("Action      Owner   Due" over rows in the same columns)
+    at ``lines[offset]``: (header, rows, lines taken), or None. The header must name at least
+    two known columns and at least one row must follow; a row whose first column is empty
+    continues the row above (a wrapped cell); a line whose words straddle the columns ends it."""
+    header_line = lines[offset].rstrip().expandtabs(4)
+    if len(header_line) > 200 or "|" in header_line or not maybe_aligned_header(header_line):
+        return None
+    cells = [(m.start(), m.group(0)) for m in _CELL.finditer(header_line)]
+    header = [cell for _, cell in cells]
+    if len(cells) < 2 or any(_NOT_A_HEADER_CELL.search(cell) for cell in header):
+        return None  # "End date:   31 March 2027" lines are fields, not a table
+    if len(column_roles(header)) < 2:
+        return None
+    starts = [start for start, _ in cells]
+    rows: list[list[str]] = []
+    used = 1
+    for raw in lines[offset + 1 : offset + 1 + MAX_ALIGNED_ROWS]:
+        line = raw.rstrip().expandtabs(4)
+        if not line.strip():
+            break
+        if _DASHES.match(line):
+            used += 1
+            continue
+        row = _cut(line, starts)
+        if row is None:
+            break
+        used += 1
+        if rows and not row[0] and any(row):
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], row, strict=True)]
+        else:
+            rows.append(row)
+    if not rows:
+        return None
+    return header, rows, used
+
+
+def _cut(line: str, starts: list[int]) -> list[str] | None:
+    """``line`` cut into the columns that start at ``starts``; None when a word run straddles
+    two columns (a sentence, not a row)."""
+    cells = [""] * len(starts)
+    for match in _CELL.finditer(line):
+        start, end = match.start(), match.end()
+        # The column whose start is nearest at or before the piece (two characters of slack).
+        column = max((i for i, s in enumerate(starts) if s <= start + 2), default=0)
+        if column + 1 < len(starts) and end > starts[column + 1] + 2:
+            return None
+        cells[column] = f"{cells[column]} {match.group(0)}".strip()
+    return cells

@@ -19,7 +19,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.sections import heading_role
-from workers.digest.tables import column_roles
+from workers.digest.tables import aligned_table
 from workers.digest.words import person_name
 
 #: Lines looked at; longer texts are cut (``workers.extract`` refuses far longer ones).
@@ -305,56 +305,12 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
     return blocks
 
 
-_CELL_GAP = re.compile(r"\S(?:\S| (?! ))*")
-_DASHES = re.compile(r"^[\s=\-:+]+$")
-
-
 def _aligned_table(lines: list[str], offset: int) -> tuple[Block, int] | None:
-    """A table aligned with spaces ("Action      Owner   Due" over rows in the same columns),
-    with the number of lines it takes: the header must name at least two known columns and at
-    least one row must follow. A row whose first column is empty continues the row above."""
-    header_line = lines[offset].rstrip().expandtabs(4)
-    header = [(m.start(), m.group(0)) for m in _CELL_GAP.finditer(header_line)]
-    if len(header) < 2 or len(header_line) > 200 or "|" in header_line:
+    found = aligned_table(lines, offset)
+    if found is None:
         return None
-    if len(column_roles([cell for _, cell in header])) < 2:
-        return None
-    starts = [start for start, _ in header]
-    rows: list[list[str]] = []
-    used = 1
-    for raw in lines[offset + 1 : offset + 400]:
-        line = raw.rstrip().expandtabs(4)
-        if not line.strip():
-            break
-        used += 1
-        if _DASHES.match(line):
-            continue
-        cells = _cut(line, starts)
-        if cells is None:
-            used -= 1
-            break
-        if rows and not cells[0] and any(cells):
-            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
-        else:
-            rows.append(cells)
-    if not rows:
-        return None
-    return Block("table", header=[cell for _, cell in header], rows=rows), used
-
-
-def _cut(line: str, starts: list[int]) -> list[str] | None:
-    """``line`` cut into the columns that start at ``starts``; None when its words straddle
-    the columns (a sentence, not a row)."""
-    pieces = [(m.start(), m.group(0)) for m in _CELL_GAP.finditer(line)]
-    cells = [""] * len(starts)
-    for start, piece in pieces:
-        # The column whose start is nearest at or before the piece (two characters of slack).
-        column = max((i for i, s in enumerate(starts) if s <= start + 2), default=0)
-        end = start + len(piece)
-        if column + 1 < len(starts) and end > starts[column + 1] + 2:
-            return None
-        cells[column] = f"{cells[column]} {piece}".strip()
-    return cells
+    header, rows, used = found
+    return Block("table", header=header, rows=rows), used
 
 
 def _next_is_deeper(lines: list[str], offset: int, indent: int) -> bool:
