@@ -416,3 +416,75 @@ def test_trailing_owners_and_deadlines_in_an_actions_section(line, owners, due):
 def test_a_decision_making_section_is_a_process_not_decisions():
     text = "# Charter\n\n## Decision making\n\nLazy consensus; the chair decides after a week."
     assert analyse(text, reference_date=DATE)["decisions"] == []
+
+
+CHAT = """#infra (chat export, Tue 14 Apr 2026)
+
+Kim Osei  9:02 AM
+morning, the staging build is red again
+    :eyes: 2
+
+Jo Lind  9:06 AM
+@Kim Osei can you rerun the image job today?
+
+Kim Osei  9:07 AM
+yep, will do by EOD
+
+Ravi Nair  9:20 AM
+ok. then someone needs to rewrite the cache step
+
+Ada Berg  9:31 AM
+I can take that, should have a PR by Thursday
+
+Jo Lind  10:02 AM
+can someone update the quota docs?
+
+Jo Lind  11:20 AM
+I'll write the release notes before rc2
+"""
+
+
+def test_a_chat_export_gives_turns_and_requests_are_owned_by_who_takes_them():
+    actions = analyse(CHAT)["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Kim Osei"], "2026-04-14"),
+        (["Ada Berg"], "2026-04-16"),
+        (["Jo Lind"], None),
+    ]
+    assert actions[0]["text"].startswith("rerun the image job today")
+    assert actions[1]["text"].startswith("rewrite the cache step")
+    # A request nobody took ("can someone update the quota docs?") is no task.
+    assert not any("quota" in a["text"] for a in actions)
+
+
+def test_an_acceptance_without_a_request_is_still_the_speakers_task():
+    assert _one("Ana: I can take that.")["owners"] == ["Ana"]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [
+        ("Next week (plan, not commitments)", "notes"),
+        ("Proposals (not decided)", "notes"),
+        ("Milestones (as agreed today)", None),
+    ],
+)
+def test_a_heading_that_disclaims_its_role(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_bracketed_tags_own_the_task_and_stay_one_line_each():
+    text = (
+        "ACTIONS\n\n"
+        "[MK] to book the change window for the staging cut-over by Monday please\n"
+        "[GB] + [SF] to agree the pilot team list with the sponsors, by next Friday\n"
+        "Ana to chase audit for sign-off on the access review of the finance apps\n"
+        "Ben will send the revised date to the steering group\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["MK"], "2026-03-09"),
+        (["GB", "SF"], "2026-03-13"),
+        (["Ana"], None),
+        (["Ben"], None),
+    ]

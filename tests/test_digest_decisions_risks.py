@@ -235,3 +235,12 @@ def test_a_meeting_bot_table_is_read_as_prose():
     ]
     assert digest["decisions"] == ["freeze infrastructure changes from 3 to 7 August"]
     assert [a["owners"] for a in digest["action_items"]] == [["jdiallo"]]
+
+
+def test_thats_decided_and_an_embargo():
+    digest = analyse(
+        "Notes\n\nWe keep pg13 for 7.3, that's decided.\n\n"
+        "The token fix is still under embargo until 21 Apr; it can't go in the changelog."
+    )
+    assert len(digest["decisions"]) == 1 and "pg13" in digest["decisions"][0]
+    assert len(digest["risks"]) == 1 and "embargo" in digest["risks"][0]["text"]

@@ -84,6 +84,24 @@ _SPEAKER_COMMITMENT = re.compile(
     r"|i\s+(?:can|will)\s+take|let\s+me|i'll\s+take)\s+(?P<verb>[\w’'-]+)",
     re.IGNORECASE,
 )
+# A request in a conversation, taken by whoever answers with an _ACCEPT.
+_REQUEST = re.compile(
+    r"(?:^|[.!;]\s+)(?:(?:ok|okay|so|then|and)[,.]?\s+)*(?:@[\w.\-]+(?:\s+[A-Z][\w'’-]+)?[,:]?\s+"
+    r"|[A-Z][\w'’-]+,\s+)?(?:can|could|would|will)\s+(?:you|someone|somebody|anyone)\s+"
+    r"(?:please\s+)?(?P<task>[^?]{5,200})\?"
+    r"|(?:^|[.!;]\s+)(?:(?:ok|okay|so|then|and)[,.]?\s+)*(?:someone|somebody)\s+(?:needs?|has)\s+to"
+    r"\s+(?P<task2>[^.?!]{5,200})"
+    r"|(?:^|[.!;]\s+)who\s+(?:can|will|wants to|could)\s+(?P<task3>[^?]{5,200})\?",
+    re.IGNORECASE,
+)
+_ACCEPT = re.compile(
+    r"^(?:(?:yes|yep|yeah|yup|sure|ok|okay|np|no problem|of course|happy to|sounds good)"
+    r"[,!.]?\s*)*(?:i\s+can\s+(?:take|do|handle|own|pick)\s+(?:that|this|it)(?:\s+up|\s+on)?"
+    r"|i(?:'ll|’ll|\s+will)\s+(?:take|do|handle|own|pick)\s+(?:that|this|it)(?:\s+up|\s+on)?"
+    r"|will\s+do|on\s+it|i'?m\s+on\s+it|leave\s+it\s+with\s+me|can\s+do|mine)\b"
+    r"[,.!]?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
 _SPEAKER_NON_ACTION = frozenset(
     """be been have not probably also likely still just think guess say agree see""".split()
 )
@@ -332,7 +350,28 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
     listed = role == "actions" and any(b.kind in {"list_item", "table"} for b in section.blocks)
     group_owner: tuple[int, str] | None = None  # (level, owner) of a bare name over items
     last_was_action = False
-    for block in section.blocks:
+    request: tuple[str, str, int] | None = None  # (task, who asked, block index) in a chat
+    for index, block in enumerate(section.blocks):
+        if block.kind == "speaker" and role not in {"agenda", "questions"}:
+            accepted = _ACCEPT.match(block.text.strip())
+            if (
+                accepted
+                and request is not None
+                and block.speaker != request[1]
+                and index - request[2] <= 6
+            ):
+                # "can you push the image today?" … "yep, will do by EOD": the asker's task,
+                # owned by who took it.
+                rest = accepted.group("rest").strip(" ,.;")
+                task = f"{request[0]}, {rest}" if rest else request[0]
+                found.add(task, owners=[block.speaker or ""], lenient=True)
+                request = None
+                last_was_action = True
+                continue
+            asked = _REQUEST.search(block.text)
+            if asked:
+                task = asked.group("task") or asked.group("task2") or asked.group("task3")
+                request = (task.strip(), block.speaker or "", index)
         if block.kind in {"quote", "heading", "rule"}:
             continue
         if block.kind == "table":

@@ -51,7 +51,8 @@ _SENTENCE = re.compile(
     r"|endorses|ratifies|confirms)\b|(?:proceeding|will proceed|go(?:ing)? ahead) with"
     r"|(?:moved?|moves|pushed|postponed|rescheduled|brought forward|deferred)\s+from\s+"
     r"\S[^.;]{0,40}\s+to\s"
-    r"|consensus (?:was|is) (?:reached|to)|no objections?)\b"
+    r"|consensus (?:was|is) (?:reached|to)|no objections?"
+    r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final))\b"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
     re.IGNORECASE,
 )

@@ -88,7 +88,10 @@ _TRAILING = re.compile(
 # What may close a task after its owner: "(Ana, Ben) - next Monday", "— Ana, by Friday".
 _TRAILING_DUE = re.compile(r"[\s,;:\-–—]*(?:(?:by|due|until|before)\s+)?$", re.IGNORECASE)
 # "(Rafael): publish the SDK wrapper", "[Priya] send the notes".
-_BRACKETED_OWNER = re.compile(r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]\s*[:\-–—]?\s+\S")
+_BRACKETED_OWNER = re.compile(
+    r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]"
+    r"((?:\s*(?:,|and|&|\+|/)\s*[(\[]\s*[^()\[\]]{2,40}?\s*[)\]]){0,4})\s*[:\-–—]?\s+\S"
+)
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
 
 
@@ -171,7 +174,10 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
         return lead[0]
     bracketed = _BRACKETED_OWNER.match(text)
     if bracketed:
-        names = [owner_part(p, ctx, lenient=True) for p in split_names(bracketed.group(1))]
+        # "[GB] + [SF] to agree …": every tag is an owner.
+        more = re.findall(r"[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]", bracketed.group(2) or "")
+        tags = [bracketed.group(1), *more]
+        names = [owner_part(p, ctx, lenient=True) for t in tags for p in split_names(t)]
         if names and all(names):
             return [n for n in names if n]
     assigned = ASSIGNED.search(text)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from workers.digest.blocks import Block
 from workers.digest.tables import column_roles
-from workers.digest.text import continues, heading_level
+from workers.digest.text import CHAT_HEADER, continues, heading_level
 from workers.digest.words import NON_NAME_WORDS, person_name
 
 _IRC = re.compile(
@@ -56,6 +56,9 @@ _SPEECH = re.compile(
     re.IGNORECASE,
 )
 _NICK = re.compile(r"^[a-z][a-z0-9_\-\[\]|`^]{1,30}$")
+# Chat exports: ":wave:" emoji codes, and a line of reactions under a message (":eyes: 2").
+_EMOJI = re.compile(r"(?<![\w:]):[a-z0-9_+\-]{1,30}:(?![\w:])")
+_REACTIONS = re.compile(r"^(?:\d+\s*)*$")
 _COMMITS = re.compile(
     r"^(?:will|i\s+will|i'll|i’ll|i\s+can|i'm\s+going\s+to|i\s+am\s+going\s+to)\s+[a-z]",
     re.IGNORECASE,
@@ -87,14 +90,25 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
     nicks = _known_nicks(blocks)
     repeated = _repeated_labels(blocks)
     out: list[Block] = []
+    chat: str | None = None  # who is speaking in a chat export ("Name  9:02 AM" above)
     for block in blocks:
         if block.kind == "table":
             out.append(block)
             continue
         if block.kind not in {"paragraph", "list_item"}:
+            chat = None if block.kind in {"heading", "rule"} else chat
             out.append(block)
             continue
         text = block.text.strip()
+        header = CHAT_HEADER.match(text)
+        if header and (is_speaker(header["name"], nicks) or _NICK.match(header["name"])):
+            chat = header["name"]
+            continue
+        if chat is not None:
+            said = _EMOJI.sub("", text).strip()
+            if said and not _REACTIONS.match(said):
+                out.append(_speaker(block, chat, said))
+            continue
         if _RULE_TEXT.match(text):
             out.append(Block("rule", line=block.line, page=block.page))
             continue

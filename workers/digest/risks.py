@@ -53,7 +53,9 @@ _WORDS = re.compile(
     r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble|deprecat\w+"
     r"|(?:will|would) break|end of life|no longer supported|unsupported|at stake"
     r"|only (?:one|two|three) (?:person|people|developers?|maintainers?|engineers?|adopters?)"
-    r"|only \w+ knows|reduced (?:review )?capacity"
+    r"|only \w+ knows|reduced (?:review )?capacity|under embargo|embargoed"
+    r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
+    r"|shipped|announced|disclosed))"
     r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
     r"|costs?|lose|loses|miss(?:es)?)\b)",
     re.IGNORECASE,

@@ -133,6 +133,12 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+_DISCLAIMED = re.compile(
+    r"\((?:[^)]*[,;]\s*)?(?:not|no)\s+(?:yet\s+)?(?:commit\w*|actions?|decided|decisions?|agreed"
+    r"|final|binding)\b[^)]*\)"
+)
+
+
 @dataclass(slots=True)
 class Section:
     """A heading (possibly none, for text before the first heading) and the blocks under it."""
@@ -147,6 +153,8 @@ class Section:
 def heading_role(heading: str) -> str | None:
     """The role a heading's words give its section, or None when they say nothing."""
     key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
+    if _DISCLAIMED.search(key):
+        return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key)
     if not key:

@@ -46,7 +46,8 @@ _CONNECTOR_END = re.compile(
 _TERMINAL = re.compile(r"[.:;!?]['\")\]]?$")
 # A line that starts something of its own: a "Key: value" field, a speaker, a label.
 _OWN_LINE = re.compile(
-    r"^(?:[\w@][\w .'’&/@-]{0,30}:\s|\*\*[^*]{1,40}\*\*|<[^>]{1,30}>|\[\d|\d{1,2}:\d\d\b|#\w)"
+    r"^(?:[\w@][\w .'’&/@-]{0,30}:\s|\*\*[^*]{1,40}\*\*|<[^>]{1,30}>|\[\d|\d{1,2}:\d\d\b|#\w"
+    r"|\[[^\]]{1,30}\]\s*(?:[:\-–—+]\s*)?\S|(?::[a-z0-9_+\-]{1,30}:\s*\d*\s*)+$)"
 )
 _WEEKDAY_LINE = re.compile(
     r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day\b[\w\s,]{0,20}[.;]?$", re.IGNORECASE
@@ -75,9 +76,24 @@ def blocks_from_text(text: str, *, markdown: bool = False) -> list[Block]:
 # Plain text
 
 
+#: A chat export's message header: "Mira Jovanovic  9:02 AM", "sam.okoro [10:41]".
+CHAT_HEADER = re.compile(
+    r"^(?P<name>@?[^\W\d][\w.'’-]*(?:\s+[^\W\d][\w.'’-]*){0,3})\s*[,-]?\s+"
+    r"\[?(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*,?\s+)?\d{1,2}:\d\d(?::\d\d)?\s*(?:[ap]\.?m\.?)?\]?$",
+    re.IGNORECASE,
+)
+# A line that is a task of its own, even after a long line: "Ana to book …", "[MK] to …".
+_TASK_LINE = re.compile(
+    r"^(?:\[[^\]]{1,30}\]|@?[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)?)"
+    r"(?:\s*(?:,|and|&|\+|/)\s*(?:\[[^\]]{1,30}\]|@?[A-Z][\w.'’-]*))*\s+(?:to|will|shall)\s+[a-z]"
+)
+
+
 def continues(previous: str, line: str) -> bool:
     """True if ``line`` is the wrapped tail of ``previous`` rather than a line of its own."""
     if len(previous) + len(line) > MAX_LINE_CHARS:
+        return False
+    if CHAT_HEADER.match(previous) or CHAT_HEADER.match(line):
         return False
     tail = previous[-40:]
     if " | " in previous or " | " in line:
@@ -93,6 +109,8 @@ def continues(previous: str, line: str) -> bool:
         return True  # "... session on 16" / "December 2026."
     if _WEEKDAY_LINE.match(line):
         return True  # "... by next" / "Wednesday."
+    if _TASK_LINE.match(line):
+        return False
     # A long line that stops mid-sentence was wrapped by its writer or a PDF.
     return len(previous) >= 60 and len(line) >= 3 and not _looks_like_heading(line)
 
