@@ -488,3 +488,31 @@ def test_bracketed_tags_own_the_task_and_stay_one_line_each():
         (["Ana"], None),
         (["Ben"], None),
     ]
+
+
+ACTION_LOG = (
+    "Ref,Raised,Action,Owner(s),Target,Status,Update\n"
+    "A-1,02/09/2026,Confirm the diversion costs,JP,30/09/2026,Closed,Quote received\n"
+    "A-2,16/09/2026,Arrange a site visit,Programme Office,ASAP,Open,Waiting on the chair's diary\n"
+    "A-3,30/09/2026,Set up a monthly call,RK,,Superseded,Replaced by A-4\n"
+    "A-4,14/10/2026,Write to the council about the timetable,Chair,end Oct,Open,New\n"
+    ",,,,,,\n"
+    "Decisions recorded at the 14 October meeting,,,,,,\n"
+    "D-1,14/10/2026,Approved the drawdown of 150k from contingency,,,,\n"
+)
+
+
+def test_an_action_log_with_a_title_row_statuses_and_waits():
+    import io
+
+    from workers.extract import extract_text
+
+    extracted = extract_text(io.BytesIO(ACTION_LOG.encode()), "csv")
+    digest = analyse(extracted.text, model=extracted.model, reference_date=dt.date(2026, 10, 14))
+    open_tasks = [(a["text"], a["due_date"]) for a in digest["action_items"]]
+    assert open_tasks == [
+        ("Arrange a site visit", None),
+        ("Write to the council about the timetable", "2026-10-31"),
+    ]
+    assert digest["decisions"] == ["Approved the drawdown of 150k from contingency"]
+    assert [r["text"] for r in digest["risks"]] == ["Waiting on the chair's diary"]

@@ -526,6 +526,8 @@ _TASK_HEADER = re.compile(
 
 def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> None:
     """Rows of an action table: any reasonable task × owner × due header."""
+    if role in {"decisions", "done"}:
+        return  # a decision log's rows, a table of finished work
     roles = column_roles(block.header)
     if "action" in roles and ("owner" in roles or "due" in roles):
         # A register's task column: "Risk | … | Action | Action owner | Target date".

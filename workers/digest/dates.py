@@ -66,7 +66,7 @@ DATE_RE = re.compile(
             saturday|sunday)
       | (?P<day>today|tomorrow|tonight)
       | (?:the\s+)?end\s+of\s+(?:the\s+)?(?P<eo>day|week|month|quarter|year|sprint)
-      | (?:the\s+)?(?:end\s+of|late)\s+(?P<eom>{MON})(?!\s*\d)
+      | (?:the\s+)?(?:end\s+of\s+|end[-\s]+|late\s+)(?P<eom>{MON})(?!\s*\d)
       | (?:(?:the\s+)?end\s+of\s+)?(?P<q>q[1-4])(?:\s+(?P<qy>20\d\d))?
       | (?:the\s+)?(?:(?:mid|middle\s+of)[\s-]*)(?P<mid>{MON})
       | the\s+(?P<ord>[0-3]?\d)(?:st|nd|rd|th)(?!\s+(?:of\s+)?{MON})
@@ -404,7 +404,8 @@ def document_date(
     look_at: int = 40,
 ) -> dt.date | None:
     """The date the document is about: a ``Date:`` line, a dated heading, a dated line under
-    the title, the format's date, a date in the file name or the title, in that order."""
+    the title, a date in the file name, the format's date, a date in the title, in that
+    order."""
     heading_date: dt.date | None = None
     early_date: dt.date | None = None
     for index, block in enumerate(blocks):
@@ -436,13 +437,14 @@ def document_date(
                     row = block.rows[0]
                     if i < len(row) and (found := _absolute(row[i], dayfirst)):
                         return found
-    # The format's own date (e-mail header, file metadata) after what the text itself says:
-    # metadata is often the day the file was saved, not the day of the meeting.
+    # The format's own date (e-mail header, file metadata) after what the text itself says
+    # and after a date someone wrote in the file name: metadata is often the day the file was
+    # saved or printed, not the day of the meeting.
     return (
         heading_date
         or early_date
-        or model_date
         or date_from_name(filename)
+        or model_date
         or date_from_name(title)
     )
 

@@ -37,7 +37,7 @@ _SENTENCE = re.compile(
     r"|confirmed that|voted|chose|selected|settled on|accepted|rejected)"
     r"|(?:was|were|has been|have been|is|are)\s+(?:unanimously\s+)?(?:agreed|decided|approved"
     r"|signed off|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
-    r"|parked|deferred|postponed indefinitely)"
+    r"|parked|deferred|postponed indefinitely|cancell?ed|called off|scrapped|withdrawn)"
     r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
     r"|discussed and (?:accepted|approved|agreed|rejected)|(?:accepted|approved|rejected)"

@@ -40,6 +40,8 @@ _VERBS = (
     r"to|will|shall|should|must|needs? to|is to|are to|has agreed to|agreed to|have agreed to"
     r"|volunteered to|has volunteered to|volunteers to|offered to|has offered to|to please"
     r"|please|can|'ll|’ll|is going to|are going to|promised to|takes?|owns|is working on"
+    r"|asked to|said (?:that )?(?:he|she|they) (?:would|will|can|could)|said (?:he|she|they)"
+    r"(?:'d|’d|'ll|’ll)"
     r"|,\s*(?:please|can you|could you|would you)"
 )
 LEADING_OWNER = re.compile(

@@ -84,7 +84,8 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
         part
         for block in blocks
         for table in (_table_header(block) if block.kind == "table" else [block])
-        for part in _prose_table(table)
+        for titled in _title_rows(table)
+        for part in _prose_table(titled)
     ]
     blocks = list(_split_lines(tables_read))
     nicks = _known_nicks(blocks)
@@ -163,16 +164,29 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
 def _promote_headings(blocks: list[Block]) -> list[Block]:
     """A short title-like paragraph right above a list is that list's heading ("What went
     well", "Actions:"), whatever format lost its heading style (e-mail bodies, plain DOCX)."""
+    last_level: int | None = None  # the level of the heading above, and
+    content_since = False  # whether anything but headings came since
     for index, block in enumerate(blocks[:-1]):
+        if block.kind == "heading":
+            last_level, content_since = block.level, False
+            continue
         if block.kind != "paragraph" or blocks[index + 1].kind != "list_item":
+            content_since = True
             continue
         if blocks[index + 1].level > 0:
+            content_since = True
             continue
         text = block.text.strip()
         if len(text) <= 60 and heading_level(text, alone=True, over_body=True) is not None:
+            # Right under a heading it is a sub-heading; after the section's own content it
+            # is the next section, a sibling ("Hackfest planning" after the list above it).
+            level = last_level if content_since and last_level else 6
             blocks[index] = Block(
-                "heading", text.rstrip(":").strip(), 6, line=block.line, page=block.page
+                "heading", text.rstrip(":").strip(), level, line=block.line, page=block.page
             )
+            last_level, content_since = level, False
+        else:
+            content_since = True
     return blocks
 
 
@@ -201,6 +215,32 @@ def _table_header(block: Block) -> list[Block]:
             )
             return [*titles, table]
     return [block]
+
+
+def _title_rows(block: Block) -> list[Block]:
+    """A row with only its first cell filled inside a wider table ("Decisions recorded at the
+    14 October meeting" in an action log) titles the rows after it: the table is cut there and
+    the row becomes a heading. Empty rows go."""
+    if block.kind != "table" or len(block.header) < 3:
+        return [block]
+    parts: list[Block] = []
+    rows: list[list[str]] = []
+    for row in block.rows:
+        filled = [cell for cell in row if cell.strip()]
+        if not filled:
+            continue
+        first = row[0].strip() if row else ""
+        if len(filled) == 1 and first and len(first.split()) >= 2 and not first[:1].isdigit():
+            if rows or not parts:
+                parts.append(Block("table", header=block.header, rows=rows, line=block.line))
+            parts.append(Block("heading", first.rstrip(":"), 6, line=block.line, page=block.page))
+            rows = []
+            continue
+        rows.append(row)
+    if not parts:
+        return [block]
+    parts.append(Block("table", header=block.header, rows=rows, line=block.line, page=block.page))
+    return [p for p in parts if p.kind != "table" or p.rows]
 
 
 def _prose_table(block: Block) -> list[Block]:

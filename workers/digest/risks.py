@@ -263,6 +263,7 @@ def _register(block: Block, role: str, found: RiskList) -> None:
         "likelihood" in roles or "impact" in roles or typed
     )
     if not (is_register or (role == "risks" and "decision" not in heading)):
+        _waits_in_cells(block, text_col, found)
         return
     if re.search(r"\b(?:action|task|what|next step)", heading) and not is_register:
         return
@@ -281,6 +282,25 @@ def _register(block: Block, role: str, found: RiskList) -> None:
             level=_register_severity(cell, roles),
             kind=_CATEGORY_ALIASES.get(cell(roles.get("category")).lower()) or category(text),
         )
+
+
+# What an action log's update column says when a task is stuck: "waiting on the chair's diary".
+_WAIT = re.compile(
+    r"\b(?:waiting (?:on|for)|blocked (?:on|by)|depends on|dependent on|stuck|on hold until"
+    r"|at risk)\b",
+    re.IGNORECASE,
+)
+
+
+def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
+    """A wait or a block stated in another column of a task table (Update, Notes, Status)."""
+    for row in block.rows:
+        for index, value in enumerate(row):
+            if index == text_col or not _WAIT.search(value):
+                continue
+            for clause in re.split(r"\s*[;\n]\s*|(?<=\.)\s+", value):
+                if _WAIT.search(clause) and not _NO_RISK.search(clause):
+                    found.add(clause)
 
 
 _RAID_WORDS = RISK_TYPES | {"assumption", "assumptions", "action", "actions", "decision"}

@@ -61,7 +61,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:attendees|attendance|in attendance|present|participants|people present"
             r"|roll ?call|apologies|absent|regrets|invitees|who(?:'s| is) here|members present"
-            r"|committee members|tsc members|voting members)\b"
+            r"|committee members|tsc members|voting members|observers|guests|also present"
+            r"|non-voting\b.*)\b"
         ),
     ),
     (
@@ -89,7 +90,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "actions",
         re.compile(
-            r"\b(?:action items?|actions?|next steps?|to-?dos?|to do|follow[- ]?ups?|tasks?"
+            r"\b(?:action items?|actions?|ais|a\.i\.s?|next steps?|to-?dos?|to do|follow[- ]?ups?"
+            r"|tasks?"
             r"|assignments?|action plan|action log|work items|owners?|what we will do"
             r"|next sprint|sprint backlog|commitments|committed|take-?aways|unfinished|to address"
             r"|outstanding (?:items|tasks|work)|planned for|plans? for (?:the )?next|next (?:period"

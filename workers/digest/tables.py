@@ -52,7 +52,8 @@ RISK_TYPES = frozenset(
 )
 _DONE_STATUS = re.compile(
     r"^(?:done|closed|complete|completed|cancell?ed|resolved|finished|fixed|merged|shipped"
-    r"|delivered|yes|y|x|✓|✔|✅|100\s*%)\b",
+    r"|delivered|yes|y|x|✓|✔|✅|100\s*%|superseded|withdrawn|dropped|obsolete|replaced"
+    r"|duplicate|won'?t (?:do|fix)|wontfix|not needed|no longer needed)\b",
     re.IGNORECASE,
 )
 
