@@ -516,3 +516,36 @@ def test_an_action_log_with_a_title_row_statuses_and_waits():
     ]
     assert digest["decisions"] == ["Approved the drawdown of 150k from contingency"]
     assert [r["text"] for r in digest["risks"]] == ["Waiting on the chair's diary"]
+
+
+def test_a_group_of_members_to_do_something_owns_it():
+    action = _one("AOB\n\nAB asked about training. Members to check with their teams.")
+    assert action["owners"] == ["Members"]
+
+
+def test_numbered_clauses_keep_their_labels():
+    digest = analyse("Minutes\n\n4.2 RESOLVED: the import will be fixed before go-live.\n")
+    assert digest["decisions"] == ["the import will be fixed before go-live."]
+
+
+def test_the_same_owners_task_written_twice_is_one_task():
+    text = (
+        "## Mentoring\n\n- Possible mentors:\n  - Paul to ping former mentors from 2024\n\n"
+        "## Action items\n\n- Paul to ping the former mentors about the summer round\n"
+        "- Paul to update the docs for the website\n- Paul to update the docs for the API\n"
+    )
+    assert len(_actions(text)) == 3
+
+
+def test_a_discussion_topic_line_in_an_action_list_is_not_a_task():
+    text = "## Action items\n\n- Ben to invite the maintainers\n- Next week's discussion: reviews\n"
+    assert [a["owners"] for a in _actions(text)] == [["Ben"]]
+
+
+def test_a_policy_heading_is_a_topic_not_a_list_of_blockers():
+    assert heading_role("Release blockers policy") is None
+
+
+def test_for_the_next_meeting_is_no_deadline_but_before_it_is():
+    text = "Next meeting: 2 November 2026\n\nKP to model the impact for the next meeting."
+    assert _one(text, reference_date=dt.date(2026, 10, 5))["due_date"] is None

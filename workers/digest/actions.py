@@ -206,7 +206,7 @@ class ActionList:
             due_text, due_date = deadline(
                 text, self.ctx.reference, self.ctx.dayfirst, self.ctx.next_meeting
             )
-        existing = self._by_key.get(key) or self._similar(key)
+        existing = self._by_key.get(key) or self._similar(key) or self._same_task(key, owners)
         if existing is not None:
             if not existing.owners and owners:
                 existing.owners = owners
@@ -244,6 +244,21 @@ class ActionList:
             if _DIGIT.search(" ".join(words - other)) and _DIGIT.search(" ".join(other - words)):
                 continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
             return action
+        return None
+
+    def _same_task(self, key: str, owners: list[str]) -> Action | None:
+        """The same owner's task with the same verb and two more words in common ("Paul to
+        ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
+        the summer round" in the action list) — one task written twice."""
+        words = key.split()
+        if not owners or len(words) < 3:
+            return None
+        verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
+        for action, other in self._word_sets:
+            if action.owners != owners or action.key.split()[0] != verb:
+                continue
+            if len(rest & other) >= 2:
+                return action
         return None
 
     def attach_field(self, key: str, value: str) -> bool:

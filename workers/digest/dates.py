@@ -325,7 +325,7 @@ def deadline(
 
 
 _UNTIL_NEXT_MEETING = re.compile(
-    r"\b(?:by|before|ahead of|prior to|until|till|for|in time for|at)\s+(?:the\s+)?next\s+"
+    r"\b(?:by|before|ahead of|prior to|until|till|in time for)\s+(?:the\s+)?next\s+"
     r"(?:[\w-]+\s+){0,2}?(?:meeting|call|sync|session|review|standup|stand-up|retro)\b",
     re.IGNORECASE,
 )

@@ -69,7 +69,11 @@ _TEAM = re.compile(
     r"|^(?:[Tt]eam|SIG|WG|sig|wg)\s+[\w-]+$",
 )
 #: "Everyone to review the draft": the whole group, on an explicit "to" or an action line.
-_EVERYONE = frozenset({"everyone", "everybody", "all", "all attendees", "all members"})
+_EVERYONE = frozenset(
+    """everyone everybody all members attendees participants reviewers maintainers chairs
+    authors editors committers volunteers organisers organizers""".split()
+    + ["all attendees", "all members", "all participants", "all maintainers", "the chairs"]
+)
 _NOT_OWNERS = frozenset(
     """we i you they he she it this that these those everyone everybody someone somebody
     anyone nobody all who which there here one each other others people team folks group

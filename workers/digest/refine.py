@@ -30,6 +30,7 @@ _IRC = re.compile(
 _TRAILER = re.compile(r"\s*\(\s*[\w\-\[\]\\`^{}|.]{1,32},\s*\d{1,2}:\d\d(?::\d\d)?\s*\)\s*$")
 # "[9]last week's minutes approved": a link-reference marker of converted minutes.
 _REFERENCE = re.compile(r"^\[\d{1,3}\]\s*")
+_CLAUSE_NUMBER = re.compile(r"^\(?\d{1,2}(?:\.\d{1,2})+\)?\s+(?=\S)")
 _BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
 _RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
@@ -114,6 +115,8 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             out.append(Block("rule", line=block.line, page=block.page))
             continue
         text = _TRAILER.sub("", _REFERENCE.sub("", text))
+        if block.kind == "paragraph":
+            text = _CLAUSE_NUMBER.sub("", text)  # "4.2 RESOLVED: …" in numbered minutes
         if not text:
             continue
         command = _MEETBOT_COMMAND.match(text)

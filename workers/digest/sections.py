@@ -141,6 +141,11 @@ _DISCLAIMED = re.compile(
 )
 
 
+_RULES_FOR = re.compile(
+    r"\b(?:policy|policies|process|procedures?|guidelines?|template|charter)\s*$"
+)
+
+
 @dataclass(slots=True)
 class Section:
     """A heading (possibly none, for text before the first heading) and the blocks under it."""
@@ -157,6 +162,8 @@ def heading_role(heading: str) -> str | None:
     key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
     if _DISCLAIMED.search(key):
         return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
+    if _RULES_FOR.search(key):
+        return None  # "Release blockers policy" is a topic; it lists no blockers
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key)
     if not key:
