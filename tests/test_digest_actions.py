@@ -549,3 +549,57 @@ def test_a_policy_heading_is_a_topic_not_a_list_of_blockers():
 def test_for_the_next_meeting_is_no_deadline_but_before_it_is():
     text = "Next meeting: 2 November 2026\n\nKP to model the impact for the next meeting."
     assert _one(text, reference_date=dt.date(2026, 10, 5))["due_date"] is None
+
+
+def _csv_digest(source: str, reference: dt.date) -> dict[str, Any]:
+    import io
+
+    from workers.extract import extract_text
+
+    extracted = extract_text(io.BytesIO(source.encode()), "csv")
+    return analyse(extracted.text, model=extracted.model, reference_date=reference)
+
+
+def test_a_decision_log_gives_question_and_answer_and_its_follow_up_actions():
+    digest = _csv_digest(
+        "ID,Raised,Decision required,Decision,Date decided,Status,Follow-up action,Owner,Due\n"
+        "D1,2026-03-02,Hosting,Managed service,2026-03-16,Approved,Sign the contract,Sipho,"
+        "2026-04-30\n"
+        "D2,2026-03-20,Mobile app,,,Pending,Produce the cost comparison,Ana Lima,2026-04-10\n",
+        dt.date(2026, 4, 22),
+    )
+    assert digest["decisions"] == ["Hosting: Managed service"]
+    assert [(a["text"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Sign the contract", "2026-04-30"),
+        ("Produce the cost comparison", "2026-04-10"),
+    ]
+
+
+def test_a_checklist_with_owner_due_and_emoji_states():
+    digest = _csv_digest(
+        "Area,Check,Owner,Due,State,Notes\n"
+        "Eng,All P1 bugs closed,Arjun,2026-09-08,⏳ in progress,3 left\n"
+        "Eng,Perf suite green,Arjun,2026-09-04,✅ done,\n"
+        "Legal,Licence audit,Legal,2026-09-07,❌ blocked,Depends on the final dependency list\n"
+        "Mkt,Blog post drafted,Tomas,2026-09-11,⏳,Decision: no press release for 3.0\n",
+        dt.date(2026, 9, 2),
+    )
+    assert [a["text"] for a in digest["action_items"]] == [
+        "All P1 bugs closed",
+        "Licence audit",
+        "Blog post drafted",
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Perf suite green"]
+    assert digest["decisions"] == ["no press release for 3.0"]
+    assert [r["text"] for r in digest["risks"]] == ["Depends on the final dependency list"]
+
+
+def test_a_registers_action_and_by_when_column():
+    digest = _csv_digest(
+        "Risk,ROAM,Owner,Action / by when\n"
+        'Vendor rate limit is lower,Owned,Kasia,"Negotiate a higher limit, by 24 July"\n',
+        dt.date(2026, 7, 7),
+    )
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Kasia"], "2026-07-24")
+    ]

@@ -554,7 +554,12 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
     if text_col is None:
         return
     heading = block.header[text_col] if text_col < len(block.header) else ""
-    action_table = bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
+    action_table = (
+        bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
+    ) or (
+        # Any list of things with an owner and a date to do them by: a readiness checklist.
+        "owner" in roles and "due" in roles and "likelihood" not in roles and "impact" not in roles
+    )
     if re.search(r"\b(?:risk|issue|decision)", heading, re.I) and role != "actions":
         return
     if not (action_table or role == "actions"):

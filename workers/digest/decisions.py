@@ -162,6 +162,28 @@ def extract_decisions(sections: list[Section]) -> list[str]:
 def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-untyped-def]
     roles = column_roles(block.header)
     text_col = roles.get("text")
+    for row in block.rows:
+        # "Decision: no press release" written in a notes column of any table.
+        for index, value in enumerate(row):
+            if index != text_col and (labelled := decision_label(value.strip())):
+                if re.match(r"(?i)\W*(?:decision|decided|agreed|resolved)", value):
+                    add(labelled)
+    decision_col = roles.get("decision")
+    if decision_col is not None:
+        # A decision log: "<question>: <decision>" for the rows that have a decision.
+        status_col = roles.get("status")
+        for row in block.rows:
+            answer = row[decision_col].strip() if decision_col < len(row) else ""
+            status = (
+                row[status_col].strip().lower()
+                if status_col is not None and status_col < len(row)
+                else ""
+            )
+            if not answer or _NOT.search(status) or status.startswith(("open", "pending")):
+                continue
+            topic = row[text_col].strip() if text_col is not None and text_col < len(row) else ""
+            add(f"{topic}: {answer}" if topic else answer)
+        return
     if text_col is None:
         return
     heading = block.header[text_col].lower()

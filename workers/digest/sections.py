@@ -101,7 +101,7 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "decisions",
         re.compile(
-            r"\b(?:decisions?|decided|resolutions?|resolved|agreements?|agreed|outcomes?"
+            r"\b(?:decisions?|decided|resolutions?|resolved|agreements?|agreed"
             r"|chosen option|conclusions?|votes?|voting|motions?|rulings?)\b"
         ),
     ),
