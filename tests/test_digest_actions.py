@@ -603,3 +603,71 @@ def test_a_registers_action_and_by_when_column():
     assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
         (["Kasia"], "2026-07-24")
     ]
+
+
+SAILBOAT = """RETRO - Sprint 24 - Fri 29 May 2026
+
+ROCKS (risks ahead)
+- the payments SDK v4 deprecation lands in August and we have not started
+
+WHAT WE'LL TRY
+1. quarantine flaky e2e tests automatically -> Bruno, by next retro
+2. no-meeting Wednesday afternoons -> agreed by everyone, starts next week
+3. escalate the queue quota -> Oksana, tomorrow
+4. spike on the SDK v4 migration -> Priyanka + Dev, within two weeks
+
+LAST RETRO'S ITEMS
+[x] staging data refresh script (Dev)
+[ ] write the onboarding checklist (Aleks) -> carried over, still open
+[-] dropped: weekly demo recording, nobody watched them
+"""
+
+
+def test_a_retro_board_with_arrows_boxes_and_explained_headings():
+    digest = analyse(SAILBOAT)
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Bruno"], None),
+        (["Oksana"], "2026-05-30"),
+        (["Priyanka", "Dev"], "2026-06-12"),
+        (["Aleks"], None),
+    ]
+    assert len(digest["decisions"]) == 2  # agreed by everyone; dropped: …
+    assert [r["text"] for r in digest["risks"]] == [
+        "the payments SDK v4 deprecation lands in August and we have not started"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [("Doing", "actions"), ("In progress", "actions"), ("What we'll try", "actions")],
+)
+def test_board_and_retro_headings(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_a_decision_with_a_qualifier_before_its_colon():
+    digest = analyse("Board\n\nDecided at stand-up: bulk delete waits until the audit release.")
+    assert digest["decisions"] == ["bulk delete waits until the audit release."]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [
+        ("Issues", "risks"),
+        ("Votes", "decisions"),
+        ("iv) Risks", "risks"),
+        ("12.1 Actions", "actions"),
+    ],
+)
+def test_numbering_is_stripped_but_not_a_words_first_letter(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_a_sentence_like_title_over_a_list_names_its_role_but_a_field_does_not():
+    text = (
+        "Hi all,\n\nAttendees: Ola, Bea\n- Bea will publish the style guide.\n\n"
+        "What we decided\n- No meetings on Tuesday mornings from next sprint.\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert digest["decisions"] == ["No meetings on Tuesday mornings from next sprint."]
+    assert [a["owners"] for a in digest["action_items"]] == [["Bea"]]

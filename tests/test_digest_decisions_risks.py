@@ -251,3 +251,8 @@ def test_concern_as_a_verb_is_no_risk():
     assert digest["risks"] == []
     digest = analyse("Notes\n\nKP raised a concern that the quote may exceed the contingency.")
     assert len(digest["risks"]) == 1
+
+
+def test_a_vote_tally_is_not_a_decision():
+    digest = analyse("## Vote\n\n- For: 5. Against: 1 (Tobias). Abstain: 1.\n- Motion carried.\n")
+    assert digest["decisions"] == ["Motion carried."]

@@ -24,6 +24,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.dates import deadline, find_dates
+from workers.digest.decisions import is_decision_sentence
 from workers.digest.owners import (
     ASSIGNED,
     Context,
@@ -456,6 +457,8 @@ def _block_action(
     if BOILERPLATE.search(text):
         return False
     if role == "actions":
+        if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
+            return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
         if (
             _CLOSING.match(text)
             or META_LINE.match(text)

@@ -23,8 +23,10 @@ MAX_DECISIONS = 50
 
 _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
-    r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result)\s*(?:\]\s*)?"
-    r"(?:#?\d+)?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
+    r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped"
+    r"|shelved|parked|cancell?ed)\s*(?:\]\s*)?"
+    # "Decided at stand-up: …", "Agreed in the call: …"
+    r"(?:#?\d+)?(?:\s+(?:at|in|on|during|by)\s+[^:.]{1,40}?)?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
 # Meeting-bot tables print the tag without a colon: "AGREED freeze changes from 3 to 7 August".
@@ -40,6 +42,7 @@ _SENTENCE = re.compile(
     r"|parked|deferred|postponed indefinitely|cancell?ed|called off|scrapped|withdrawn)"
     r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
+    r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
     r"|discussed and (?:accepted|approved|agreed|rejected)|(?:accepted|approved|rejected)"
     r" (?:the )?(?:proposal|rfc|request|motion|change|pr|option)"
     r"|the one we(?:'ve| have) chosen|chosen option|we(?:'re| are) (?:moving|going|switching)"
@@ -65,7 +68,12 @@ _NOT = re.compile(
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)
 # Sections whose sentences are context or effects of a decision, not decisions.
-_QUIET = {"background", "consequences", "agenda", "questions", "feedback", "attendees"}
+_QUIET = {"background", "consequences", "agenda", "questions", "attendees"}
+# A vote's tally is how it was decided, not what: "For: 5. Against: 1. Abstain: 1."
+_TALLY = re.compile(
+    r"^(?:(?:for|against|abstain\w*|yes|no|aye|nay|\+1|-1|\+0|0)\s*[:=]\s*\d+\W*(?:\([^)]*\)\W*)?)+$",
+    re.IGNORECASE,
+)
 
 
 def decision_label(text: str) -> str | None:
@@ -75,7 +83,7 @@ def decision_label(text: str) -> str | None:
         return None
     label = match.group("label").lower()
     body = match.group("body").strip()
-    if label in {"chosen option", "rejected", "accepted"}:
+    if label in {"chosen option", "rejected", "accepted", "dropped", "shelved", "parked"}:
         return text.strip()
     if label in {"result", "outcome", "approved"} and len(body.split()) < 2:
         return None
@@ -140,6 +148,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 if field_line(text) or (text.startswith("(") and text.endswith(")")):
                     continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):
+                    continue
+                if _TALLY.match(text):
                     continue
                 if block.kind == "paragraph" and len(text) > 400:
                     for sentence in sentences(text):

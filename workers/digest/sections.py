@@ -94,6 +94,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|tasks?"
             r"|assignments?|action plan|action log|work items|owners?|what we will do"
             r"|next sprint|sprint backlog|commitments|committed|take-?aways|unfinished|to address"
+            r"|what we(?:'ll|’ll| will) (?:try|do|change)|things to try|try next|experiments?"
+            r"|doing|in progress|work in progress|wip|in flight"
             r"|outstanding (?:items|tasks|work)|planned for|plans? for (?:the )?next|next (?:period"
             r"|week|month|quarter)|upcoming work|coming up|priorities for)\b"
         ),
@@ -159,17 +161,27 @@ class Section:
 
 def heading_role(heading: str) -> str | None:
     """The role a heading's words give its section, or None when they say nothing."""
-    key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
+    # "3. Notes", "iv) Risks", "## Votes" — numbering and marks, not the "i" of "Issues".
+    key = re.sub(
+        r"^(?:[\s#*]+|(?:\d+(?:\.\d+)*|[ivx]+)[.):]\s*|\d+\s+)+(?=[a-z])",
+        "",
+        heading.lower().strip(" :*_"),
+    ).strip()
     if _DISCLAIMED.search(key):
         return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
     if _RULES_FOR.search(key):
         return None  # "Release blockers policy" is a topic; it lists no blockers
+    explained = " ".join(re.findall(r"\(([^)]*)\)", key))
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key)
     if not key:
         return None
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
+            return role
+    # "ROCKS (risks ahead)": a retro board's metaphor, explained in brackets.
+    for role, pattern in _HEADING_ROLES:
+        if explained and role in {"risks", "actions"} and pattern.search(explained):
             return role
     return None
 

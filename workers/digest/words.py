@@ -116,7 +116,7 @@ def person_name(candidate: str, lower_vocabulary: frozenset[str] | None = None) 
 def split_names(value: str) -> list[str]:
     """Split an attendee-style list: commas, semicolons, "and", "&"."""
     value = re.sub(r"\([^)]*\)", " ", value)
-    return [part for part in re.split(r"\s*(?:,|;|\band\b|&|\|)\s*", value) if part.strip()]
+    return [part for part in re.split(r"\s*(?:,|;|\band\b|&|\||\+)\s*", value) if part.strip()]
 
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9£$€@])")
