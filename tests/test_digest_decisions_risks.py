@@ -256,3 +256,8 @@ def test_concern_as_a_verb_is_no_risk():
 def test_a_vote_tally_is_not_a_decision():
     digest = analyse("## Vote\n\n- For: 5. Against: 1 (Tobias). Abstain: 1.\n- Motion carried.\n")
     assert digest["decisions"] == ["Motion carried."]
+
+
+def test_a_changes_risk_rating_is_not_a_risk():
+    digest = analyse("Changes\n\nCHG0041872 Core switch firmware upgrade, DC2 Normal / High risk\n")
+    assert digest["risks"] == []

@@ -67,7 +67,9 @@ _NO_RISK = re.compile(
     r"\b(?:no (?:new )?(?:risks?|blockers?|concerns?|issues)|nothing blocking|not blocked"
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
-    r"|was resolved|has been resolved|were resolved)\b",
+    r"|was resolved|has been resolved|were resolved)\b"
+    # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
+    r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$", re.I)
