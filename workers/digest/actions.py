@@ -259,6 +259,9 @@ class ActionList:
             if action.owners != owners or action.key.split()[0] != verb:
                 continue
             if len(rest & other) >= 2:
+                mine, theirs = set(words) - other, other - set(words)
+                if _DIGIT.search(" ".join(mine)) and _DIGIT.search(" ".join(theirs)):
+                    continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
                 return action
         return None
 
