@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from workers.digest.blocks import Block
-from workers.digest.sections import Section
+from workers.digest.sections import Section, is_discussion
 from workers.digest.tables import column_roles
 from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, sentences
 
@@ -43,6 +43,8 @@ _SENTENCE = re.compile(
     r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
     r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
+    r"|(?:proposal|rfc|request|motion|change|pr|option|plan)\s+(?:is\s+|was\s+)?(?:accepted"
+    r"|approved|rejected|adopted|agreed)"
     r"|discussed and (?:accepted|approved|agreed|rejected)|(?:accepted|approved|rejected)"
     r" (?:the )?(?:proposal|rfc|request|motion|change|pr|option)"
     r"|the one we(?:'ve| have) chosen|chosen option|we(?:'re| are) (?:moving|going|switching)"
@@ -64,6 +66,16 @@ _NOT = re.compile(
     r"|unless|subject to|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
     r"|no decision|undecided|tbd)\b",
+    re.IGNORECASE,
+)
+# "Marcus Hale approved the priority actions": a named person's verdict.
+_NAMED_VERDICT = re.compile(
+    r"^(?:[A-Z][\w'’-]+\s){1,2}(?:has\s+)?(?:approved|accepted|rejected|signed off on|ratified)\s"
+)
+# "Sampling at ingest: rejected for now; …", an option turned down (the chosen one is the
+# record's own decision).
+_VERDICT = re.compile(
+    r"^[^:]{3,80}:\s*(?:rejected|shelved|dropped|declined)\b",
     re.IGNORECASE,
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)
@@ -105,7 +117,7 @@ def is_decision_sentence(sentence: str) -> bool:
     if _COMMITMENT.match(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
     return (
-        bool(_SENTENCE.search(sentence))
+        bool(_SENTENCE.search(sentence) or _NAMED_VERDICT.match(sentence))
         and not _NOT.search(sentence)
         and not sentence.rstrip(")").endswith("?")
     )
@@ -139,6 +151,9 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 text = text  # the decision is what was said, not who said it
             if BOILERPLATE.search(text):
                 continue
+            if _VERDICT.match(text) and not text.rstrip(")").endswith("?"):
+                add(text)  # even among the considered options of a decision record
+                continue
             labelled = decision_label(text)
             if labelled:
                 if not _NOT.search(labelled) or section.role == "decisions":
@@ -158,7 +173,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 add(text)
                 continue
-            if section.role in _QUIET:
+            if section.role in _QUIET and not is_discussion(section.role, block):
                 continue
             for sentence in sentences(text) if len(text) < 3000 else []:
                 inline = decision_label(sentence)  # "… compared. Agreed: to award the contract."

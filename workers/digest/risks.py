@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workers.digest.blocks import Block
-from workers.digest.sections import Section
+from workers.digest.sections import Section, is_discussion
 from workers.digest.tables import RISK_TYPES, column_roles
 from workers.digest.words import (
     BOILERPLATE,
@@ -248,7 +248,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 else:
                     found.add(text)
                 continue
-            if section.role in _QUIET:
+            if section.role in _QUIET and not is_discussion(section.role, block):
                 continue
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
