@@ -693,3 +693,23 @@ def test_a_headerless_space_aligned_action_list_in_a_text_file():
         (["U. Brenner"], "2026-07-31"),
     ]
     assert actions[2]["text"] == "update the CAB terms of reference (standard changes list)"
+
+
+def test_a_topic_then_a_commitment_and_open_items():
+    text = (
+        "## Plans for Q4\n\n- Mentorship: Ruth Adler will recruit three mentees by 30 October.\n"
+        "- Ship 2.5 with the new sampling API.\n\n"
+        "## Open items\n\n- Website accessibility audit: still not started, no owner.\n"
+        "- Risk: two providers still pin the old runtime.\n"
+    )
+    actions = _actions(text, reference_date=dt.date(2026, 10, 7))
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Ruth Adler"], "2026-10-30"),
+        ([], None),
+    ]
+
+
+def test_an_ability_and_a_half_done_item_are_no_tasks_and_not_done():
+    assert _actions("Goal\n\nInspectors can complete an inspection offline.") == []
+    action = _one("## Action items\n\n- Photo compression on Android, about 60% done, Pia keeps it")
+    assert action["done"] is False

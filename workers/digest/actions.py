@@ -60,7 +60,7 @@ _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTOD
 _DONE = re.compile(
     r"^(?:done|completed?|closed|fixed|resolved|finished)\s*[:\-–—]\s*"
     r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
-    r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|\b(?:DONE|COMPLETED?)\b|[✓✔✅]"
+    r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|(?-i:\b(?:DONE|COMPLETED?)\b)|[✓✔✅]"
     r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
     r"|\balready (?:done|completed|merged|sent|fixed|shipped|closed)\b"
     r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
@@ -101,6 +101,16 @@ _ACCEPT = re.compile(
     r"|i(?:'ll|’ll|\s+will)\s+(?:take|do|handle|own|pick)\s+(?:that|this|it)(?:\s+up|\s+on)?"
     r"|will\s+do|on\s+it|i'?m\s+on\s+it|leave\s+it\s+with\s+me|can\s+do|mine)\b"
     r"[,.!]?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_OTHER_LABEL = re.compile(
+    r"^(?:risks?|issues?|blockers?|concerns?|decisions?|decided|agreed|resolved|notes?|fyi"
+    r"|questions?|info|idea)\s*:",
+    re.IGNORECASE,
+)
+_TOPIC = re.compile(
+    r"^(?!(?:risks?|issues?|blockers?|concerns?|decisions?|agreed|resolved|notes?|fyi|questions?"
+    r"|status|update|context|background|outcome|result)\s*:)(?P<topic>[^:]{2,50}):\s+(?P<rest>\S.+)$",
     re.IGNORECASE,
 )
 _SPEAKER_NON_ACTION = frozenset(
@@ -460,6 +470,8 @@ def _block_action(
     if BOILERPLATE.search(text):
         return False
     if role == "actions":
+        if _OTHER_LABEL.match(text):
+            return False  # "Risk: two providers still pin …" in a list of open items
         if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
             return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
         if (
@@ -531,6 +543,15 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
                 found.add(sentence, owners=lead[0], done=done, lenient=False) is not None or added
             )
             continue
+        topic = _TOPIC.match(sentence)
+        if topic and (lead := leading_owners(topic.group("rest"), ctx, lenient=False)):
+            # "Mentorship: Ruth Adler will recruit three mentees" — a topic, then the task.
+            if lead[1] > 0 and not topic.group("rest").startswith(topic.group("topic")):
+                rest = topic.group("rest")
+                added = (
+                    found.add(rest, owners=lead[0], done=done, lenient=False) is not None or added
+                )
+                continue
         assigned = ASSIGNED.search(sentence)
         if assigned and re.search(r"\bassigned to\b", sentence, re.I):
             added = found.add(sentence, done=done, lenient=True) is not None or added

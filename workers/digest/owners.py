@@ -148,6 +148,8 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
         return None  # "Assigned to Priya …", "Welcome to Berlin"
     if match.group("colon") and not lenient:
         return None
+    if (match.group("verbword") or "").lower() == "can" and not lenient:
+        return None  # "Inspectors can complete an inspection offline" states an ability
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]
     told = (match.group("verbword") or "").lower() == "to"
     owners = [
