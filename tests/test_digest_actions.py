@@ -713,3 +713,27 @@ def test_an_ability_and_a_half_done_item_are_no_tasks_and_not_done():
     assert _actions("Goal\n\nInspectors can complete an inspection offline.") == []
     action = _one("## Action items\n\n- Photo compression on Android, about 60% done, Pia keeps it")
     assert action["done"] is False
+
+
+def test_one_label_two_owners_and_a_resolution_someone_will_carry_out():
+    text = (
+        "## Drafts\n\n- Action: authors to publish -05 with the new text; chairs to start WGLC"
+        " once -05 is out.\n- Resolution: chairs will run a two-week adoption call on the list,"
+        " ending 31 March 2026.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["authors"], None),
+        (["chairs"], None),
+        (["chairs"], "2026-03-31"),
+    ]
+    assert "chairs will run" in " ".join(analyse(text)["decisions"])
+
+
+def test_a_release_table_of_milestones_keeps_each_row():
+    text = (
+        "## Schedule\n\n| What | Who | When |\n|---|---|---|\n"
+        "| v3.2.0-beta.0 released | Release Lead | Tuesday 30 June 2026 |\n"
+        "| v3.2.0-rc.0 released | Release Lead | Tuesday 21 July 2026 |\n"
+    )
+    assert len(_actions(text)) == 2

@@ -262,13 +262,16 @@ class ActionList:
         ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
         the summer round" in the action list) — one task written twice."""
         words = key.split()
-        if not owners or len(words) < 3:
-            return None
+        if not owners or len(words) < 2 or not words[0].isalpha():
+            return None  # "v3.2.0-rc.0 released" starts with a name, not a verb
+        who = {o.lower().lstrip("@").split()[0] for o in owners if o.strip()}
         verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
         for action, other in self._word_sets:
-            if action.owners != owners or action.key.split()[0] != verb:
+            mine = {o.lower().lstrip("@").split()[0] for o in action.owners if o.strip()}
+            if not who & mine or action.key.split()[0] != verb:
                 continue
-            if len(rest & other) >= 2:
+            # A short restatement ("Chairs: start WGLC") is all in the longer one.
+            if set(words) <= other or len(rest & other) >= 2:
                 mine, theirs = set(words) - other, other - set(words)
                 if _DIGIT.search(" ".join(mine)) and _DIGIT.search(" ".join(theirs)):
                     continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
@@ -448,7 +451,10 @@ def _block_action(
     labelled = label_body(text)
     if labelled is not None and role != "agenda":
         body, owners = labelled
-        return _add(found, body, owners or inherited, done, lenient=True)
+        parts = _compound(body, ctx)
+        for part in parts:
+            _add(found, part, owners or inherited if len(parts) == 1 else None, done, lenient=True)
+        return True
     if role != "agenda" and _INLINE_MARK.search(text):
         # "… went wrong. [Action Item] Nnamdi: add the devices." — a label inside a paragraph.
         added = False
@@ -524,6 +530,14 @@ def _speaker_action(
     if role == "actions":
         return _add(found, text, [speaker], done, lenient=True)
     return False
+
+
+def _compound(body: str, ctx: Context) -> list[str]:
+    """ "authors to publish -05; chairs to start WGLC once -05 is out": one task per owner."""
+    parts = [p.strip() for p in re.split(r";\s+", body) if p.strip()]
+    if len(parts) > 1 and all(leading_owners(p, ctx, lenient=True) for p in parts):
+        return parts
+    return [body]
 
 
 def _first_sentences(text: str) -> list[str]:

@@ -82,7 +82,8 @@ DATE_RE = re.compile(
 # Words that make the date after them a deadline.
 _DUE_MARKER = re.compile(
     r"\b(?:by|due(?:\s+(?:on|by|date))?|before|until|till|deadline|no later than|nlt"
-    r"|target(?:\s+date)?|eta|at the latest|for)\s*[:\-]?\s*(?:the\s+)?$",
+    r"|target(?:\s+date)?|eta|at the latest|for|ending|ends|closing|closes)\s*[:\-]?\s*"
+    r"(?:the\s+)?(?:on\s+)?$",
     re.IGNORECASE,
 )
 # "on <date>" is a deadline unless it follows an event ("at the summit on 1 October").
