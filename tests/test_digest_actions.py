@@ -737,3 +737,14 @@ def test_a_release_table_of_milestones_keeps_each_row():
         "| v3.2.0-rc.0 released | Release Lead | Tuesday 21 July 2026 |\n"
     )
     assert len(_actions(text)) == 2
+
+
+def test_a_wiki_task_list_with_full_name_mentions_and_trailing_dates():
+    text = (
+        "## Action items\n\n- @Noemi Kraus confirm the pilot store list 24 Jun 2026\n"
+        "- @Ayo Bello draft the store communications pack\n"
+    )
+    assert [(a["owners"], a["due_date"]) for a in _actions(text)] == [
+        (["@Noemi Kraus"], "2026-06-24"),
+        (["@Ayo Bello"], None),
+    ]

@@ -322,6 +322,8 @@ def deadline(
         before = text[: hit.start].rstrip()
         if not tail and before.endswith(("(", "-", "–", "—", ",", ":")):
             return hit.text, hit.date
+        if not tail and hit.absolute and not _ON_MARKER.search(before) and before:
+            return hit.text, hit.date  # a wiki task's date after its text: "… pack 30 Jun 2026"
     return None, None
 
 

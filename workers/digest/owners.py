@@ -100,6 +100,8 @@ _BRACKETED_OWNER = re.compile(
     r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]"
     r"((?:\s*(?:,|and|&|\+|/)\s*[(\[]\s*[^()\[\]]{2,40}?\s*[)\]]){0,4})\s*[:\-–—]?\s+\S"
 )
+# A wiki task: a mention of a person by full name, then the task's verb.
+_MENTION_TASK = re.compile(r"^(?P<who>@[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s+(?=[a-z])")
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
 
 
@@ -200,6 +202,9 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     lead = leading_owners(text, ctx, lenient=lenient)
     if lead:
         return lead[0]
+    tagged = _MENTION_TASK.match(text)
+    if tagged:
+        return [tagged.group("who")]  # "@Noemi Kraus circulate the minutes" (a wiki task list)
     bracketed = _BRACKETED_OWNER.match(text)
     if bracketed:
         # "[GB] + [SF] to agree …": every tag is an owner.
