@@ -43,6 +43,7 @@ _SENTENCE = re.compile(
     r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
     r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
+    r"|(?:^|[.;:]\s+)(?:agreed|approved|decided)(?=[,.;])"
     r"|(?:proposal|rfc|request|motion|change|pr|option|plan)\s+(?:is\s+|was\s+)?(?:accepted"
     r"|approved|rejected|adopted|agreed)"
     r"|discussed and (?:accepted|approved|agreed|rejected)|(?:accepted|approved|rejected)"
@@ -70,7 +71,8 @@ _NOT = re.compile(
 )
 # "Marcus Hale approved the priority actions": a named person's verdict.
 _NAMED_VERDICT = re.compile(
-    r"^(?:[A-Z][\w'’-]+\s){1,2}(?:has\s+)?(?:approved|accepted|rejected|signed off on|ratified)\s"
+    r"^(?!(?i:the|a|an|this|that|these|those|our|their|its|his|her|my|your|no|all)\s)"
+    r"(?:[A-Z][\w'’-]+\s){1,2}(?:has\s+)?(?:approved|accepted|rejected|signed off on|ratified)\s"
 )
 # "Sampling at ingest: rejected for now; …", an option turned down (the chosen one is the
 # record's own decision).
