@@ -329,3 +329,440 @@ def test_owner_in_brackets_and_fields_after_a_full_stop():
     assert (first["owners"], first["due_date"]) == (["Rafael"], "2026-02-27")
     second = _one("## Actions\n\n- Add expiry alerts. Owner: k.lam. Due: 2026-07-24.\n")
     assert (second["owners"], second["due_date"]) == (["k.lam"], "2026-07-24")
+
+
+@pytest.mark.parametrize(
+    ("line", "owners"),
+    [
+        ("The infra team will rotate the keys by Q3.", ["The infra team"]),
+        ("Team Alpha to prepare the demo.", ["Team Alpha"]),
+        ("Everyone to review the draft before Friday.", ["Everyone"]),
+        ("QA guild to write the smoke tests.", ["QA guild"]),
+        ("Ana and the docs team will update the guide.", ["Ana", "the docs team"]),
+    ],
+)
+def test_groups_own_tasks(line, owners):
+    assert _one(line)["owners"] == owners
+
+
+def test_everyone_will_in_prose_is_not_a_task():
+    assert _actions("Everyone will benefit from the faster builds.") == []
+
+
+def test_a_single_name_after_an_explicit_action_label_owns_it():
+    assert _one("TODO: migrate the docs site (Ana)")["owners"] == ["Ana"]
+
+
+def test_a_lower_case_nick_committing_with_a_colon_is_the_owner():
+    action = _one("- kbrown: will look into the timeout")
+    assert action["owners"] == ["kbrown"]
+
+
+def test_a_space_aligned_text_table_gives_its_rows():
+    text = (
+        "Action items\n\n"
+        "No  Action                   Owner    Due\n"
+        "--  -----------------------  -------  --------\n"
+        "1   Update the install docs  Ana      Friday\n"
+        "2   Fix the nightly build    Ben      EOM\n"
+        "    and the release job\n"
+    )
+    actions = _actions(text)
+    assert [(a["text"], a["owners"], a["due_date"]) for a in actions] == [
+        ("Update the install docs", ["Ana"], "2026-03-06"),
+        ("Fix the nightly build and the release job", ["Ben"], "2026-03-31"),
+    ]
+
+
+def test_prose_with_wide_spaces_is_not_a_table():
+    text = "Notes\n\nThe owner  and the due date  were discussed at length.\nNothing else.\n"
+    digest = analyse(text, reference_date=DATE)
+    assert digest["action_items"] == []
+
+
+def test_several_fields_on_one_line_under_a_task():
+    text = (
+        "Corrective actions\n\n"
+        "1. Add expiry alerts for every public hostname.\n"
+        "   Owner: k.lam. Due: 2026-07-24.\n"
+        "2. Build an inventory of API tokens.\n"
+        "   Owner: d.huang (security). Due: end of Q3.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["k.lam"], "2026-07-24"),
+        (["d.huang"], "2026-09-30"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "owners", "due"),
+    [
+        ("- Update the changelog (Ana, Ben) - next Monday", ["Ana", "Ben"], "2026-03-09"),
+        ("- Update the changelog [Ana]", ["Ana"], None),
+        ("- Update the changelog -> Ana", ["Ana"], None),
+        ("- Update the changelog — Ana, by Friday", ["Ana"], "2026-03-06"),
+        ("- Send the notes by EOD Thursday (Ana)", ["Ana"], "2026-03-05"),
+        ("- Send the notes by end of day tomorrow (Ana)", ["Ana"], "2026-03-05"),
+        ("- Send the notes by month end (Ana)", ["Ana"], "2026-03-31"),
+        ("- Send the notes in a fortnight (Ana)", ["Ana"], "2026-03-18"),
+    ],
+)
+def test_trailing_owners_and_deadlines_in_an_actions_section(line, owners, due):
+    action = _one(f"## Action items\n\n{line}")
+    assert (action["owners"], action["due_date"]) == (owners, due)
+
+
+def test_a_decision_making_section_is_a_process_not_decisions():
+    text = "# Charter\n\n## Decision making\n\nLazy consensus; the chair decides after a week."
+    assert analyse(text, reference_date=DATE)["decisions"] == []
+
+
+CHAT = """#infra (chat export, Tue 14 Apr 2026)
+
+Kim Osei  9:02 AM
+morning, the staging build is red again
+    :eyes: 2
+
+Jo Lind  9:06 AM
+@Kim Osei can you rerun the image job today?
+
+Kim Osei  9:07 AM
+yep, will do by EOD
+
+Ravi Nair  9:20 AM
+ok. then someone needs to rewrite the cache step
+
+Ada Berg  9:31 AM
+I can take that, should have a PR by Thursday
+
+Jo Lind  10:02 AM
+can someone update the quota docs?
+
+Jo Lind  11:20 AM
+I'll write the release notes before rc2
+"""
+
+
+def test_a_chat_export_gives_turns_and_requests_are_owned_by_who_takes_them():
+    actions = analyse(CHAT)["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Kim Osei"], "2026-04-14"),
+        (["Ada Berg"], "2026-04-16"),
+        (["Jo Lind"], None),
+    ]
+    assert actions[0]["text"].startswith("rerun the image job today")
+    assert actions[1]["text"].startswith("rewrite the cache step")
+    # A request nobody took ("can someone update the quota docs?") is no task.
+    assert not any("quota" in a["text"] for a in actions)
+
+
+def test_an_acceptance_without_a_request_is_still_the_speakers_task():
+    assert _one("Ana: I can take that.")["owners"] == ["Ana"]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [
+        ("Next week (plan, not commitments)", "notes"),
+        ("Proposals (not decided)", "notes"),
+        ("Milestones (as agreed today)", None),
+    ],
+)
+def test_a_heading_that_disclaims_its_role(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_bracketed_tags_own_the_task_and_stay_one_line_each():
+    text = (
+        "ACTIONS\n\n"
+        "[MK] to book the change window for the staging cut-over by Monday please\n"
+        "[GB] + [SF] to agree the pilot team list with the sponsors, by next Friday\n"
+        "Ana to chase audit for sign-off on the access review of the finance apps\n"
+        "Ben will send the revised date to the steering group\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["MK"], "2026-03-09"),
+        (["GB", "SF"], "2026-03-13"),
+        (["Ana"], None),
+        (["Ben"], None),
+    ]
+
+
+ACTION_LOG = (
+    "Ref,Raised,Action,Owner(s),Target,Status,Update\n"
+    "A-1,02/09/2026,Confirm the diversion costs,JP,30/09/2026,Closed,Quote received\n"
+    "A-2,16/09/2026,Arrange a site visit,Programme Office,ASAP,Open,Waiting on the chair's diary\n"
+    "A-3,30/09/2026,Set up a monthly call,RK,,Superseded,Replaced by A-4\n"
+    "A-4,14/10/2026,Write to the council about the timetable,Chair,end Oct,Open,New\n"
+    ",,,,,,\n"
+    "Decisions recorded at the 14 October meeting,,,,,,\n"
+    "D-1,14/10/2026,Approved the drawdown of 150k from contingency,,,,\n"
+)
+
+
+def test_an_action_log_with_a_title_row_statuses_and_waits():
+    import io
+
+    from workers.extract import extract_text
+
+    extracted = extract_text(io.BytesIO(ACTION_LOG.encode()), "csv")
+    digest = analyse(extracted.text, model=extracted.model, reference_date=dt.date(2026, 10, 14))
+    open_tasks = [(a["text"], a["due_date"]) for a in digest["action_items"]]
+    assert open_tasks == [
+        ("Arrange a site visit", None),
+        ("Write to the council about the timetable", "2026-10-31"),
+    ]
+    assert digest["decisions"] == ["Approved the drawdown of 150k from contingency"]
+    assert [r["text"] for r in digest["risks"]] == ["Waiting on the chair's diary"]
+
+
+def test_a_group_of_members_to_do_something_owns_it():
+    action = _one("AOB\n\nAB asked about training. Members to check with their teams.")
+    assert action["owners"] == ["Members"]
+
+
+def test_numbered_clauses_keep_their_labels():
+    digest = analyse("Minutes\n\n4.2 RESOLVED: the import will be fixed before go-live.\n")
+    assert digest["decisions"] == ["the import will be fixed before go-live."]
+
+
+def test_the_same_owners_task_written_twice_is_one_task():
+    text = (
+        "## Mentoring\n\n- Possible mentors:\n  - Paul to ping former mentors from 2024\n\n"
+        "## Action items\n\n- Paul to ping the former mentors about the summer round\n"
+        "- Paul to update the docs for the website\n- Paul to update the docs for the API\n"
+    )
+    assert len(_actions(text)) == 3
+
+
+def test_a_discussion_topic_line_in_an_action_list_is_not_a_task():
+    text = "## Action items\n\n- Ben to invite the maintainers\n- Next week's discussion: reviews\n"
+    assert [a["owners"] for a in _actions(text)] == [["Ben"]]
+
+
+def test_a_policy_heading_is_a_topic_not_a_list_of_blockers():
+    assert heading_role("Release blockers policy") is None
+
+
+def test_for_the_next_meeting_is_no_deadline_but_before_it_is():
+    text = "Next meeting: 2 November 2026\n\nKP to model the impact for the next meeting."
+    assert _one(text, reference_date=dt.date(2026, 10, 5))["due_date"] is None
+
+
+def _csv_digest(source: str, reference: dt.date) -> dict[str, Any]:
+    import io
+
+    from workers.extract import extract_text
+
+    extracted = extract_text(io.BytesIO(source.encode()), "csv")
+    return analyse(extracted.text, model=extracted.model, reference_date=reference)
+
+
+def test_a_decision_log_gives_question_and_answer_and_its_follow_up_actions():
+    digest = _csv_digest(
+        "ID,Raised,Decision required,Decision,Date decided,Status,Follow-up action,Owner,Due\n"
+        "D1,2026-03-02,Hosting,Managed service,2026-03-16,Approved,Sign the contract,Sipho,"
+        "2026-04-30\n"
+        "D2,2026-03-20,Mobile app,,,Pending,Produce the cost comparison,Ana Lima,2026-04-10\n",
+        dt.date(2026, 4, 22),
+    )
+    assert digest["decisions"] == ["Hosting: Managed service"]
+    assert [(a["text"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Sign the contract", "2026-04-30"),
+        ("Produce the cost comparison", "2026-04-10"),
+    ]
+
+
+def test_a_checklist_with_owner_due_and_emoji_states():
+    digest = _csv_digest(
+        "Area,Check,Owner,Due,State,Notes\n"
+        "Eng,All P1 bugs closed,Arjun,2026-09-08,⏳ in progress,3 left\n"
+        "Eng,Perf suite green,Arjun,2026-09-04,✅ done,\n"
+        "Legal,Licence audit,Legal,2026-09-07,❌ blocked,Depends on the final dependency list\n"
+        "Mkt,Blog post drafted,Tomas,2026-09-11,⏳,Decision: no press release for 3.0\n",
+        dt.date(2026, 9, 2),
+    )
+    assert [a["text"] for a in digest["action_items"]] == [
+        "All P1 bugs closed",
+        "Licence audit",
+        "Blog post drafted",
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Perf suite green"]
+    assert digest["decisions"] == ["no press release for 3.0"]
+    assert [r["text"] for r in digest["risks"]] == ["Depends on the final dependency list"]
+
+
+def test_a_registers_action_and_by_when_column():
+    digest = _csv_digest(
+        "Risk,ROAM,Owner,Action / by when\n"
+        'Vendor rate limit is lower,Owned,Kasia,"Negotiate a higher limit, by 24 July"\n',
+        dt.date(2026, 7, 7),
+    )
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Kasia"], "2026-07-24")
+    ]
+
+
+SAILBOAT = """RETRO - Sprint 24 - Fri 29 May 2026
+
+ROCKS (risks ahead)
+- the payments SDK v4 deprecation lands in August and we have not started
+
+WHAT WE'LL TRY
+1. quarantine flaky e2e tests automatically -> Bruno, by next retro
+2. no-meeting Wednesday afternoons -> agreed by everyone, starts next week
+3. escalate the queue quota -> Oksana, tomorrow
+4. spike on the SDK v4 migration -> Priyanka + Dev, within two weeks
+
+LAST RETRO'S ITEMS
+[x] staging data refresh script (Dev)
+[ ] write the onboarding checklist (Aleks) -> carried over, still open
+[-] dropped: weekly demo recording, nobody watched them
+"""
+
+
+def test_a_retro_board_with_arrows_boxes_and_explained_headings():
+    digest = analyse(SAILBOAT)
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Bruno"], None),
+        (["Oksana"], "2026-05-30"),
+        (["Priyanka", "Dev"], "2026-06-12"),
+        (["Aleks"], None),
+    ]
+    assert len(digest["decisions"]) == 2  # agreed by everyone; dropped: …
+    assert [r["text"] for r in digest["risks"]] == [
+        "the payments SDK v4 deprecation lands in August and we have not started"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [("Doing", "actions"), ("In progress", "actions"), ("What we'll try", "actions")],
+)
+def test_board_and_retro_headings(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_a_decision_with_a_qualifier_before_its_colon():
+    digest = analyse("Board\n\nDecided at stand-up: bulk delete waits until the audit release.")
+    assert digest["decisions"] == ["bulk delete waits until the audit release."]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [
+        ("Issues", "risks"),
+        ("Votes", "decisions"),
+        ("iv) Risks", "risks"),
+        ("12.1 Actions", "actions"),
+    ],
+)
+def test_numbering_is_stripped_but_not_a_words_first_letter(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_a_sentence_like_title_over_a_list_names_its_role_but_a_field_does_not():
+    text = (
+        "Hi all,\n\nAttendees: Ola, Bea\n- Bea will publish the style guide.\n\n"
+        "What we decided\n- No meetings on Tuesday mornings from next sprint.\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert digest["decisions"] == ["No meetings on Tuesday mornings from next sprint."]
+    assert [a["owners"] for a in digest["action_items"]] == [["Bea"]]
+
+
+def test_a_headerless_space_aligned_action_list_in_a_text_file():
+    import io
+
+    from workers.extract import extract_text
+
+    source = (
+        b"ACTIONS\n-------\n"
+        b"A1  D. Kowalski   backout plan attached to CHG0041872    Thu 9 Jul 17:00\n"
+        b"A2  J. Oyelaran   customer notice for the DC2 work       Wed 8 Jul\n"
+        b"A3  U. Brenner    update the CAB terms of reference      end of July\n"
+        b"                  (standard changes list)\n"
+    )
+    extracted = extract_text(io.BytesIO(source), "txt")
+    actions = analyse(extracted.text, reference_date=dt.date(2026, 7, 7))["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["D. Kowalski"], "2026-07-09"),
+        (["J. Oyelaran"], "2026-07-08"),
+        (["U. Brenner"], "2026-07-31"),
+    ]
+    assert actions[2]["text"] == "update the CAB terms of reference (standard changes list)"
+
+
+def test_a_topic_then_a_commitment_and_open_items():
+    text = (
+        "## Plans for Q4\n\n- Mentorship: Ruth Adler will recruit three mentees by 30 October.\n"
+        "- Ship 2.5 with the new sampling API.\n\n"
+        "## Open items\n\n- Website accessibility audit: still not started, no owner.\n"
+        "- Risk: two providers still pin the old runtime.\n"
+    )
+    actions = _actions(text, reference_date=dt.date(2026, 10, 7))
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Ruth Adler"], "2026-10-30"),
+        ([], None),
+    ]
+
+
+def test_an_ability_and_a_half_done_item_are_no_tasks_and_not_done():
+    assert _actions("Goal\n\nInspectors can complete an inspection offline.") == []
+    action = _one("## Action items\n\n- Photo compression on Android, about 60% done, Pia keeps it")
+    assert action["done"] is False
+
+
+def test_one_label_two_owners_and_a_resolution_someone_will_carry_out():
+    text = (
+        "## Drafts\n\n- Action: authors to publish -05 with the new text; chairs to start WGLC"
+        " once -05 is out.\n- Resolution: chairs will run a two-week adoption call on the list,"
+        " ending 31 March 2026.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["authors"], None),
+        (["chairs"], None),
+        (["chairs"], "2026-03-31"),
+    ]
+    assert "chairs will run" in " ".join(analyse(text)["decisions"])
+
+
+def test_a_release_table_of_milestones_keeps_each_row():
+    text = (
+        "## Schedule\n\n| What | Who | When |\n|---|---|---|\n"
+        "| v3.2.0-beta.0 released | Release Lead | Tuesday 30 June 2026 |\n"
+        "| v3.2.0-rc.0 released | Release Lead | Tuesday 21 July 2026 |\n"
+    )
+    assert len(_actions(text)) == 2
+
+
+def test_a_wiki_task_list_with_full_name_mentions_and_trailing_dates():
+    text = (
+        "## Action items\n\n- @Noemi Kraus confirm the pilot store list 24 Jun 2026\n"
+        "- @Ayo Bello draft the store communications pack\n"
+    )
+    assert [(a["owners"], a["due_date"]) for a in _actions(text)] == [
+        (["@Noemi Kraus"], "2026-06-24"),
+        (["@Ayo Bello"], None),
+    ]
+
+
+def test_numbered_section_headings_read_as_list_items_and_scan_fragments():
+    text = (
+        "Weekly review\n\n"
+        "1. Discussion\n"
+        "   - Peak staffing: the agency can only commit 60 % of the temps. Concern for July.\n"
+        "   - WMS upgrade: vendor proposes 6 June. Agreed, provided the rollback test passes.\n"
+        "2. New actions\n\n"
+        "# Action Owner | Due Status\n\n"
+        "Confirm the rollback test date with the vendor (TA)\n\n"
+        "vendor May\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 5, 20))
+    assert [a["text"] for a in digest["action_items"]] == [
+        "Confirm the rollback test date with the vendor (TA)"
+    ]
+    assert len(digest["decisions"]) == 1 and "Agreed" in digest["decisions"][0]

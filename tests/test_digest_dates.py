@@ -144,3 +144,44 @@ def test_more_deadline_wordings(sentence, due):
 def test_a_key_value_table_gives_the_document_date():
     blocks = [Block("table", header=["Item", "Detail"], rows=[["Charter date", "12 January 2026"]])]
     assert document_date(blocks) == dt.date(2026, 1, 12)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "due"),
+    [
+        ("by Q3", "2026-09-30"),
+        ("by Q1 2027", "2027-03-31"),
+        ("by the 15th", "2026-03-15"),
+        ("by the 2nd", "2026-04-02"),
+        ("by mid-April", "2026-04-15"),
+    ],
+)
+def test_quarters_ordinal_days_and_mid_month_resolve(phrase, due):
+    date = deadline(f"Ana to send the report {phrase}", WEDNESDAY)[1]
+    assert date is not None and date.isoformat() == due
+
+
+def test_before_the_next_meeting_is_its_date_when_the_document_states_it():
+    text = "Next meeting: 18 March 2026\n\nJo to circulate the minutes before the next meeting."
+    action = analyse(text, reference_date=WEDNESDAY)["action_items"][0]
+    assert action["due_date"] == "2026-03-18"
+    assert "next meeting" in action["due_text"]
+
+
+def test_before_the_next_meeting_without_its_date_has_no_due_date():
+    text = "Jo to circulate the minutes before the next meeting."
+    assert analyse(text, reference_date=WEDNESDAY)["action_items"][0]["due_date"] is None
+
+
+def test_a_date_anywhere_near_the_top_is_the_last_resort():
+    blocks = [
+        Block("heading", "Planning outcomes", 1),
+        Block("paragraph", "Planning event held 6-7 July 2026 (this page last edited by Hana)."),
+    ]
+    assert document_date(blocks) == dt.date(2026, 7, 7)
+
+
+def test_a_date_in_the_file_name_beats_the_files_metadata():
+    blocks = [Block("paragraph", "Notes")]
+    found = document_date(blocks, model_date=dt.date(2026, 12, 1), filename="tc-2026-03-11.pdf")
+    assert found == dt.date(2026, 3, 11)

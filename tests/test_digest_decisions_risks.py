@@ -235,3 +235,65 @@ def test_a_meeting_bot_table_is_read_as_prose():
     ]
     assert digest["decisions"] == ["freeze infrastructure changes from 3 to 7 August"]
     assert [a["owners"] for a in digest["action_items"]] == [["jdiallo"]]
+
+
+def test_thats_decided_and_an_embargo():
+    digest = analyse(
+        "Notes\n\nWe keep pg13 for 7.3, that's decided.\n\n"
+        "The token fix is still under embargo until 21 Apr; it can't go in the changelog."
+    )
+    assert len(digest["decisions"]) == 1 and "pg13" in digest["decisions"][0]
+    assert len(digest["risks"]) == 1 and "embargo" in digest["risks"][0]["text"]
+
+
+def test_concern_as_a_verb_is_no_risk():
+    digest = analyse("Notes\n\nThe remaining failures concern the import of old records.")
+    assert digest["risks"] == []
+    digest = analyse("Notes\n\nKP raised a concern that the quote may exceed the contingency.")
+    assert len(digest["risks"]) == 1
+
+
+def test_a_vote_tally_is_not_a_decision():
+    digest = analyse("## Vote\n\n- For: 5. Against: 1 (Tobias). Abstain: 1.\n- Motion carried.\n")
+    assert digest["decisions"] == ["Motion carried."]
+
+
+def test_a_changes_risk_rating_is_not_a_risk():
+    digest = analyse("Changes\n\nCHG0041872 Core switch firmware upgrade, DC2 Normal / High risk\n")
+    assert digest["risks"] == []
+
+
+def test_verdicts_written_several_ways():
+    digest = analyse(
+        "## Notes\n\n- Marcus Hale approved the priority actions on 2 April.\n"
+        "- RTC 31207: Change accepted. The legacy functions go in 5.2.\n\n"
+        "## Considered alternatives\n\n1. Keep 90 days of raw events: rejected, cost.\n"
+        "2. Thirty days raw plus rollups: chosen.\n"
+    )
+    assert digest["decisions"] == [
+        "Marcus Hale approved the priority actions on 2 April.",
+        "RTC 31207: Change accepted.",
+        "Keep 90 days of raw events: rejected, cost.",
+    ]
+
+
+def test_discussion_under_an_agenda_item_is_read():
+    digest = analyse(
+        "## Agenda\n\n1. Release status\n"
+        "   - Kai is concerned that third-party plugins import internal modules\n"
+        "   - No objection to beta in 0.19.\n2. CI costs\n"
+    )
+    assert [r["text"] for r in digest["risks"]] == [
+        "Kai is concerned that third-party plugins import internal modules"
+    ]
+    assert digest["decisions"] == ["No objection to beta in 0.19."]
+
+
+def test_an_undecided_entry_and_a_status_header_cell():
+    digest = analyse(
+        "## Decisions\n\nDECIDED Use the existing scanners for the pilot.\n\n"
+        "UNDECIDED Whether store managers get admin rights.\n\n"
+        "## Status\n\n| Project status | AT RISK |\n|---|---|\n| Project owner | Noemi Kraus |\n"
+    )
+    assert digest["decisions"] == ["Use the existing scanners for the pilot."]
+    assert digest["risks"] == []

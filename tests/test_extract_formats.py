@@ -277,6 +277,30 @@ def test_markdown_and_text_have_no_model():
     assert extract_text(io.BytesIO(b"text\n"), "txt").model is None
 
 
+def test_a_space_aligned_text_table_becomes_rows_and_fields_stay_lines():
+    source = (
+        b"Chair:       Ana Lopez\n"
+        b"End date:    31 March 2027 (once the deliverables are done)\n"
+        b"\n"
+        b"  ID  Deliverable          DRI          Target\n"
+        b"  D1  Data catalogue       Sami Haddad  30 Oct 2026\n"
+        b"  D2  Retention policy     Ana Lopez    15 Dec 2026\n"
+        b"      signed by Legal\n"
+        b"\n"
+        b"The end.  Two spaces after a full stop are no table.\n"
+    )
+    assert extract_text(io.BytesIO(source), "txt").text.split("\n") == [
+        "Chair: Ana Lopez",
+        "End date: 31 March 2027 (once the deliverables are done)",
+        "",
+        "ID | Deliverable | DRI | Target",
+        "D1 | Data catalogue | Sami Haddad | 30 Oct 2026",
+        "D2 | Retention policy signed by Legal | Ana Lopez | 15 Dec 2026",
+        "",
+        "The end. Two spaces after a full stop are no table.",
+    ]
+
+
 class CountingStream(io.RawIOBase):
     """A large file that is never in memory: short CSV cells made on demand, bytes counted."""
 

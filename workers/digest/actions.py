@@ -24,6 +24,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.dates import deadline, find_dates
+from workers.digest.decisions import is_decision_sentence
 from workers.digest.owners import (
     ASSIGNED,
     Context,
@@ -59,7 +60,7 @@ _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTOD
 _DONE = re.compile(
     r"^(?:done|completed?|closed|fixed|resolved|finished)\s*[:\-–—]\s*"
     r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
-    r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|\b(?:DONE|COMPLETED?)\b|[✓✔✅]"
+    r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|(?-i:\b(?:DONE|COMPLETED?)\b)|[✓✔✅]"
     r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
     r"|\balready (?:done|completed|merged|sent|fixed|shipped|closed)\b"
     r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
@@ -82,6 +83,34 @@ _SPEAKER_COMMITMENT = re.compile(
     r"(?P<lead>i\s+will|i'll|i’ll|i\s+can|i\s+am\s+going\s+to|i'm\s+going\s+to|i\s+shall"
     r"|i\s+(?:will|can)\s+also|will|to|i\s+(?:need|have)\s+to|i'll\s+also|i\s+volunteer\s+to"
     r"|i\s+(?:can|will)\s+take|let\s+me|i'll\s+take)\s+(?P<verb>[\w’'-]+)",
+    re.IGNORECASE,
+)
+# A request in a conversation, taken by whoever answers with an _ACCEPT.
+_REQUEST = re.compile(
+    r"(?:^|[.!;]\s+)(?:(?:ok|okay|so|then|and)[,.]?\s+)*(?:@[\w.\-]+(?:\s+[A-Z][\w'’-]+)?[,:]?\s+"
+    r"|[A-Z][\w'’-]+,\s+)?(?:can|could|would|will)\s+(?:you|someone|somebody|anyone)\s+"
+    r"(?:please\s+)?(?P<task>[^?]{5,200})\?"
+    r"|(?:^|[.!;]\s+)(?:(?:ok|okay|so|then|and)[,.]?\s+)*(?:someone|somebody)\s+(?:needs?|has)\s+to"
+    r"\s+(?P<task2>[^.?!]{5,200})"
+    r"|(?:^|[.!;]\s+)who\s+(?:can|will|wants to|could)\s+(?P<task3>[^?]{5,200})\?",
+    re.IGNORECASE,
+)
+_ACCEPT = re.compile(
+    r"^(?:(?:yes|yep|yeah|yup|sure|ok|okay|np|no problem|of course|happy to|sounds good)"
+    r"[,!.]?\s*)*(?:i\s+can\s+(?:take|do|handle|own|pick)\s+(?:that|this|it)(?:\s+up|\s+on)?"
+    r"|i(?:'ll|’ll|\s+will)\s+(?:take|do|handle|own|pick)\s+(?:that|this|it)(?:\s+up|\s+on)?"
+    r"|will\s+do|on\s+it|i'?m\s+on\s+it|leave\s+it\s+with\s+me|can\s+do|mine)\b"
+    r"[,.!]?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_OTHER_LABEL = re.compile(
+    r"^(?:risks?|issues?|blockers?|concerns?|decisions?|decided|agreed|resolved|notes?|fyi"
+    r"|questions?|info|idea)\s*:",
+    re.IGNORECASE,
+)
+_TOPIC = re.compile(
+    r"^(?!(?:risks?|issues?|blockers?|concerns?|decisions?|agreed|resolved|notes?|fyi|questions?"
+    r"|status|update|context|background|outcome|result)\s*:)(?P<topic>[^:]{2,50}):\s+(?P<rest>\S.+)$",
     re.IGNORECASE,
 )
 _SPEAKER_NON_ACTION = frozenset(
@@ -185,8 +214,10 @@ class ActionList:
             hits = find_dates(due_field, self.ctx.reference, self.ctx.dayfirst)
             due_text, due_date = (hits[0].text, hits[0].date) if hits else (due_field, None)
         else:
-            due_text, due_date = deadline(text, self.ctx.reference, self.ctx.dayfirst)
-        existing = self._by_key.get(key) or self._similar(key)
+            due_text, due_date = deadline(
+                text, self.ctx.reference, self.ctx.dayfirst, self.ctx.next_meeting
+            )
+        existing = self._by_key.get(key) or self._similar(key) or self._same_task(key, owners)
         if existing is not None:
             if not existing.owners and owners:
                 existing.owners = owners
@@ -226,10 +257,42 @@ class ActionList:
             return action
         return None
 
+    def _same_task(self, key: str, owners: list[str]) -> Action | None:
+        """The same owner's task with the same verb and two more words in common ("Paul to
+        ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
+        the summer round" in the action list) — one task written twice."""
+        words = key.split()
+        if not owners or len(words) < 2 or not words[0].isalpha():
+            return None  # "v3.2.0-rc.0 released" starts with a name, not a verb
+        who = {o.lower().lstrip("@").split()[0] for o in owners if o.strip()}
+        verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
+        for action, other in self._word_sets:
+            mine = {o.lower().lstrip("@").split()[0] for o in action.owners if o.strip()}
+            if not who & mine or action.key.split()[0] != verb:
+                continue
+            # A short restatement ("Chairs: start WGLC") is all in the longer one.
+            if set(words) <= other or len(rest & other) >= 2:
+                mine, theirs = set(words) - other, other - set(words)
+                if _DIGIT.search(" ".join(mine)) and _DIGIT.search(" ".join(theirs)):
+                    continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
+                return action
+        return None
+
     def attach_field(self, key: str, value: str) -> bool:
-        """An ``Owner:``/``Due:`` line under a task belongs to it."""
+        """An ``Owner:``/``Due:`` line under a task belongs to it; one line may hold several
+        fields ("Owner: k.lam. Due: 2026-07-24.")."""
         if not self.items:
             return False
+        several = list(_FIELD.finditer(f"{key}: {value}"))
+        if len(several) > 1:
+            return all(
+                self._attach_one(m.group("key"), re.sub(r"\s*\(.*$", "", m.group("value")))
+                for m in several
+            )
+        return self._attach_one(key, value)
+
+    def _attach_one(self, key: str, value: str) -> bool:
+        value = value.strip().rstrip(".")
         action = self.items[-1]
         key = key.lower()
         if key.startswith(("owner", "resp", "assign", "who")):
@@ -319,7 +382,28 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
     listed = role == "actions" and any(b.kind in {"list_item", "table"} for b in section.blocks)
     group_owner: tuple[int, str] | None = None  # (level, owner) of a bare name over items
     last_was_action = False
-    for block in section.blocks:
+    request: tuple[str, str, int] | None = None  # (task, who asked, block index) in a chat
+    for index, block in enumerate(section.blocks):
+        if block.kind == "speaker" and role not in {"agenda", "questions"}:
+            accepted = _ACCEPT.match(block.text.strip())
+            if (
+                accepted
+                and request is not None
+                and block.speaker != request[1]
+                and index - request[2] <= 6
+            ):
+                # "can you push the image today?" … "yep, will do by EOD": the asker's task,
+                # owned by who took it.
+                rest = accepted.group("rest").strip(" ,.;")
+                task = f"{request[0]}, {rest}" if rest else request[0]
+                found.add(task, owners=[block.speaker or ""], lenient=True)
+                request = None
+                last_was_action = True
+                continue
+            asked = _REQUEST.search(block.text)
+            if asked:
+                task = asked.group("task") or asked.group("task2") or asked.group("task3")
+                request = (task.strip(), block.speaker or "", index)
         if block.kind in {"quote", "heading", "rule"}:
             continue
         if block.kind == "table":
@@ -367,7 +451,10 @@ def _block_action(
     labelled = label_body(text)
     if labelled is not None and role != "agenda":
         body, owners = labelled
-        return _add(found, body, owners or inherited, done, lenient=True)
+        parts = _compound(body, ctx)
+        for part in parts:
+            _add(found, part, owners or inherited if len(parts) == 1 else None, done, lenient=True)
+        return True
     if role != "agenda" and _INLINE_MARK.search(text):
         # "… went wrong. [Action Item] Nnamdi: add the devices." — a label inside a paragraph.
         added = False
@@ -389,6 +476,12 @@ def _block_action(
     if BOILERPLATE.search(text):
         return False
     if role == "actions":
+        if block.kind == "paragraph" and _fragment(text):
+            return False  # a scanned table's header or a cell's wrapped tail ("vendor May")
+        if _OTHER_LABEL.match(text):
+            return False  # "Risk: two providers still pin …" in a list of open items
+        if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
+            return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
         if (
             _CLOSING.match(text)
             or META_LINE.match(text)
@@ -441,6 +534,25 @@ def _speaker_action(
     return False
 
 
+def _fragment(text: str) -> bool:
+    words = re.findall(r"[^\W_]+", text)
+    if len(words) <= 2 and text[:1].islower():
+        return True
+    return (
+        len(words) <= 6
+        and len(column_roles(words)) >= 2
+        and len(column_roles(words)) * 2 >= len(words)
+    )
+
+
+def _compound(body: str, ctx: Context) -> list[str]:
+    """ "authors to publish -05; chairs to start WGLC once -05 is out": one task per owner."""
+    parts = [p.strip() for p in re.split(r";\s+", body) if p.strip()]
+    if len(parts) > 1 and all(leading_owners(p, ctx, lenient=True) for p in parts):
+        return parts
+    return [body]
+
+
 def _first_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!;?])\s+(?=[A-Z@\[])", text)
     return [p.strip() for p in parts[:40] if p.strip()]
@@ -458,6 +570,15 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
                 found.add(sentence, owners=lead[0], done=done, lenient=False) is not None or added
             )
             continue
+        topic = _TOPIC.match(sentence)
+        if topic and (lead := leading_owners(topic.group("rest"), ctx, lenient=False)):
+            # "Mentorship: Ruth Adler will recruit three mentees" — a topic, then the task.
+            if lead[1] > 0 and not topic.group("rest").startswith(topic.group("topic")):
+                rest = topic.group("rest")
+                added = (
+                    found.add(rest, owners=lead[0], done=done, lenient=False) is not None or added
+                )
+                continue
         assigned = ASSIGNED.search(sentence)
         if assigned and re.search(r"\bassigned to\b", sentence, re.I):
             added = found.add(sentence, done=done, lenient=True) is not None or added
@@ -474,23 +595,36 @@ _TASK_HEADER = re.compile(
 
 def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> None:
     """Rows of an action table: any reasonable task × owner × due header."""
+    if role in {"decisions", "done"}:
+        return  # a decision log's rows, a table of finished work
     roles = column_roles(block.header)
+    rows = block.rows
+    if not roles and role == "actions":
+        # A task list printed without a header ("A1  D. Kowalski  backout plan  Thu 9 Jul"):
+        # its first line is a row, and the columns are told by what their cells hold.
+        rows = [block.header, *block.rows]
+        roles = _guess_columns(rows, ctx)
     if "action" in roles and ("owner" in roles or "due" in roles):
         # A register's task column: "Risk | … | Action | Action owner | Target date".
         roles = {**roles, "text": roles["action"]}
         role = "actions"
     text_col = roles.get("text")
-    if text_col is None and role == "actions" and block.header:
+    if text_col is None and role == "actions" and block.header and rows is block.rows:
         text_col = next((i for i, _ in enumerate(block.header) if i not in roles.values()), None)
     if text_col is None:
         return
-    heading = block.header[text_col] if text_col < len(block.header) else ""
-    action_table = bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
+    heading = block.header[text_col] if rows is block.rows and text_col < len(block.header) else ""
+    action_table = (
+        bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
+    ) or (
+        # Any list of things with an owner and a date to do them by: a readiness checklist.
+        "owner" in roles and "due" in roles and "likelihood" not in roles and "impact" not in roles
+    )
     if re.search(r"\b(?:risk|issue|decision)", heading, re.I) and role != "actions":
         return
     if not (action_table or role == "actions"):
         return
-    for row in block.rows:
+    for row in rows:
         cell = _cell(row)
         text = cell(text_col)
         if not text:
@@ -515,3 +649,30 @@ def _cell(row: list[str]):  # type: ignore[no-untyped-def]
         return row[index].strip()
 
     return get
+
+
+def _guess_columns(rows: list[list[str]], ctx: Context) -> dict[str, int]:
+    """Column roles of a table without a header, from its cells: dates are the due column,
+    names the owner column, the longest remaining text the task."""
+    width = min(len(row) for row in rows)
+    if width < 3:
+        return {}
+
+    def share(test, index: int) -> float:  # type: ignore[no-untyped-def]
+        return sum(1 for row in rows if row[index].strip() and test(row[index])) / len(rows)
+
+    roles: dict[str, int] = {}
+    dated = [share(lambda v: find_dates(v, ctx.reference, ctx.dayfirst), i) for i in range(width)]
+    if max(dated) >= 0.5:
+        roles["due"] = dated.index(max(dated))
+    named = [
+        0.0 if i in roles.values() else share(lambda v: owner_part(v.strip(), ctx, lenient=True), i)
+        for i in range(width)
+    ]
+    if max(named) >= 0.5:
+        roles["owner"] = named.index(max(named))
+    free = [i for i in range(width) if i not in roles.values()]
+    if not free or ("owner" not in roles and "due" not in roles):
+        return {}
+    roles["text"] = max(free, key=lambda i: sum(len(row[i]) for row in rows))
+    return roles

@@ -66,9 +66,13 @@ DATE_RE = re.compile(
             saturday|sunday)
       | (?P<day>today|tomorrow|tonight)
       | (?:the\s+)?end\s+of\s+(?:the\s+)?(?P<eo>day|week|month|quarter|year|sprint)
-      | (?:the\s+)?(?:end\s+of|late)\s+(?P<eom>{MON})(?!\s*\d)
-      | (?:the\s+)?end\s+of\s+(?P<q>q[1-4])
+      | (?:the\s+)?(?:end\s+of\s+|end[-\s]+|late\s+)(?P<eom>{MON})(?!\s*\d)
+      | (?:(?:the\s+)?end\s+of\s+)?(?P<q>q[1-4])(?:\s+(?P<qy>20\d\d))?
+      | (?:the\s+)?(?:(?:mid|middle\s+of)[\s-]*)(?P<mid>{MON})
+      | the\s+(?P<ord>[0-3]?\d)(?:st|nd|rd|th)(?!\s+(?:of\s+)?{MON})
       | (?P<abbr>eod|eow|eom|eoq|cob|close\s+of\s+business)
+      | (?P<eo2>week|month|quarter|year)(?:'s|’s)?[\s-]+end
+      | (?P<fortnight>in\s+a\s+fortnight)
       | (?P<within>in|within)\s+(?:the\s+next\s+)?(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six
             |a\s+couple\s+of|couple\s+of|a\s+few|few)\s+(?P<nunit>days?|weeks?|months?)
     )\b)
@@ -78,7 +82,8 @@ DATE_RE = re.compile(
 # Words that make the date after them a deadline.
 _DUE_MARKER = re.compile(
     r"\b(?:by|due(?:\s+(?:on|by|date))?|before|until|till|deadline|no later than|nlt"
-    r"|target(?:\s+date)?|eta|at the latest|for)\s*[:\-]?\s*(?:the\s+)?$",
+    r"|target(?:\s+date)?|eta|at the latest|for|ending|ends|closing|closes)\s*[:\-]?\s*"
+    r"(?:the\s+)?(?:on\s+)?$",
     re.IGNORECASE,
 )
 # "on <date>" is a deadline unless it follows an event ("at the summit on 1 October").
@@ -174,9 +179,27 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
         return month_end(year, month)
     if g["q"]:
         quarter = int(g["q"][1])
+        if g["qy"]:
+            return month_end(int(g["qy"]), quarter * 3)
         year = reference.year + (1 if quarter * 3 < reference.month - 3 else 0)
         return month_end(year, quarter * 3)
-    period = (g["eo"] or g["abbr"] or "").lower()
+    if g["mid"]:
+        month = month_number(g["mid"]) or reference.month
+        year = reference.year + (1 if month < reference.month - 2 else 0)
+        return safe_date(year, month, 15)
+    if g["ord"]:
+        # "by the 15th": the next 15th of a month, this month's when it is still ahead.
+        day = int(g["ord"])
+        year, month = reference.year, reference.month
+        for _ in range(3):
+            found = safe_date(year, month, day)
+            if found and found >= reference:
+                return found
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return None
+    if g["fortnight"]:
+        return reference + dt.timedelta(days=14)
+    period = (g["eo"] or g["abbr"] or g["eo2"] or "").lower()
     if period in {"day", "eod", "cob"} or period.startswith("close"):
         return reference
     if period in {"week", "eow"}:
@@ -237,28 +260,52 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
                 continue
         elif reference:
             date = _resolve_relative(g, reference)
-        hits.append(DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute))
+        hit = DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute)
+        if (
+            hits
+            and _DAY_END.fullmatch(hits[-1].text)
+            and _JUST_BEFORE.fullmatch(text[hits[-1].end : match.start()])
+        ):
+            # "EOD Thursday", "end of day tomorrow": the day is the one named after it.
+            first = hits.pop()
+            hit = DateHit(first.start, match.end(), text[first.start : match.end()], date, absolute)
+        hits.append(hit)
     return hits
+
+
+_DAY_END = re.compile(
+    r"(?:the\s+)?(?:end\s+of\s+(?:the\s+)?day|eod|cob|close\s+of\s+business)", re.IGNORECASE
+)
+_JUST_BEFORE = re.compile(r"\s*(?:on\s+|,\s*)?", re.IGNORECASE)
 
 
 _DIGIT = re.compile(r"\d")
 _MAYBE_RELATIVE = re.compile(
     r"day\b|week|month|\beo[dwmq]\b|\bcob\b|tomorrow|tonight|business|quarter|year|sprint"
-    r"|\bq[1-4]\b|" + MON,
+    r"|fortnight"
+    r"|\bq[1-4]\b|\b(?:[0-3]?\d)(?:st|nd|rd|th)\b|" + MON,
     re.IGNORECASE,
 )
 
 
 def deadline(
-    text: str, reference: dt.date | None, dayfirst: bool = True
+    text: str,
+    reference: dt.date | None,
+    dayfirst: bool = True,
+    next_meeting: dt.date | None = None,
 ) -> tuple[str | None, dt.date | None]:
     """The deadline a task states ("by Friday", "due 3 May", "EOM"), not an event's date.
 
     A date counts when a deadline word comes just before it ("by", "due", "before", "until"),
     when it carries its own ("in two weeks", "end of next week", "EOM"), or after "on" unless
-    an event precedes it ("at the summit on 1 October" is when the summit is).
+    an event precedes it ("at the summit on 1 October" is when the summit is). "Before the
+    next meeting" is the next meeting's date when the document states it (``next_meeting``).
     """
     hits = find_dates(text, reference, dayfirst)
+    if next_meeting is not None and not hits:
+        until = _UNTIL_NEXT_MEETING.search(text)
+        if until:
+            return until.group(0).strip(), next_meeting
     for hit in hits:
         before = text[: hit.start]
         if _EVENT_AFTER.match(text[hit.end :]):
@@ -275,7 +322,46 @@ def deadline(
         before = text[: hit.start].rstrip()
         if not tail and before.endswith(("(", "-", "–", "—", ",", ":")):
             return hit.text, hit.date
+        if not tail and hit.absolute and not _ON_MARKER.search(before) and before:
+            return hit.text, hit.date  # a wiki task's date after its text: "… pack 30 Jun 2026"
     return None, None
+
+
+_UNTIL_NEXT_MEETING = re.compile(
+    r"\b(?:by|before|ahead of|prior to|until|till|in time for)\s+(?:the\s+)?next\s+"
+    r"(?:[\w-]+\s+){0,2}?(?:meeting|call|sync|session|review|standup|stand-up|retro)\b",
+    re.IGNORECASE,
+)
+_NEXT_MEETING = re.compile(
+    r"\bnext\s+(?:[\w-]+\s+){0,2}?(?:meeting|call|sync|session)\b", re.IGNORECASE
+)
+
+
+def next_meeting_date(
+    blocks: Iterable[Block], reference: dt.date | None, dayfirst: bool = True
+) -> dt.date | None:
+    """The next meeting's date when the document states it ("Next meeting: 18 March", a
+    "Next meeting" heading over a dated line), so "before the next meeting" is a deadline."""
+    under_heading = False
+    for block in blocks:
+        if block.kind == "heading":
+            under_heading = bool(_NEXT_MEETING.search(block.text))
+            hits = find_dates(block.text, reference, dayfirst) if under_heading else []
+        elif block.kind in {"paragraph", "list_item", "speaker"}:
+            text = block.text if block.kind != "speaker" else f"{block.speaker}: {block.text}"
+            said = _NEXT_MEETING.search(text)
+            if said and not _UNTIL_NEXT_MEETING.search(text):
+                hits = find_dates(text[said.end() : said.end() + 80], reference, dayfirst)
+            elif under_heading:
+                hits = find_dates(text[:120], reference, dayfirst)
+            else:
+                hits = []
+        else:
+            continue
+        dated = [hit.date for hit in hits if hit.date and (not reference or hit.date >= reference)]
+        if dated:
+            return dated[0]
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,12 +407,16 @@ def document_date(
     look_at: int = 40,
 ) -> dt.date | None:
     """The date the document is about: a ``Date:`` line, a dated heading, a dated line under
-    the title, the format's date, a date in the file name or the title, in that order."""
+    the title, a date in the file name, the format's date, a date in the title, in that
+    order."""
     heading_date: dt.date | None = None
     early_date: dt.date | None = None
+    first_date: dt.date | None = None  # any written date near the top, the last resort
     for index, block in enumerate(blocks):
         if index >= look_at:
             break
+        if first_date is None and index < 10 and block.kind in {"paragraph", "list_item"}:
+            first_date = _absolute(block.text[:300], dayfirst)
         if block.kind == "paragraph" and early_date is None and index < 8:
             # "Thursday 20 August 2026 · 45 minutes" under the title.
             first = next(iter(find_dates(block.text[:120], None, dayfirst)), None)
@@ -353,14 +443,16 @@ def document_date(
                     row = block.rows[0]
                     if i < len(row) and (found := _absolute(row[i], dayfirst)):
                         return found
-    # The format's own date (e-mail header, file metadata) after what the text itself says:
-    # metadata is often the day the file was saved, not the day of the meeting.
+    # The format's own date (e-mail header, file metadata) after what the text itself says
+    # and after a date someone wrote in the file name: metadata is often the day the file was
+    # saved or printed, not the day of the meeting.
     return (
         heading_date
         or early_date
-        or model_date
         or date_from_name(filename)
+        or model_date
         or date_from_name(title)
+        or first_date
     )
 
 

@@ -18,6 +18,7 @@ from workers.digest.dates import (
     document_date,
     find_dates,
     is_superseded,
+    next_meeting_date,
     superseded_spans,
 )
 from workers.digest.decisions import extract_decisions
@@ -84,6 +85,7 @@ def build_digest(
         lower_vocabulary=lower_vocabulary,
         known={b.speaker for b in blocks if b.speaker} | _attendee_names(blocks),
         author=_display_name(model.author) if model is not None and model.author else None,
+        next_meeting=next_meeting_date(blocks, found_date, dayfirst),
     )
     sections = split_sections(blocks)
 

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from workers.digest.dates import find_dates
 from workers.digest.words import NON_NAME_WORDS, person_name, split_names
 
 
@@ -26,6 +27,8 @@ class Context:
     known: set[str] = field(default_factory=set)
     #: The document's author (an e-mail's sender): who "me" / "I" is in a task list.
     author: str | None = None
+    #: The next meeting's date, when the document states it.
+    next_meeting: dt.date | None = None
 
 
 _TOKEN = (
@@ -37,6 +40,8 @@ _VERBS = (
     r"to|will|shall|should|must|needs? to|is to|are to|has agreed to|agreed to|have agreed to"
     r"|volunteered to|has volunteered to|volunteers to|offered to|has offered to|to please"
     r"|please|can|'ll|’ll|is going to|are going to|promised to|takes?|owns|is working on"
+    r"|asked to|said (?:that )?(?:he|she|they) (?:would|will|can|could)|said (?:he|she|they)"
+    r"(?:'d|’d|'ll|’ll)"
     r"|,\s*(?:please|can you|could you|would you)"
 )
 LEADING_OWNER = re.compile(
@@ -51,10 +56,26 @@ _NON_ACTION_VERBS = frozenset(
 _INITIALS = re.compile(r"^[A-Z]{2,3}$")
 _HANDLE = re.compile(r"^@[\w.\-]{1,40}$")
 _NICK = re.compile(r"^[a-z][a-z0-9_\-\[\]|`^]{1,30}$")
-_TEAM = re.compile(
-    r"^(?:the\s+)?(?:[A-Z][\w&/-]*(?:\s+[A-Z][\w&/-]*){0,2}|[a-z]{2,12})\s+(?:team|group|squad|wg"
-    r"|sig|working group|committee)$|^(?:team|sig|wg)\s+[\w-]+$",
+_GROUP_WORD = (
+    r"[A-Z][\w&/-]*"
+    r"|(?!(?:our|whole|entire|same|other|this|that|each|every|new|your)\b)[a-z][\w&/-]{1,15}"
 )
+# A group that owns a task: "the infra team", "Team Alpha", "QA guild", "platform on-call",
+# "Tessellate maintainers", "the release lead".
+_TEAM = re.compile(
+    rf"^(?:[Tt]he\s+)?(?:{_GROUP_WORD})(?:\s+(?:{_GROUP_WORD})){{0,2}}\s+(?:team|teams|group"
+    r"|squad|wg|WG|sig|SIG|working group|committee|guild|maintainers|leads?|Leads?|on-?call"
+    r"|crew|council|chapter|Team|Group|Guild|Committee)$"
+    r"|^(?:[Tt]eam|SIG|WG|sig|wg)\s+[\w-]+$",
+)
+#: "Everyone to review the draft": the whole group, on an explicit "to" or an action line.
+_GROUPS = frozenset(
+    """members attendees participants reviewers maintainers chairs authors editors committers
+    volunteers organisers organizers""".split()
+    + ["all attendees", "all members", "all participants", "all maintainers", "the chairs"]
+)
+#: "Chairs will run the call" names who; "everyone will benefit" does not — only "to" does.
+_EVERYONE = frozenset({"everyone", "everybody", "all"}) | _GROUPS
 _NOT_OWNERS = frozenset(
     """we i you they he she it this that these those everyone everybody someone somebody
     anyone nobody all who which there here one each other others people team folks group
@@ -68,11 +89,19 @@ ASSIGNED = re.compile(
     re.IGNORECASE,
 )
 _TRAILING = re.compile(
-    r"(?:\(\s*(?P<paren>[^()]{2,40})\s*\)|\s[-–—]\s+(?P<dash>[^-–—]{2,40})|\s(?P<at>@[\w.\-]{2,40}))"
+    r"(?:\(\s*(?P<paren>[^()]{2,40})\s*\)|\[\s*(?P<brack>[^\[\]]{2,40})\s*\]"
+    r"|\s(?:[-–—]|->|→|=>)\s+(?P<dash>[^-–—>→]{2,40})|\s(?P<at>@[\w.\-]{2,40}))"
     r"\s*[.;]?$"
 )
+# What may close a task after its owner: "(Ana, Ben) - next Monday", "— Ana, by Friday".
+_TRAILING_DUE = re.compile(r"[\s,;:\-–—]*(?:(?:by|due|until|before)\s+)?$", re.IGNORECASE)
 # "(Rafael): publish the SDK wrapper", "[Priya] send the notes".
-_BRACKETED_OWNER = re.compile(r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]\s*[:\-–—]?\s+\S")
+_BRACKETED_OWNER = re.compile(
+    r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]"
+    r"((?:\s*(?:,|and|&|\+|/)\s*[(\[]\s*[^()\[\]]{2,40}?\s*[)\]]){0,4})\s*[:\-–—]?\s+\S"
+)
+# A wiki task: a mention of a person by full name, then the task's verb.
+_MENTION_TASK = re.compile(r"^(?P<who>@[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s+(?=[a-z])")
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
 
 
@@ -84,6 +113,8 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
     part = part.strip(" .:*'\"")
     if part.lower() in {"me", "i", "myself"} and lenient:
         return ctx.author
+    if lenient and part.lower() in _EVERYONE:
+        return part
     if not part or part.lower() in _NOT_OWNERS:
         return None
     if part.lower().startswith("the ") and not _TEAM.match(part):
@@ -121,8 +152,20 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
         return None  # "Assigned to Priya …", "Welcome to Berlin"
     if match.group("colon") and not lenient:
         return None
+    if (match.group("verbword") or "").lower() == "can" and not lenient:
+        return None  # "Inspectors can complete an inspection offline" states an ability
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]
-    owners = [owner_part(p, ctx, lenient=lenient) for p in parts]
+    verbword = (match.group("verbword") or "").lower()
+    owners = [
+        owner_part(
+            p,
+            ctx,
+            lenient=lenient
+            or (verbword == "to" and p.lower() in _EVERYONE)
+            or (verbword in {"to", "will", "shall"} and p.lower() in _GROUPS),
+        )
+        for p in parts
+    ]
     if len(parts) > 1 and any(owners) and not all(owners):
         # "tsoto and gk-ng to …": one nick vouches for its lower-case partner.
         owners = [o or owner_part(p, ctx, lenient=True) for o, p in zip(owners, parts, strict=True)]
@@ -132,15 +175,42 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
     return [o for o in owners if o], start
 
 
+# What may follow an owner at the end of a task: a due phrase or a status note
+# ("-> Bruno, by next retro", "(Aleks) -> carried over, still open").
+_TRAILING_NOTE = re.compile(
+    r"(?:,\s*(?:by|before|until|within|due|starts?|from)\s+[^,()]{1,30}"
+    r"|\s*(?:->|→|=>|[-–—])\s*(?:carried (?:over|forward)|still open|in progress|ongoing"
+    r"|not started|open|on hold)\b[^()]{0,30})$",
+    re.IGNORECASE,
+)
+
+
+def _without_trailing_date(text: str, ctx: Context) -> str:
+    """``text`` without the date that closes it ("… (Ana, Ben) - next Monday")."""
+    text = _TRAILING_NOTE.sub("", text.rstrip(" .;")) or text
+    hits = find_dates(text, ctx.reference, ctx.dayfirst)
+    if not hits or text[hits[-1].end :].strip(" .)") or hits[-1].start < 8:
+        return text
+    head = text[: hits[-1].start]
+    cut = _TRAILING_DUE.search(head)
+    return head[: cut.start()] if cut else head
+
+
 def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     """Owners named anywhere in a task: leading name, "assigned to", a field, @mention, a
     trailing "(Name)" / "- Name"."""
     lead = leading_owners(text, ctx, lenient=lenient)
     if lead:
         return lead[0]
+    tagged = _MENTION_TASK.match(text)
+    if tagged:
+        return [tagged.group("who")]  # "@Noemi Kraus circulate the minutes" (a wiki task list)
     bracketed = _BRACKETED_OWNER.match(text)
     if bracketed:
-        names = [owner_part(p, ctx, lenient=True) for p in split_names(bracketed.group(1))]
+        # "[GB] + [SF] to agree …": every tag is an owner.
+        more = re.findall(r"[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]", bracketed.group(2) or "")
+        tags = [bracketed.group(1), *more]
+        names = [owner_part(p, ctx, lenient=True) for t in tags for p in split_names(t)]
         if names and all(names):
             return [n for n in names if n]
     assigned = ASSIGNED.search(text)
@@ -151,9 +221,15 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
         ]
         if names and all(names):
             return [n for n in names if n]
-    trailing = _TRAILING.search(text)
+    trailing = _TRAILING.search(_without_trailing_date(text, ctx))
     if trailing:
-        candidate = trailing.group("paren") or trailing.group("dash") or trailing.group("at") or ""
+        candidate = (
+            trailing.group("paren")
+            or trailing.group("brack")
+            or trailing.group("dash")
+            or trailing.group("at")
+            or ""
+        )
         parts = split_names(candidate)
         names = [owner_part(p, ctx, lenient=False) for p in parts]
         if (
@@ -161,6 +237,8 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
             and all(names)
             and (
                 len(candidate.split()) >= 2
+                # On an explicit action line ("TODO: … (Ana)") a single name is its owner.
+                or (lenient and not trailing.group("at"))
                 or any(
                     n in ctx.known or _HANDLE.match(n or "") or _INITIALS.match(n or "")
                     for n in names

@@ -19,8 +19,10 @@ import re
 from collections.abc import Iterable
 
 from workers.digest.blocks import Block
+from workers.digest.dates import find_dates
+from workers.digest.sections import heading_role
 from workers.digest.tables import column_roles
-from workers.digest.text import continues, heading_level
+from workers.digest.text import CHAT_HEADER, continues, heading_level
 from workers.digest.words import NON_NAME_WORDS, person_name
 
 _IRC = re.compile(
@@ -30,6 +32,8 @@ _IRC = re.compile(
 _TRAILER = re.compile(r"\s*\(\s*[\w\-\[\]\\`^{}|.]{1,32},\s*\d{1,2}:\d\d(?::\d\d)?\s*\)\s*$")
 # "[9]last week's minutes approved": a link-reference marker of converted minutes.
 _REFERENCE = re.compile(r"^\[\d{1,3}\]\s*")
+_TERMINAL_STOP = re.compile(r"[.!?;,]$")
+_CLAUSE_NUMBER = re.compile(r"^\(?\d{1,2}(?:\.\d{1,2})+\)?\s+(?=\S)")
 _BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
 _RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
@@ -56,6 +60,13 @@ _SPEECH = re.compile(
     re.IGNORECASE,
 )
 _NICK = re.compile(r"^[a-z][a-z0-9_\-\[\]|`^]{1,30}$")
+# Chat exports: ":wave:" emoji codes, and a line of reactions under a message (":eyes: 2").
+_EMOJI = re.compile(r"(?<![\w:]):[a-z0-9_+\-]{1,30}:(?![\w:])")
+_REACTIONS = re.compile(r"^(?:\d+\s*)*$")
+_COMMITS = re.compile(
+    r"^(?:will|i\s+will|i'll|i’ll|i\s+can|i'm\s+going\s+to|i\s+am\s+going\s+to)\s+[a-z]",
+    re.IGNORECASE,
+)
 _NOT_INITIALS = frozenset(
     """AI QA PM HR IT BA CI CD TBD TBC FYI ETA API RFC ADR FAQ AOB PR UI UX DB OK NB PS
     ACK NAK WIP LGTM CEO CTO CFO COO CIO VP PMO SLA KPI OKR ROI RAID RAG GA EOL EOD EOW EOM
@@ -77,24 +88,38 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
         part
         for block in blocks
         for table in (_table_header(block) if block.kind == "table" else [block])
-        for part in _prose_table(table)
+        for titled in _title_rows(table)
+        for part in _prose_table(titled)
     ]
     blocks = list(_split_lines(tables_read))
     nicks = _known_nicks(blocks)
     repeated = _repeated_labels(blocks)
     out: list[Block] = []
+    chat: str | None = None  # who is speaking in a chat export ("Name  9:02 AM" above)
     for block in blocks:
         if block.kind == "table":
             out.append(block)
             continue
         if block.kind not in {"paragraph", "list_item"}:
+            chat = None if block.kind in {"heading", "rule"} else chat
             out.append(block)
             continue
         text = block.text.strip()
+        header = CHAT_HEADER.match(text)
+        if header and (is_speaker(header["name"], nicks) or _NICK.match(header["name"])):
+            chat = header["name"]
+            continue
+        if chat is not None:
+            said = _EMOJI.sub("", text).strip()
+            if said and not _REACTIONS.match(said):
+                out.append(_speaker(block, chat, said))
+            continue
         if _RULE_TEXT.match(text):
             out.append(Block("rule", line=block.line, page=block.page))
             continue
         text = _TRAILER.sub("", _REFERENCE.sub("", text))
+        if block.kind == "paragraph":
+            text = _CLAUSE_NUMBER.sub("", text)  # "4.2 RESOLVED: …" in numbered minutes
         if not text:
             continue
         command = _MEETBOT_COMMAND.match(text)
@@ -133,6 +158,10 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             ):
                 out.append(_speaker(block, name.lstrip(), turn.group("text").replace("**", "")))
                 continue
+            if _NICK.match(name) and name not in NON_NAME_WORDS and _COMMITS.match(said):
+                # "kbrown: will look into it": a lower-case nick committing to something.
+                out.append(_speaker(block, name, said.replace("**", "")))
+                continue
         block.text = text.replace("**", "")
         out.append(block)
     return _promote_headings(out)
@@ -141,16 +170,61 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
 def _promote_headings(blocks: list[Block]) -> list[Block]:
     """A short title-like paragraph right above a list is that list's heading ("What went
     well", "Actions:"), whatever format lost its heading style (e-mail bodies, plain DOCX)."""
+    last_level: int | None = None  # the level of the heading above, and
+    content_since = False  # whether anything but headings came since
     for index, block in enumerate(blocks[:-1]):
+        if block.kind == "heading":
+            last_level, content_since = block.level, False
+            continue
+        following = blocks[index + 1]
+        if (
+            block.kind == "list_item"
+            and block.level == 0
+            and block.checked is None
+            and len(block.text.split()) <= 4
+            and ":" not in block.text
+            and not _TERMINAL_STOP.search(block.text)
+            and heading_role(block.text) is not None
+            and (
+                (following.kind == "list_item" and following.level > 0)
+                or (
+                    following.kind in {"paragraph", "table"}
+                    and not (index and blocks[index - 1].kind == "list_item")
+                    and heading_role(block.text) != "notes"
+                    and not re.match(r"^[\w ]{1,30}:\s", following.text)
+                )
+            )
+        ):
+            # "3. Discussion" over its own items: a numbered section heading (scans, plain text).
+            level = last_level or 6
+            blocks[index] = Block(
+                "heading", block.text.rstrip(":"), level, line=block.line, page=block.page
+            )
+            last_level, content_since = level, False
+            continue
         if block.kind != "paragraph" or blocks[index + 1].kind != "list_item":
+            content_since = True
             continue
         if blocks[index + 1].level > 0:
+            content_since = True
             continue
         text = block.text.strip()
-        if len(text) <= 60 and heading_level(text, alone=True, over_body=True) is not None:
+        titled = heading_level(text, alone=True, over_body=True) is not None or (
+            # "What we decided" over a list names its role, though it reads like a sentence.
+            not _TERMINAL_STOP.search(text)
+            and not re.search(r":\s*\S", text)  # "Attendees: Ola, Bea" is a field
+            and heading_role(text) not in {None, "notes"}
+        )
+        if len(text) <= 60 and titled:
+            # Right under a heading it is a sub-heading; after the section's own content it
+            # is the next section, a sibling ("Hackfest planning" after the list above it).
+            level = last_level if content_since and last_level else 6
             blocks[index] = Block(
-                "heading", text.rstrip(":").strip(), 6, line=block.line, page=block.page
+                "heading", text.rstrip(":").strip(), level, line=block.line, page=block.page
             )
+            last_level, content_since = level, False
+        else:
+            content_since = True
     return blocks
 
 
@@ -181,10 +255,47 @@ def _table_header(block: Block) -> list[Block]:
     return [block]
 
 
+def _title_rows(block: Block) -> list[Block]:
+    """A row with only its first cell filled inside a wider table ("Decisions recorded at the
+    14 October meeting" in an action log) titles the rows after it: the table is cut there and
+    the row becomes a heading. Empty rows go."""
+    if block.kind != "table" or len(block.header) < 3:
+        return [block]
+    parts: list[Block] = []
+    rows: list[list[str]] = []
+    for row in block.rows:
+        filled = [cell for cell in row if cell.strip()]
+        if not filled:
+            continue
+        first = row[0].strip() if row else ""
+        if len(filled) == 1 and first and len(first.split()) >= 2 and not first[:1].isdigit():
+            if rows or not parts:
+                parts.append(Block("table", header=block.header, rows=rows, line=block.line))
+            parts.append(Block("heading", first.rstrip(":"), 6, line=block.line, page=block.page))
+            rows = []
+            continue
+        rows.append(row)
+    if not parts:
+        return [block]
+    parts.append(Block("table", header=block.header, rows=rows, line=block.line, page=block.page))
+    return [p for p in parts if p.kind != "table" or p.rows]
+
+
+def _dated_column(block: Block) -> bool:
+    """A table without a header whose column of dates makes it a schedule or a task list."""
+    rows = [block.header, *block.rows]
+    if len(rows) < 2 or min(len(r) for r in rows) < 3:
+        return False
+    width = min(len(r) for r in rows)
+    return any(
+        sum(1 for r in rows if find_dates(r[i], None)) * 2 >= len(rows) for i in range(1, width)
+    )
+
+
 def _prose_table(block: Block) -> list[Block]:
     """A table without a single known column (meeting-bot minutes rendered as a table of
     "INFO text | nick | time" rows) is prose: one paragraph per row, its longest cell."""
-    if block.kind != "table" or column_roles(block.header):
+    if block.kind != "table" or column_roles(block.header) or _dated_column(block):
         return [block]
     rows = [block.header, *block.rows] if block.header else block.rows
     texts = [max(row, key=len).strip() for row in rows if row and max(row, key=len).strip()]

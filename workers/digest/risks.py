@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workers.digest.blocks import Block
-from workers.digest.sections import Section
+from workers.digest.sections import Section, is_discussion
 from workers.digest.tables import RISK_TYPES, column_roles
 from workers.digest.words import (
     BOILERPLATE,
@@ -40,7 +40,10 @@ _LABEL = re.compile(
 _WORDS = re.compile(
     r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
     r"|at risk"
-    r"|threat|concern(?:s|ed)?\b|jeopardi[sz]\w*|blockers?|showstopper|blocked (?:on|by)"
+    r"|threat|concerned\b|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
+    r"|her|their|real|big|serious|shares?)\s+)concerns?\b|concerns?\s+(?:that|about|over"
+    r"|around|regarding|with|is|are|was|were|remains?|raised)\b|jeopardi[sz]\w*|blockers?"
+    r"|showstopper|blocked (?:on|by)"
     r"|(?:is|are|remains?|still) blocked|waiting (?:on|for)|still waiting|depends on"
     r"|dependent on|dependency on|required before|needed before|must land before"
     r"|may (?:not|delay|slip|miss|exceed|fail)|might (?:not|delay|slip|miss|exceed|fail)"
@@ -53,7 +56,9 @@ _WORDS = re.compile(
     r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble|deprecat\w+"
     r"|(?:will|would) break|end of life|no longer supported|unsupported|at stake"
     r"|only (?:one|two|three) (?:person|people|developers?|maintainers?|engineers?|adopters?)"
-    r"|only \w+ knows|reduced (?:review )?capacity"
+    r"|only \w+ knows|reduced (?:review )?capacity|under embargo|embargoed"
+    r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
+    r"|shipped|announced|disclosed))"
     r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
     r"|costs?|lose|loses|miss(?:es)?)\b)",
     re.IGNORECASE,
@@ -62,7 +67,9 @@ _NO_RISK = re.compile(
     r"\b(?:no (?:new )?(?:risks?|blockers?|concerns?|issues)|nothing blocking|not blocked"
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
-    r"|was resolved|has been resolved|were resolved)\b",
+    r"|was resolved|has been resolved|were resolved)\b"
+    # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
+    r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$", re.I)
@@ -241,7 +248,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 else:
                     found.add(text)
                 continue
-            if section.role in _QUIET:
+            if section.role in _QUIET and not is_discussion(section.role, block):
                 continue
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
@@ -261,6 +268,7 @@ def _register(block: Block, role: str, found: RiskList) -> None:
         "likelihood" in roles or "impact" in roles or typed
     )
     if not (is_register or (role == "risks" and "decision" not in heading)):
+        _waits_in_cells(block, text_col, found)
         return
     if re.search(r"\b(?:action|task|what|next step)", heading) and not is_register:
         return
@@ -279,6 +287,25 @@ def _register(block: Block, role: str, found: RiskList) -> None:
             level=_register_severity(cell, roles),
             kind=_CATEGORY_ALIASES.get(cell(roles.get("category")).lower()) or category(text),
         )
+
+
+# What an action log's update column says when a task is stuck: "waiting on the chair's diary".
+_WAIT = re.compile(
+    r"\b(?:waiting (?:on|for)|blocked (?:on|by)|depends on|dependent on|stuck|on hold until"
+    r"|at risk)\b",
+    re.IGNORECASE,
+)
+
+
+def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
+    """A wait or a block stated in another column of a task table (Update, Notes, Status)."""
+    for row in block.rows:
+        for index, value in enumerate(row):
+            if index == text_col or not _WAIT.search(value):
+                continue
+            for clause in re.split(r"\s*[;\n]\s*|(?<=\.)\s+", value):
+                if _WAIT.search(clause) and not _NO_RISK.search(clause):
+                    found.add(clause)
 
 
 _RAID_WORDS = RISK_TYPES | {"assumption", "assumptions", "action", "actions", "decision"}

@@ -41,7 +41,10 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "background",
         re.compile(
             r"^(?:context|background|problem statement|context and problem statement"
-            r"|motivation|considered options|decision drivers|introduction|purpose)\b"
+            r"|motivation|considered options|decision drivers|introduction|purpose"
+            # How a group decides is a process, not a list of decisions.
+            r"|decision[- ]making|decision process|how (?:we decide|decisions are made)"
+            r"|governance|voting (?:process|rules))\b"
         ),
     ),
     ("meta", re.compile(r"^(?:next meeting|logistics|meeting (?:info|details|logistics))\b")),
@@ -58,7 +61,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:attendees|attendance|in attendance|present|participants|people present"
             r"|roll ?call|apologies|absent|regrets|invitees|who(?:'s| is) here|members present"
-            r"|committee members|tsc members|voting members)\b"
+            r"|committee members|tsc members|voting members|observers|guests|also present"
+            r"|non-voting\b.*)\b"
         ),
     ),
     (
@@ -86,17 +90,21 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "actions",
         re.compile(
-            r"\b(?:action items?|actions?|next steps?|to-?dos?|to do|follow[- ]?ups?|tasks?"
+            r"\b(?:action items?|actions?|ais|a\.i\.s?|next steps?|to-?dos?|to do|follow[- ]?ups?"
+            r"|tasks?"
             r"|assignments?|action plan|action log|work items|owners?|what we will do"
             r"|next sprint|sprint backlog|commitments|committed|take-?aways|unfinished|to address"
-            r"|outstanding (?:items|tasks|work)|planned for|plans? for (?:the )?next|next (?:period"
+            r"|what we(?:'ll|’ll| will) (?:try|do|change)|things to try|try next|experiments?"
+            r"|doing|in progress|work in progress|wip|in flight"
+            r"|outstanding (?:items|tasks|work)|open (?:items|actions|tasks)"
+            r"|planned for|plans? for (?:the )?next|next (?:period"
             r"|week|month|quarter)|upcoming work|coming up|priorities for)\b"
         ),
     ),
     (
         "decisions",
         re.compile(
-            r"\b(?:decisions?|decided|resolutions?|resolved|agreements?|agreed|outcomes?"
+            r"\b(?:decisions?|decided|resolutions?|resolved|agreements?|agreed"
             r"|chosen option|conclusions?|votes?|voting|motions?|rulings?)\b"
         ),
     ),
@@ -130,6 +138,17 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+_DISCLAIMED = re.compile(
+    r"\((?:[^)]*[,;]\s*)?(?:not|no)\s+(?:yet\s+)?(?:commit\w*|actions?|decided|decisions?|agreed"
+    r"|final|binding)\b[^)]*\)"
+)
+
+
+_RULES_FOR = re.compile(
+    r"\b(?:policy|policies|process|procedures?|guidelines?|template|charter)\s*$"
+)
+
+
 @dataclass(slots=True)
 class Section:
     """A heading (possibly none, for text before the first heading) and the blocks under it."""
@@ -143,7 +162,17 @@ class Section:
 
 def heading_role(heading: str) -> str | None:
     """The role a heading's words give its section, or None when they say nothing."""
-    key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
+    # "3. Notes", "iv) Risks", "## Votes" — numbering and marks, not the "i" of "Issues".
+    key = re.sub(
+        r"^(?:[\s#*]+|(?:\d+(?:\.\d+)*|[ivx]+)[.):]\s*|\d+\s+)+(?=[a-z])",
+        "",
+        heading.lower().strip(" :*_"),
+    ).strip()
+    if _DISCLAIMED.search(key):
+        return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
+    if _RULES_FOR.search(key):
+        return None  # "Release blockers policy" is a topic; it lists no blockers
+    explained = " ".join(re.findall(r"\(([^)]*)\)", key))
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key)
     if not key:
@@ -151,7 +180,17 @@ def heading_role(heading: str) -> str | None:
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
             return role
+    # "ROCKS (risks ahead)": a retro board's metaphor, explained in brackets.
+    for role, pattern in _HEADING_ROLES:
+        if explained and role in {"risks", "actions"} and pattern.search(explained):
+            return role
     return None
+
+
+def is_discussion(role: str, block: Block) -> bool:
+    """Notes written under an agenda item ("- 1. Release status" / "  - Kai is concerned
+    that …"): a nested or sentence-long item of an agenda is discussion, not a topic."""
+    return role == "agenda" and (block.level > 0 or len(block.text) > 80)
 
 
 def split_sections(blocks: Iterable[Block]) -> list[Section]:
@@ -166,6 +205,8 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
                 stack.pop()
             own = heading_role(block.text)
             role = own or (stack[-1][1] if stack else "notes")
+            if not own and role == "agenda":
+                role = "notes"  # "### 1. Release status" under "## Agenda" holds its discussion
             stack.append((level, role))
             sections.append(Section(block.text, level, role, heading_block=block))
         elif block.kind == "rule":

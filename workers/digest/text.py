@@ -19,6 +19,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.sections import heading_role
+from workers.digest.tables import aligned_table
 from workers.digest.words import person_name
 
 #: Lines looked at; longer texts are cut (``workers.extract`` refuses far longer ones).
@@ -45,7 +46,8 @@ _CONNECTOR_END = re.compile(
 _TERMINAL = re.compile(r"[.:;!?]['\")\]]?$")
 # A line that starts something of its own: a "Key: value" field, a speaker, a label.
 _OWN_LINE = re.compile(
-    r"^(?:[\w@][\w .'’&/@-]{0,30}:\s|\*\*[^*]{1,40}\*\*|<[^>]{1,30}>|\[\d|\d{1,2}:\d\d\b|#\w)"
+    r"^(?:[\w@][\w .'’&/@-]{0,30}:\s|\*\*[^*]{1,40}\*\*|<[^>]{1,30}>|\[\d|\d{1,2}:\d\d\b|#\w"
+    r"|\[[^\]]{1,30}\]\s*(?:[:\-–—+]\s*)?\S|(?::[a-z0-9_+\-]{1,30}:\s*\d*\s*)+$)"
 )
 _WEEKDAY_LINE = re.compile(
     r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day\b[\w\s,]{0,20}[.;]?$", re.IGNORECASE
@@ -74,9 +76,24 @@ def blocks_from_text(text: str, *, markdown: bool = False) -> list[Block]:
 # Plain text
 
 
+#: A chat export's message header: "Mira Jovanovic  9:02 AM", "sam.okoro [10:41]".
+CHAT_HEADER = re.compile(
+    r"^(?P<name>@?[^\W\d][\w.'’-]*(?:\s+[^\W\d][\w.'’-]*){0,3})\s*[,-]?\s+"
+    r"\[?(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*,?\s+)?\d{1,2}:\d\d(?::\d\d)?\s*(?:[ap]\.?m\.?)?\]?$",
+    re.IGNORECASE,
+)
+# A line that is a task of its own, even after a long line: "Ana to book …", "[MK] to …".
+_TASK_LINE = re.compile(
+    r"^(?:\[[^\]]{1,30}\]|@?[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)?)"
+    r"(?:\s*(?:,|and|&|\+|/)\s*(?:\[[^\]]{1,30}\]|@?[A-Z][\w.'’-]*))*\s+(?:to|will|shall)\s+[a-z]"
+)
+
+
 def continues(previous: str, line: str) -> bool:
     """True if ``line`` is the wrapped tail of ``previous`` rather than a line of its own."""
     if len(previous) + len(line) > MAX_LINE_CHARS:
+        return False
+    if CHAT_HEADER.match(previous) or CHAT_HEADER.match(line):
         return False
     tail = previous[-40:]
     if " | " in previous or " | " in line:
@@ -92,6 +109,8 @@ def continues(previous: str, line: str) -> bool:
         return True  # "... session on 16" / "December 2026."
     if _WEEKDAY_LINE.match(line):
         return True  # "... by next" / "Wednesday."
+    if _TASK_LINE.match(line):
+        return False
     # A long line that stops mid-sentence was wrapped by its writer or a PDF.
     return len(previous) >= 60 and len(line) >= 3 and not _looks_like_heading(line)
 
@@ -158,7 +177,10 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
     blocks: list[Block] = []
     current: Block | None = None  # the paragraph or list item a wrapped line may continue
     table: Block | None = None
+    skip_until = 0  # lines already read as rows of a space-aligned table
     for offset, raw in enumerate(lines):
+        if offset < skip_until:
+            continue
         number = first_line + offset
         line = raw.rstrip()
         stripped = " ".join(line.split())
@@ -198,6 +220,14 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
                 blocks.append(Block("rule", line=number))
             continue
 
+        aligned = _aligned_table(lines, offset) if "  " in line.strip() else None
+        if aligned is not None:
+            table, used = aligned
+            table.line = number
+            blocks.append(table)
+            skip_until = offset + used
+            current = None
+            continue
         if "|" in stripped and (" | " in stripped or stripped.startswith("|")):
             if _TABLE_SEPARATOR.match(stripped):
                 continue
@@ -229,7 +259,7 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             checked = None
             box = _BOX.match(body)
             if box:
-                checked = box.group("mark").strip() not in {"", "/", "-"}
+                checked = box.group("mark").strip() not in {"", "/"}
                 body = box.group("body")
             mark = bullet.group("mark")
             if mark[0].isdigit() or mark.startswith("("):
@@ -250,7 +280,7 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             current = Block(
                 "list_item",
                 box.group("body"),
-                checked=box.group("mark").strip() not in {"", "/", "-"},
+                checked=box.group("mark").strip() not in {"", "/"},
                 line=number,
             )
             blocks.append(current)
@@ -291,6 +321,14 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
         current = Block("paragraph", stripped, line=number)
         blocks.append(current)
     return blocks
+
+
+def _aligned_table(lines: list[str], offset: int) -> tuple[Block, int] | None:
+    found = aligned_table(lines, offset)
+    if found is None:
+        return None
+    header, rows, used = found
+    return Block("table", header=header, rows=rows), used
 
 
 def _next_is_deeper(lines: list[str], offset: int, indent: int) -> bool:
@@ -433,7 +471,7 @@ def _list_item(content: str, level: int, line: int | None) -> Block:
     checked = None
     box = _BOX.match(first)
     if box:
-        checked = box.group("mark").strip() not in {"", "/", "-"}
+        checked = box.group("mark").strip() not in {"", "/"}
         first = box.group("body")
     text = first
     rest: list[str] = []
@@ -455,9 +493,18 @@ def _regroup(lines: list[str], line: int | None) -> list[Block]:
     """Soft lines of one Markdown paragraph → paragraphs (wraps joined) and headings."""
     blocks: list[Block] = []
     current: Block | None = None
+    skip_until = 0
     for offset, raw in enumerate(lines):
         text = " ".join(raw.split())
-        if not text:
+        if not text or offset < skip_until:
+            continue
+        aligned = _aligned_table(lines, offset) if "  " in raw.strip() else None
+        if aligned is not None:
+            table, used = aligned
+            table.line = line + offset if line is not None else None
+            blocks.append(table)
+            skip_until = offset + used
+            current = None
             continue
         if current is not None and continues(current.text, text):
             current.text = f"{current.text} {text}"

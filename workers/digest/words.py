@@ -90,6 +90,9 @@ def is_name_token(token: str) -> bool:
     )
 
 
+_INITIAL = re.compile(r"^[A-Z]\.$")
+
+
 def person_name(candidate: str, lower_vocabulary: frozenset[str] | None = None) -> str | None:
     """A cleaned person name from ``candidate``, or None if it does not look like one.
 
@@ -103,7 +106,9 @@ def person_name(candidate: str, lower_vocabulary: frozenset[str] | None = None) 
     if not 1 <= len(tokens) <= 4:
         return None
     names = [t for t in tokens if t.lower() not in NAME_PARTICLES]
-    if not names or not all(is_name_token(t) for t in names):
+    # "D. Kowalski", "J. R. Smith": initials before a surname.
+    full = [t for t in names if not _INITIAL.match(t)]
+    if not full or not all(is_name_token(t) for t in full) or names[-1] not in full:
         return None
     if tokens[0].lower() in NAME_PARTICLES:
         return None
@@ -116,7 +121,7 @@ def person_name(candidate: str, lower_vocabulary: frozenset[str] | None = None) 
 def split_names(value: str) -> list[str]:
     """Split an attendee-style list: commas, semicolons, "and", "&"."""
     value = re.sub(r"\([^)]*\)", " ", value)
-    return [part for part in re.split(r"\s*(?:,|;|\band\b|&|\|)\s*", value) if part.strip()]
+    return [part for part in re.split(r"\s*(?:,|;|\band\b|&|\||\+)\s*", value) if part.strip()]
 
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9£$€@])")
@@ -189,6 +194,7 @@ def numeric_level(value: str) -> int | None:
 # Document metadata ("Last updated: …", "Register owner: …"): never an item of its section.
 META_LINE = re.compile(
     r"^(?:next (?:meeting|call|retro|sync|review|session|check-?in)|date|dated|time|location"
+    r"|(?:next (?:week|meeting|call)(?:'s|’s)?\s+)?(?:discussion|topic)s?|fyi|note|reminder"
     r"|venue|meeting date|next review|reporting period"
     r"|version|last updated|last reviewed|overall status|document status|classification"
     r"|prepared by|author|authors|written by|register owner|document owner|chair|chaired by"

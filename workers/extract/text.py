@@ -11,10 +11,11 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 from workers.digest.blocks import Block, DocumentModel
+from workers.digest.tables import MAX_ALIGNED_ROWS, aligned_table, maybe_aligned_header
 from workers.extract.common import Extracted, TextBudget, clean_cell, tidy_line
 from workers.extract.errors import EmptyFile, UnreadableDocument, UnsupportedFileType
 
@@ -59,6 +60,38 @@ def _lines(stream: IO[bytes], keepends: bool = False) -> Iterator[str]:
             yield line if keepends else line.rstrip("\r\n")
 
 
+def _aligned_as_rows(lines: Iterable[str]) -> Iterator[str]:
+    """Lines, with a table aligned by spaces turned into "a | b | c" rows (the row shape the
+    DOCX/HTML/CSV extractors produce), since tidying collapses the spaces that align it."""
+    pending: list[str] = []  # a possible table: its header line and the lines after it
+
+    def flush() -> Iterator[str]:
+        index = 0
+        while index < len(pending):
+            found = aligned_table(pending, index)
+            if found is None:
+                yield pending[index]
+                index += 1
+                continue
+            header, rows, used = found
+            for row in [header, *rows]:
+                yield " | ".join(row)
+            index += used
+        pending.clear()
+
+    for line in lines:
+        if pending:
+            if line.strip() and len(pending) <= MAX_ALIGNED_ROWS:
+                pending.append(line)
+                continue
+            yield from flush()
+        if line.strip() and maybe_aligned_header(line.strip()):
+            pending.append(line)
+            continue
+        yield line
+    yield from flush()
+
+
 def read_text(stream: IO[bytes], limit: int) -> str:
     """The tidied text of a UTF-8 file, refused as soon as it grows over ``limit`` characters.
 
@@ -68,7 +101,7 @@ def read_text(stream: IO[bytes], limit: int) -> str:
     budget = TextBudget(limit)
     out: list[str] = []
     blank = True  # leading blank lines are dropped
-    for raw in _lines(stream):
+    for raw in _aligned_as_rows(_lines(stream)):
         line = tidy_line(raw)
         if not line:
             if not blank:
