@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     # Pooled connections are pinged before use only after this much idle time
     # (webapp/database.py), rather than at every checkout as pool_pre_ping would.
     "DATABASE_PING_AFTER_IDLE_SECONDS": 1.0,
+    # The tenant role's BEGIN and context travel with a transaction's first statement, and a
+    # ROLLBACK's reply is read at the next use (webapp/database.py): 0 turns that off.
+    "DATABASE_FOLD_CONTEXT": True,
     "REDIS_URL": None,
     "CELERY_BROKER_URL": None,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -170,6 +173,7 @@ ENVIRONMENT_KEYS = {
     "LOG_FORMAT": "LOG_FORMAT",
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
     "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
+    "DATABASE_FOLD_CONTEXT": "DATABASE_FOLD_CONTEXT",
     "INVITATION_DAYS": "INVITATION_DAYS",
     "DELETION_GRACE_DAYS": "DELETION_GRACE_DAYS",
     "EXPORT_LINK_HOURS": "EXPORT_LINK_HOURS",
@@ -228,6 +232,7 @@ NUMERIC_KEYS = {
     "SMTP_PORT",
 }
 BOOLEAN_KEYS = {
+    "DATABASE_FOLD_CONTEXT",
     "RECONCILE_ON_START",
     "SESSION_COOKIE_SECURE",
     "RATELIMIT_ENABLED",

@@ -18,6 +18,7 @@ from webapp.api.auth import current_api_user
 from webapp.api.errors import ApiError, document_error_body
 from webapp.documents import services
 from webapp.documents.downloads import send_document
+from webapp.jsonfast import json_response
 from webapp.models import STATUSES, TYPES, Document
 
 DEFAULT_LIMIT = 50
@@ -52,8 +53,39 @@ def document_json(document: Document) -> dict[str, Any]:
     }
 
 
-def encode_cursor(document: Document) -> str:
-    """An opaque cursor pointing just after ``document`` in newest-first order."""
+def listed_json(rows: list[Any]) -> list[dict[str, Any]]:
+    """``document_json`` for rows of ``services.LISTED_COLUMNS``: URLs built once per page."""
+    marker = "00000000-0000-0000-0000-000000000000"
+    url = url_for("api.get_document", document_id=marker)
+    prefix, suffix = url.split(marker)
+    download_suffix = url_for("api.download_document", document_id=marker).split(marker)[1]
+    return [
+        {
+            "id": (key := str(r[0])),
+            "title": r[1],
+            "filename": r[2],
+            "type": r[3],
+            "content_type": r[4],
+            "size_bytes": r[5],
+            "sha256": r[6],
+            "status": r[7],
+            "progress": r[8],
+            "error": r[9],
+            "page_count": r[10],
+            "word_count": r[11],
+            "uploaded_by": str(r[12]) if r[12] else None,
+            "created_at": _iso(r[13]),
+            "updated_at": _iso(r[14]),
+            "processed_at": _iso(r[15]),
+            "url": f"{prefix}{key}{suffix}",
+            "download_url": f"{prefix}{key}{download_suffix}",
+        }
+        for r in rows
+    ]
+
+
+def encode_cursor(document: Any) -> str:
+    """An opaque cursor pointing just after ``document`` (a model or a listed row)."""
     raw = f"{document.created_at.isoformat()}|{document.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -135,10 +167,10 @@ def list_documents() -> ResponseReturnValue:
     cursor = request.args.get("cursor")
     after = decode_cursor(cursor) if cursor else None
     # One row more than asked tells whether another page exists, so the last page has none.
-    documents = services.documents_after(after, limit + 1)
-    page = documents[:limit]
-    next_cursor = encode_cursor(page[-1]) if len(documents) > limit else None
-    return jsonify(documents=[document_json(d) for d in page], next_cursor=next_cursor)
+    rows = services.document_rows_after(after, limit + 1)
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
+    return json_response({"documents": listed_json(page), "next_cursor": next_cursor})
 
 
 @bp.get("/documents/<document_id>")
