@@ -51,18 +51,18 @@ from bench.noisy_neighbour import (  # noqa: E402
 DATABASE = "pmdi_bench_stack"
 
 
-def start(module: str, name: str, workdir: Path, env: dict[str, str]) -> Server:
-    """gunicorn, 2 sync workers, serving ``module``; waits until it answers."""
+def start(module: str, name: str, workdir: Path, env: dict[str, str], root: Path = ROOT) -> Server:
+    """gunicorn, 2 sync workers, serving ``module`` from ``root``; waits until it answers."""
     port = memory.free_port()
     log_path = workdir / f"{name}.log"
     command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--timeout", "120"]
     command += ["--bind", f"127.0.0.1:{port}", module]
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    full_env = {**os.environ, "PYTHONPATH": str(root), **env}
     for variable in ("MIGRATION_DATABASE_URL", "CELERY_BROKER_URL"):
         full_env.pop(variable, None)
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=full_env, stdout=log_file, stderr=subprocess.STDOUT
+            command, cwd=root, env=full_env, stdout=log_file, stderr=subprocess.STDOUT
         )
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + 60
@@ -185,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis db to flush")
     parser.add_argument("--app-env", action="append", default=[], help="KEY=VALUE for the app")
+    parser.add_argument(
+        "--app-root",
+        type=Path,
+        default=ROOT,
+        help="serve the app from another checkout (an earlier commit, for a before/after)",
+    )
     args = parser.parse_args(argv)
 
     import logging
@@ -197,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  gunicorn, 2 sync workers each; {os.cpu_count()} CPUs; {args.clients} closed-loop "
         f"clients x {args.requests} requests per round, {args.rounds} rounds; "
-        f"{args.documents} documents, 50 per page; baseline JSON: {args.baseline_json}"
+        f"{args.documents} documents, 50 per page; baseline JSON: {args.baseline_json}; "
+        f"app from {args.app_root}"
     )
     redis.Redis.from_url(args.redis_url).flushdb()
     owner_url, app_url = prepare_database(args.database_url, DATABASE)
@@ -215,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             "SECRET_KEY": "bench-secret",
         }
         app_env.update(dict(item.split("=", 1) for item in args.app_env))
-        servers["app"] = start("wsgi:app", "app", workdir, app_env)
+        servers["app"] = start("wsgi:app", "app", workdir, app_env, args.app_root)
         servers["floor"] = start(
             "bench.stack_baseline:app",
             "floor",

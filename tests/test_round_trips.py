@@ -73,3 +73,17 @@ def test_a_page_waits_on_postgresql_twice(app: Flask, signed_in) -> None:
     assert response.status_code == 200
     print(seen.count, seen.statements)
     assert seen.count <= 2, seen.statements
+
+
+def test_the_listed_rows_say_what_the_document_says(app: Flask, signed_in) -> None:
+    """The list's plain-row JSON (orjson) is the same object as one document's (jsonify)."""
+    org, browser = signed_in
+    token = create_token_on_page(browser, "shape")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    listed = client.get("/api/v1/documents", headers=headers)
+    assert listed.mimetype == "application/json"
+    for item in listed.get_json()["documents"]:
+        one = client.get(item["url"], headers=headers).get_json()
+        one.pop("digest")
+        assert item == one

@@ -53,35 +53,44 @@ def document_json(document: Document) -> dict[str, Any]:
     }
 
 
+# The keys of ``document_json`` for the columns of ``services.LISTED_COLUMNS``, in order.
+LISTED_KEYS = (
+    "id",
+    "title",
+    "filename",
+    "type",
+    "content_type",
+    "size_bytes",
+    "sha256",
+    "status",
+    "progress",
+    "error",
+    "page_count",
+    "word_count",
+    "uploaded_by",
+    "created_at",
+    "updated_at",
+    "processed_at",
+)
+
+
 def listed_json(rows: list[Any]) -> list[dict[str, Any]]:
-    """``document_json`` for rows of ``services.LISTED_COLUMNS``: URLs built once per page."""
+    """``document_json`` for rows of ``services.LISTED_COLUMNS``, for ``json_response``.
+
+    UUIDs and datetimes stay as they are: orjson writes them as ``str()`` and
+    ``isoformat()`` would. The two URLs are built from one ``url_for`` each per page.
+    """
     marker = "00000000-0000-0000-0000-000000000000"
-    url = url_for("api.get_document", document_id=marker)
-    prefix, suffix = url.split(marker)
+    prefix, suffix = url_for("api.get_document", document_id=marker).split(marker)
     download_suffix = url_for("api.download_document", document_id=marker).split(marker)[1]
-    return [
-        {
-            "id": (key := str(r[0])),
-            "title": r[1],
-            "filename": r[2],
-            "type": r[3],
-            "content_type": r[4],
-            "size_bytes": r[5],
-            "sha256": r[6],
-            "status": r[7],
-            "progress": r[8],
-            "error": r[9],
-            "page_count": r[10],
-            "word_count": r[11],
-            "uploaded_by": str(r[12]) if r[12] else None,
-            "created_at": _iso(r[13]),
-            "updated_at": _iso(r[14]),
-            "processed_at": _iso(r[15]),
-            "url": f"{prefix}{key}{suffix}",
-            "download_url": f"{prefix}{key}{download_suffix}",
-        }
-        for r in rows
-    ]
+    listed = []
+    for row in rows:
+        item = dict(zip(LISTED_KEYS, row, strict=True))
+        key = str(row[0])
+        item["url"] = f"{prefix}{key}{suffix}"
+        item["download_url"] = f"{prefix}{key}{download_suffix}"
+        listed.append(item)
+    return listed
 
 
 def encode_cursor(document: Any) -> str:
