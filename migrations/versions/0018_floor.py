@@ -87,6 +87,11 @@ def upgrade() -> None:
         "CREATE INDEX ix_organizations_name_trgm ON organizations "
         "USING gin (lower(name) public.gin_trgm_ops)"
     )
+    # Two branches, one pruned at execution by its one-time filter: without a search, a walk
+    # down ix_organizations_newest from the cursor; with one, the matching names first
+    # (trigram or slug index; OFFSET 0 keeps the planner from walking the newest-first index
+    # hoping to meet matches early, which a generic plan would do for a rare name), then
+    # sorted. Either way a page costs what it shows (or what matches), not what precedes it.
     op.execute(
         f"""
         CREATE FUNCTION app_admin_organizations_page(
@@ -97,6 +102,28 @@ def upgrade() -> None:
             storage_bytes bigint, documents_this_month bigint
         )
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+            WITH page AS (
+                (SELECT o.id, o.created_at FROM public.organizations o
+                 WHERE coalesce(p_search, '') = ''
+                   AND (p_after_created IS NULL
+                        OR (o.created_at, o.id) < (p_after_created, p_after_id))
+                 ORDER BY o.created_at DESC, o.id DESC
+                 LIMIT LEAST(GREATEST(p_limit, 0), {PAGE_MAX}))
+                UNION ALL
+                (SELECT m.id, m.created_at FROM (
+                    SELECT o.id, o.created_at FROM public.organizations o
+                    WHERE coalesce(p_search, '') <> ''
+                      AND (lower(o.name) LIKE '%' || replace(replace(replace(
+                               lower(left(p_search, 120)), '\\', '\\\\'), '%', '\\%'),
+                               '_', '\\_') || '%'
+                           OR o.slug = lower(p_search))
+                    OFFSET 0
+                 ) m
+                 WHERE p_after_created IS NULL
+                    OR (m.created_at, m.id) < (p_after_created, p_after_id)
+                 ORDER BY m.created_at DESC, m.id DESC
+                 LIMIT LEAST(GREATEST(p_limit, 0), {PAGE_MAX}))
+            )
             SELECT o.id, o.name::text, o.slug::text, o.plan_id::text, o.status::text,
                    o.quota_overrides, o.created_at,
                    coalesce(t.member_count, 0), coalesce(t.document_count, 0),
@@ -105,17 +132,10 @@ def upgrade() -> None:
                              WHERE m.organization_id = o.id
                                AND m.period = date_trunc('month', now() AT TIME ZONE 'UTC')::date),
                             0)::bigint
-            FROM public.organizations o
+            FROM page p
+            JOIN public.organizations o ON o.id = p.id
             LEFT JOIN public.usage_totals t ON t.organization_id = o.id
-            WHERE (p_after_created IS NULL
-                   OR (o.created_at, o.id) < (p_after_created, p_after_id))
-              AND (coalesce(p_search, '') = ''
-                   OR lower(o.name) LIKE '%' || replace(replace(replace(
-                          lower(left(p_search, 120)), '\\', '\\\\'), '%', '\\%'), '_', '\\_')
-                          || '%'
-                   OR o.slug = lower(p_search))
             ORDER BY o.created_at DESC, o.id DESC
-            LIMIT LEAST(GREATEST(p_limit, 0), {PAGE_MAX})
         $$
         """
     )
