@@ -31,6 +31,8 @@ def plan_of(owner_engine, search, after) -> str:  # type: ignore[no-untyped-def]
         for number, name in enumerate(PARAMS, start=1):
             body = re.sub(rf"\b{name}\b", f"${number}", body)
         conn.execute(text("SET enable_seqscan = off"))
+        # The function's own plan is a generic one (its arguments are parameters): so here.
+        conn.execute(text("SET plan_cache_mode = force_generic_plan"))
         body = body.replace("%", "%%")  # the driver reads % as a placeholder
         conn.exec_driver_sql(f"PREPARE page_plan(text, integer, timestamptz, uuid) AS {body}", {})
         created, last_id = after or (None, None)
@@ -53,13 +55,17 @@ def test_the_list_pages_by_keyset_through_the_index(owner_engine, make_org) -> N
         )
     for after in (None, (created, org.org_id)):
         plan = plan_of(owner_engine, None, after)
-        assert "Index Scan using ix_organizations_newest" in plan, plan
+        newest = plan.split("Scan using ix_organizations_newest")
+        assert len(newest) == 2, plan
+        # The cursor bounds the scan (an index condition), rather than filtering its rows.
+        assert re.search(r"Index Cond: \(ROW\((o\.)?created_at, (o\.)?id\) < ROW\(", newest[1]), (
+            plan
+        )
 
 
 def test_a_name_search_goes_through_the_trigram_index(owner_engine) -> None:
     plan = plan_of(owner_engine, "steering", None)
     assert "Bitmap Index Scan on ix_organizations_name_trgm" in plan, plan
-    assert "Index Scan using ix_organizations_newest" not in plan.split("Bitmap")[0], plan
 
 
 def test_pages_follow_each_other_without_gaps_or_repeats(app, make_org) -> None:

@@ -29,6 +29,13 @@ depends_on = None
 
 PAGE = "app_admin_organizations_page(text, integer, timestamptz, uuid)"
 PAGE_MAX = 200
+# The cursor, or "before everything" for the first page: one row comparison that is always an
+# index condition (``cursor IS NULL OR ...`` would make it a filter in the function's generic
+# plan, and the last page would read every organization before it).
+AFTER = (
+    "coalesce(p_after_created, 'infinity'::timestamptz), "
+    "coalesce(p_after_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)"
+)
 COUNT_TRIGGERS = {
     "users": ("app_count_members", "member_count"),
     "documents": ("app_count_documents", "document_count"),
@@ -105,8 +112,7 @@ def upgrade() -> None:
             WITH page AS (
                 (SELECT o.id, o.created_at FROM public.organizations o
                  WHERE coalesce(p_search, '') = ''
-                   AND (p_after_created IS NULL
-                        OR (o.created_at, o.id) < (p_after_created, p_after_id))
+                   AND (o.created_at, o.id) < ({AFTER})
                  ORDER BY o.created_at DESC, o.id DESC
                  LIMIT LEAST(GREATEST(p_limit, 0), {PAGE_MAX}))
                 UNION ALL
@@ -119,8 +125,7 @@ def upgrade() -> None:
                            OR o.slug = lower(p_search))
                     OFFSET 0
                  ) m
-                 WHERE p_after_created IS NULL
-                    OR (m.created_at, m.id) < (p_after_created, p_after_id)
+                 WHERE (m.created_at, m.id) < ({AFTER})
                  ORDER BY m.created_at DESC, m.id DESC
                  LIMIT LEAST(GREATEST(p_limit, 0), {PAGE_MAX}))
             )
