@@ -10,41 +10,45 @@ from sqlalchemy import text
 from webapp import tenancy
 from webapp.extensions import db
 
-PARAMS = ("p_search", "p_limit", "p_after_created", "p_after_id")
-
 
 def literal(value: object) -> str:
     """A SQL literal (EXPLAIN takes no bind parameters)."""
     return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
 
 
-def plan_of(owner_engine, search, after) -> str:  # type: ignore[no-untyped-def]
-    """EXPLAIN of the list door's own body (read from the catalog), with these arguments.
+def door_plan(owner_engine, function: str, args: tuple) -> str:  # type: ignore[no-untyped-def]
+    """EXPLAIN of a SQL door's own body (read from the catalog) with these arguments.
 
-    Sequential scans are priced out, as they would be at 10,000 organizations: the test
+    The plan is the generic one a function's statement gets (its arguments are parameters),
+    and sequential scans are priced out, as they would be at 10,000 organizations: the test
     database holds a handful, where any plan is cheap.
     """
     with owner_engine.connect() as conn:
-        body = conn.scalar(
-            text("SELECT prosrc FROM pg_proc WHERE proname = 'app_admin_organizations_page'")
-        )
-        for number, name in enumerate(PARAMS, start=1):
+        body, names, types = conn.execute(
+            text(
+                "SELECT prosrc, proargnames, "
+                "ARRAY(SELECT format_type(t, NULL) FROM unnest(proargtypes) t) "
+                "FROM pg_proc WHERE proname = :f"
+            ),
+            {"f": function},
+        ).one()
+        for number, name in enumerate(names[: len(types)], start=1):
             body = re.sub(rf"\b{name}\b", f"${number}", body)
         conn.execute(text("SET enable_seqscan = off"))
-        # The function's own plan is a generic one (its arguments are parameters): so here.
         conn.execute(text("SET plan_cache_mode = force_generic_plan"))
         body = body.replace("%", "%%")  # the driver reads % as a placeholder
-        conn.exec_driver_sql(f"PREPARE page_plan(text, integer, timestamptz, uuid) AS {body}", {})
-        created, last_id = after or (None, None)
-        args = ", ".join(literal(v) for v in (search, created, last_id))
-        s_, c_, i_ = args.split(", ")
-        rows = conn.exec_driver_sql(
-            f"EXPLAIN EXECUTE page_plan({s_}::text, 51, {c_}::timestamptz, {i_}::uuid)", {}
-        ).scalars()
-        plan = "\n".join(rows)
-        conn.exec_driver_sql("DEALLOCATE page_plan", {})
+        conn.exec_driver_sql(f"PREPARE door_plan({', '.join(types)}) AS {body}", {})
+        values = ", ".join(f"{literal(v)}::{t}" for v, t in zip(args, types, strict=True))
+        plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN EXECUTE door_plan({values})", {}).scalars())
+        conn.exec_driver_sql("DEALLOCATE door_plan", {})
         conn.rollback()
     return plan
+
+
+def plan_of(owner_engine, search, after) -> str:  # type: ignore[no-untyped-def]
+    """The list door's plan for a search and a cursor."""
+    created, last_id = after or (None, None)
+    return door_plan(owner_engine, "app_admin_organizations_page", (search, 51, created, last_id))
 
 
 def test_the_list_pages_by_keyset_through_the_index(owner_engine, make_org) -> None:

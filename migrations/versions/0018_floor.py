@@ -5,7 +5,9 @@
   write itself), so the list reads one row per organization instead of counting per row;
   existing organizations are backfilled here (a missing totals row is created with its
   stored bytes, as ``webapp.quotas`` would).
-* ``organizations (created_at DESC, id DESC)`` serves the list's keyset pagination.
+* ``organizations (created_at DESC, id DESC)`` serves the list's keyset pagination; a
+  partial index on organizations pending deletion serves the purge's door (the other
+  housekeeping doors already had theirs: ``tests/test_housekeeping_plans.py`` checks each).
 * ``pg_trgm`` (a contrib extension, created by the owner) and a trigram GIN index on
   ``lower(name)`` serve the name search (``LIKE '%…%'``).
 * ``app_admin_organizations_page(search, limit, after_created, after_id)``: the new read
@@ -90,6 +92,11 @@ def upgrade() -> None:
             f"FOR EACH ROW EXECUTE FUNCTION {function}()"
         )
     op.execute("CREATE INDEX ix_organizations_newest ON organizations (created_at DESC, id DESC)")
+    # The purge's door looks for organizations pending deletion: few, whatever the total.
+    op.execute(
+        "CREATE INDEX ix_organizations_pending_deletion ON organizations "
+        "(deletion_requested_at) WHERE status = 'pending_deletion'"
+    )
     op.execute(
         "CREATE INDEX ix_organizations_name_trgm ON organizations "
         "USING gin (lower(name) public.gin_trgm_ops)"
@@ -151,6 +158,7 @@ def downgrade() -> None:
     op.execute(f"DROP FUNCTION {PAGE}")
     op.execute("DROP INDEX ix_organizations_name_trgm")
     op.execute("DROP INDEX ix_organizations_newest")
+    op.execute("DROP INDEX ix_organizations_pending_deletion")
     for table, (function, _column) in COUNT_TRIGGERS.items():
         op.execute(f"DROP TRIGGER {table}_counted ON {table}")
         op.execute(f"DROP FUNCTION {function}()")
