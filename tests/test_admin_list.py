@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 from sqlalchemy import text
 
 from webapp import tenancy
@@ -59,15 +60,21 @@ def test_the_list_pages_by_keyset_through_the_index(owner_engine, make_org) -> N
         )
     for after in (None, (created, org.org_id)):
         plan = plan_of(owner_engine, None, after)
-        newest = plan.split("Scan using ix_organizations_newest")
-        assert len(newest) == 2, plan
-        # The cursor bounds the scan (an index condition), rather than filtering its rows.
-        assert re.search(r"Index Cond: \(ROW\((o\.)?created_at, (o\.)?id\) < ROW\(", newest[1]), (
-            plan
+        # The page walks the newest-first index, and the cursor bounds the walk (an index
+        # condition of that scan), rather than filtering the rows it read.
+        bounded = re.search(
+            r"Scan using ix_organizations_newest on organizations \w+ +\([^\n]*\)\n"
+            r" +Index Cond: \(ROW\((o\.)?created_at, (o\.)?id\) < ROW\(",
+            plan,
         )
+        assert bounded, plan
 
 
 def test_a_name_search_goes_through_the_trigram_index(owner_engine) -> None:
+    with owner_engine.connect() as conn:
+        offered = conn.scalar(text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"))
+    if offered is None:
+        pytest.skip("this server has no pg_trgm (the embedded pgserver): searches are unindexed")
     plan = plan_of(owner_engine, "steering", None)
     assert "Bitmap Index Scan on ix_organizations_name_trgm" in plan, plan
 
