@@ -87,3 +87,18 @@ def test_the_listed_rows_say_what_the_document_says(app: Flask, signed_in) -> No
         one = client.get(item["url"], headers=headers).get_json()
         one.pop("digest")
         assert item == one
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 5), (0, None), (2, 2)])
+def test_statement_preparation_follows_its_setting(services, setting, expected) -> None:
+    """DATABASE_PREPARE_THRESHOLD=0 never prepares (PgBouncer in transaction mode)."""
+    from tests.conftest import close_app, make_app
+    from webapp.extensions import db
+
+    overrides = {} if setting is None else {"DATABASE_PREPARE_THRESHOLD": setting}
+    built = make_app(services, **overrides)
+    with built.app_context():
+        for engine in db.engines.values():
+            with engine.connect() as conn:
+                assert conn.connection.dbapi_connection.prepare_threshold == expected
+    close_app(built)
