@@ -577,3 +577,81 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
         )
 
     return factory
+
+
+@dataclass
+class RoundTrips:
+    """What the app sent PostgreSQL meanwhile: round trips it waited for, and statements."""
+
+    count: int = 0
+    statements: list[str] = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.statements = []
+
+
+@contextmanager
+def round_trips() -> Iterator[RoundTrips]:
+    """Count the round trips psycopg waits for, in this process, while the block runs.
+
+    A round trip is one exchange the client waits on: a statement outside a pipeline (and the
+    BEGIN psycopg sends before it when not in autocommit), a pipeline's Sync (however many
+    statements it carries), a COMMIT or ROLLBACK psycopg sends and waits for, a server-side
+    cursor's fetch. A ROLLBACK sent without waiting for its reply (webapp/database.py) is
+    not one: nobody waits for it. ``statements`` lists every SQL text sent, in order.
+    """
+    import psycopg
+    from psycopg import pq
+
+    seen = RoundTrips()
+    idle = pq.TransactionStatus.IDLE
+    originals: list[tuple[type, str, Any]] = []
+
+    def wrap(cls: type, name: str, before) -> None:  # type: ignore[no-untyped-def]
+        original = getattr(cls, name)
+        originals.append((cls, name, original))
+
+        def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            before(self, *args)
+            return original(self, *args, **kwargs)
+
+        setattr(cls, name, wrapper)
+
+    def on_execute(cursor, query, *args) -> None:  # type: ignore[no-untyped-def]
+        conn = cursor.connection
+        seen.statements.append(str(query))
+        if conn._pipeline is None:  # noqa: SLF001
+            seen.count += 1
+            if not conn.autocommit and conn.pgconn.transaction_status == idle:
+                seen.count += 1  # psycopg's own BEGIN, waited for before the statement
+                seen.statements.append("BEGIN")
+
+    def on_end(command: str):  # type: ignore[no-untyped-def]
+        def before(conn, *args) -> None:  # type: ignore[no-untyped-def]
+            if conn.pgconn.transaction_status != idle:
+                seen.count += 1
+                seen.statements.append(command)
+
+        return before
+
+    def on_sync(pipeline, *args) -> None:  # type: ignore[no-untyped-def]
+        if pipeline.level == 1:
+            seen.count += 1
+
+    def on_fetch(cursor, *args) -> None:  # type: ignore[no-untyped-def]
+        seen.count += 1
+
+    wrap(psycopg.Cursor, "execute", on_execute)
+    wrap(psycopg.Cursor, "executemany", on_execute)
+    wrap(psycopg.ServerCursor, "execute", on_execute)
+    for name in ("fetchone", "fetchmany", "fetchall"):
+        wrap(psycopg.ServerCursor, name, on_fetch)
+    wrap(psycopg.Connection, "commit", on_end("COMMIT"))
+    wrap(psycopg.Connection, "rollback", on_end("ROLLBACK"))
+    wrap(psycopg.Pipeline, "__exit__", on_sync)
+    wrap(psycopg.Pipeline, "sync", lambda pipeline: setattr(seen, "count", seen.count + 1))
+    try:
+        yield seen
+    finally:
+        for cls, name, original in reversed(originals):
+            setattr(cls, name, original)

@@ -195,7 +195,9 @@ EXPORTED_COLUMNS = {
         "attempts", "created_at", "dispatched_at", "id", "organization_id", "payload", "task",
     ],
     "usage": ["bytes_uploaded", "documents_uploaded", "organization_id", "period", "updated_at"],
-    "usage_totals": ["organization_id", "storage_bytes", "updated_at"],
+    "usage_totals": [
+        "document_count", "member_count", "organization_id", "storage_bytes", "updated_at",
+    ],
     "users": [
         "created_at", "email", "id", "last_login_at", "name", "organization_id", "role",
         "session_version", "status",

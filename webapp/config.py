@@ -35,6 +35,14 @@ DEFAULTS: dict[str, Any] = {
     # PgBouncer's transaction mode does not give: behind it, point this at PostgreSQL itself
     # (same role as DATABASE_URL). Unset: DATABASE_URL's.
     "LISTEN_DATABASE_URL": None,
+    # The tenant role's BEGIN and context travel with a transaction's first statement, and a
+    # ROLLBACK's reply is read at the next use (webapp/database.py): 0 turns that off.
+    "DATABASE_FOLD_CONTEXT": True,
+    # psycopg prepares a statement on a connection after this many executions (its default);
+    # prepared statements now outlive transactions (the deferred ROLLBACK no longer makes
+    # psycopg drop them). 0 never prepares: needed behind PgBouncer in transaction mode
+    # before 1.21, which has no protocol-level prepared statements.
+    "DATABASE_PREPARE_THRESHOLD": 5,
     "REDIS_URL": None,
     "CELERY_BROKER_URL": None,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -186,6 +194,8 @@ ENVIRONMENT_KEYS = {
     "LOG_FORMAT": "LOG_FORMAT",
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
     "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
+    "DATABASE_FOLD_CONTEXT": "DATABASE_FOLD_CONTEXT",
+    "DATABASE_PREPARE_THRESHOLD": "DATABASE_PREPARE_THRESHOLD",
     "INVITATION_DAYS": "INVITATION_DAYS",
     "DELETION_GRACE_DAYS": "DELETION_GRACE_DAYS",
     "EXPORT_LINK_HOURS": "EXPORT_LINK_HOURS",
@@ -227,6 +237,7 @@ RECOVERY_KEYS = (
 )
 ENVIRONMENT_KEYS.update({key: key for key in (*RECOVERY_KEYS, "RECONCILE_ON_START")})
 NUMERIC_KEYS = {
+    "DATABASE_PREPARE_THRESHOLD",
     "PROXY_FIX_X_FOR",
     "PROXY_FIX_X_PROTO",
     "WORKER_MAX_MEMORY_PER_CHILD",
@@ -248,6 +259,7 @@ NUMERIC_KEYS = {
 }
 BOOLEAN_KEYS = {
     "DATABASE_PREPARED_STATEMENTS",
+    "DATABASE_FOLD_CONTEXT",
     "RECONCILE_ON_START",
     "SESSION_COOKIE_SECURE",
     "RATELIMIT_ENABLED",
@@ -315,8 +327,17 @@ def finalise(config: dict[str, Any]) -> None:
     config.setdefault("PLATFORM_DB_ROLE", platform_url.username)
     config.setdefault("PLATFORM_DB_PASSWORD", platform_url.password)
     # The platform role is a second engine of the same SQLAlchemy session (webapp/database.py).
+    # Both engines: the driver's statement preparation (see DATABASE_PREPARE_THRESHOLD).
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    threshold = int(config.get("DATABASE_PREPARE_THRESHOLD", 5) or 0)
+    if not config.get("DATABASE_PREPARED_STATEMENTS", True):  # PgBouncer < 1.21 in front
+        threshold = 0
+    connect_args.setdefault("prepare_threshold", threshold or None)
+    options["connect_args"] = connect_args
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     binds = dict(config.get("SQLALCHEMY_BINDS") or {})
-    binds["platform"] = config["PLATFORM_DATABASE_URL"]
+    binds["platform"] = {"url": config["PLATFORM_DATABASE_URL"], "connect_args": connect_args}
     config["SQLALCHEMY_BINDS"] = binds
     redis_url = config.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     config["REDIS_URL"] = redis_url

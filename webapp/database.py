@@ -19,7 +19,9 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
 from flask import Flask
+from psycopg import pq
 from sqlalchemy import Engine, event, exc
 
 _CHECKED_IN_AT = "pmdi_checked_in_at"
@@ -42,11 +44,13 @@ def init_app(app: Flask) -> None:
     extra = connect_args(app.config)
     with app.app_context():
         for key, engine in db.engines.items():
+            if key == "platform":
+                _platform_engines.add(engine)
+            elif engine.dialect.driver == "psycopg" and app.config["DATABASE_FOLD_CONTEXT"]:
+                fold_transaction_start(engine)
             ping_when_idle(engine, idle_seconds)
             if extra:
                 _connect_with(engine, extra)
-            if key == "platform":
-                _platform_engines.add(engine)
 
 
 def connect_args(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,3 +94,164 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # noqa: BLE001 - any failure means: not usable
             raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
+
+
+# --- One round trip for the tenant context (issue 15) --------------------------------------
+#
+# psycopg sends BEGIN as a round trip of its own before a transaction's first statement, the
+# tenant context (``app_enter_org``) was a second one, and every request ended with a
+# ROLLBACK it waited for: three round trips around a request's own statements. On the tenant
+# engine instead:
+#
+# * psycopg's connections run in autocommit, so psycopg itself never sends BEGIN;
+# * the first statement of a transaction is sent in one pipeline (one network write, one
+#   Sync) behind ``BEGIN`` and the context statement, which the tenancy module queues with
+#   ``set_context`` when the session's transaction begins: one round trip for all three, and
+#   the transaction is a real one (``BEGIN`` ... ``COMMIT``/``ROLLBACK``) as before;
+# * a ROLLBACK of a healthy transaction is sent without waiting for its reply; the reply is
+#   read when the connection is next used (at checkout, or before its next statement), by
+#   which time it has long arrived. A transaction in error is rolled back as psycopg does.
+#
+# The context's security is unchanged: the same ``app_enter_org(org, proof)`` runs first in
+# the same transaction; it only shares the network write with the statement after it.
+
+_PENDING_CONTEXT = "pmdi_pending_context"
+_PENDING_REPLY = "pmdi_pending_reply"
+
+
+def set_context(connection: Any, sql: str, params: tuple[Any, ...]) -> bool:
+    """Queue ``sql`` to open the transaction of ``connection`` (a SQLAlchemy Connection).
+
+    True when it was queued (sent with the transaction's first statement); False when the
+    transaction has already started on the server, and the caller must run it now.
+    """
+    fairy = connection.connection
+    if not fairy.info.get(_FOLDED) or _transaction_started(fairy):
+        return False
+    fairy.info[_PENDING_CONTEXT] = (sql, params)
+    return True
+
+
+_FOLDED = "pmdi_folded"
+
+
+def _transaction_started(fairy: Any) -> bool:
+    raw = fairy.dbapi_connection
+    _collect_reply(fairy.info, raw)
+    return raw.pgconn.transaction_status != pq.TransactionStatus.IDLE
+
+
+def _collect_reply(info: dict, raw: Any) -> None:
+    """Read the reply of a ROLLBACK sent without waiting (it arrived long ago)."""
+    if not info.pop(_PENDING_REPLY, False):
+        return
+    pgconn = raw.pgconn
+    failure = None
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            failure = (result.error_message or b"").decode(errors="replace")
+    if failure is not None or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        raise exc.DisconnectionError(f"deferred ROLLBACK failed: {failure}")
+
+
+def _record_info(connection: Any) -> dict | None:
+    """The pool record's info of a pooled connection (None for anything else)."""
+    try:
+        info = connection.info
+    except (AttributeError, NotImplementedError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _with_prologue(execute: Any) -> Any:
+    """``execute`` (a dialect's do_execute*), preceded in one pipeline by BEGIN and the
+    queued context when the connection is not in a transaction yet."""
+
+    def run_pipelined(cursor: Any, statement: str, *args: Any) -> None:
+        info = _record_info(args[-1].root_connection.connection)
+        if info is None or not info.get(_FOLDED):
+            return execute(cursor, statement, *args)  # the dialect's first connect
+        raw = cursor.connection
+        _collect_reply(info, raw)
+        pending = info.pop(_PENDING_CONTEXT, None)
+        if not raw.autocommit:  # an isolation level was asked for: psycopg begins itself
+            if pending is not None:
+                raw.execute(*pending)
+            return execute(cursor, statement, *args)
+        if raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            return execute(cursor, statement, *args)
+        server_side = isinstance(cursor, psycopg.ServerCursor)
+        with raw.pipeline():  # leaving it sends one Sync: the one round trip
+            raw.execute("BEGIN")
+            if pending is not None:
+                raw.execute(*pending)
+            if not server_side:
+                return execute(cursor, statement, *args)
+        # A named (server-side) cursor cannot run in a pipeline: it follows on its own.
+        return execute(cursor, statement, *args)
+
+    return run_pipelined
+
+
+def fold_transaction_start(engine: Engine) -> None:
+    """Send BEGIN and the queued context with each transaction's first statement (above)."""
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            dbapi_connection.rollback()
+        dbapi_connection.autocommit = True  # BEGIN is ours to send, with the first statement
+        record.info[_FOLDED] = True
+
+    @event.listens_for(engine, "checkout")
+    def _read_reply(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        try:
+            _collect_reply(record.info, dbapi_connection)
+        except exc.DisconnectionError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a connection we cannot read is dead
+            raise exc.DisconnectionError(f"deferred ROLLBACK unread: {error}") from error
+
+    @event.listens_for(engine, "checkin")
+    def _forget_context(dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_PENDING_CONTEXT, None)
+
+    # The prologue goes out inside the dialect's execute, so a failure (a dead connection,
+    # say) is reported and handled by SQLAlchemy like the statement's own.
+    dialect = engine.dialect
+    for name in ("do_execute", "do_execute_no_params", "do_executemany"):
+        setattr(dialect, name, _with_prologue(getattr(dialect, name)))
+
+    plain_rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        info = _record_info(dbapi_connection)
+        raw = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+        if not isinstance(info, dict) or not info.get(_FOLDED):
+            return plain_rollback(dbapi_connection)
+        if info.get(_PENDING_REPLY):
+            return None  # already rolled back (the pool's reset after the session's)
+        info.pop(_PENDING_CONTEXT, None)
+        status = raw.pgconn.transaction_status
+        if status == pq.TransactionStatus.INTRANS and raw._pipeline is None:  # noqa: SLF001
+            try:
+                raw.pgconn.send_query(b"ROLLBACK")
+                raw.pgconn.flush()
+            except psycopg.Error:
+                return plain_rollback(dbapi_connection)  # raises as psycopg would
+            info[_PENDING_REPLY] = True
+            return None
+        return plain_rollback(dbapi_connection)
+
+    engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    plain_commit = engine.dialect.do_commit
+
+    def do_commit(dbapi_connection: Any) -> None:
+        info = _record_info(dbapi_connection)
+        if isinstance(info, dict):
+            info.pop(_PENDING_CONTEXT, None)
+            _collect_reply(info, getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
+        plain_commit(dbapi_connection)
+
+    engine.dialect.do_commit = do_commit  # type: ignore[method-assign]

@@ -8,7 +8,8 @@
 * Every transaction of the tenant role begins with one statement,
   ``SELECT app_enter_org(:org, :proof)``, so PostgreSQL's row-level security sees the same
   organization — transaction-local, and cleared when there is none, so nothing lingers on a
-  pooled connection.
+  pooled connection. It is sent in one network write with ``BEGIN`` and the transaction's
+  first statement (``database.set_context``): no round trip of its own.
 
 **The verified context (issue 11).** Row-level security used to trust whatever
 ``app.current_org_id`` held, so one SQL injection could ``set_config`` another
@@ -72,6 +73,8 @@ _current_org: ContextVar[uuid.UUID | None] = ContextVar("current_org", default=N
 
 # The one statement that opens every tenant-role transaction (with org and proof NULL: none).
 ENTER_ORG_SQL = text("SELECT app_enter_org(CAST(:org AS uuid), :proof)")
+# The same, as the driver sends it in front of a transaction's first statement (database.py).
+ENTER_ORG_DRIVER_SQL = "SELECT app_enter_org(%s::uuid, %s)"
 CONTEXT_KEY_SQL = text("SELECT app_context_key()")
 
 
@@ -174,7 +177,15 @@ def _apply(connection: Connection) -> None:
     if database.is_platform(connection.engine):
         return  # the platform role reads no tenant table: it has no context to set
     org_id = _current_org.get()
-    enter_org(connection, org_id, None if org_id is None else context_key())
+    key = None if org_id is None else context_key()
+    if org_id is None:
+        params: tuple[str | None, str | None] = (None, None)
+    else:
+        params = (str(org_id), entry_proof(key, org_id))  # type: ignore[arg-type]
+    # Sent with the transaction's first statement when it has not started yet (one round
+    # trip for both); run now when it has (the context changed inside a transaction).
+    if not database.set_context(connection, ENTER_ORG_DRIVER_SQL, params):
+        enter_org(connection, org_id, key)
 
 
 @event.listens_for(Session, "after_begin")
@@ -444,6 +455,26 @@ def admin_list_organizations(
     ).all()
     total = rows[0].total if rows else 0
     return [OrganizationRecord(*row[:-1]) for row in rows], total
+
+
+def admin_organizations_page(
+    search: str | None, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> list[OrganizationRecord]:
+    """Up to ``limit`` organizations (newest first) after the ``(created_at, id)`` cursor.
+
+    Keyset pagination, counts kept in ``usage_totals``, names searched through a trigram
+    index (migration 0018): the cost of a page does not grow with the number of
+    organizations, nor with how far back the page is.
+    """
+    created, last_id = after if after is not None else (None, None)
+    rows = _platform(
+        text(
+            "SELECT * FROM app_admin_organizations_page("
+            ":search, :limit, CAST(:created AS timestamptz), CAST(:last_id AS uuid))"
+        ),
+        {"search": search or None, "limit": limit, "created": created, "last_id": last_id},
+    ).all()
+    return [OrganizationRecord(*row) for row in rows]
 
 
 def admin_get_organization(

@@ -53,6 +53,7 @@ PLATFORM_DOORS = frozenset(
         "app_expired_leases",
         "app_waiting_organizations",
         "app_admin_list_organizations",
+        "app_admin_organizations_page",
         "app_admin_get_organization",
         "app_admin_update_organization",
         "app_admin_update_plan",

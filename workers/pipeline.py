@@ -17,7 +17,7 @@ from typing import IO
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, lambda_stmt, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -299,28 +299,41 @@ def _owned(document: Document, owner: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _store_analysis_statement():  # type: ignore[no-untyped-def]
+    values = {name: bindparam(name) for name in ("organization_id", "document_id", "text")}
+    statement = insert(DocumentAnalysis.__table__).values(**values, digest=bindparam("digest"))
+    return statement.on_conflict_do_update(
+        index_elements=["organization_id", "document_id"],
+        set_={
+            "text": statement.excluded.text,
+            "digest": statement.excluded.digest,
+            "updated_at": bindparam("now"),
+        },
+    )
+
+
+# The digest's upsert. SQLAlchemy 2.0 never caches a PostgreSQL ``INSERT ... ON CONFLICT``
+# (its dialect ``Insert`` sets ``inherit_cache = False``: the ON CONFLICT clause has no cache
+# key), so it was compiled again for every document. As a lambda statement of bind
+# parameters only, its cache key is the lambda's code: compiled once per process.
+STORE_ANALYSIS = lambda_stmt(_store_analysis_statement)
+
+
 def _store(document: Document, owner: str, text: str, digest: dict) -> str:
     """Upsert the analysis, index the text, mark the document done: one transaction.
 
     Only while this owner still holds the lease; otherwise nothing is written (``"lost"``):
     the worker now holding it writes the digest.
     """
-    values = {
-        "organization_id": document.organization_id,
-        "document_id": document.id,
-        "text": text,
-        "digest": digest,
-    }
-    statement = insert(DocumentAnalysis).values(**values)
     db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["organization_id", "document_id"],
-            set_={
-                "text": statement.excluded.text,
-                "digest": statement.excluded.digest,
-                "updated_at": utcnow(),
-            },
-        )
+        STORE_ANALYSIS,
+        {
+            "organization_id": document.organization_id,
+            "document_id": document.id,
+            "text": text,
+            "digest": digest,
+            "now": utcnow(),
+        },
     )
     stats = digest.get("stats", {})
     now = utcnow()

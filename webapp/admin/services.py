@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import getpass
 import logging
-import math
 import os
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
@@ -283,10 +283,9 @@ class OrganizationPage:
     """One page of the organizations list."""
 
     organizations: list[tenancy.OrganizationRecord]
-    total: int
-    page: int
-    pages: int
     search: str
+    next_cursor: str | None  # the page after this one (older), if there is one
+    first: bool  # whether this is the first (newest) page
 
 
 @dataclass(frozen=True)
@@ -318,13 +317,31 @@ class _Limits:
     plan: Plan
 
 
-def list_organizations(search: str | None, page: int = 1) -> OrganizationPage:
-    """Organizations whose name contains ``search`` (or whose slug is it), newest first."""
+def encode_org_cursor(record: tenancy.OrganizationRecord) -> str:
+    """The opaque cursor of the page after ``record``."""
+    return f"{record.created_at.isoformat()}_{record.id}"
+
+
+def decode_org_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """(created_at, id) from a cursor; None (the first page) for anything else."""
+    created, _, org_id = (cursor or "").rpartition("_")
+    try:
+        moment, key = datetime.fromisoformat(created), uuid.UUID(org_id)
+    except ValueError:
+        return None
+    return (moment, key) if moment.tzinfo is not None else None
+
+
+def list_organizations(search: str | None, cursor: str | None = None) -> OrganizationPage:
+    """Organizations whose name contains ``search`` (or whose slug is it), newest first,
+    a page at a time after ``cursor`` (keyset pagination: every page costs the same)."""
     search = (search or "").strip()[:120]
-    page = max(1, page)
-    records, total = tenancy.admin_list_organizations(search, PER_PAGE, (page - 1) * PER_PAGE)
+    after = decode_org_cursor(cursor)
+    records = tenancy.admin_organizations_page(search, PER_PAGE + 1, after)
     db.session.rollback()  # end the context-free transaction of the door
-    return OrganizationPage(records, total, page, max(1, math.ceil(total / PER_PAGE)), search)
+    page = records[:PER_PAGE]
+    next_cursor = encode_org_cursor(page[-1]) if len(records) > PER_PAGE else None
+    return OrganizationPage(page, search, next_cursor, after is None)
 
 
 def resolve_organization(ref: str | uuid.UUID) -> tenancy.OrganizationRecord:

@@ -114,9 +114,7 @@ def logout() -> ResponseReturnValue:
 @bp.get("/", strict_slashes=False)
 def index() -> ResponseReturnValue:
     """Organizations, searchable by name, with plan, status, member and document counts."""
-    page = services.list_organizations(
-        request.args.get("q"), request.args.get("page", 1, type=int) or 1
-    )
+    page = services.list_organizations(request.args.get("q"), request.args.get("after"))
     return render_template("admin/organizations.html", page=page)
 
 

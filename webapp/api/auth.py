@@ -15,7 +15,6 @@ from flask.typing import ResponseReturnValue
 from webapp import tenancy
 from webapp.api import bp, tokens
 from webapp.api.errors import api_error
-from webapp.models import User
 
 SUSPENDED_MESSAGE = (
     "This organization is suspended by the platform administrators; its API tokens are refused "
@@ -23,7 +22,7 @@ SUSPENDED_MESSAGE = (
 )
 
 
-def current_api_user() -> User:
+def current_api_user() -> tokens.ApiUser:
     """The user the presented token acts as (set by ``authenticate_request``)."""
     return g.api_user
 

@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from webapp import audit, permissions, tenancy
 from webapp.extensions import db
-from webapp.models import ApiToken, User, utcnow
+from webapp.models import ApiToken, Organization, Plan, User, utcnow
 
 PREFIX = "pmdi"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -130,7 +130,90 @@ def bearer_token(authorization: str | None) -> str | None:
     return credentials.strip()
 
 
-def authenticate(presented: str) -> User | None:
+@dataclass(frozen=True)
+class PlanLimits:
+    """A plan's limits, as ``plans.effective_limit`` reads them (None: unlimited)."""
+
+    requests_per_minute: int
+    uploads_per_hour: int
+    documents_per_month: int | None
+    storage_bytes: int | None
+    members: int | None
+    max_file_bytes: int
+    worker_slots: int
+
+
+@dataclass(frozen=True)
+class TokenOrganization:
+    """The token's organization: what the rate limiter and the request's labels read."""
+
+    id: uuid.UUID
+    name: str
+    status: str
+    plan_id: str
+    quota_overrides: dict
+    plan: PlanLimits
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """The user a token acts as, from plain rows (not ORM objects): ``g.api_user``."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    email: str
+    role: str
+    status: str
+    organization: TokenOrganization
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+_tokens, _users = ApiToken.__table__, User.__table__
+_orgs, _plans = Organization.__table__, Plan.__table__
+_PLAN_COLUMNS = [getattr(_plans.c, name) for name in PlanLimits.__dataclass_fields__]
+
+# One statement, compiled once (SQLAlchemy's statement cache) and run as Core: the token,
+# its user, the organization and its plan's limits, as plain rows. The organization is named
+# in the WHERE clause as well as by the context row-level security checks.
+AUTHENTICATE = (
+    select(
+        _tokens.c.secret_hash,
+        _tokens.c.revoked_at,
+        _tokens.c.last_used_at,
+        _users.c.id.label("user_id"),
+        _users.c.name.label("user_name"),
+        _users.c.email,
+        _users.c.role,
+        _users.c.status.label("user_status"),
+        _orgs.c.name.label("org_name"),
+        _orgs.c.status.label("org_status"),
+        _orgs.c.plan_id,
+        _orgs.c.quota_overrides,
+        *_PLAN_COLUMNS,
+    )
+    .select_from(
+        _tokens.join(
+            _users,
+            (_users.c.organization_id == _tokens.c.organization_id)
+            & (_users.c.id == _tokens.c.user_id),
+        )
+        .join(_orgs, _orgs.c.id == _tokens.c.organization_id)
+        .join(_plans, _plans.c.id == _orgs.c.plan_id)
+    )
+    .where(_tokens.c.organization_id == bindparam("org_id"), _tokens.c.id == bindparam("token_id"))
+)
+TOUCH = (
+    update(_tokens)
+    .where(_tokens.c.organization_id == bindparam("org_id"), _tokens.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
+def authenticate(presented: str) -> ApiUser | None:
     """The active user a token acts as, with the tenant context set; None if not valid.
 
     Raises ``OrganizationSuspended`` for a valid token whose organization is suspended.
@@ -143,32 +226,33 @@ def authenticate(presented: str) -> User | None:
     except ValueError:
         return None
     tenancy.set_current_org(org_id)
-    # One query: the token, its user, and (joined on User) the organization and its plan,
-    # which the rate limiter reads next.
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(
-            User, (User.organization_id == ApiToken.organization_id) & (User.id == ApiToken.user_id)
-        )
-        .where(ApiToken.id == token_id)
-    ).one_or_none()
-    token, user = row if row is not None else (None, None)
+    keys = {"org_id": org_id, "token_id": token_id}
+    row = db.session.connection().execute(AUTHENTICATE, keys).one_or_none()
     if (
-        token is None
-        or token.revoked_at is not None
-        or not hmac.compare_digest(token.secret_hash, _hash(parts[3]))
+        row is None
+        or row.revoked_at is not None
+        or not hmac.compare_digest(row.secret_hash, _hash(parts[3]))
+        or row.user_status != "active"
     ):
-        user = None
-    if user is not None and user.is_active and user.organization.status == "suspended":
+        tenancy.set_current_org(None)
+        return None
+    org_status = row.org_status
+    if org_status == "suspended":
         tenancy.set_current_org(None)
         raise OrganizationSuspended()
-    if user is None or not user.is_active or user.organization.status != "active":
+    if org_status != "active":
         tenancy.set_current_org(None)
         return None
     # Shown to the minute: writing (and committing) on every call would put a disk flush on
     # the path of every API request, refused ones included.
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:  # type: ignore[union-attr]
-        token.last_used_at = now  # type: ignore[union-attr]
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        db.session.connection().execute(TOUCH, keys | {"now": now})
         db.session.commit()
-    return user
+    plan = PlanLimits(*row[12:])
+    organization = TokenOrganization(
+        org_id, row.org_name, org_status, row.plan_id, row.quota_overrides or {}, plan
+    )
+    return ApiUser(
+        row.user_id, org_id, row.user_name, row.email, row.role, row.user_status, organization
+    )

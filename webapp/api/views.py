@@ -18,6 +18,7 @@ from webapp.api.auth import current_api_user
 from webapp.api.errors import ApiError, document_error_body
 from webapp.documents import services
 from webapp.documents.downloads import send_document
+from webapp.jsonfast import json_response
 from webapp.models import STATUSES, TYPES, Document
 
 DEFAULT_LIMIT = 50
@@ -52,8 +53,48 @@ def document_json(document: Document) -> dict[str, Any]:
     }
 
 
-def encode_cursor(document: Document) -> str:
-    """An opaque cursor pointing just after ``document`` in newest-first order."""
+# The keys of ``document_json`` for the columns of ``services.LISTED_COLUMNS``, in order.
+LISTED_KEYS = (
+    "id",
+    "title",
+    "filename",
+    "type",
+    "content_type",
+    "size_bytes",
+    "sha256",
+    "status",
+    "progress",
+    "error",
+    "page_count",
+    "word_count",
+    "uploaded_by",
+    "created_at",
+    "updated_at",
+    "processed_at",
+)
+
+
+def listed_json(rows: list[Any]) -> list[dict[str, Any]]:
+    """``document_json`` for rows of ``services.LISTED_COLUMNS``, for ``json_response``.
+
+    UUIDs and datetimes stay as they are: orjson writes them as ``str()`` and
+    ``isoformat()`` would. The two URLs are built from one ``url_for`` each per page.
+    """
+    marker = "00000000-0000-0000-0000-000000000000"
+    prefix, suffix = url_for("api.get_document", document_id=marker).split(marker)
+    download_suffix = url_for("api.download_document", document_id=marker).split(marker)[1]
+    listed = []
+    for row in rows:
+        item = dict(zip(LISTED_KEYS, row, strict=True))
+        key = str(row[0])
+        item["url"] = f"{prefix}{key}{suffix}"
+        item["download_url"] = f"{prefix}{key}{download_suffix}"
+        listed.append(item)
+    return listed
+
+
+def encode_cursor(document: Any) -> str:
+    """An opaque cursor pointing just after ``document`` (a model or a listed row)."""
     raw = f"{document.created_at.isoformat()}|{document.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -135,10 +176,10 @@ def list_documents() -> ResponseReturnValue:
     cursor = request.args.get("cursor")
     after = decode_cursor(cursor) if cursor else None
     # One row more than asked tells whether another page exists, so the last page has none.
-    documents = services.documents_after(after, limit + 1)
-    page = documents[:limit]
-    next_cursor = encode_cursor(page[-1]) if len(documents) > limit else None
-    return jsonify(documents=[document_json(d) for d in page], next_cursor=next_cursor)
+    rows = services.document_rows_after(after, limit + 1)
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
+    return json_response({"documents": listed_json(page), "next_cursor": next_cursor})
 
 
 @bp.get("/documents/<document_id>")

@@ -16,8 +16,19 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from flask import current_app
+from flask_sqlalchemy.pagination import SelectPagination
 from markupsafe import Markup, escape
-from sqlalchemy import Float, Uuid, column, func, insert, literal_column, select, update
+from sqlalchemy import (
+    Float,
+    Uuid,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, PendingRollbackError
 
@@ -452,10 +463,40 @@ class DocumentFilter:
         return query.order_by(*SORTS.get(self.sort, SORTS["newest"]))
 
 
+class CountedPagination(SelectPagination):
+    """``db.paginate`` whose page statement also counts the rows (``count(*) OVER ()``).
+
+    One statement where Flask-SQLAlchemy sends two (the page, then a count of the whole
+    query); the count runs on its own only for a page past the end, which has no row to
+    carry it.
+    """
+
+    def _query_items(self) -> list[Any]:
+        select_ = self._query_args["select"].add_columns(func.count().over().label("total"))
+        select_ = select_.limit(self.per_page).offset(self._query_offset)
+        rows = self._query_args["session"].execute(select_).all()
+        self._counted = rows[0].total if rows else None
+        return [row[0] for row in rows]
+
+    def _query_count(self) -> int:
+        if self._counted is not None:
+            return int(self._counted)
+        if self.page == 1:
+            return 0
+        return super()._query_count()
+
+
 def list_documents(filters: DocumentFilter, page: int = 1, per_page: int = 25) -> Any:
-    """A page of the organization's documents (``db.paginate``)."""
+    """A page of the organization's documents, and how many there are: one statement."""
     query = filters.apply(select(Document))
-    return db.paginate(query, page=page, per_page=per_page, max_per_page=100, error_out=False)
+    return CountedPagination(
+        select=query,
+        session=db.session(),
+        page=page,
+        per_page=per_page,
+        max_per_page=100,
+        error_out=False,
+    )
 
 
 def documents_after(cursor: tuple[Any, uuid.UUID] | None, limit: int) -> list[Document]:
@@ -468,6 +509,51 @@ def documents_after(cursor: tuple[Any, uuid.UUID] | None, limit: int) -> list[Do
             | ((Document.created_at == created_at) & (Document.id < last_id))
         )
     return list(db.session.scalars(query.limit(limit)))
+
+
+# The columns the API's list returns, in its order (webapp/api/views.py: list_documents).
+_documents = Document.__table__
+LISTED_COLUMNS = (
+    _documents.c.id,
+    _documents.c.title,
+    _documents.c.filename,
+    _documents.c.detected_type,
+    _documents.c.content_type,
+    _documents.c.size_bytes,
+    _documents.c.sha256,
+    _documents.c.status,
+    _documents.c.progress,
+    _documents.c.error,
+    _documents.c.page_count,
+    _documents.c.word_count,
+    _documents.c.uploaded_by,
+    _documents.c.created_at,
+    _documents.c.updated_at,
+    _documents.c.processed_at,
+)
+_ROWS_AFTER = (
+    select(*LISTED_COLUMNS)
+    .where(_documents.c.organization_id == bindparam("org_id"))
+    .order_by(_documents.c.created_at.desc(), _documents.c.id.desc())
+    .limit(bindparam("limit"))
+)
+_ROWS_AFTER_CURSOR = _ROWS_AFTER.where(
+    (_documents.c.created_at < bindparam("created_at"))
+    | (
+        (_documents.c.created_at == bindparam("created_at"))
+        & (_documents.c.id < bindparam("last_id"))
+    )
+)
+
+
+def document_rows_after(cursor: tuple[Any, uuid.UUID] | None, limit: int) -> list[Any]:
+    """``documents_after`` as plain rows of ``LISTED_COLUMNS``: one cached Core statement."""
+    params: dict[str, Any] = {"org_id": tenancy.require_org_id(), "limit": limit}
+    statement = _ROWS_AFTER
+    if cursor is not None:
+        statement = _ROWS_AFTER_CURSOR
+        params["created_at"], params["last_id"] = cursor
+    return db.session.connection().execute(statement, params).all()
 
 
 def progress_of(document_ids: list[str]) -> list[dict[str, Any]]:

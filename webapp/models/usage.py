@@ -26,6 +26,10 @@ class UsageTotals(TenantScoped, Base):
 
     storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = created_at_column()
+    # Kept by triggers on users and documents (migration 0018), for the platform admin's
+    # list: it reads these instead of counting each organization's rows.
+    member_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    document_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class MonthlyUsage(TenantScoped, Base):

@@ -1,0 +1,223 @@
+"""The tenant context and row-level security at the database, against the owner's plain query.
+
+    python bench/context_pgbench.py [--orgs 10000] [--docs-per-org 200] [--sample 50]
+                                    [--rounds 6] [--seconds 10] [--clients 4]
+                                    [--database-url URL] [--keep]
+
+pgbench, on a database of its own (``pmdi_bench_ctx_pgbench``; ``--keep`` leaves it for a
+rerun with the same sizes), seeded with ``--orgs`` organizations of ``--docs-per-org``
+documents. Two workloads, each a set of ``--sample`` scripts (one per organization, picked at
+random per transaction), alternating round by round:
+
+* **owner**: the owner role (no RLS), the API list's statement with its
+  ``WHERE organization_id = …``, one statement in autocommit — one round trip;
+* **tenant**: the tenant role, as the app sends it since issue 15: one pipeline (one network
+  write, one Sync) of ``BEGIN``, ``SELECT app_enter_org(org, proof)`` (the verified context,
+  a proof signed with the key as the app signs it), the same statement under forced RLS, and
+  ``ROLLBACK`` — one round trip.
+
+Both ``-M prepared`` (the app's driver prepares a statement after five uses), ``--clients``
+clients. Prints each round's transactions per second and the tenant/owner ratio (target
+>= 0.9). Figures only; nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench import memory  # noqa: E402 - after the path is set
+from bench.noisy_neighbour import drop_database, prepare_database  # noqa: E402
+
+DATABASE = "pmdi_bench_ctx_pgbench"
+COLUMNS = (
+    "id, title, filename, detected_type, content_type, size_bytes, sha256, status, progress, "
+    "error, page_count, word_count, uploaded_by, created_at, updated_at, processed_at"
+)
+
+
+def list_sql(org_id: uuid.UUID) -> str:
+    return (
+        f"SELECT {COLUMNS} FROM documents WHERE organization_id = '{org_id}' "
+        "ORDER BY created_at DESC, id DESC LIMIT 51;"
+    )
+
+
+def org_id(number: int) -> uuid.UUID:
+    return uuid.UUID(hex=f"{number:032x}")
+
+
+def seed(owner_url: str, orgs: int, per_org: int) -> None:
+    """Organizations numbered 1..orgs (id = the number as a UUID), documents interleaved."""
+    engine = create_engine(owner_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO organizations (id, name, slug, plan_id, status, settings, "
+                "quota_overrides) SELECT lpad(to_hex(g), 32, '0')::uuid, 'Org ' || g, "
+                "'org-' || g, 'free', 'active', '{}'::jsonb, '{}'::jsonb "
+                "FROM generate_series(1, :n) g"
+            ),
+            {"n": orgs},
+        )
+        conn.execute(text("ALTER TABLE documents DISABLE TRIGGER documents_counted"))
+        conn.execute(
+            text(
+                "INSERT INTO documents (organization_id, id, title, filename, content_type, "
+                "detected_type, size_bytes, sha256, status, progress, attempts, created_at, "
+                "updated_at) SELECT lpad(to_hex(1 + g % :n), 32, '0')::uuid, gen_random_uuid(), "
+                "'Minutes ' || g, 'm.txt', 'text/plain', 'txt', 1000, md5(g::text), 'done', "
+                "100, 1, now() - make_interval(secs => g), now() "
+                "FROM generate_series(1, :total) g"
+            ),
+            {"n": orgs, "total": orgs * per_org},
+        )
+        conn.execute(text("ALTER TABLE documents ENABLE TRIGGER documents_counted"))
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def seeded(owner_url: str, orgs: int, per_org: int) -> bool:
+    from sqlalchemy.exc import ProgrammingError
+
+    engine = create_engine(owner_url)
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(text("SELECT count(*) FROM documents"))
+    except ProgrammingError:  # not migrated yet
+        found = None
+    engine.dispose()
+    return found == orgs * per_org
+
+
+def write_scripts(workdir: Path, sample: list[int], key: bytes | None) -> list[str]:
+    """One script per organization; with ``key``, the tenant's pipelined transaction."""
+    from webapp.tenancy import entry_proof
+
+    names = []
+    for number in sample:
+        org = org_id(number)
+        if key is None:
+            body = list_sql(org) + "\n"
+        else:
+            body = (
+                "\\startpipeline\nBEGIN;\n"
+                f"SELECT app_enter_org('{org}'::uuid, '{entry_proof(key, org)}');\n"
+                f"{list_sql(org)}\nROLLBACK;\n\\endpipeline\n"
+            )
+        path = workdir / f"{'tenant' if key else 'owner'}-{number}.sql"
+        path.write_text(body)
+        names.append(f"{path}@1")
+    return names
+
+
+def pgbench(url: str, scripts: list[str], clients: int, seconds: int) -> float:
+    command = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2"]
+    command += ["-T", str(seconds)]
+    for script in scripts:
+        command += ["-f", script]
+    command.append(url.replace("postgresql+psycopg", "postgresql"))
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", done.stdout)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
+    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    if failed and int(failed.group(1)):
+        raise RuntimeError(f"pgbench: failed transactions\n{done.stdout}")
+    return float(match.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orgs", type=int, default=10_000)
+    parser.add_argument("--docs-per-org", type=int, default=200)
+    parser.add_argument("--sample", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("TEST_DATABASE_URL") or memory.DEFAULT_ADMIN_URL
+    )
+    args = parser.parse_args(argv)
+
+    import logging
+    import random
+
+    logging.getLogger().setLevel(logging.WARNING)
+    print("bench/context_pgbench.py — the list statement: tenant context + RLS vs owner's plain")
+    print(f"  command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
+    from webapp import embedded
+
+    owner_url = embedded.ensure_database(args.database_url, DATABASE, recreate=False)
+    reuse = args.keep and seeded(owner_url, args.orgs, args.docs_per_org)
+    if not reuse:
+        owner_url, app_url = prepare_database(args.database_url, DATABASE)
+        started = time.perf_counter()
+        seed(owner_url, args.orgs, args.docs_per_org)
+        print(f"  seeded in {time.perf_counter() - started:.0f} s")
+    else:
+        app_url = embedded.with_role(owner_url, memory.APP_ROLE, memory.APP_PASSWORD)
+    print(
+        f"  {args.orgs} organizations x {args.docs_per_org} documents; {args.sample} sampled; "
+        f"{args.clients} clients, {args.seconds} s per run, {args.rounds} rounds; "
+        "pgbench -M prepared"
+    )
+    from webapp import create_app, tenancy
+    from webapp.extensions import db
+
+    app = create_app({"SECRET_KEY": "bench-secret", "SQLALCHEMY_DATABASE_URI": app_url})
+    with app.app_context():
+        key = tenancy.context_key()
+        for engine in db.engines.values():
+            engine.dispose()
+    sample = random.Random(15).sample(range(1, args.orgs + 1), args.sample)
+    workdir = Path(tempfile.mkdtemp(prefix="pmdi-ctx-pgbench-"))
+    owner_scripts = write_scripts(workdir, sample, None)
+    results: dict[str, list[float]] = {"owner": [], "tenant": []}
+    try:
+        print(f"\n  {'round':>5} {'owner tps':>10} {'tenant tps':>10} {'tenant/owner':>12}")
+        for number in range(args.rounds):
+            # Fresh proofs each round: one is good for five minutes.
+            tenant_scripts = write_scripts(workdir, sample, key)
+            order = ("owner", "tenant") if number % 2 == 0 else ("tenant", "owner")
+            got = {}
+            for name in order:
+                url, scripts = (
+                    (owner_url, owner_scripts) if name == "owner" else (app_url, tenant_scripts)
+                )
+                got[name] = pgbench(url, scripts, args.clients, args.seconds)
+                results[name].append(got[name])
+            print(
+                f"  {number + 1:>5} {got['owner']:10.0f} {got['tenant']:10.0f} "
+                f"{got['tenant'] / got['owner']:12.3f}"
+            )
+    finally:
+        if not args.keep:
+            drop_database(args.database_url, DATABASE)
+    ratios = [t / o for t, o in zip(results["tenant"], results["owner"], strict=True)]
+    print(
+        f"\n  median tps: owner {statistics.median(results['owner']):.0f}, tenant "
+        f"{statistics.median(results['tenant']):.0f}; tenant/owner: median of rounds "
+        f"{statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f}; "
+        "target >= 0.9)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
