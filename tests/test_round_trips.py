@@ -86,6 +86,7 @@ def test_the_listed_rows_say_what_the_document_says(app: Flask, signed_in) -> No
     for item in listed.get_json()["documents"]:
         one = client.get(item["url"], headers=headers).get_json()
         one.pop("digest")
+        one.pop("items")  # the digest's items as people corrected them: only in one document's
         assert item == one
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
+from sqlalchemy import select
 
 from webapp import tenancy
 from webapp.auth.sessions import parse_identity
 from webapp.extensions import db, login_manager
 from webapp.models import User
+from webapp.workspace.notify import unread_count_of
 
 
 @login_manager.user_loader
@@ -21,7 +23,13 @@ def load_user(identity: str) -> User | None:
     if parsed is None:
         return None
     tenancy.set_current_org(parsed.org_id)
-    user = db.session.get(User, (parsed.org_id, parsed.user_id))
+    # The bell's unread count rides on the same statement (no round trip of its own per page).
+    row = db.session.execute(
+        select(User, unread_count_of(User.id)).where(
+            User.organization_id == parsed.org_id, User.id == parsed.user_id
+        )
+    ).first()
+    user, g.unread_notifications = row if row is not None else (None, 0)
     if user is not None and user.session_version != parsed.version:
         tenancy.set_current_org(None)
         return None

@@ -15,8 +15,9 @@ import datetime as dt
 import logging
 import uuid
 from functools import lru_cache
+from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -117,8 +118,21 @@ def processing_finished(
     )
 
 
+def unread_count_of(user_id: Any) -> Any:
+    """The bell's number as a scalar subquery, for the statement that loads the signed-in user
+    (webapp/auth/identity.py), so a page pays no round trip of its own for it."""
+    return (
+        select(func.count())
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 def unread_count(user_id: uuid.UUID) -> int:
-    """The bell's number."""
+    """The bell's number: the one read with the user at the start of the request, if any."""
+    known = g.get("unread_notifications")
+    if known is not None:
+        return int(known)
     return int(
         db.session.scalar(
             select(func.count()).where(
@@ -163,6 +177,7 @@ def mark_read(user_id: uuid.UUID, notification_id: object | None = None) -> int:
         statement.values(read_at=utcnow()).execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
+    g.pop("unread_notifications", None)  # the count read with the user is stale now
     return int(count or 0)
 
 
