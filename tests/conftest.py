@@ -457,6 +457,11 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
             issued = tokens.create_token(db.session.get(User, (org.org_id, org.user_id)), "ci")
             db.session.remove()
         link = invite(client, f"invitee-{secret}@example.com", "member")
+        from webapp.auth import account_links
+
+        with app.app_context():  # a pending reset link (the account_tokens table)
+            account_links.request_password_reset(org.email, None)
+            db.session.remove()
         export_id = build_export_now(app, org)
         return PopulatedOrg(
             org, client, document_id, secret, issued.plaintext, link, export_id=export_id

@@ -60,6 +60,7 @@ PLATFORM_DOORS = frozenset(
         "app_purge_organization",
         "app_create_platform_admin",
         "app_operate_backlog",
+        "app_trash_due",
     }
 )
 # Doors that run on every statement and so skip the cost of ``SET search_path``: every name in

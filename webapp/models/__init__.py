@@ -1,5 +1,6 @@
 """Typed models; import them from here."""
 
+from webapp.models.accounts import ACCOUNT_TOKEN_PURPOSES, AccountToken
 from webapp.models.audit import AuditEvent
 from webapp.models.base import Base, TenantScoped, utcnow
 from webapp.models.documents import (
@@ -19,6 +20,8 @@ from webapp.models.platform import PlatformAdmin, PlatformAuditEvent
 from webapp.models.usage import MonthlyUsage, UsageTotals
 
 __all__ = [
+    "ACCOUNT_TOKEN_PURPOSES",
+    "AccountToken",
     "ACTIVE_STATUSES",
     "ROLES",
     "STATUSES",

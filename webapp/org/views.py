@@ -22,6 +22,7 @@ def _token_page(
         form=form,
         tokens=tokens.tokens_visible_to(current_user),
         issued=issued,
+        shown_as=tokens.shown_as,
         owners={m.id: m.name for m in list_members()} if manages_all else {},
     )
     # The page may carry a token's only plaintext: keep it out of every cache.
@@ -31,7 +32,7 @@ def _token_page(
 @bp.get("/settings/api-tokens")
 @login_required
 def api_tokens() -> ResponseReturnValue:
-    """The API tokens: name, prefix, created, last used, revoked; a form for a new one."""
+    """The API tokens (name, how it starts and ends, created, last used, revoked); a new one."""
     return _token_page(CreateTokenForm())
 
 
