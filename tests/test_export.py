@@ -150,6 +150,10 @@ EXPORTED_COLUMNS = {
         "created_at", "deletion_requested_at", "id", "logo_png", "name", "plan_id",
         "quota_overrides", "settings", "slug", "status",
     ],
+    "account_tokens": [
+        "created_at", "expires_at", "id", "new_email", "organization_id", "purpose", "used_at",
+        "user_id",
+    ],
     "api_tokens": [
         "created_at", "id", "last_used_at", "name", "organization_id", "prefix", "revoked_at",
         "user_id",
@@ -163,7 +167,8 @@ EXPORTED_COLUMNS = {
     ],
     "document_blobs": ["document_id", "organization_id", "seq"],
     "documents": [
-        "analyser_version", "attempts", "content_type", "created_at", "detected_type", "error",
+        "analyser_version", "attempts", "content_type", "created_at", "deleted_at", "deleted_by",
+        "detected_type", "error",
         "filename", "id", "lease_expires_at", "lease_owner", "organization_id", "page_count",
         "processed_at", "progress", "search_vector", "sha256", "size_bytes", "status", "title",
         "updated_at", "uploaded_by", "word_count",
@@ -187,7 +192,8 @@ EXPORTED_COLUMNS = {
     ],
 }  # fmt: skip
 LEFT_OUT = {
-    "api_tokens": ["secret_hash"],
+    "account_tokens": ["token_hash"],
+    "api_tokens": ["secret_hash", "secret_tail"],
     "document_blobs": ["data"],
     "invitations": ["token_hash"],
     "users": ["password_hash"],

@@ -368,6 +368,11 @@ def finalise(config: dict[str, Any]) -> None:
                 "schedule": float(config["PURGE_INTERVAL"]),
                 "options": {"expires": float(config["PURGE_INTERVAL"])},
             },
+            "purge-trash": {
+                "task": "workers.tasks.purge_trash",
+                "schedule": float(config["PURGE_INTERVAL"]),
+                "options": {"expires": float(config["PURGE_INTERVAL"])},
+            },
         },
         "include": ["workers.tasks"],
     }

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from webapp import quotas
 from webapp.api import tokens
+from webapp.documents import trash
 from webapp.org import bp
 from webapp.org.forms import CreateTokenForm, RevokeTokenForm
 from webapp.org.services import list_members
@@ -65,5 +66,8 @@ def revoke_api_token(token_id: str) -> ResponseReturnValue:
 def usage() -> ResponseReturnValue:
     """The organization's usage: a meter per hard quota, the rate limits, the plan."""
     return render_template(
-        "org/usage.html", summary=quotas.usage_summary(), windows=quotas.rate_windows()
+        "org/usage.html",
+        summary=quotas.usage_summary(),
+        windows=quotas.rate_windows(),
+        trash=trash.summary(),
     )
