@@ -197,3 +197,26 @@ def test_a_forbidden_button_says_why_on_the_page_it_was_pressed_on(app, make_org
     )
     assert plain.status_code == 403 and plain.get_json()["error"]["code"] == "forbidden"
     assert client.get(f"/documents/{document_id}").status_code == 200  # nothing changed
+
+
+def test_a_failed_document_shows_its_reason_not_processing_has_started(app, org, client):
+    """Upload results and the list say what happened: a failure with its reason."""
+    from tests.conftest import FIXTURES as fixtures
+
+    pdf = (fixtures / "bad" / "encrypted.pdf").read_bytes()
+    response = upload(client, (pdf, "locked.pdf"))
+    (document_id,) = set(uploaded_ids(response))
+    assert process_now(app, org.org_id, document_id) == "failed"
+    listing = client.get("/documents").get_data(as_text=True)
+    assert f'data-error-for="{document_id}">' in listing
+    reason = listing.split(f'data-error-for="{document_id}">', 1)[1].split("<", 1)[0]
+    assert "password" in reason.lower()
+    detail = client.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert reason in detail
+
+    from webapp.documents.views import processing_message
+    from webapp.models import Document
+
+    failed = Document(status="failed", error="A damaged PDF.")
+    assert processing_message(failed) == "Uploaded, but processing failed: A damaged PDF."
+    assert "has started" not in processing_message(Document(status="done"))

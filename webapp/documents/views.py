@@ -39,6 +39,21 @@ def _filters() -> services.DocumentFilter:
     )
 
 
+def processing_message(document) -> str:  # type: ignore[no-untyped-def]
+    """What an upload result says beside the status badge, true at every stage (the page's
+    script keeps it in step with the badge as processing moves on)."""
+    if document.status == "done":
+        return "Uploaded and processed: the digest is ready."
+    if document.status == "failed":
+        return f"Uploaded, but processing failed: {document.error or 'no reason was recorded.'}"
+    return "Uploaded; processing has started."
+
+
+@bp.app_template_filter("processing_message")
+def _processing_message_filter(document) -> str:  # type: ignore[no-untyped-def]
+    return processing_message(document)
+
+
 @bp.get("/documents")
 @login_required
 def index() -> ResponseReturnValue:
@@ -102,7 +117,7 @@ def upload() -> ResponseReturnValue:
                     {
                         "filename": document.filename,
                         "ok": True,
-                        "message": "Uploaded; processing has started.",
+                        "message": processing_message(document),
                         "document": document,
                     }
                 )
