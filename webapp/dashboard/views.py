@@ -16,6 +16,12 @@ def home() -> ResponseReturnValue:
     return redirect(url_for("auth.login"))
 
 
+@bp.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """Clients that ask for /favicon.ico without reading the page's icon link get the SVG."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.get("/dashboard")
 @login_required
 def index() -> ResponseReturnValue:

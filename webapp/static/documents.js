@@ -43,8 +43,6 @@
             } else if (doc.status === "failed") {
               message.textContent =
                 "Uploaded, but processing failed: " + (doc.error || "no reason was recorded.");
-            } else {
-              message.textContent = "Uploaded; processing (" + doc.status + ", " + doc.progress + "%).";
             }
           }
           const reason = document.querySelector('[data-error-for="' + doc.id + '"]');
