@@ -220,3 +220,37 @@ def test_a_failed_document_shows_its_reason_not_processing_has_started(app, org,
     failed = Document(status="failed", error="A damaged PDF.")
     assert processing_message(failed) == "Uploaded, but processing failed: A damaged PDF."
     assert "has started" not in processing_message(Document(status="done"))
+
+
+def test_a_document_trashed_before_processing_is_left_alone_and_restored_queued(
+    app, org, client, owner_engine
+):
+    """The worker finds nothing to do for a trashed document; restoring queues it again."""
+    body = MINUTES + f"\nThe codename is zqwait{org.org_id.hex[:6]}.\n".encode()
+    (document_id,) = set(uploaded_ids(upload(client, (body, "waiting.txt"))))
+    _delete(client, document_id)
+    with owner_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT status, error FROM documents WHERE organization_id = :o AND id = :d"),
+            {"o": org.org_id, "d": document_id},
+        ).one()
+    if row.status == "failed":  # it was still waiting or running: stopped by the deletion
+        from webapp.documents.trash import TRASHED_WHILE_PROCESSING
+
+        assert row.error == TRASHED_WHILE_PROCESSING
+    assert process_now(app, org.org_id, document_id) == "missing"
+    token = csrf_token(client, "/documents/trash")
+    client.post(f"/documents/trash/{document_id}/restore", data={"csrf_token": token})
+    assert process_now(app, org.org_id, document_id) == "done"
+    assert client.get(f"/documents/{document_id}").status_code == 200
+
+
+def test_the_favicon_is_served(app):
+    client = app.test_client()
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    icon.close()
+    legacy = client.get("/favicon.ico")  # asked by clients that ignore the page's icon link
+    assert legacy.status_code == 200 and legacy.mimetype == "image/svg+xml"
+    page = client.get("/login").get_data(as_text=True)
+    assert 'rel="icon"' in page and 'class="skip-link" href="#main"' in page
