@@ -289,6 +289,18 @@ def request_email_change(user: User, new_email: str, password: str, ip: str | No
     return new_email
 
 
+def check_email_link(link_token: str) -> str:
+    """The new address a confirmation link is for, if the link still works."""
+    org_id = _parse(link_token)[0]
+    with tenancy.tenant_context(org_id):
+        token = _usable(link_token, EMAIL_CHANGE, lock=False)
+        new_email = token.new_email
+        db.session.rollback()
+    if new_email is None:
+        raise LinkUnknown()
+    return new_email
+
+
 def confirm_email(link_token: str) -> User:
     """Move the account to the address the link was sent to; once; audited."""
     org_id = _parse(link_token)[0]

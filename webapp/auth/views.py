@@ -225,15 +225,26 @@ def change_email() -> ResponseReturnValue:
     return redirect(url_for("auth.profile"))
 
 
-@bp.get("/account/confirm-email/<token>")
+@bp.route("/account/confirm-email/<token>", methods=["GET", "POST"])
 def confirm_email(token: str) -> ResponseReturnValue:
-    """Open the link sent to a new address: the account moves to it (once)."""
+    """Open the link sent to a new address, then confirm: the account moves to it (once).
+
+    Opening the link changes nothing (mail scanners open links); the button does."""
     try:
-        user = account_links.confirm_email(token)
+        new_email = account_links.check_email_link(token)
     except services.AuthError as exc:
         page = render_template("auth/link_refused.html", message=exc.message, retry="profile")
         return page, 404 if isinstance(exc, account_links.LinkUnknown) else 410
-    flash(f"Your e-mail address is now {user.email}.", "success")
-    if current_user.is_authenticated:
-        return redirect(url_for("auth.profile"))
-    return redirect(url_for("auth.login"))
+    form = LogoutForm()  # a bare form: its CSRF token
+    if form.validate_on_submit():
+        try:
+            user = account_links.confirm_email(token)
+        except services.AuthError as exc:
+            page = render_template("auth/link_refused.html", message=exc.message, retry="profile")
+            return page, 404 if isinstance(exc, account_links.LinkUnknown) else 410
+        flash(f"Your e-mail address is now {user.email}.", "success")
+        if current_user.is_authenticated:
+            return redirect(url_for("auth.profile"))
+        return redirect(url_for("auth.login"))
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return render_template("auth/confirm_email.html", form=form, new_email=new_email), 200, headers
