@@ -145,6 +145,21 @@ def _broker_not_remembered_down() -> Iterator[None]:
     document_services._broker_down_until = 0.0  # noqa: SLF001
 
 
+@pytest.fixture(autouse=True)
+def _celery_app_restored() -> Iterator[None]:
+    """A test that builds its own app (a dead broker, other settings) makes that app's Celery the
+    current and default one; put back the one before it, so tasks called by name later in the
+    run (``process_document.delay``) publish through the session app's broker."""
+    from celery import _state
+
+    current, default = _state._tls.current_app, _state.default_app  # noqa: SLF001
+    yield
+    if current is not None:
+        current.set_current()
+    if default is not None:
+        default.set_default()
+
+
 @pytest.fixture(scope="session")
 def app(services: Services) -> Flask:
     """The application, as the runtime role."""
@@ -395,6 +410,7 @@ class PopulatedOrg:
     api_token: str
     invitation_link: str = ""  # a pending invitation's link (the invitations table)
     export_id: str = ""  # a finished export (the exports and export_chunks tables)
+    feed_token: str = ""  # a calendar feed's secret URL token (the calendar_feeds table)
 
 
 def process_now(app: Flask, org_id: uuid.UUID, document_id: str) -> str:
@@ -456,6 +472,16 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
         with app.app_context(), tenant_context(org.org_id):
             issued = tokens.create_token(db.session.get(User, (org.org_id, org.user_id)), "ci")
             db.session.remove()
+        with app.app_context(), tenant_context(org.org_id):
+            # The workspace's tables: a calendar feed, an owner link, mail preferences (the
+            # digest items and a notification come from processing).
+            from webapp.workspace import exports, items, notify
+
+            feed = exports.create_feed(org.user_id)
+            items.link_owner("tom brennan", org.user_id)
+            db.session.commit()
+            notify.save_preferences(org.user_id, mail_on=True, overdue_digest=True)
+            db.session.remove()
         link = invite(client, f"invitee-{secret}@example.com", "member")
         from webapp.auth import account_links
 
@@ -464,7 +490,14 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
             db.session.remove()
         export_id = build_export_now(app, org)
         return PopulatedOrg(
-            org, client, document_id, secret, issued.plaintext, link, export_id=export_id
+            org,
+            client,
+            document_id,
+            secret,
+            issued.plaintext,
+            link,
+            export_id=export_id,
+            feed_token=feed,
         )
 
     return factory

@@ -385,6 +385,9 @@ NOT_PAGES = {
     "org.logo",
     "org.download_export",
     "auth.confirm_email",
+    "workspace.digest_markdown",
+    "workspace.actions_csv",
+    "workspace.feed",
     "static",
 }
 
@@ -481,6 +484,11 @@ def test_every_page_fits_a_phone_and_passes_an_accessibility_check(
             "/settings/usage",
             "/account",
             "/account/password",
+            "/actions",
+            f"{document_path}/digest/edit",
+            f"{document_path}/text",
+            "/calendar",
+            "/notifications",
             f"/documents/{uuid.uuid4()}",  # the 404 page
         ]
         anonymous_pages = [

@@ -154,6 +154,21 @@ EXPORTED_COLUMNS = {
         "created_at", "expires_at", "id", "new_email", "organization_id", "purpose", "used_at",
         "user_id",
     ],
+    "calendar_feeds": ["created_at", "id", "organization_id", "revoked_at", "user_id"],
+    "digest_items": [
+        "analyser_key", "category", "created_at", "document_id", "done", "done_at", "due_date",
+        "due_text", "edited_at", "edited_by", "id", "kind", "member_id", "organization_id",
+        "origin", "owner_key", "owner_text", "position", "priority", "removed_at", "severity",
+        "source_line", "source_page", "text", "updated_at",
+    ],
+    "notification_preferences": [
+        "mail", "organization_id", "overdue_digest", "updated_at", "user_id",
+    ],
+    "notifications": [
+        "created_at", "id", "kind", "link", "mail_pending", "mailed_at", "message",
+        "organization_id", "read_at", "user_id",
+    ],
+    "owner_links": ["created_at", "created_by", "id", "name_key", "organization_id", "user_id"],
     "api_tokens": [
         "created_at", "id", "last_used_at", "name", "organization_id", "prefix", "revoked_at",
         "user_id",
@@ -194,6 +209,7 @@ EXPORTED_COLUMNS = {
 LEFT_OUT = {
     "account_tokens": ["token_hash"],
     "api_tokens": ["secret_hash", "secret_tail"],
+    "calendar_feeds": ["secret_hash"],
     "document_blobs": ["data"],
     "invitations": ["token_hash"],
     "users": ["password_hash"],

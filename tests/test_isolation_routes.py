@@ -30,6 +30,12 @@ POST_WITHOUT_ID = {
     # One's own profile: they act on the signed-in user only (tests/test_accounts.py).
     "auth.change_name",
     "auth.change_email",
+    # The workspace: a "this is …" link names a member by id, checked in the organization
+    # (tests/test_workspace.py: another organization's member is refused); one's own
+    # notifications and preferences.
+    "workspace.link_owner",
+    "workspace.read_all",
+    "workspace.preferences",
 }
 # The platform admin log-in page is public; every other admin route is 404 to organizations.
 ADMIN_PUBLIC = {"admin.login"}
@@ -45,9 +51,22 @@ def _token_id(plaintext: str) -> str:
     return str(uuid.UUID(hex=plaintext.split("_")[2]))
 
 
-def _arguments(a) -> dict[str, str]:
+def _arguments(a, owner_engine) -> dict[str, str]:
     org_hex, invitation_hex, _secret = a.invitation_link.rsplit("/", 1)[1].split("_", 2)
+    with owner_engine.connect() as conn:
+        item_id, notification_id = (
+            conn.execute(
+                text(f"SELECT id FROM {table} WHERE organization_id = :o LIMIT 1"),
+                {"o": a.org.org_id},
+            ).scalar_one()
+            for table in ("digest_items", "notifications")
+        )
+    feed_org, feed_id, _feed_secret = a.feed_token.split("_", 2)
     return {
+        # The workspace: A's digest item, notification, and feed (its secret guessed).
+        "item_id": str(item_id),
+        "notification_id": str(notification_id),
+        "feed_token": f"{feed_org}_{feed_id}_guessed-secret",
         # A's real ids; the invitation link's secret is guessed, as another organization would.
         "user_id": str(a.org.user_id),
         "invitation_id": str(uuid.UUID(hex=invitation_hex)),
@@ -81,13 +100,18 @@ def _fingerprint(owner_engine, a) -> dict:
                 "api_tokens",
                 "users",
                 "invitations",
+                "digest_items",
+                "owner_links",
+                "notifications",
+                "notification_preferences",
+                "calendar_feeds",
             )
         }
 
 
 def test_every_route_with_an_id_is_404_for_another_organization(app, orgs, owner_engine):
     a, b = orgs
-    values = _arguments(a)
+    values = _arguments(a, owner_engine)
     before = _fingerprint(owner_engine, a)
     token = csrf_token(b.client, "/documents")
     walked = []
@@ -132,7 +156,20 @@ def test_every_route_with_an_id_is_404_for_another_organization(app, orgs, owner
         "api.delete_document",
         "admin.organization",
         "admin.update_plan",
+        "workspace.update_item",
+        "workspace.toggle_done",
+        "workspace.remove_item",
+        "workspace.edit_digest",
+        "workspace.add_item",
+        "workspace.rename",
+        "workspace.digest_markdown",
+        "workspace.actions_csv",
+        "workspace.source",
+        "workspace.feed",
+        "workspace.read_notification",
     } <= endpoints
+    # A's real feed answers (so the 404 above is the other organization's, not a broken route).
+    assert a.client.get(f"/calendar/{a.feed_token}.ics").status_code == 200
     # A still reaches all of it.
     assert a.client.get(f"/documents/{a.document_id}").status_code == 200
 
@@ -185,6 +222,9 @@ def test_routes_without_an_id_never_show_another_organizations_content(app, orgs
         "org.members_page",
         "auth.profile",
         "auth.forgot_password",
+        "workspace.actions",
+        "workspace.notifications",
+        "workspace.calendar",
         "api.list_documents",
         "api.search",
         "admin.index",

@@ -97,6 +97,10 @@ def _act(app, team: Team, role: str, action: str, client: FlaskClient) -> int:
         return _post(client, f"/documents/{another}/delete").status_code
     if action == "reprocess":
         return _post(client, f"/documents/{own}/reprocess").status_code
+    if action == "rename own":  # document.edit: the workspace's digest editing
+        return _post(client, f"/documents/{own}/rename", title="Renamed").status_code
+    if action == "rename another's":
+        return _post(client, f"/documents/{another}/rename", title="Renamed").status_code
     if action == "invite":
         email = f"new-{uuid.uuid4().hex[:8]}@example.com"
         return _post(client, "/settings/members/invite", email=email, role="viewer").status_code
@@ -122,6 +126,8 @@ MATRIX = {
     "delete own": {"owner", "admin", "member"},
     "delete another's": {"owner", "admin"},
     "reprocess": {"owner", "admin", "member"},
+    "rename own": {"owner", "admin", "member"},
+    "rename another's": {"owner", "admin"},
     "invite": {"owner", "admin"},
     "change role": {"owner", "admin"},
     "remove member": {"owner", "admin"},

@@ -51,6 +51,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(documents_bp)
+    from webapp.workspace import bp as workspace_bp
+
+    app.register_blueprint(workspace_bp)
+    workspace_bp_bell(app)
 
     from webapp.api import bp as api_bp
     from webapp.org import bp as org_bp
@@ -68,6 +72,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(admin_cli)
 
     from webapp.tenancy_check import tenancy_cli
+    from webapp.workspace.cli import workspace_cli
+
+    app.cli.add_command(workspace_cli)
 
     app.cli.add_command(tenancy_cli)
 
@@ -86,6 +93,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     proxy.init_app(app)  # last: the outermost WSGI layer, so every layer sees the client's address
     return app
+
+
+def workspace_bp_bell(app: Flask) -> None:
+    """The bell's unread count in every page's header (one indexed count per page)."""
+    from flask_login import current_user
+
+    from webapp.workspace.notify import unread_count
+
+    @app.context_processor
+    def _bell() -> dict:
+        def bell() -> int:
+            if current_user and current_user.is_authenticated:
+                return unread_count(current_user.id)
+            return 0
+
+        return {"unread_notifications": bell}
 
 
 def _forbidden(app: Flask) -> None:

@@ -128,6 +128,10 @@ DEFAULTS: dict[str, Any] = {
     "DELETION_GRACE_DAYS": 7,
     "EXPORT_LINK_HOURS": 24,
     "PURGE_INTERVAL": 3600,
+    # Notifications (webapp/workspace/notify.py): mails per organization per window, and how
+    # often beat looks for overdue actions (each member gets at most one digest a day).
+    "NOTIFY_MAIL_RATE": "30/minute",
+    "OVERDUE_DIGEST_INTERVAL": 3600,
     # Invitations: days a link stays valid; mail goes to the log unless SMTP_HOST is set.
     "INVITATION_DAYS": 7,
     "SMTP_HOST": None,
@@ -183,6 +187,8 @@ ENVIRONMENT_KEYS = {
     "DELETION_GRACE_DAYS": "DELETION_GRACE_DAYS",
     "EXPORT_LINK_HOURS": "EXPORT_LINK_HOURS",
     "PURGE_INTERVAL": "PURGE_INTERVAL",
+    "NOTIFY_MAIL_RATE": "NOTIFY_MAIL_RATE",
+    "OVERDUE_DIGEST_INTERVAL": "OVERDUE_DIGEST_INTERVAL",
     "SMTP_HOST": "SMTP_HOST",
     "SMTP_PORT": "SMTP_PORT",
     "SMTP_USERNAME": "SMTP_USERNAME",
@@ -230,6 +236,7 @@ NUMERIC_KEYS = {
     "DELETION_GRACE_DAYS",
     "EXPORT_LINK_HOURS",
     "PURGE_INTERVAL",
+    "OVERDUE_DIGEST_INTERVAL",
     "BROKER_VISIBILITY_TIMEOUT",
     "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DOCUMENT_TIME_LIMIT",
@@ -372,6 +379,11 @@ def finalise(config: dict[str, Any]) -> None:
                 "task": "workers.tasks.purge_trash",
                 "schedule": float(config["PURGE_INTERVAL"]),
                 "options": {"expires": float(config["PURGE_INTERVAL"])},
+            },
+            "overdue-digests": {
+                "task": "workers.tasks.overdue_digests",
+                "schedule": float(config["OVERDUE_DIGEST_INTERVAL"]),
+                "options": {"expires": float(config["OVERDUE_DIGEST_INTERVAL"])},
             },
         },
         "include": ["workers.tasks"],

@@ -57,7 +57,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask, has_app_context
 from sqlalchemy import Engine, event, text
@@ -533,6 +533,21 @@ def organizations_due_for_purge(grace_seconds: float, limit: int) -> list[uuid.U
         ).scalars()
     )
     db.session.rollback()  # end the context-free transaction before purging one by one
+    return ids
+
+
+def organizations_with_overdue(today: date, limit: int) -> list[uuid.UUID]:
+    """Ids (only) of active organizations with an overdue open action owned by a member
+    (the daily overdue digest; migration 0014's door)."""
+    from webapp.extensions import db
+
+    ids = list(
+        _platform(
+            text("SELECT organization_id FROM app_organizations_with_overdue(:d, :n)"),
+            {"d": today, "n": limit},
+        ).scalars()
+    )
+    db.session.rollback()  # end the context-free transaction before publishing
     return ids
 
 

@@ -61,6 +61,7 @@ PLATFORM_DOORS = frozenset(
         "app_create_platform_admin",
         "app_operate_backlog",
         "app_trash_due",
+        "app_organizations_with_overdue",
     }
 )
 # Doors that run on every statement and so skip the cost of ``SET search_path``: every name in

@@ -30,6 +30,7 @@ from webapp.documents.services import (
 )
 from webapp.extensions import db
 from webapp.models import ACTIVE_STATUSES, Document, DocumentAnalysis, DocumentBlob, utcnow
+from webapp.workspace import events, notify
 from workers import leases, transient
 from workers.analyse import analyse
 from workers.extract import Attachment, ExtractionError, extract_text
@@ -344,7 +345,10 @@ def _store(document: Document, owner: str, text: str, digest: dict) -> str:
         db.session.rollback()
         log.warning("document %s: lease lost before the digest was stored", document.id)
         return "lost"
+    # The Actions page's rows and the notifications, in the same transaction as the digest.
+    events.digest_stored(document, digest)
     db.session.commit()
+    notify.request_delivery(document.organization_id)
     log.info("document %s: done by %s", document.id, owner)
     return "done"
 
@@ -363,5 +367,9 @@ def _fail(document: Document, owner: str, message: str) -> str:
         )
         .execution_options(synchronize_session=False)
     ).rowcount
+    if failed:
+        events.processing_failed(document, message)
     db.session.commit()
+    if failed:
+        notify.request_delivery(document.organization_id)
     return "failed" if failed else "lost"

@@ -151,3 +151,37 @@ def tenant_census(org_id: str, note: str = "") -> dict[str, Any]:
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "worker.census")
         ),
     }
+
+
+@shared_task(
+    base=TenantTask,
+    bind=True,
+    name="workers.tasks.deliver_notifications",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,
+)
+def deliver_notifications(self: Task, org_id: str) -> None:
+    """Mail the organization's pending notifications within its mail budget; over it, wait
+    for the next window (a retry), so other organizations' mail is never held up."""
+    from webapp.workspace import notify
+
+    wait = notify.deliver_pending()
+    if wait > 0:
+        raise self.retry(countdown=wait)
+
+
+@shared_task(base=FlaskTask, name="workers.tasks.overdue_digests")
+def overdue_digests() -> int | None:
+    """Beat: ask each organization with overdue owned actions for its daily digest."""
+    from workers import workspace
+
+    return _housekeeping("overdue digests", workspace.publish_overdue_digests)
+
+
+@shared_task(base=TenantTask, name="workers.tasks.overdue_digest", ignore_result=True)
+def overdue_digest(org_id: str) -> int:
+    """One organization's daily digest of overdue actions (once a day per member)."""
+    from workers import workspace
+
+    return workspace.overdue_digest()

@@ -11,7 +11,7 @@
   learning the (organization, id) pairs due through the door ``app_trash_due``.
 
 Revision ID: 0015_accounts
-Revises: 0013_operate
+Revises: 0014_workspace
 Create Date: 2026-12-01
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from migrations.rls import enable_tenant_rls, grant, grant_door
 
 revision = "0015_accounts"
-down_revision = "0013_operate"
+down_revision = "0014_workspace"
 branch_labels = None
 depends_on = None
 

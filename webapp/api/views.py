@@ -153,7 +153,17 @@ def get_document(document_id: str) -> ResponseReturnValue:
         details={"via": "api"},
     )
     analysis = services.get_analysis(document)
-    return jsonify(document_json(document) | {"digest": analysis.digest if analysis else None})
+    from webapp.workspace.items import document_items, item_json  # imports this package
+
+    found = document_items(document)
+    return jsonify(
+        document_json(document)
+        | {
+            "digest": analysis.digest if analysis else None,
+            # The digest as people corrected it (the analyser's JSON above stays as it made it).
+            "items": {kind: [item_json(i) for i in found[kind]] for kind in found},
+        }
+    )
 
 
 @bp.get("/documents/<document_id>/download")

@@ -137,10 +137,13 @@ def detail(document_id: str) -> ResponseReturnValue:
         "document.viewed", actor_id=current_user.id, target_type="document", target_id=document.id
     )
     analysis = services.get_analysis(document)
+    from webapp.workspace.items import document_items  # the workspace imports this package
+
     return render_template(
         "documents/detail.html",
         document=document,
         digest=analysis.digest if analysis else None,
+        found=document_items(document),
         preview=services.text_preview(document),
         action_form=ActionForm(),
         type_labels=services.TYPE_LABELS,

@@ -18,11 +18,25 @@ from webapp.models.lifecycle import EXPORT_STATUSES, Export, ExportChunk
 from webapp.models.org import ROLES, Organization, Plan, User
 from webapp.models.platform import PlatformAdmin, PlatformAuditEvent
 from webapp.models.usage import MonthlyUsage, UsageTotals
+from webapp.models.workspace import (
+    ITEM_KINDS,
+    CalendarFeed,
+    DigestItem,
+    Notification,
+    NotificationPreference,
+    OwnerLink,
+)
 
 __all__ = [
     "ACCOUNT_TOKEN_PURPOSES",
     "AccountToken",
     "ACTIVE_STATUSES",
+    "ITEM_KINDS",
+    "CalendarFeed",
+    "DigestItem",
+    "Notification",
+    "NotificationPreference",
+    "OwnerLink",
     "ROLES",
     "STATUSES",
     "TYPES",

@@ -21,6 +21,7 @@ from workers.digest.dates import (
     superseded_spans,
 )
 from workers.digest.decisions import extract_decisions
+from workers.digest.locate import locate
 from workers.digest.owners import Context
 from workers.digest.people import PEOPLE_FIELD, collect_people, keywords
 from workers.digest.refine import refine
@@ -96,10 +97,13 @@ def build_digest(
     prose = _prose(sections)
     words = len(WORD.findall(text))
     topic = keywords(prose + _table_lines(sections), title, people)
+    open_json = [a.as_json() for a in open_actions]
+    done_json = [a.as_json() for a in done_actions]
+    locate(open_json + done_json, blocks)  # adds each action's line/page (the Actions page)
     return {
         "summary": summarise(prose, title, topic),
-        "action_items": [a.as_json() for a in open_actions],
-        "done_actions": [a.as_json() for a in done_actions],
+        "action_items": open_json,
+        "done_actions": done_json,
         "risks": risks,
         "decisions": decisions,
         "key_dates": key_dates,
