@@ -254,3 +254,14 @@ def test_the_favicon_is_served(app):
     assert legacy.status_code == 200 and legacy.mimetype == "image/svg+xml"
     page = client.get("/login").get_data(as_text=True)
     assert 'rel="icon"' in page and 'class="skip-link" href="#main"' in page
+
+
+def test_a_trashed_documents_actions_leave_the_actions_page_and_come_back(app, org, client):
+    """The Actions page joins Document, so the trash's criteria hide a trashed document's items."""
+    document_id = _upload(app, org, client, "zqacts" + org.org_id.hex[:6])
+    assert "revised budget" in client.get("/actions").get_data(as_text=True)
+    _delete(client, document_id)
+    assert "revised budget" not in client.get("/actions").get_data(as_text=True)
+    token = csrf_token(client, "/documents/trash")
+    client.post(f"/documents/trash/{document_id}/restore", data={"csrf_token": token})
+    assert "revised budget" in client.get("/actions").get_data(as_text=True)
