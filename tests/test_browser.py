@@ -398,7 +398,13 @@ def _fits_and_passes(page: Any, path: str, width: int, problems: list[str]) -> N
     assert response is not None and response.status < 500, (path, response and response.status)
     scroll = page.evaluate("document.documentElement.scrollWidth")
     if scroll > width:
-        problems.append(f"{path} at {width}px: scrollWidth {scroll}")
+        wide = page.evaluate(
+            "w => [...document.querySelectorAll('body *')].filter(e => "
+            "e.getBoundingClientRect().right > w + 1).slice(0, 4).map(e => "
+            "e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))",
+            width,
+        )
+        problems.append(f"{path} at {width}px: scrollWidth {scroll}, wide: {wide}")
     if page.evaluate("typeof window.axe") == "undefined":
         page.add_script_tag(path=str(AXE))
     result = page.evaluate(
