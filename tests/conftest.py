@@ -564,6 +564,11 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
             notify.save_preferences(org.user_id, mail_on=True, overdue_digest=True)
             db.session.remove()
         link = invite(client, f"invitee-{secret}@example.com", "member")
+        from webapp.auth import account_links
+
+        with app.app_context():  # a pending reset link (the account_tokens table)
+            account_links.request_password_reset(org.email, None)
+            db.session.remove()
         export_id = build_export_now(app, org)
         return PopulatedOrg(
             org,

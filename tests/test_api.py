@@ -106,7 +106,11 @@ def test_token_page_shows_the_plaintext_once_and_lists_the_token(
     assert listing.status_code == 200
     assert "Nightly import" in page
     secret = plaintext.split("_", 3)[3]
-    assert f"{secret[:8]}…" in page  # the prefix identifies it...
+    # Shown as its holder sees it: the token's real first and last characters...
+    shown = re.search(r"<code>(pmdi_[0-9a-f]+)…([^<]+)</code>", page)
+    assert shown is not None, page
+    assert plaintext.startswith(shown.group(1)) and plaintext.endswith(shown.group(2))
+    assert len(shown.group(1)) >= len("pmdi_") + 6 and len(shown.group(2)) == 4
     assert secret not in page  # ...but the secret itself is never shown again
     assert "never" in page  # not used yet
 

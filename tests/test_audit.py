@@ -239,3 +239,33 @@ def test_app_role_cannot_change_its_own_audit_log(
             {"o": org.org_id, "a": "rewritten"},
         ).scalar_one()
     assert count == 0
+
+
+def test_the_log_reads_as_sentences_with_names_and_attributes_failed_log_ins(
+    app, make_org, login_as
+):
+    """ "Maria invited daniel@… as member"; names instead of ids; a failed log-in is someone's
+    attempt on the account, not the account holder's act."""
+    import re as _re
+
+    from tests.conftest import csrf_token as _csrf
+    from tests.conftest import invite as _invite
+    from tests.conftest import login as _login
+
+    org = make_org()
+    client = login_as(org)
+    token = _csrf(client, "/account")
+    assert (
+        client.post("/account/name", data={"name": "Maria", "csrf_token": token}).status_code == 302
+    )
+    daniel = f"daniel-{org.org_id.hex[:6]}@acme.test"
+    _invite(client, daniel, "member")
+    assert _login(app.test_client(), org.email, "not the password at all").status_code == 401
+    page = client.get("/settings/audit").get_data(as_text=True)
+    assert f"Maria invited {daniel} as member" in page
+    rows = _re.findall(r"<tr>\s*<td[^>]*>[^<]*</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)", page)
+    assert rows, page
+    failed = [(who, what.strip()) for who, what in rows if what.strip().startswith("Failed log-in")]
+    assert failed and failed[0][0].startswith("Someone") and "Maria" in failed[0][1], failed
+    assert all(not _re.fullmatch(r"[0-9a-f-]{36}", who) for who, _ in rows)
+    assert "platform / system" not in page

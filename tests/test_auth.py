@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import csrf_token, login, make_app
@@ -90,7 +91,7 @@ def test_signup_validates_input(client):
     body = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Use at least 10 characters." in body
-    assert "Invalid email address." in body
+    assert "An email address must have an @-sign." in body
 
 
 def test_login_logout_round_trip(client, make_org, owner_engine):
@@ -192,3 +193,47 @@ def test_open_redirect_after_login_is_ignored(client, make_org):
         data={"email": org.email, "password": org.password, "csrf_token": token},
     )
     assert response.headers["Location"].endswith("/dashboard")
+
+
+def _signup(client, email: str):
+    token = csrf_token(client, "/signup")
+    return client.post(
+        "/signup",
+        data={
+            "organization": "Acme trial",
+            "name": "Maria",
+            "email": email,
+            "password": "correct horse battery",
+            "confirm": "correct horse battery",
+            "csrf_token": token,
+        },
+    )
+
+
+def test_signup_accepts_an_ordinary_test_domain_address(app, owner_engine):
+    """``maria@acme.test`` (a trial's address) signs up; it was refused as special-use."""
+    email = f"maria-{uuid.uuid4().hex[:8]}@acme.test"
+    response = _signup(app.test_client(), email)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with owner_engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM users WHERE email = :e"), {"e": email}) == 1
+
+
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [
+        ("maria@acme", "It should have a period."),
+        ("maria@localhost", "It should have a period."),
+        ("maria@acme.local", "special-use or reserved name"),
+        ("maria @acme.test", "invalid characters"),
+        ("maria@@acme.test", "@-sign"),
+    ],
+)
+def test_signup_refuses_undeliverable_addresses(app, owner_engine, email, reason):
+    with owner_engine.connect() as conn:
+        before = conn.scalar(text("SELECT count(*) FROM organizations"))
+    response = _signup(app.test_client(), email)
+    assert response.status_code == 400
+    assert reason in response.get_data(as_text=True)
+    with owner_engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM organizations")) == before

@@ -47,6 +47,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "instance" / "browser"
+# The live server writes its mail here (webapp/mail.py: MAIL_DIR), so a test can open a link.
+MAIL_DIR = ROOT / "instance" / f"test-browser-mail-{os.getpid()}"
+# axe-core, vendored unchanged from npm (MPL-2.0; tests/vendor/axe-core/README.md).
+AXE_VERSION = "4.14.1"
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 MINUTES = FIXTURES / "meeting_minutes.txt"
 SEARCH_WORD = "rehearsal"  # appears in the minutes, nowhere in another organization
 PROCESSING_TIMEOUT_MS = 90_000
@@ -93,6 +100,8 @@ def live_server(services: Services) -> Iterator[LiveServer]:
         "PYTHONPATH": str(ROOT),
         # Documents go to this run's queues, which only this run's worker consumes.
         "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
+        "MAIL_DIR": str(MAIL_DIR),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     for name in ("CELERY_BROKER_URL", "MIGRATION_DATABASE_URL"):
         env.pop(name, None)
@@ -302,3 +311,258 @@ def test_upload_process_search_and_isolation_in_a_browser(
     screenshot(other, "05-other-org-404")
     progress = other.request.get(f"/documents/progress?id={document_id}")
     assert progress.ok and progress.json() == {"documents": []}
+
+
+# --- Accounts, phone width and accessibility (issue 12) --------------------------------------
+
+
+def mails_to(address: str) -> list[str]:
+    """Bodies of the messages the live server wrote for ``address``, oldest first."""
+    from email import message_from_bytes, policy
+
+    bodies = []
+    for path in sorted(MAIL_DIR.glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if message["To"] == address:
+            bodies.append(message.get_content())
+    return bodies
+
+
+def test_forgot_password_end_to_end_in_a_browser(live_server: LiveServer, new_page) -> None:
+    """Forgot password → mail → link → new password; the old session ends; the link is spent."""
+    import re
+
+    first = new_page()
+    email = sign_up(first, "Browser Reset Org")
+    first.goto("/documents")
+    assert first.url.endswith("/documents")
+
+    page = new_page()
+    page.goto("/login")
+    page.click("text=Forgot your password?")
+    page.wait_for_url("**/forgot-password")
+    page.fill("#email", email)
+    page.click("button:has-text('Send me a link')")
+    assert email in page.inner_text("#reset-sent")
+    deadline = time.monotonic() + 20
+    while not mails_to(email):
+        assert time.monotonic() < deadline, "no reset mail was written"
+        time.sleep(0.2)
+    (body,) = mails_to(email)
+    link = re.search(r"(http://\S+/reset-password/\S+)", body).group(1)
+    assert link.startswith(live_server.url)
+
+    page.goto(link)
+    assert email in page.inner_text("main")
+    new_password = "browser-new-password-1"
+    page.fill("#password", new_password)
+    page.fill("#confirm", new_password)
+    page.click("button:has-text('Set the new password')")
+    page.wait_for_url("**/login")
+    assert "Log in with the new one" in page.inner_text("main")
+    page.fill("#email", email)
+    page.fill("#password", new_password)
+    page.click("main button:has-text('Log in')")
+    page.wait_for_url("**/dashboard")
+
+    first.goto("/documents")  # the session from before the reset has ended
+    assert "/login" in first.url
+
+    spent = new_page()
+    response = spent.goto(link)
+    assert response.status == 410
+    assert "already been used" in spent.inner_text("main")
+    screenshot(spent, "10-reset-link-spent")
+
+
+NOT_PAGES = {
+    # Redirects, files, JSON, CSV and POST-only routes: nothing to lay out.
+    "dashboard.home",
+    "dashboard.favicon",
+    "documents.progress",
+    "documents.download",
+    "org.audit_csv",
+    "org.logo",
+    "org.download_export",
+    "auth.confirm_email",
+    "workspace.digest_markdown",
+    "workspace.actions_csv",
+    "workspace.feed",
+    "static",
+}
+
+
+def _fits_and_passes(page: Any, path: str, width: int, problems: list[str]) -> None:
+    """Load ``path``; record a horizontal scroll or a serious/critical axe violation."""
+    response = page.goto(path)
+    assert response is not None and response.status < 500, (path, response and response.status)
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    if scroll > width:
+        wide = page.evaluate(
+            "w => [...document.querySelectorAll('body *')].filter(e => "
+            "e.getBoundingClientRect().right > w + 1).slice(0, 4).map(e => "
+            "e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))",
+            width,
+        )
+        problems.append(f"{path} at {width}px: scrollWidth {scroll}, wide: {wide}")
+    if page.evaluate("typeof window.axe") == "undefined":
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+    )
+    for violation in result["violations"]:
+        if violation["impact"] in ("serious", "critical"):
+            targets = [node["target"] for node in violation["nodes"]][:5]
+            problems.append(f"{path} at {width}px: axe {violation['id']} {targets}")
+
+
+def test_every_page_fits_a_phone_and_passes_an_accessibility_check(
+    app: Flask, worker: subprocess.Popen, live_server: LiveServer, browser: Any
+) -> None:
+    """Every page at 390 px has no horizontal scroll and no serious or critical axe-core
+    violation; at 1280 px the navigation stays on one line."""
+    import re
+
+    from webapp.admin import services as admin_services
+    from webapp.extensions import db
+
+    assert AXE.read_text()[:40].startswith(f"/*! axe v{AXE_VERSION}")
+    contexts = []
+
+    def context(viewport: dict[str, int]) -> Any:
+        # The test injects axe-core as a script of its own: let it past the page's CSP.
+        made = browser.new_context(base_url=live_server.url, viewport=viewport, bypass_csp=True)
+        made.set_default_timeout(20_000)
+        contexts.append(made)
+        return made.new_page()
+
+    try:
+        page = context(DESKTOP)
+        email = sign_up(page, "Browser Phone Org — a long organization name for a small screen")
+        page.goto("/documents/upload")
+        page.set_input_files("#files", str(MINUTES))
+        with page.expect_navigation():
+            page.click("#upload-form button[type=submit]")
+        document_path = page.locator("ul.results a", has_text="Open").get_attribute("href")
+        # The result follows the processing on the page itself: no "processing has started"
+        # beside a done badge.
+        result = page.locator("ul.results li.ok")
+        result.filter(has_text="the digest is ready").wait_for(timeout=PROCESSING_TIMEOUT_MS)
+        assert "has started" not in result.inner_text()
+        assert result.locator(".badge-done").count() == 1
+        assert page.locator("ul.results[aria-live=polite]").count() == 1
+        page.goto("/settings/members")
+        page.fill("#email", f"daniel-{uuid.uuid4().hex[:6]}@acme.test")
+        page.click("button:has-text('Send invitation')")
+        invitation = page.locator("#invitation-link").input_value()
+        page.goto("/forgot-password")  # a reset link for the reset page
+        page.fill("#email", email)
+        page.click("button:has-text('Send me a link')")
+        deadline = time.monotonic() + 20
+        while not mails_to(email):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        reset = re.search(r"(/reset-password/\S+)", mails_to(email)[-1]).group(1)
+
+        # At 1280 px the navigation is one line, and nothing scrolls sideways.
+        page.goto("/dashboard")
+        tops = page.eval_on_selector_all(
+            "nav.mainnav a", "links => [...new Set(links.map(a => a.getBoundingClientRect().top))]"
+        )
+        assert len(tops) == 1, f"the navigation wraps at 1280 px: {tops}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+        screenshot(page, "11-dashboard-1280")
+
+        member_pages = [
+            "/dashboard",
+            "/documents",
+            "/documents/upload",
+            document_path,
+            "/documents/trash",
+            f"/search?q={SEARCH_WORD}",
+            "/settings",
+            "/settings/api-tokens",
+            "/settings/audit",
+            "/settings/delete",
+            "/settings/export",
+            "/settings/members",
+            "/settings/usage",
+            "/account",
+            "/account/password",
+            "/actions",
+            f"{document_path}/digest/edit",
+            f"{document_path}/text",
+            "/calendar",
+            "/notifications",
+            f"/documents/{uuid.uuid4()}",  # the 404 page
+        ]
+        anonymous_pages = [
+            "/login",
+            "/signup",
+            "/forgot-password",
+            reset,
+            invitation.replace(live_server.url, ""),
+            "/organization/restore",
+            "/admin/login",
+        ]
+        admin_email = f"ops-{uuid.uuid4().hex[:6]}@example.com"
+        with app.app_context():
+            admin_services.create_admin(
+                admin_email, "Ops", "ops-password-long", admin_services.Actor.cli()
+            )
+            db.session.remove()
+        with app.app_context():
+            from webapp.tenancy import login_lookup
+
+            org_id = login_lookup(email).organization_id
+            db.session.remove()
+        admin_pages = ["/admin/", "/admin/plans", "/admin/audit", f"/admin/organizations/{org_id}"]
+
+        # Every page route the app has is in one of the lists (a new page joins this test).
+        listed = {re.sub(r"[0-9a-f-]{36}|[?].*", "", p) for p in member_pages + admin_pages}
+        for rule in app.url_map.iter_rules():
+            if "GET" not in (rule.methods or ()) or rule.endpoint in NOT_PAGES:
+                continue
+            if rule.endpoint.startswith("api.") or rule.arguments:
+                continue
+            assert rule.rule in listed | set(anonymous_pages), f"{rule.rule}: add it to this test"
+
+        problems: list[str] = []
+        phone = context(PHONE)
+        for path in anonymous_pages:
+            _fits_and_passes(phone, path, PHONE["width"], problems)
+        phone.goto("/login")
+        phone.fill("#email", email)
+        tag = email.removeprefix("owner-").split("@")[0]  # sign_up's password is made of it
+        phone.fill("#password", f"pw-{tag}-long-enough")
+        phone.click("main button:has-text('Log in')")
+        phone.wait_for_url("**/dashboard")
+        # The menu button opens the navigation on a phone.
+        menu = phone.locator("header .menu-button")
+        assert menu.is_visible() and not phone.locator("nav.mainnav").is_visible()
+        menu.click()
+        assert phone.locator("nav.mainnav").is_visible()
+        assert menu.get_attribute("aria-expanded") == "true"
+        screenshot(phone, "12-menu-open-390")
+        for path in member_pages:
+            _fits_and_passes(phone, path, PHONE["width"], problems)
+        screenshot(phone, "13-last-page-390")
+        phone.goto("/documents")
+        screenshot(phone, "14-documents-390")
+
+        admin = context(PHONE)
+        admin.goto("/admin/login")
+        admin.fill("#email", admin_email)
+        admin.fill("#password", "ops-password-long")
+        admin.click("main button[type=submit]")
+        admin.wait_for_url("**/admin/")
+        for path in admin_pages:
+            _fits_and_passes(admin, path, PHONE["width"], problems)
+        desktop_problems: list[str] = []
+        for path in member_pages:
+            _fits_and_passes(page, path, DESKTOP["width"], desktop_problems)
+        assert not problems + desktop_problems, "\n".join(problems + desktop_problems)
+    finally:
+        for made in contexts:
+            made.close()

@@ -481,13 +481,17 @@ def test_delete_and_reprocess(app, org, client_a, owner_engine):
     assert row.status in ("queued", "extracting", "analysing", "done")
     assert client_a.post(f"/documents/{document_id}/delete").status_code == 400  # no CSRF
     client_a.post(f"/documents/{document_id}/delete", data={"csrf_token": token})
+    assert client_a.get(f"/documents/{document_id}").status_code == 404
+    # In the trash (tests/test_trash.py) until deleted for good, which removes every row.
+    token = csrf_token(client_a, "/documents/trash")
+    purged = client_a.post(f"/documents/trash/{document_id}/purge", data={"csrf_token": token})
+    assert purged.status_code == 302
     assert counts(owner_engine, org.org_id) == {
         "documents": 0,
         "document_blobs": 0,
         "document_analyses": 0,
         "outbox": counts(owner_engine, org.org_id)["outbox"],
     }
-    assert client_a.get(f"/documents/{document_id}").status_code == 404
 
 
 def test_bulk_delete_and_reprocess(app, org, client_a, owner_engine):
@@ -503,11 +507,17 @@ def test_bulk_delete_and_reprocess(app, org, client_a, owner_engine):
     )
     statuses = {document_row(owner_engine, i).status for i in ids[:2]}
     assert statuses <= {"queued", "extracting", "analysing", "done"}
-    response = client_a.post(
+    asked = client_a.post(
         "/documents/bulk", data={"csrf_token": token, "action": "delete", "ids": ids[1:]}
     )
+    assert asked.status_code == 200 and "to the trash?" in asked.get_data(as_text=True)
+    response = client_a.post(
+        "/documents/bulk",
+        data={"csrf_token": token, "action": "delete", "ids": ids[1:], "confirmed": "yes"},
+    )
     assert response.status_code == 302
-    assert counts(owner_engine, org.org_id)["documents"] == 1
+    listing = client_a.get("/documents").get_data(as_text=True)
+    assert ids[0] in listing and not any(i in listing for i in ids[1:])
     empty = client_a.post(
         "/documents/bulk", data={"csrf_token": token, "action": "delete"}, follow_redirects=True
     )
@@ -582,7 +592,12 @@ def test_another_organizations_document_is_404(populate_org, make_org, login_as)
     assert (
         b.post(
             "/documents/bulk",
-            data={"csrf_token": token, "action": "delete", "ids": [a.document_id]},
+            data={
+                "csrf_token": token,
+                "action": "delete",
+                "ids": [a.document_id],
+                "confirmed": "yes",
+            },
         ).status_code
         == 404
     )

@@ -150,6 +150,10 @@ EXPORTED_COLUMNS = {
         "created_at", "deletion_requested_at", "id", "logo_png", "name", "plan_id",
         "quota_overrides", "settings", "slug", "status",
     ],
+    "account_tokens": [
+        "created_at", "expires_at", "id", "new_email", "organization_id", "purpose", "used_at",
+        "user_id",
+    ],
     "calendar_feeds": ["created_at", "id", "organization_id", "revoked_at", "user_id"],
     "digest_items": [
         "analyser_key", "category", "created_at", "document_id", "done", "done_at", "due_date",
@@ -178,7 +182,8 @@ EXPORTED_COLUMNS = {
     ],
     "document_blobs": ["document_id", "organization_id", "seq"],
     "documents": [
-        "analyser_version", "attempts", "content_type", "created_at", "detected_type", "error",
+        "analyser_version", "attempts", "content_type", "created_at", "deleted_at", "deleted_by",
+        "detected_type", "error",
         "filename", "id", "lease_expires_at", "lease_owner", "organization_id", "page_count",
         "processed_at", "progress", "search_vector", "sha256", "size_bytes", "status", "title",
         "updated_at", "uploaded_by", "word_count",
@@ -204,7 +209,8 @@ EXPORTED_COLUMNS = {
     ],
 }  # fmt: skip
 LEFT_OUT = {
-    "api_tokens": ["secret_hash"],
+    "account_tokens": ["token_hash"],
+    "api_tokens": ["secret_hash", "secret_tail"],
     "calendar_feeds": ["secret_hash"],
     "document_blobs": ["data"],
     "invitations": ["token_hash"],

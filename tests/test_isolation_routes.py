@@ -27,6 +27,9 @@ POST_WITHOUT_ID = {
     "org.create_api_token",
     "org.invite_member",
     "api.upload_documents",
+    # One's own profile: they act on the signed-in user only (tests/test_accounts.py).
+    "auth.change_name",
+    "auth.change_email",
     # The workspace: a "this is …" link names a member by id, checked in the organization
     # (tests/test_workspace.py: another organization's member is refused); one's own
     # notifications and preferences.
@@ -145,6 +148,9 @@ def test_every_route_with_an_id_is_404_for_another_organization(app, orgs, owner
         "org.transfer_ownership",
         "org.revoke_invitation",
         "org.accept_invitation",
+        # Mailed account links: A's organization in the link, a guessed secret.
+        "auth.reset_password",
+        "auth.confirm_email",
         "api.get_document",
         "api.download_document",
         "api.delete_document",
@@ -214,6 +220,8 @@ def test_routes_without_an_id_never_show_another_organizations_content(app, orgs
         "dashboard.index",
         "org.api_tokens",
         "org.members_page",
+        "auth.profile",
+        "auth.forgot_password",
         "workspace.actions",
         "workspace.notifications",
         "workspace.calendar",

@@ -183,6 +183,13 @@ def test_deleting_documents_frees_storage(client, org, owner_engine):
     token = csrf_token(client, f"/documents/{big_id}")
     deleted = client.post(f"/documents/{big_id}/delete", data={"csrf_token": token})
     assert deleted.status_code == 302
+    # In the trash its bytes are still held and still counted (webapp/documents/trash.py)...
+    assert usage_rows(owner_engine, org.org_id)["storage"] == 3500
+    assert "does not fit" in body_of(upload(client, (document("next", size=3000), "n.txt")))
+    # ...until it is deleted for good.
+    token = csrf_token(client, "/documents/trash")
+    purged = client.post(f"/documents/trash/{big_id}/purge", data={"csrf_token": token})
+    assert purged.status_code == 302
     rows = usage_rows(owner_engine, org.org_id)
     assert rows["storage"] == 500 == rows["bytes"]
     # ...until the big one is deleted. The month's upload count is not given back.

@@ -113,7 +113,7 @@ def workspace_bp_bell(app: Flask) -> None:
 
 def _forbidden(app: Flask) -> None:
     """A forbidden act inside one's own organization: 403, as JSON under the API."""
-    from flask import jsonify, render_template
+    from flask import flash, jsonify, redirect, render_template
 
     from webapp import permissions
 
@@ -121,8 +121,15 @@ def _forbidden(app: Flask) -> None:
 
     @app.errorhandler(permissions.Forbidden)
     def forbidden(exc: permissions.Forbidden):  # type: ignore[no-untyped-def]
-        if request.path.startswith("/api/"):
+        accept = request.accept_mimetypes  # empty when not said: a page, as before
+        if request.path.startswith("/api/") or (accept and not accept.accept_html):
             return jsonify(error={"code": exc.code, "message": exc.message}), 403
+        back = permissions.page_to_return_to()
+        if request.method == "POST" and back is not None:
+            # A button pressed on a page: say why on that page, where the person is, instead
+            # of a page of its own. Nothing was changed.
+            flash(exc.message, "error")
+            return redirect(back, 303)
         return render_template("errors/error.html", code=403, message=exc.message), 403
 
 

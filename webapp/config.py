@@ -159,6 +159,15 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": True,
     "MAIL_FROM": "no-reply@pmdi.invalid",
     "MAIL_SENDER": None,
+    # A directory that receives each message as a file instead of the log (development,
+    # browser tests); SMTP_HOST, when set, wins.
+    "MAIL_DIR": None,
+    # Account links sent by mail (webapp/auth/account_links.py): a password reset lasts an
+    # hour, an e-mail change's confirmation a day; each works once.
+    "PASSWORD_RESET_MINUTES": 60,
+    "EMAIL_CHANGE_HOURS": 24,
+    # Days a deleted document waits in the trash before housekeeping purges it.
+    "TRASH_GRACE_DAYS": 30,
     # The site's external address, for links that leave it (invitation e-mails): never the
     # request's Host header (webapp/links.py). Else SERVER_NAME + PREFERRED_URL_SCHEME.
     "PUBLIC_URL": None,
@@ -208,6 +217,10 @@ ENVIRONMENT_KEYS = {
     "SMTP_PASSWORD": "SMTP_PASSWORD",
     "SMTP_STARTTLS": "SMTP_STARTTLS",
     "MAIL_FROM": "MAIL_FROM",
+    "MAIL_DIR": "MAIL_DIR",
+    "PASSWORD_RESET_MINUTES": "PASSWORD_RESET_MINUTES",
+    "EMAIL_CHANGE_HOURS": "EMAIL_CHANGE_HOURS",
+    "TRASH_GRACE_DAYS": "TRASH_GRACE_DAYS",
     "PUBLIC_URL": "PUBLIC_URL",
     "WORKER_MAX_MEMORY_PER_CHILD": "WORKER_MAX_MEMORY_PER_CHILD",
     "PROXY_FIX_X_FOR": "PROXY_FIX_X_FOR",
@@ -256,6 +269,9 @@ NUMERIC_KEYS = {
     "REFUSAL_MEMORY_SECONDS",
     "INVITATION_DAYS",
     "SMTP_PORT",
+    "PASSWORD_RESET_MINUTES",
+    "EMAIL_CHANGE_HOURS",
+    "TRASH_GRACE_DAYS",
 }
 BOOLEAN_KEYS = {
     "DATABASE_PREPARED_STATEMENTS",
@@ -403,6 +419,11 @@ def finalise(config: dict[str, Any]) -> None:
             },
             "purge-deleted-organizations": {
                 "task": "workers.tasks.purge_deleted_organizations",
+                "schedule": float(config["PURGE_INTERVAL"]),
+                "options": {"expires": float(config["PURGE_INTERVAL"])},
+            },
+            "purge-trash": {
+                "task": "workers.tasks.purge_trash",
                 "schedule": float(config["PURGE_INTERVAL"]),
                 "options": {"expires": float(config["PURGE_INTERVAL"])},
             },

@@ -2,17 +2,21 @@
 
 There is no mail server by default: the default sender writes the message to the log (and the
 page that caused it shows the link). With ``SMTP_HOST`` set (``SMTP_PORT``, ``SMTP_USERNAME``,
-``SMTP_PASSWORD``, ``SMTP_STARTTLS``, ``MAIL_FROM``) messages go out over SMTP. Tests and
-deployments may set ``MAIL_SENDER`` to any callable taking a ``Message``.
+``SMTP_PASSWORD``, ``SMTP_STARTTLS``, ``MAIL_FROM``) messages go out over SMTP; with ``MAIL_DIR``
+set each message is written there as an ``.eml`` file (development, the browser tests). Tests
+and deployments may set ``MAIL_SENDER`` to any callable taking a ``Message``.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 
 from flask import current_app
 
@@ -36,14 +40,30 @@ def log_sender(message: Message) -> None:
     log.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
 
 
-def smtp_sender(message: Message) -> None:
-    """Send over SMTP with the ``SMTP_*`` settings."""
-    config = current_app.config
+def _email(message: Message) -> EmailMessage:
     email = EmailMessage()
-    email["From"] = config["MAIL_FROM"]
+    email["From"] = current_app.config["MAIL_FROM"]
     email["To"] = message.to
     email["Subject"] = message.subject
     email.set_content(message.body)
+    return email
+
+
+def directory_sender(message: Message) -> None:
+    """Write the message to ``MAIL_DIR`` as ``<time>-<random>.eml`` (written whole, then renamed,
+    so a reader never sees half a message)."""
+    directory = Path(current_app.config["MAIL_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+    partial = directory / (name + ".part")
+    partial.write_bytes(bytes(_email(message)))
+    partial.rename(directory / name)
+
+
+def smtp_sender(message: Message) -> None:
+    """Send over SMTP with the ``SMTP_*`` settings."""
+    config = current_app.config
+    email = _email(message)
     with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=10) as smtp:
         if config.get("SMTP_STARTTLS"):
             smtp.starttls()
@@ -53,11 +73,14 @@ def smtp_sender(message: Message) -> None:
 
 
 def sender() -> Sender:
-    """The configured sender: ``MAIL_SENDER``, else SMTP when ``SMTP_HOST`` is set, else the log."""
+    """The configured sender: ``MAIL_SENDER``, else SMTP when ``SMTP_HOST`` is set, else the
+    ``MAIL_DIR`` directory when set, else the log."""
     configured = current_app.config.get("MAIL_SENDER")
     if configured is not None:
         return configured
-    return smtp_sender if current_app.config.get("SMTP_HOST") else log_sender
+    if current_app.config.get("SMTP_HOST"):
+        return smtp_sender
+    return directory_sender if current_app.config.get("MAIL_DIR") else log_sender
 
 
 def send(to: str, subject: str, body: str) -> bool:

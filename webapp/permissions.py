@@ -61,6 +61,25 @@ PHRASES = {
 }
 
 
+def page_to_return_to() -> str | None:
+    """The same-site page a form was posted from (its ``Referer``; the site sends
+    ``Referrer-Policy: same-origin``), as a path, or None."""
+    from urllib.parse import urlsplit
+
+    from flask import request
+
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        return None
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
 class Forbidden(Exception):
     """A forbidden act inside one's own organization: 403 with a message a person understands."""
 

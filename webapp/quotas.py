@@ -286,12 +286,21 @@ def usage_summary() -> UsageSummary:
     period = current_period()
     storage = db.session.scalar(select(UsageTotals.storage_bytes))
     if storage is None:
-        storage = db.session.scalar(select(_stored_bytes(org_id))) or 0
+        # Trashed documents count until purged (webapp/documents/trash.py).
+        storage = (
+            db.session.scalar(select(_stored_bytes(org_id)).execution_options(include_trashed=True))
+            or 0
+        )
     documents = db.session.scalar(
         select(MonthlyUsage.documents_uploaded).where(MonthlyUsage.period == period)
     )
     if documents is None:
-        documents = db.session.scalar(select(_uploads_since(org_id, period)[0])) or 0
+        documents = (
+            db.session.scalar(
+                select(_uploads_since(org_id, period)[0]).execution_options(include_trashed=True)
+            )
+            or 0
+        )
     members = db.session.scalar(select(func.count()).select_from(User)) or 0
     meters = [
         Meter(

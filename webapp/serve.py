@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,19 @@ from webapp import embedded
 from workers.fairness import worker_queues
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTANCE = ROOT / "instance"
+# Where the run keeps its data and secrets; ``PMDI_INSTANCE_DIR`` moves it (the tests' own runs).
+INSTANCE_ENV = "PMDI_INSTANCE_DIR"
+# What this run resolved for itself (embedded services' URLs, the generated secret), for
+# ``./scripts/flask`` to run commands against the running application; removed at the end.
+RUN_ENV_FILE = "run.env"
+RUN_ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PUBLIC_URL")
+
+
+def instance_dir() -> Path:
+    """``instance/`` of the checkout, or ``PMDI_INSTANCE_DIR``."""
+    return Path(os.environ.get(INSTANCE_ENV) or ROOT / "instance")
+
+
 DATABASE = "pmdi"
 APP_ROLE = "pmdi_app"
 
@@ -39,9 +52,9 @@ log = logging.getLogger("pmdi.serve")
 
 def _persisted_secret(name: str) -> str:
     """A random secret generated on the first run and kept under instance/."""
-    path = INSTANCE / name
+    path = instance_dir() / name
     if not path.exists():
-        INSTANCE.mkdir(exist_ok=True)
+        instance_dir().mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
@@ -53,7 +66,7 @@ def _prepare_environment(keep: list[object]) -> dict[str, str]:
     env.setdefault("SECRET_KEY", _persisted_secret("secret_key"))
     if not env.get("DATABASE_URL"):
         print("Starting embedded PostgreSQL under instance/pgdata ...", flush=True)
-        server, admin_url = embedded.start_postgres(INSTANCE / "pgdata")
+        server, admin_url = embedded.start_postgres(instance_dir() / "pgdata")
         keep.append(server)
         owner_url = embedded.ensure_database(admin_url, DATABASE)
         env["MIGRATION_DATABASE_URL"] = owner_url
@@ -63,13 +76,13 @@ def _prepare_environment(keep: list[object]) -> dict[str, str]:
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
         # Metrics of every web and worker process, added up by /metrics (webapp/metrics.py);
         # emptied at each start, as prometheus_client requires.
-        metrics_dir = INSTANCE / "prometheus"
+        metrics_dir = instance_dir() / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if not env.get("REDIS_URL"):
         print("Starting embedded Redis under instance/redis.db ...", flush=True)
-        redis_server = embedded.start_redis(INSTANCE / "redis.db")
+        redis_server = embedded.start_redis(instance_dir() / "redis.db")
         keep.append(redis_server)
         env["REDIS_URL"] = redis_server.url
     return env
@@ -88,6 +101,25 @@ def _migrate(env: dict[str, str]) -> None:
     )
 
 
+def write_run_env(env: dict[str, str]) -> Path:
+    """Write what this run resolved itself (not what the caller's environment already said) to
+    ``instance/run.env`` as shell assignments, readable by the owner only, with the Python
+    that runs it: ``./scripts/flask`` sources it, so ``flask`` commands reach this very run
+    (the embedded PostgreSQL's and Redis's addresses are chosen at start)."""
+    lines = [f"PMDI_PYTHON={shlex.quote(sys.executable)}"]
+    for key in RUN_ENV_KEYS:
+        if env.get(key) and env.get(key) != os.environ.get(key):
+            lines.append(f"{key}={shlex.quote(env[key])}")
+    path = instance_dir() / RUN_ENV_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    partial.touch(mode=0o600)
+    partial.chmod(0o600)
+    partial.write_text("\n".join(lines) + "\n")
+    partial.rename(path)
+    return path
+
+
 def main() -> int:
     """Start everything, print the URL, wait for Ctrl-C, then stop everything."""
     logging.basicConfig(level=logging.INFO)
@@ -102,6 +134,7 @@ def main() -> int:
     # Host header a request carried (webapp/links.py).
     shown_host = "localhost" if host in ("0.0.0.0", "::") else host
     child_env.setdefault("PUBLIC_URL", f"http://{shown_host}:{port}")
+    run_env = write_run_env(child_env)
     children = [
         subprocess.Popen(
             [
@@ -114,7 +147,7 @@ def main() -> int:
                 # Beat inside the worker runs the outbox relay and the reaper.
                 "--beat",
                 "--schedule",
-                str(INSTANCE / "celerybeat-schedule"),
+                str(instance_dir() / "celerybeat-schedule"),
                 f"--concurrency={env.get('WORKER_CONCURRENCY', '2')}",
                 "--loglevel=INFO",
                 "--without-gossip",
@@ -171,6 +204,7 @@ def main() -> int:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+    run_env.unlink(missing_ok=True)  # its addresses die with the embedded services
     for service in reversed(keep):
         stop = getattr(service, "stop", None) or getattr(service, "cleanup", None)
         if stop:

@@ -413,6 +413,11 @@ def waiting_organizations(settled_seconds: float, limit: int) -> list[WaitingOrg
     return [WaitingOrganization(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
+def trash_due(grace_seconds: float, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(organization, document) pairs in the trash longer than the grace period — purge."""
+    return _door_pairs("app_trash_due", grace_seconds, limit)
+
+
 def _door_pairs(function: str, older_than_seconds: float, limit: int) -> list:
     from webapp.extensions import db
 

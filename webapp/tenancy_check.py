@@ -61,6 +61,7 @@ PLATFORM_DOORS = frozenset(
         "app_purge_organization",
         "app_create_platform_admin",
         "app_operate_backlog",
+        "app_trash_due",
         "app_organizations_with_overdue",
     }
 )

@@ -109,7 +109,13 @@ def _write_table(
 def _write_files(archive: zipfile.ZipFile) -> list[dict[str, Any]]:
     """Every document's original bytes under ``files/``, streamed chunk by chunk."""
     files = []
-    documents = db.session.scalars(select(Document).order_by(Document.created_at, Document.id))
+    # The trash too: an export holds everything the organization holds (``deleted_at`` in
+    # documents.json tells which are in the trash).
+    documents = db.session.scalars(
+        select(Document)
+        .order_by(Document.created_at, Document.id)
+        .execution_options(include_trashed=True)
+    )
     for document in list(documents):
         path = f"files/{document.id}/{document.filename}"
         with archive.open(path, "w", force_zip64=True) as out:

@@ -127,6 +127,14 @@ def purge_deleted_organizations() -> int:
     return purge()
 
 
+@shared_task(base=FlaskTask, name="workers.tasks.purge_trash")
+def purge_trash() -> int:
+    """Delete for good the documents whose grace period in the trash ended, freeing storage."""
+    from webapp.documents.trash import purge_due
+
+    return purge_due()
+
+
 @shared_task(base=TenantTask, name="workers.tasks.tenant_census")
 def tenant_census(org_id: str, note: str = "") -> dict[str, Any]:
     """Record that a worker ran for the organization, and report what it could see."""

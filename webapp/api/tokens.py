@@ -55,6 +55,7 @@ def create_token(user: User, name: str) -> IssuedToken:
         name=name.strip()[:80] or "API token",
         secret_hash=_hash(secret),
         prefix=secret[:8],
+        secret_tail=secret[-4:],
     )
     db.session.add(token)
     db.session.flush()
@@ -68,6 +69,20 @@ def create_token(user: User, name: str) -> IssuedToken:
     db.session.commit()
     plaintext = f"{PREFIX}_{user.organization_id.hex}_{token.id.hex}_{secret}"
     return IssuedToken(token, plaintext)
+
+
+# Characters of the organization part shown in the list: enough to recognise the token's start.
+SHOWN_START = 6
+
+
+def shown_as(token: ApiToken) -> str:
+    """How the list shows a token: its real first and last characters, as its holder sees it
+    (``pmdi_a2326b…k3Fq``). Tokens issued before the last characters were kept show their
+    real start and the secret's first characters, which also appear in the token."""
+    start = f"{PREFIX}_{token.organization_id.hex[:SHOWN_START]}…"
+    if token.secret_tail:
+        return start + token.secret_tail
+    return f"{start}_{token.prefix}…"
 
 
 # Roles that see and revoke every token of their organization; others manage only their own.

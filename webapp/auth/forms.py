@@ -2,8 +2,9 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
+from webapp.emails import MAX_EMAIL_LENGTH, EmailAddress
 from webapp.names import clean_name
 
 MIN_PASSWORD = 10
@@ -28,7 +29,7 @@ class SignupForm(FlaskForm):
     email = EmailField(
         "Work e-mail",
         filters=[_strip],
-        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)],
+        validators=[DataRequired(), Length(max=MAX_EMAIL_LENGTH), EmailAddress()],
     )
     password = PasswordField(
         "Password",
@@ -68,3 +69,44 @@ class PasswordForm(FlaskForm):
         "Repeat the new password",
         validators=[DataRequired(), EqualTo("password", "Passwords differ.")],
     )
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The address to send a reset link to."""
+
+    email = EmailField(
+        "E-mail", filters=[_strip], validators=[DataRequired(), Length(max=MAX_EMAIL_LENGTH)]
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password, twice, from a reset link."""
+
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(MIN_PASSWORD, 256, message=f"Use at least {MIN_PASSWORD} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("password", "Passwords differ.")],
+    )
+
+
+class NameForm(FlaskForm):
+    """One's own display name."""
+
+    name = StringField("Name", filters=[_name], validators=[DataRequired(), Length(1, 120)])
+
+
+class EmailChangeForm(FlaskForm):
+    """A new e-mail address, confirmed by a link sent there; the current password first."""
+
+    new_email = EmailField(
+        "New e-mail address",
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=MAX_EMAIL_LENGTH), EmailAddress()],
+    )
+    email_password = PasswordField("Current password", validators=[DataRequired(), Length(max=256)])

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, PendingRollbackError
 
 from webapp import audit, permissions, tenancy
+from webapp.documents import trash
 from webapp.documents.filenames import sanitize_filename, title_from_filename
 from webapp.extensions import db
 from webapp.models import (
@@ -122,6 +123,18 @@ class DuplicateDocument(DocumentError):
         self.existing = existing
 
 
+class DuplicateInTrash(DocumentError):
+    code = "duplicate"
+    status = 409
+
+    def __init__(self, existing: Document) -> None:
+        super().__init__(
+            f"This file is in the trash as “{existing.title}”: restore it from the trash "
+            "instead of uploading it again."
+        )
+        self.existing = existing
+
+
 class DocumentNotFound(DocumentError):
     code = "not_found"
     status = 404
@@ -208,6 +221,9 @@ def _upload_document(
         existing = db.session.scalar(select(Document).where(Document.sha256 == sha256))
         if existing is not None:
             raise DuplicateDocument(existing)
+        in_trash = trash.trashed_duplicate(sha256)
+        if in_trash is not None:
+            raise DuplicateInTrash(in_trash)
         quotas.charge_upload(org, safe_name, size, totals)
     except DocumentError:
         db.session.rollback()  # nothing was stored; release the lock for the next upload
@@ -391,30 +407,9 @@ def iter_content(document: Document) -> Iterator[bytes]:
 
 
 def delete_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> int:
-    """Delete documents with their chunks and digests, freeing their storage; returns how many."""
-    from webapp import quotas
-
-    totals = quotas.lock_usage()
-    documents = [get_document(i) for i in document_ids]
-    for document in documents:  # every one checked before any is changed
-        permissions.require("document.delete", owner_id=document.uploaded_by)
-    # Summed afresh under the lock: a document another request deleted first (the ORM may
-    # hold it from before the lock) is not freed twice.
-    freed = select(func.coalesce(func.sum(Document.size_bytes), 0)).where(
-        Document.id.in_([d.id for d in documents])
-    )
-    quotas.release_storage(int(db.session.scalar(freed) or 0), totals)
-    for document in documents:
-        db.session.delete(document)
-        audit.record(
-            "document.deleted",
-            actor_id=actor_id,
-            target_type="document",
-            target_id=document.id,
-            details={"filename": document.filename},
-        )
-    db.session.commit()
-    return len(documents)
+    """Delete documents: they move to the trash (restorable for ``TRASH_GRACE_DAYS``, their
+    storage counted until purged; webapp/documents/trash.py); returns how many."""
+    return trash.move_to_trash(document_ids, actor_id)
 
 
 def reprocess_documents(document_ids: list[object], actor_id: uuid.UUID | None) -> int:

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from webapp import audit, observe
-from webapp.documents import bp, services
+from webapp.documents import bp, services, trash
 from webapp.documents.downloads import send_document
 from webapp.documents.forms import ActionForm, BulkForm, UploadForm
 from webapp.models import STATUSES, TYPES
@@ -37,6 +37,21 @@ def _filters() -> services.DocumentFilter:
         doc_type=doc_type if doc_type in TYPES else None,
         sort=sort if sort in services.SORTS else "newest",
     )
+
+
+def processing_message(document) -> str:  # type: ignore[no-untyped-def]
+    """What an upload result says beside the status badge, true at every stage (the page's
+    script keeps it in step with the badge as processing moves on)."""
+    if document.status == "done":
+        return "Uploaded and processed: the digest is ready."
+    if document.status == "failed":
+        return f"Uploaded, but processing failed: {document.error or 'no reason was recorded.'}"
+    return "Uploaded; processing has started."
+
+
+@bp.app_template_filter("processing_message")
+def _processing_message_filter(document) -> str:  # type: ignore[no-untyped-def]
+    return processing_message(document)
 
 
 @bp.get("/documents")
@@ -102,7 +117,7 @@ def upload() -> ResponseReturnValue:
                     {
                         "filename": document.filename,
                         "ok": True,
-                        "message": "Uploaded; processing has started.",
+                        "message": processing_message(document),
                         "document": document,
                     }
                 )
@@ -156,7 +171,7 @@ def delete(document_id: str) -> ResponseReturnValue:
     document = _document_or_404(document_id)
     if ActionForm().validate_on_submit():
         services.delete_documents([document.id], current_user.id)
-        flash(f"Deleted “{document.title}”.", "success")
+        flash(f"Moved “{document.title}” to the trash. You can restore it from there.", "success")
     return redirect(url_for("documents.index"))
 
 
@@ -184,14 +199,69 @@ def bulk() -> ResponseReturnValue:
         return redirect(url_for("documents.index"))
     try:
         if form.action.data == "delete":
+            if request.form.get("confirmed") != "yes":
+                # Ask first, naming what would go (a page, so it works without scripts too).
+                documents = [services.get_document(i) for i in ids]
+                return render_template(
+                    "documents/confirm_delete.html",
+                    documents=documents,
+                    form=form,
+                    grace_days=trash.grace().days,
+                )
             count = services.delete_documents(ids, current_user.id)
-            flash(f"Deleted {count} document(s).", "success")
+            flash(
+                f"Moved {count} document(s) to the trash. You can restore them from the trash "
+                f"for {trash.grace().days} days.",
+                "success",
+            )
         else:
             count = services.reprocess_documents(ids, current_user.id)
             flash(f"Queued {count} document(s) for processing.", "success")
     except services.DocumentNotFound:
         abort(404)
     return redirect(url_for("documents.index"))
+
+
+@bp.get("/documents/trash")
+@login_required
+def trash_page() -> ResponseReturnValue:
+    """Deleted documents, restorable until the grace period ends."""
+    return render_template(
+        "documents/trash.html",
+        documents=trash.list_trash(),
+        summary=trash.summary(),
+        grace=trash.grace(),
+        action_form=ActionForm(),
+        type_labels=services.TYPE_LABELS,
+    )
+
+
+@bp.post("/documents/trash/<document_id>/restore")
+@login_required
+def restore(document_id: str) -> ResponseReturnValue:
+    """Take one document out of the trash."""
+    if ActionForm().validate_on_submit():
+        try:
+            trash.restore([document_id], current_user.id)
+        except services.DocumentNotFound:
+            abort(404)
+        else:
+            flash("Restored: the document is back in the list.", "success")
+    return redirect(url_for("documents.trash_page"))
+
+
+@bp.post("/documents/trash/<document_id>/purge")
+@login_required
+def purge(document_id: str) -> ResponseReturnValue:
+    """Delete one trashed document for good, freeing its storage now."""
+    if ActionForm().validate_on_submit():
+        try:
+            trash.purge([document_id], current_user.id)
+        except services.DocumentNotFound:
+            abort(404)
+        else:
+            flash("Deleted for good; its storage is free.", "success")
+    return redirect(url_for("documents.trash_page"))
 
 
 @bp.get("/documents/progress")

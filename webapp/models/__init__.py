@@ -1,5 +1,6 @@
 """Typed models; import them from here."""
 
+from webapp.models.accounts import ACCOUNT_TOKEN_PURPOSES, AccountToken
 from webapp.models.audit import AuditEvent
 from webapp.models.base import Base, TenantScoped, utcnow
 from webapp.models.documents import (
@@ -27,6 +28,8 @@ from webapp.models.workspace import (
 )
 
 __all__ = [
+    "ACCOUNT_TOKEN_PURPOSES",
+    "AccountToken",
     "ACTIVE_STATUSES",
     "ITEM_KINDS",
     "CalendarFeed",

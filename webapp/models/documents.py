@@ -50,6 +50,13 @@ class Document(TenantScoped, Base):
             "updated_at",
             postgresql_where="status IN ('queued', 'extracting', 'analysing')",
         ),
+        Index(
+            "ix_documents_trash",
+            "organization_id",
+            "deleted_at",
+            postgresql_where="deleted_at IS NOT NULL",
+        ),
+        Index("ix_documents_trash_due", "deleted_at", postgresql_where="deleted_at IS NOT NULL"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
@@ -75,6 +82,10 @@ class Document(TenantScoped, Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The analyser that made its digest: a document done by this one is not processed again.
     analyser_version: Mapped[str | None] = mapped_column(String(32))
+    # In the trash since (webapp/documents/trash.py): hidden from every page, the API, search
+    # and the workers until restored, purged with its bytes after the grace period.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[uuid.UUID | None]
 
     @property
     def is_active(self) -> bool:
@@ -161,6 +172,9 @@ class ApiToken(TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(80))
     secret_hash: Mapped[str] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(16))
+    # The secret's last four characters (migration 0015), so the list shows the token as its
+    # holder sees it; None for tokens issued before.
+    secret_tail: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = created_at_column()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
 from webapp import permissions
-from webapp.org import audit_services, bp
+from webapp.org import audit_sentences, audit_services, bp
 from webapp.org.services import list_members
 
 
@@ -25,9 +25,12 @@ def audit_log() -> ResponseReturnValue:
     filters, errors = audit_services.parse_filter(request.args)
     page = audit_services.list_events(filters, page=request.args.get("page", 1, type=int))
     members = list_members()
+    names = audit_sentences.names_for(page.items)
     return render_template(
         "org/audit.html",
         page=page,
+        sentences={e.id: audit_sentences.describe(e, names) for e in page.items},
+        actors={e.id: audit_sentences.actor_label(e, names) for e in page.items},
         filters=filters,
         errors=errors,
         actions=audit_services.known_actions(),

@@ -7,9 +7,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp import quotas
+from webapp.emails import MAX_EMAIL_LENGTH, EmailAddress
 from webapp.models import ROLES
 from webapp.org import bp, members
 from webapp.permissions import rank
@@ -20,7 +21,11 @@ class InviteForm(FlaskForm):
 
     email = EmailField(
         "E-mail",
-        validators=[DataRequired(message="Enter an e-mail address."), Email(), Length(max=254)],
+        validators=[
+            DataRequired(message="Enter an e-mail address."),
+            Length(max=MAX_EMAIL_LENGTH),
+            EmailAddress(),
+        ],
     )
     role = SelectField("Role", choices=list(ROLES), default="member")
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from webapp import quotas
 from webapp.api import tokens
+from webapp.documents import trash
 from webapp.org import bp
 from webapp.org.forms import CreateTokenForm, RevokeTokenForm
 from webapp.org.services import list_members
@@ -22,6 +23,7 @@ def _token_page(
         form=form,
         tokens=tokens.tokens_visible_to(current_user),
         issued=issued,
+        shown_as=tokens.shown_as,
         owners={m.id: m.name for m in list_members()} if manages_all else {},
     )
     # The page may carry a token's only plaintext: keep it out of every cache.
@@ -31,7 +33,7 @@ def _token_page(
 @bp.get("/settings/api-tokens")
 @login_required
 def api_tokens() -> ResponseReturnValue:
-    """The API tokens: name, prefix, created, last used, revoked; a form for a new one."""
+    """The API tokens (name, how it starts and ends, created, last used, revoked); a new one."""
     return _token_page(CreateTokenForm())
 
 
@@ -64,5 +66,8 @@ def revoke_api_token(token_id: str) -> ResponseReturnValue:
 def usage() -> ResponseReturnValue:
     """The organization's usage: a meter per hard quota, the rate limits, the plan."""
     return render_template(
-        "org/usage.html", summary=quotas.usage_summary(), windows=quotas.rate_windows()
+        "org/usage.html",
+        summary=quotas.usage_summary(),
+        windows=quotas.rate_windows(),
+        trash=trash.summary(),
     )

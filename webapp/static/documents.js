@@ -36,6 +36,20 @@
             badge.textContent = doc.status;
             badge.className = "badge badge-" + doc.status;
           }
+          const message = document.querySelector('[data-message-for="' + doc.id + '"]');
+          if (message) {
+            if (doc.status === "done") {
+              message.textContent = "Uploaded and processed: the digest is ready.";
+            } else if (doc.status === "failed") {
+              message.textContent =
+                "Uploaded, but processing failed: " + (doc.error || "no reason was recorded.");
+            }
+          }
+          const reason = document.querySelector('[data-error-for="' + doc.id + '"]');
+          if (reason && doc.status === "failed" && doc.error) {
+            reason.textContent = doc.error;
+            reason.hidden = false;
+          }
           if (!bar) return;
           bar.value = doc.progress;
           bar.textContent = doc.progress + "%";
