@@ -11,7 +11,7 @@
   learning the (organization, id) pairs due through the door ``app_trash_due``.
 
 Revision ID: 0015_accounts
-Revises: 0014_workspace
+Revises: 0018_floor
 Create Date: 2026-12-01
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from migrations.rls import enable_tenant_rls, grant, grant_door
 
 revision = "0015_accounts"
-down_revision = "0014_workspace"
+down_revision = "0018_floor"
 branch_labels = None
 depends_on = None
 
