@@ -529,6 +529,8 @@ LISTED_COLUMNS = (
 _ROWS_AFTER = (
     select(*LISTED_COLUMNS)
     .where(_documents.c.organization_id == bindparam("org_id"))
+    # A Core statement: the trash's ORM criteria (webapp/documents/trash.py) do not reach it.
+    .where(_documents.c.deleted_at.is_(None))
     .order_by(_documents.c.created_at.desc(), _documents.c.id.desc())
     .limit(bindparam("limit"))
 )
