@@ -196,8 +196,10 @@ def forget_window(redis_url: str, tenant: Tenant) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    for suffix in ("requests", "burst"):
-        client.delete(f"LIMITS:pmdi/org/{tenant.org_id}/{suffix}")
+    for suffix in ("api", "api:burst", "pages", "pages:burst"):
+        client.delete(f"LIMITS:pmdi:{{{tenant.org_id}}}:{suffix}")
+    for key in client.scan_iter(f"LIMITS:pmdi:{{{tenant.org_id}}}:api:*"):
+        client.delete(key)  # its tokens' windows
 
 
 # --- Requests ----------------------------------------------------------------------------

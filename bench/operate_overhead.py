@@ -120,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         (tenant,) = make_tenants(app_url, args.redis_url, 1)
         set_limits(owner_url, tenant, "enterprise")
         seed_documents(servers["on"], tenant, 10)
-        set_limits(owner_url, tenant, "enterprise", requests_per_minute=10**6)
+        set_limits(
+            owner_url,
+            tenant,
+            "enterprise",
+            requests_per_minute=10**6,
+            token_requests_per_minute=10**6,
+        )
         forget_window(args.redis_url, tenant)
         for name in ("on", "off"):  # warm-up
             throughput(servers[name], tenant.token, 100, args.clients)

@@ -105,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         set_limits(owner_url, tenant, "enterprise")
         seed_documents(servers["on"], tenant, 10)
         # High enough that no round is ever refused: the bench measures the check, not a 429.
-        set_limits(owner_url, tenant, "enterprise", requests_per_minute=10**6)
+        set_limits(
+            owner_url,
+            tenant,
+            "enterprise",
+            requests_per_minute=10**6,
+            token_requests_per_minute=10**6,
+        )
         forget_window(args.redis_url, tenant)
         for name in ("on", "off"):  # warm-up
             throughput(servers[name], tenant.token, 100, args.clients)

@@ -62,6 +62,7 @@ class Remembered:
     until: float  # time.monotonic()
     generation: int  # LimitChanges.generation the limits were read in
     refused: bool  # the last check refused: trusted to refuse again without the database
+    org_id: str | None = None  # whose load counters the check also counts in
 
 
 def token_key(presented: str) -> bytes:
@@ -152,7 +153,12 @@ class RememberedWindows:
         return self.changes.poll()
 
     def remember(
-        self, key: bytes, rules: Sequence[Any], generation: int | None, retry_after: int = 0
+        self,
+        key: bytes,
+        rules: Sequence[Any],
+        generation: int | None,
+        retry_after: int = 0,
+        org_id: str | None = None,
     ) -> None:
         """After a check by limits read in ``generation``: a refusal when ``retry_after``.
 
@@ -163,10 +169,12 @@ class RememberedWindows:
             return
         now = time.monotonic()
         if retry_after <= 0:
-            entry = Remembered(tuple(rules), now + ADMITTED_SECONDS, generation, refused=False)
+            entry = Remembered(
+                tuple(rules), now + ADMITTED_SECONDS, generation, refused=False, org_id=org_id
+            )
         elif self.refusal_seconds > 0:
             until = now + min(self.refusal_seconds, retry_after)
-            entry = Remembered(tuple(rules), until, generation, refused=True)
+            entry = Remembered(tuple(rules), until, generation, refused=True, org_id=org_id)
         else:
             self.forget(key)
             return

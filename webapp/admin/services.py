@@ -41,7 +41,10 @@ _MAX_VALUE = {name: 2**31 - 1 for name in LIMIT_NAMES} | {
     "max_file_bytes": 2**63 - 1,
 }
 LIMIT_LABELS = {
-    "requests_per_minute": "Requests per minute",
+    "requests_per_minute": "API requests per minute (organization)",
+    "page_requests_per_minute": "Page requests per minute (organization)",
+    "user_requests_per_minute": "Page requests per minute (each member)",
+    "token_requests_per_minute": "API requests per minute (each token)",
     "uploads_per_hour": "Uploads per hour",
     "documents_per_month": "Documents per month",
     "storage_bytes": "Storage (bytes)",
