@@ -11,6 +11,10 @@ while ``requests_per_minute`` is now the organization's API budget. Organization
 them like every other limit (``quota_overrides``), and ``app_admin_update_plan`` (0005) is
 replaced by the same function knowing the new columns, so platform admins set them live.
 
+And the platform role's door ``app_admin_usage_history(org, months)``: one organization's
+monthly usage rows (documents and bytes uploaded per calendar month), newest first, for the
+organization's page of the admin load view (issue 13 §4).
+
 Revision ID: 0016_load
 Revises: 0013_operate
 Create Date: 2026-12-01
@@ -18,6 +22,8 @@ Create Date: 2026-12-01
 
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.rls import grant_door
 
 revision = "0016_load"
 down_revision = "0013_operate"
@@ -38,6 +44,7 @@ NEW_COLUMNS = (
     ("user_requests_per_minute", "integer"),
     ("token_requests_per_minute", "integer"),
 )
+HISTORY = "app_admin_usage_history(uuid, integer)"
 # plan -> (pages per organization, pages per member, API per token), per minute.
 DEFAULTS = {
     "free": (60, 60, 60),
@@ -108,9 +115,19 @@ def upgrade() -> None:
         op.execute(f"UPDATE plans SET {name} = requests_per_minute WHERE {name} IS NULL")
         op.alter_column("plans", name, nullable=False)
     op.execute(_update_plan_function(OLD_COLUMNS + NEW_COLUMNS))
+    op.execute(
+        "CREATE FUNCTION app_admin_usage_history(p_org uuid, p_months integer) "
+        "RETURNS TABLE (period date, documents_uploaded integer, bytes_uploaded bigint) "
+        "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$ "
+        "SELECT u.period, u.documents_uploaded, u.bytes_uploaded FROM public.usage u "
+        "WHERE u.organization_id = p_org ORDER BY u.period DESC "
+        "LIMIT least(greatest(p_months, 1), 120) $$"
+    )
+    grant_door(HISTORY)
 
 
 def downgrade() -> None:
+    op.execute(f"DROP FUNCTION {HISTORY}")
     op.execute(_update_plan_function(OLD_COLUMNS))
     for name, _ in reversed(NEW_COLUMNS):
         op.drop_column("plans", name)
