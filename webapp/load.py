@@ -65,18 +65,28 @@ class Slot:
     hour: int
     minute: str  # "00".."59"
     expire_at: int  # epoch seconds: 24 h after the hour ends
-
-    @property
-    def epoch_minute(self) -> int:
-        return self.hour * 60 + int(self.minute)
+    epoch_minute: int
 
 
 def slot(now: float | None = None) -> Slot:
     """The counters' slot of ``now`` (epoch seconds)."""
     now = time.time() if now is None else now
     epoch_minute = int(now // 60)
+    last = _last_slot
+    if last.epoch_minute == epoch_minute:
+        return last
+    return _slot_of(epoch_minute)
+
+
+def _slot_of(epoch_minute: int) -> Slot:
+    global _last_slot
     hour = epoch_minute // 60
-    return Slot(hour, f"{epoch_minute % 60:02d}", (hour + 1) * 3600 + KEEP_SECONDS)
+    expire_at = (hour + 1) * 3600 + KEEP_SECONDS
+    made = _last_slot = Slot(hour, f"{epoch_minute % 60:02d}", expire_at, epoch_minute)
+    return made
+
+
+_last_slot = Slot(0, "00", 0, -1)  # the slot of the last minute asked for (one a minute)
 
 
 class ActiveOrganizations:

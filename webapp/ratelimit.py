@@ -104,6 +104,8 @@ for i = 1, windows do
     end
   end
 end
+-- The lists' lengths as LPUSH reports them, so no LLEN is needed below.
+local lengths = {}
 if admitted == 1 then
   for i = 1, windows do
     local key = KEYS[i]
@@ -111,11 +113,17 @@ if admitted == 1 then
     if cost > 0 then
       local entries = {}
       for j = 1, cost do entries[j] = ARGV[1] end
+      local length = 0
       for j = 1, cost, 5000 do
-        redis.call('lpush', key, unpack(entries, j, math.min(j + 4999, cost)))
+        length = redis.call('lpush', key, unpack(entries, j, math.min(j + 4999, cost)))
       end
-      redis.call('ltrim', key, 0, tonumber(ARGV[3 * i]) - 1)
+      local limit = tonumber(ARGV[3 * i])
+      if length > limit then
+        redis.call('ltrim', key, 0, limit - 1)
+        length = limit
+      end
       redis.call('expire', key, tonumber(ARGV[3 * i + 1]))
+      lengths[i] = length
     end
   end
 end
@@ -125,13 +133,15 @@ local load = KEYS[windows + 1]
 if load then
   local base = 3 * windows + 3
   local minute = ARGV[base]
-  redis.call('hincrby', load, minute .. ':r', 1)
+  -- The hash's expiry is the same all hour: set by the first request of each minute.
+  if redis.call('hincrby', load, minute .. ':r', 1) == 1 then
+    redis.call('expireat', load, tonumber(ARGV[base + 1]))
+  end
   if admitted == 0 then
     redis.call('hincrby', load, minute .. ':x', 1)
   elseif tonumber(ARGV[base + 2]) > 0 then
     redis.call('hincrby', load, minute .. ':u', tonumber(ARGV[base + 2]))
   end
-  redis.call('expireat', load, tonumber(ARGV[base + 1]))
 end
 local result = {admitted}
 for i = 1, windows do
@@ -140,11 +150,13 @@ for i = 1, windows do
   -- tail, oldest first, so each hit is dropped once and the count is the list's length.
   local since = now - tonumber(ARGV[3 * i + 1])
   local oldest = redis.call('lindex', key, -1)
+  local length = lengths[i]
   while oldest and tonumber(oldest) < since do
     redis.call('rpop', key)
+    if length then length = length - 1 end
     oldest = redis.call('lindex', key, -1)
   end
-  table.insert(result, redis.call('llen', key))
+  table.insert(result, length or redis.call('llen', key))
   table.insert(result, oldest or '')
   table.insert(result, blockers[i])
 end
@@ -247,6 +259,8 @@ class MovingWindows:
         self.script = client.register_script(WINDOWS_SCRIPT)
         self.count_load = count_load  # the load counters (webapp/load.py) ride along
         self.active = load.ActiveOrganizations()
+        # id(rules) -> (rules, keys, args): the rules are kept, so the id is never reused.
+        self._memo: dict[int, tuple[Sequence[Rule], list[str], list[str | int]]] = {}
         self._local = threading.local()  # connection, pid, pending
 
     def _connection(self) -> Any:
@@ -270,10 +284,8 @@ class MovingWindows:
         marks it active, pipelined in the same write (one round trip on one Redis).
         """
         now = time.time() if now is None else now
-        keys = [f"{self.prefix}:{rule.key}" for rule in rules]
-        args: list[str | int] = [f"{now:.6f}", len(keys)]
-        for rule in rules:
-            args += [rule.limit, rule.window, rule.cost]
+        keys, args = self._encoded(rules)
+        args[0] = f"{now:.6f}"
         commands: list[tuple[Any, ...]] = []
         if org_id is not None and self.count_load:
             where = load.slot(now)
@@ -297,6 +309,22 @@ class MovingWindows:
             self, connection, tuple(rules), now, keys, args, len(commands) - 1
         )
         return pending
+
+    def _encoded(self, rules: Sequence[Rule]) -> tuple[list[str], list[str | int]]:
+        """Fresh copies of the rules' keys and arguments (``args[0]``, the time, left blank),
+        built once per rules tuple (``RateLimiter.request_rules`` hands out the same one)."""
+        memo = self._memo.get(id(rules))
+        if memo is not None and memo[0] is rules:
+            return list(memo[1]), list(memo[2])
+        keys = [f"{self.prefix}:{rule.key}" for rule in rules]
+        args: list[str | int] = ["", len(keys)]
+        for rule in rules:
+            args += [rule.limit, rule.window, rule.cost]
+        if isinstance(rules, tuple):  # immutable: worth keeping
+            if len(self._memo) >= 10_000:
+                self._memo = {}
+            self._memo[id(rules)] = (rules, keys, args)
+        return list(keys), list(args)
 
     def acquire(
         self, rules: Sequence[Rule], now: float | None = None, org_id: str | None = None
@@ -430,6 +458,7 @@ class RateLimiter:
             LimitChanges(lambda: _engine_of(app)), float(config["REFUSAL_MEMORY_SECONDS"])
         )
         self._lock = threading.Lock()
+        self._rules: dict[tuple, tuple[Rule, ...]] = {}  # see ``request_rules``
         self._skip_until = 0.0
         self._warned_at = -math.inf
 
@@ -531,6 +560,33 @@ class RateLimiter:
             )
         return rules
 
+    def request_rules(
+        self, org: Organization, api: bool, subject: str, sender: str, uploads: int = 0
+    ) -> tuple[Rule, ...]:
+        """``organization_rules`` with the sender's attempt window, built once per set of
+        inputs: the rules are a function of the organization's id, plan and overrides (read
+        afresh with every request, so a changed limit still applies at once)."""
+        if uploads:
+            rules = self.organization_rules(org, uploads, api=api, subject=subject)
+            return tuple(self._with_attempts(rules, org, sender))
+        plan, overrides = org.plan, org.quota_overrides
+        key = (
+            org.id,
+            api,
+            subject,
+            plan.name,
+            plan.requests_per_minute if api else plan.page_requests_per_minute,
+            plan.token_requests_per_minute if api else plan.user_requests_per_minute,
+            tuple(overrides.items()) if overrides else (),
+        )
+        cached = self._rules.get(key)
+        if cached is None:
+            if len(self._rules) >= 10_000:
+                self._rules = {}
+            rules = self.organization_rules(org, api=api, subject=subject)
+            cached = self._rules[key] = tuple(rules)
+        return cached
+
     def upload_attempt_rule(self, org: Organization, sender: str, uploads: int) -> Rule | None:
         """The sender's own window of refused files (files sent are held in it during their
         upload; those kept leave it after, see ``refund_uploads``)."""
@@ -579,8 +635,8 @@ class RateLimiter:
             if request.endpoint == "documents.upload" and request.method == "POST":
                 uploads = _count_files(request.files.getlist("files"))
             org, user_id = current_user.organization, str(current_user.id)
-            rules = self.organization_rules(org, uploads, api=False, subject=user_id)
-            return self._enforce(self._with_attempts(rules, org, user_id), org_id=str(org.id))
+            rules = self.request_rules(org, False, user_id, user_id, uploads)
+            return self._enforce(rules, org_id=str(org.id))
         return self._enforce(self.anonymous_rules(request.remote_addr or "unknown"))
 
     def _with_attempts(self, rules: list[Rule], org: Organization, sender: str) -> list[Rule]:
@@ -656,8 +712,7 @@ class RateLimiter:
         if key is None:  # an upload: the early door did not look at its token
             key = token_key(bearer_token(request.headers.get("Authorization")) or "")
         org, org_id = user.organization, str(user.organization_id)
-        rules = self.organization_rules(org, uploads, api=True, subject=key.hex()[:20])
-        rules = tuple(self._with_attempts(rules, org, str(user.id)))
+        rules = self.request_rules(org, True, key.hex()[:20], str(user.id), uploads)
         early: EarlyCheck | None = environ.pop(EARLY, None)
         if early is not None:
             decision = early.result(self)
@@ -666,7 +721,7 @@ class RateLimiter:
                 return self._api_verdict(rules, decision, org_id, remember=True)
             # Else the limits changed after they were remembered, their notification not yet
             # read: the request is checked again by the current limits, and so counted twice.
-        verdict = self._enforce(list(rules), org_id, api=True)
+        verdict = self._enforce(rules, org_id, api=True)
         self._api_verdict(rules, g.rate_limit, org_id, remember=not uploads)
         return verdict
 
@@ -684,7 +739,7 @@ class RateLimiter:
         return None if decision.admitted else self._refuse(decision, api=True)
 
     def _enforce(
-        self, rules: list[Rule], org_id: str | None = None, api: bool = False
+        self, rules: Sequence[Rule], org_id: str | None = None, api: bool = False
     ) -> ResponseReturnValue | None:
         started = time.perf_counter()
         now = time.time()

@@ -164,10 +164,20 @@ class RememberedWindows:
 
         Nothing is remembered if a change has been announced since those limits were read.
         """
+        now = time.monotonic()
+        if retry_after <= 0:
+            entry = self._entries.get(key)
+            if (
+                entry is not None
+                and not entry.refused
+                and entry.generation == generation
+                and entry.rules == rules
+                and entry.until - now > ADMITTED_SECONDS / 2
+            ):
+                return  # remembered just so, a moment ago (the poll below would say the same)
         if generation is None or self.changes.poll() != generation:
             self.forget(key)
             return
-        now = time.monotonic()
         if retry_after <= 0:
             entry = Remembered(
                 tuple(rules), now + ADMITTED_SECONDS, generation, refused=False, org_id=org_id
