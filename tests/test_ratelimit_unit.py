@@ -309,3 +309,15 @@ def test_waits_are_said_the_way_people_say_them(seconds: int, said: str) -> None
     from webapp.ratelimit import in_about
 
     assert in_about(seconds) == said
+
+
+def test_the_hourly_refusal_says_when_and_what_the_plan_allows() -> None:
+    """Issue 12: not "Try again in 3555 seconds" but "in about an hour", and the plan's limit."""
+    from webapp.ratelimit import WindowState, _refusal_message
+
+    rule = Rule("uploads_per_hour", "k", 20, 3600, 1, "the Free plan")
+    message = _refusal_message(WindowState(rule, 20, NOW + 3555, 3555))
+    assert message == (
+        "You have reached your organization's limit of 20 uploaded files per hour, set by the "
+        "Free plan. Try again in about an hour."
+    )

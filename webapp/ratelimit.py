@@ -605,8 +605,7 @@ class RateLimiter:
     def peek(self, org: Organization) -> Decision | None:
         """The organization's windows as they stand, charging nothing (for the usage page)."""
         both = self.organization_rules(org, 1) + self.organization_rules(org, api=False)
-        rules = [r for r in both if r.name != "burst" and r.name != "uploads_per_hour" or r.cost]
-        unique = {r.key: Rule(r.name, r.key, r.limit, r.window, 0) for r in rules}
+        unique = {r.key: Rule(r.name, r.key, r.limit, r.window, 0) for r in both}
         return self.check(list(unique.values()))
 
     def refund_uploads(self, response: Response) -> Response:
