@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import Services, make_app
+from tests.conftest import Services, make_app, upload
 from tests.test_admin import admin_login, platform_admin  # noqa: F401 - a fixture
 from tests.test_browser import browser, live_server, new_page, screenshot  # noqa: F401
 from tests.test_ratelimit import api_token, client_for, set_overrides_and_wait
@@ -67,6 +67,10 @@ def test_after_a_flood_the_counters_show_the_flooder_on_top(
     assert requests.index(str(flooder.org_id)) < requests.index(str(quiet.org_id))
     assert mine.name == "Flooder" and sum(mine.series["requests"]) == 160
 
+    # One upload of the flooder's, for its usage history and its uploads figure.
+    owner = client_for(limited_app, flooder)
+    assert upload(owner, (f"minutes {uuid.uuid4()}".encode(), "minutes.txt")).status_code == 200
+
     # The admin page lists it first under refusals, linked to its limits form, with a chart.
     client = limited_app.test_client()
     assert admin_login(client, platform_admin.email, platform_admin.password).status_code == 302
@@ -80,9 +84,14 @@ def test_after_a_flood_the_counters_show_the_flooder_on_top(
 
     # Its own page: the last 24 h next to its limits, and its monthly usage history.
     detail = client.get(f"/admin/organizations/{flooder.org_id}").get_data(as_text=True)
-    row = detail.split('id="load-requests"', 1)[1].split("</tr>", 1)[0]
-    assert "<td>160</td>" in row and "<svg" in row
+    row = detail.split('id="load-refusals"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>140</td>" in row and "<svg" in row
     assert 'id="limits"' in detail and "Monthly usage" in detail
+    history = detail.split('id="usage-history"', 1)[1].split("</table>", 1)[0]
+    this_month = time.strftime("%Y-%m", time.gmtime())
+    assert f"<tr><td>{this_month}</td><td>1</td>" in history  # the one upload
+    uploads = detail.split('id="load-uploads"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>1</td>" in uploads  # and in its load counters
 
 
 def test_flask_admin_top_prints_the_same_table(limited_app, make_org, owner_engine, fresh_index):
