@@ -273,7 +273,7 @@ def test_admin_changes_plan_limits(admin_client, platform_admin, owner_engine, r
     assert event["old_value"] == {
         "requests_per_minute": 600,
         "documents_per_month": 500,
-        "token_requests_per_minute": 300,
+        "token_requests_per_minute": 600,
     }
     assert event["new_value"] == {
         "requests_per_minute": 700,

@@ -217,7 +217,7 @@ def plan_org(org_id: str = "7d3c1e0e-0000-4000-8000-000000000001") -> SimpleName
     plan = SimpleNamespace(
         name="Free",
         requests_per_minute=60,
-        token_requests_per_minute=60,
+        token_requests_per_minute=30,
         page_requests_per_minute=60,
         user_requests_per_minute=30,
         uploads_per_hour=20,
@@ -321,3 +321,14 @@ def test_the_hourly_refusal_says_when_and_what_the_plan_allows() -> None:
         "You have reached your organization's limit of 20 uploaded files per hour, set by the "
         "Free plan. Try again in about an hour."
     )
+
+
+def test_a_member_or_token_window_as_large_as_the_budget_is_not_checked(
+    windows: MovingWindows,
+) -> None:
+    """It could never refuse first, so it costs nothing: only a smaller one is a window."""
+    limiter = limiter_with(windows)
+    org = plan_org()
+    org.plan.token_requests_per_minute = 60  # the organization's API budget
+    names = {r.name for r in limiter.organization_rules(org, api=True, subject="t")}  # type: ignore[arg-type]
+    assert "token_requests_per_minute" not in names and "requests_per_minute" in names

@@ -549,7 +549,9 @@ class RateLimiter:
                     key = f"{tag}:{kind}:burst"
                     rules.append(Rule("burst", key, burst, self.burst_seconds, 1, source(budget)))
         per_subject = _int_limit(org, own)
-        if subject and per_subject is not None:
+        # A member's or token's window no smaller than the organization's budget could never
+        # refuse first (each of its hits is one of the organization's): it is left out.
+        if subject and per_subject is not None and (per_minute is None or per_subject < per_minute):
             key = f"{tag}:{kind}:{subject}"
             rules.append(Rule(own, key, per_subject, 60, 1, source(own)))
         per_hour = _int_limit(org, "uploads_per_hour")

@@ -45,11 +45,13 @@ NEW_COLUMNS = (
     ("token_requests_per_minute", "integer"),
 )
 HISTORY = "app_admin_usage_history(uuid, integer)"
-# plan -> (pages per organization, pages per member, API per token), per minute.
+# plan -> (pages per organization, pages per member, API per token), per minute. A token may
+# spend its organization's whole API budget unless a platform admin sets less (a member's or
+# token's window as large as its organization's is not even checked: webapp/ratelimit.py).
 DEFAULTS = {
     "free": (60, 60, 60),
-    "pro": (600, 300, 300),
-    "enterprise": (6000, 1200, 3000),
+    "pro": (600, 300, 600),
+    "enterprise": (6000, 1200, 6000),
 }
 
 
