@@ -7,11 +7,13 @@
    helpers and starts gunicorn (2 sync workers, as deployed) on it with rate limits on, a
    ``Server-Timing`` header (``RATELIMIT_SERVER_TIMING``) and a Redis database of its own
    (flushed before and after; no Celery worker runs);
-2. creates organizations A (free plan, ``requests_per_minute`` overridden to ``--limit``) and
+2. creates organizations A (free plan, its API and page budgets overridden to ``--limit``) and
    B (pro plan), each with an API token and a few queued documents;
 3. quiet phase: B lists its documents (``GET /api/v1/documents``) ``--b-rate`` times a second
    for ``--seconds``; flood phase: the same while A sends ten times its limit at the same
-   endpoint from 10 threads (in a process of its own);
+   endpoint from 10 threads (in a process of its own); same-organization phase (half as
+   long): A's API script floods again while A's own member opens ``/documents`` ``--b-rate``
+   times a second (pages and the API have budgets of their own: no page may be refused);
 4. prints B's latency (p50/p99, client-side and server-side) in both phases, B's 429 count,
    A's admitted requests against its limit, and what a refused request costs: its server time
    (``Server-Timing``) and, in-process, the limiter check alone on the same Redis.
@@ -127,6 +129,8 @@ class Tenant:
 
     org_id: uuid.UUID
     token: str
+    email: str = ""
+    password: str = ""
 
 
 def make_tenants(app_url: str, redis_url: str, count: int) -> list[Tenant]:
@@ -144,8 +148,9 @@ def make_tenants(app_url: str, redis_url: str, count: int) -> list[Tenant]:
     with app.app_context():
         for _ in range(count):
             tag = uuid.uuid4().hex[:8]
+            email, password = f"bench-{tag}@example.com", f"pw-{tag}-long-enough"
             user = auth_services.register_organization(
-                f"Bench {tag}", "Bench Owner", f"bench-{tag}@example.com", f"pw-{tag}-long-enough"
+                f"Bench {tag}", "Bench Owner", email, password
             )
             org_id, user_id = user.organization_id, user.id
             db.session.remove()
@@ -153,7 +158,8 @@ def make_tenants(app_url: str, redis_url: str, count: int) -> list[Tenant]:
                 from webapp.models import User
 
                 owner = db.session.get(User, (org_id, user_id))
-                made.append(Tenant(org_id, tokens.create_token(owner, "bench").plaintext))
+                plaintext = tokens.create_token(owner, "bench").plaintext
+                made.append(Tenant(org_id, plaintext, email, password))
                 db.session.remove()
         for engine in db.engines.values():
             engine.dispose()
@@ -196,11 +202,40 @@ def forget_window(redis_url: str, tenant: Tenant) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    for suffix in ("requests", "burst"):
-        client.delete(f"LIMITS:pmdi/org/{{{tenant.org_id}}}/{suffix}")
+    for suffix in ("api", "api:burst", "pages", "pages:burst"):
+        client.delete(f"LIMITS:pmdi:{{{tenant.org_id}}}:{suffix}")
+    for key in client.scan_iter(f"LIMITS:pmdi:{{{tenant.org_id}}}:api:*"):
+        client.delete(key)  # its tokens' windows
 
 
 # --- Requests ----------------------------------------------------------------------------
+
+
+def log_in(server: Server, tenant: Tenant) -> str:
+    """Sign in through the log-in form; the session cookie (``name=value``) to send."""
+    import re
+
+    connection = http.client.HTTPConnection(*server.address, timeout=30)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    page = response.read().decode()
+    cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
+    connection.close()
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    if csrf is None:
+        raise RuntimeError("no CSRF token on /login")
+    body = urllib.parse.urlencode(
+        {"csrf_token": csrf.group(1), "email": tenant.email, "password": tenant.password}
+    )
+    connection = http.client.HTTPConnection(*server.address, timeout=30)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    connection.request("POST", "/login", body=body, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    if response.status != 302:
+        raise RuntimeError(f"log-in failed: HTTP {response.status}")
+    return response.getheader("Set-Cookie", "").split(";", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -394,7 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         set_limits(owner_url, b, "pro")
         for tenant in (a, b):
             seed_documents(server, tenant, 10)
-        set_limits(owner_url, a, "free", requests_per_minute=args.limit)
+        # The same figure for A's API (organization and token) and its pages (organization
+        # and member): the flood meets the API's, the member's pages their own.
+        budgets = ("requests_per_minute", "token_requests_per_minute")
+        budgets += ("page_requests_per_minute", "user_requests_per_minute")
+        set_limits(owner_url, a, "free", **dict.fromkeys(budgets, args.limit))
         forget_window(args.redis_url, a)
         print(
             f"  A: free plan, requests_per_minute overridden to {args.limit}; floods at "
@@ -424,6 +463,19 @@ def main(argv: list[str] | None = None) -> int:
             lambda: flood_b.add(request(server, "GET", "/api/v1/documents", b.token)),
         )
         flood_a = flooder.join()
+
+        # Issue 12: A's own API script floods while A's member uses the pages. Pages and the
+        # API have budgets of their own, so the member is never refused.
+        cookie = log_in(server, a)
+        pages_a = Recorder()
+        page_headers = {"Cookie": cookie, "Accept": "text/html"}
+        flooder = Flooder(server, a.token, flood_rate, args.seconds / 2, threads=10)
+        paced(
+            args.b_rate,
+            args.seconds / 2,
+            lambda: pages_a.add(request(server, "GET", "/documents", None, None, page_headers)),
+        )
+        own_flood = flooder.join()
         admitted_us, refused_us = check_cost_us(args.redis_url)
     finally:
         server.stop()
@@ -472,6 +524,14 @@ def main(argv: list[str] | None = None) -> int:
             f"  of which the limiter check (Server-Timing ratelimit): p50 "
             f"{statistics.median(refused_check):.3f} ms, p99 {percentile(refused_check, 99):.3f} ms"
         )
+    page_wall = [r.wall_ms for r in pages_a.replies]
+    print(
+        f"  same organization: A's API flood ({len(own_flood.replies)} sent, "
+        f"{len(own_flood.with_status(429))} refused) while A's member opens /documents "
+        f"{len(pages_a.replies)} times: {len(pages_a.with_status(429))} page 429s (target 0), "
+        f"other non-200: {len([r for r in pages_a.replies if r.status not in (200, 429)])}; "
+        f"page p50 {percentile(page_wall, 50):.2f} ms, p99 {percentile(page_wall, 99):.2f} ms"
+    )
     print(
         f"  limiter check alone (in-process, one EVALSHA): {admitted_us:.0f} µs admitted, "
         f"{refused_us:.0f} µs refused"

@@ -1,4 +1,4 @@
-"""What metrics and JSON logs cost: API list throughput with them on and off, interleaved.
+"""What metrics, JSON logs and load counters cost: API list throughput, on and off, interleaved.
 
     python bench/operate_overhead.py [--rounds 8] [--requests 300] [--clients 4]
                                      [--database-url URL] [--redis-url URL]
@@ -6,10 +6,12 @@
 Two gunicorn servers (2 sync workers each, rate limits on in both) on one database of their
 own (``pmdi_bench_operate``) and a Redis database this script flushes:
 
-- **on**: ``METRICS_ENABLED=1``, ``LOG_FORMAT=json`` and ``PROMETHEUS_MULTIPROC_DIR`` (as the
-  one-command run sets it), so every request is measured into the shared files and writes its
-  JSON access line (to the server's log file);
-- **off**: ``METRICS_ENABLED=0``, ``LOG_FORMAT=text``: no request metrics, no access line.
+- **on**: ``METRICS_ENABLED=1``, ``LOG_FORMAT=json``, ``LOAD_COUNTERS_ENABLED=1`` and
+  ``PROMETHEUS_MULTIPROC_DIR`` (as the one-command run sets it), so every request is measured
+  into the shared files, writes its JSON access line (to the server's log file) and counts in
+  its organization's load counters (webapp/load.py, in the limiter's own Redis call);
+- **off**: ``METRICS_ENABLED=0``, ``LOG_FORMAT=text``, ``LOAD_COUNTERS_ENABLED=0``: no request
+  metrics, no access line, no load counters.
 
 One organization (10 documents, a limit too high to refuse) lists its documents through the
 API (``GET /api/v1/documents``) with ``--clients`` concurrent clients, ``--requests`` requests
@@ -81,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     import redis
 
     logging.getLogger().setLevel(logging.WARNING)
-    print("bench/operate_overhead.py — document list throughput, metrics + JSON logs on vs off")
+    print(
+        "bench/operate_overhead.py — document list throughput, metrics + JSON logs + load "
+        "counters on vs off"
+    )
     print(f"  command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     print(
         f"  two servers: gunicorn, 2 sync workers each, rate limits on; {os.cpu_count()} CPUs; "
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             "on",
             METRICS_ENABLED="1",
             LOG_FORMAT="json",
+            LOAD_COUNTERS_ENABLED="1",
             PROMETHEUS_MULTIPROC_DIR=str(multiproc),
             **common,
         ),
@@ -111,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             "off",
             METRICS_ENABLED="0",
             LOG_FORMAT="text",
+            LOAD_COUNTERS_ENABLED="0",
             **common,
         ),
     }
@@ -120,7 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         (tenant,) = make_tenants(app_url, args.redis_url, 1)
         set_limits(owner_url, tenant, "enterprise")
         seed_documents(servers["on"], tenant, 10)
-        set_limits(owner_url, tenant, "enterprise", requests_per_minute=10**6)
+        set_limits(
+            owner_url,
+            tenant,
+            "enterprise",
+            requests_per_minute=10**6,
+            token_requests_per_minute=10**6,
+        )
         forget_window(args.redis_url, tenant)
         for name in ("on", "off"):  # warm-up
             throughput(servers[name], tenant.token, 100, args.clients)
@@ -146,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             and 'route="/api/v1/documents"' in line
             and 'method="GET"' in line
         )
+        from webapp import load
+
+        load_client = redis.Redis.from_url(args.redis_url)
+        (series,) = load.read_series(load_client, [str(tenant.org_id)], 60)
+        load_counted = sum(series.values["requests"])
         json_lines = 0
         for line in servers["on"].log_path.read_text().splitlines():
             if line.startswith("{") and json.loads(line).get("logger") == "pmdi.access":
@@ -180,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"  'on' server: {listed:.0f} list requests counted on its /metrics, "
-        f"{json_lines} JSON access lines in its log"
+        f"{json_lines} JSON access lines in its log, {load_counted} requests in the "
+        "organization's load counters (only 'on' writes them)"
     )
     print(in_process_lines, end="")
     return 0
@@ -197,8 +216,12 @@ def in_process(app_url: str, redis_url: str, token: str, rounds: int, requests: 
     base = {"SECRET_KEY": "bench-secret", "SQLALCHEMY_DATABASE_URI": app_url}
     base |= {"REDIS_URL": redis_url, "RATELIMIT_ENABLED": True}
     apps = {
-        "on": create_app({**base, "METRICS_ENABLED": True, "LOG_FORMAT": "json"}),
-        "off": create_app({**base, "METRICS_ENABLED": False, "LOG_FORMAT": "text"}),
+        "on": create_app(
+            {**base, "METRICS_ENABLED": True, "LOG_FORMAT": "json", "LOAD_COUNTERS_ENABLED": True}
+        ),
+        "off": create_app(
+            {**base, "METRICS_ENABLED": False, "LOG_FORMAT": "text", "LOAD_COUNTERS_ENABLED": False}
+        ),
     }
     for handler in logging.getLogger().handlers:  # JSON lines formatted, then thrown away
         if isinstance(handler, logging.StreamHandler):

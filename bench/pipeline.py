@@ -99,6 +99,7 @@ API = "/api/v1"
 # workers/fairness.py) are set by --worker-slots.
 QUOTA_OVERRIDES = {
     "requests_per_minute": 1_000_000,
+    "token_requests_per_minute": 1_000_000,
     "uploads_per_hour": 1_000_000,
     "documents_per_month": 1_000_000,
     "storage_bytes": 1 << 40,

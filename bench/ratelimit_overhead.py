@@ -10,7 +10,13 @@ queued documents, ``requests_per_minute`` overridden high enough never to refuse
 documents through the API (``GET /api/v1/documents``) with ``--clients`` concurrent clients,
 ``--requests`` requests per round; rounds alternate on/off (and which goes first), so drift of
 the machine falls on both alike. Prints each round's throughput and the on/off ratio of the
-totals. Figures only; nothing here asserts a timing.
+totals.
+
+Then, in a process of its own (``--in-process``), the same list request is called straight
+through two apps' WSGI entry (limiter on, off), alternating request by request, and the CPU
+time of that process per request is printed: what the limiter costs the web process, without
+the network and the machine's other processes in the figure (Redis's own share is not in it).
+Figures only; nothing here asserts a timing.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -78,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database this script may flush"
     )
+    parser.add_argument("--in-process", nargs=3, metavar=("APP_URL", "REDIS_URL", "TOKEN"))
     args = parser.parse_args(argv)
+    if args.in_process:
+        return in_process(*args.in_process, rounds=args.rounds, requests=args.requests)
 
     import logging
 
@@ -105,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         set_limits(owner_url, tenant, "enterprise")
         seed_documents(servers["on"], tenant, 10)
         # High enough that no round is ever refused: the bench measures the check, not a 429.
-        set_limits(owner_url, tenant, "enterprise", requests_per_minute=10**6)
+        set_limits(
+            owner_url,
+            tenant,
+            "enterprise",
+            requests_per_minute=10**6,
+            token_requests_per_minute=10**6,
+        )
         forget_window(args.redis_url, tenant)
         for name in ("on", "off"):  # warm-up
             throughput(servers[name], tenant.token, 100, args.clients)
@@ -122,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {round_number + 1:>5} {order[0]:>5} {measured['on']:10.1f} "
                 f"{measured['off']:10.1f} {measured['on'] / measured['off']:7.3f}"
             )
+        for server in servers.values():
+            server.stop()  # the in-process rounds have the CPUs to themselves
+        child = subprocess.run(
+            [sys.executable, __file__, "--in-process", app_url, args.redis_url, tenant.token]
+            + ["--rounds", str(args.rounds), "--requests", str(args.requests)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        in_process_lines = child.stdout
     finally:
         for server in servers.values():
             server.stop()
@@ -137,6 +163,58 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [a / b for a, b in zip(results["on"], results["off"], strict=True)]
     print(
         f"  median of round ratios: {statistics.median(ratios):.3f}; non-200 responses: {refused}"
+    )
+    print(in_process_lines, end="")
+    return 0
+
+
+def in_process(app_url: str, redis_url: str, token: str, rounds: int, requests: int) -> int:
+    """CPU time per list request through the WSGI entry of a limiter-on and -off app."""
+    from werkzeug.test import EnvironBuilder
+
+    from webapp import create_app
+
+    base = {"SECRET_KEY": "bench-secret", "SQLALCHEMY_DATABASE_URI": app_url}
+    base |= {"REDIS_URL": redis_url, "METRICS_ENABLED": False, "LOG_FORMAT": "text"}
+    apps = {
+        "on": create_app({**base, "RATELIMIT_ENABLED": True}),
+        "off": create_app({**base, "RATELIMIT_ENABLED": False}),
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def one(app) -> float:
+        """CPU microseconds of one list request."""
+        environ = EnvironBuilder(path="/api/v1/documents", headers=headers).get_environ()
+        statuses: list[str] = []
+        started = time.process_time()
+        body = app(environ, lambda status, headers, *a: statuses.append(status))
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+        assert statuses[0].startswith("200"), statuses
+        return (time.process_time() - started) * 1e6
+
+    for _ in range(100):  # warm-up
+        one(apps["on"]), one(apps["off"])
+    results: dict[str, list[float]] = {"on": [], "off": []}
+    print(
+        "\n  in one process, straight through the WSGI entry, on and off alternating request by"
+        " request\n  (median CPU microseconds per request):\n"
+        f"  {'round':>5} {'on cpu':>8} {'off cpu':>8} {'off/on':>7}"
+    )
+    for round_number in range(rounds):
+        order = ("on", "off") if round_number % 2 == 0 else ("off", "on")
+        measured: dict[str, list[float]] = {"on": [], "off": []}
+        for _ in range(requests):
+            for name in order:
+                measured[name].append(one(apps[name]))
+        on, off = statistics.median(measured["on"]), statistics.median(measured["off"])
+        results["on"] += measured["on"]
+        results["off"] += measured["off"]
+        print(f"  {round_number + 1:>5} {on:8.0f} {off:8.0f} {off / on:7.3f}")
+    on, off = statistics.median(results["on"]), statistics.median(results["off"])
+    print(
+        f"  median CPU per request, all rounds: on {on:.0f} us, off {off:.0f} us -> the limiter "
+        f"+{on - off:.0f} us; CPU-bound throughput ratio on/off {off / on:.3f}"
     )
     return 0
 

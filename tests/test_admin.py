@@ -256,6 +256,9 @@ def test_admin_changes_plan_limits(admin_client, platform_admin, owner_engine, r
         "pro-members": "20",
         "pro-max_file_bytes": str(50 * 1024**2),
         "pro-worker_slots": "4",
+        "pro-page_requests_per_minute": "600",
+        "pro-user_requests_per_minute": "300",
+        "pro-token_requests_per_minute": "250",
     }
     response = admin_client.post("/admin/plans/pro", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -266,8 +269,17 @@ def test_admin_changes_plan_limits(admin_client, platform_admin, owner_engine, r
     assert event["action"] == "plan.limits_changed"
     assert event["actor"] == f"admin:{platform_admin.email}"
     assert event["actor_admin_id"] == platform_admin.id
-    assert event["old_value"] == {"requests_per_minute": 600, "documents_per_month": 500}
-    assert event["new_value"] == {"requests_per_minute": 700, "documents_per_month": None}
+    assert plan.token_requests_per_minute == 250  # the budgets of migration 0016 too
+    assert event["old_value"] == {
+        "requests_per_minute": 600,
+        "documents_per_month": 500,
+        "token_requests_per_minute": 600,
+    }
+    assert event["new_value"] == {
+        "requests_per_minute": 700,
+        "documents_per_month": None,
+        "token_requests_per_minute": 250,
+    }
 
     # Validated: a negative number and "unlimited" where the plan cannot be unlimited.
     bad = dict(data, **{"pro-uploads_per_hour": "-1", "pro-max_file_bytes": "unlimited"})

@@ -22,7 +22,13 @@ from webapp.extensions import db
 from webapp.tenancy import tenant_context
 
 # Rate limits high enough that they never stand in for a hard quota in these tests.
-NO_RATE_LIMITS = {"requests_per_minute": 1_000_000, "uploads_per_hour": 1_000_000}
+NO_RATE_LIMITS = {
+    "requests_per_minute": 1_000_000,
+    "token_requests_per_minute": 1_000_000,
+    "page_requests_per_minute": 1_000_000,
+    "user_requests_per_minute": 1_000_000,
+    "uploads_per_hour": 1_000_000,
+}
 
 
 def document(tag: str = "", size: int = 0) -> bytes:
@@ -349,7 +355,7 @@ def test_usage_page_shows_the_current_rate_limit_windows(services, make_org, own
     """With the limiter on, does the page show the windows' current counts against the plan?"""
     limited_app = make_app(services, RATELIMIT_ENABLED=True)
     org = make_org()
-    set_overrides(owner_engine, org.org_id, requests_per_minute=50, uploads_per_hour=5)
+    set_overrides(owner_engine, org.org_id, page_requests_per_minute=50, uploads_per_hour=5)
     client = limited_app.test_client()
     assert login(client, org.email, org.password).status_code == 302
     for n in range(4):
@@ -358,7 +364,7 @@ def test_usage_page_shows_the_current_rate_limit_windows(services, make_org, own
     uploads = page.split('<tr id="rate-uploads_per_hour"', 1)[1].split("</tr>", 1)[0]
     assert uploads.startswith(' class="warn"')  # 4 of 5: 80 %
     assert "<td>4</td>" in uploads and "5 per hour" in uploads and "(80 % used)" in uploads
-    requests = page.split('<tr id="rate-requests_per_minute"', 1)[1].split("</tr>", 1)[0]
+    requests = page.split('<tr id="rate-page_requests_per_minute"', 1)[1].split("</tr>", 1)[0]
     assert "50 per minute" in requests
     # Every page the client opened counted (upload forms, posts, this page), never above 50.
     used = int(requests.split("<td>", 1)[1].split("</td>", 1)[0].replace(",", ""))

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -145,7 +146,7 @@ def test_headers_on_every_limited_response_and_a_friendly_429_page(
 ):
     org = make_org()
     client = client_for(limited_app, org)
-    set_overrides(owner_engine, org, requests_per_minute=3)
+    set_overrides(owner_engine, org, page_requests_per_minute=3)
     for expected_remaining in (2, 1, 0):
         response = client.get("/documents")
         assert response.status_code == 200
@@ -158,7 +159,7 @@ def test_headers_on_every_limited_response_and_a_friendly_429_page(
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-RateLimit-Remaining"] == "0"
     page = refused.get_data(as_text=True)
-    assert "limit of 3 requests per minute" in page and "Try again in" in page
+    assert "limit of 3 page views per minute" in page and "Try again in" in page
     # The progress poll asks for JSON, and gets it.
     polled = client.get("/documents/progress", headers={"Accept": "application/json"})
     assert polled.status_code == 429 and polled.json["error"]["code"] == "rate_limited"
@@ -177,31 +178,43 @@ def test_api_429_is_json_with_headers(limited_app, make_org, owner_engine):
     refused = client.get("/api/v1/documents", headers=auth)
     assert refused.status_code == 429
     assert refused.json["error"]["code"] == "rate_limited"
-    assert "2 requests per minute" in refused.json["error"]["message"]
+    assert "2 API requests per minute" in refused.json["error"]["message"]
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.headers["X-RateLimit-Limit"] == "2"
+
+
+COMMAND_NAME = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n")
 
 
 def count_redis_commands(
     monkeypatch: pytest.MonkeyPatch, sent: list[str] | None = None
 ) -> list[str]:
-    """Every command the limiter's Redis connections send from now on (one round trip each),
-    appended to ``sent`` (a new list if none is given)."""
+    """Every write the limiter's Redis connections make from now on — one round trip each,
+    named by its commands ("EVALSHA", or "ZADD+EVALSHA" when pipelined) — appended to
+    ``sent`` (a new list if none is given)."""
     import redis.connection
 
     from webapp.ratelimit import CLIENT_NAME
 
     sent = [] if sent is None else sent
-    # AbstractConnection: TCP and unix-socket (the embedded Redis) connections alike.
-    real = redis.connection.AbstractConnection.send_command
+    # AbstractConnection: TCP and unix-socket (the embedded Redis) connections alike. Every
+    # command, alone or pipelined, is written by send_packed_command.
+    real = redis.connection.AbstractConnection.send_packed_command
 
-    def counting(connection: Any, *args: Any, **options: Any) -> Any:
+    def counting(connection: Any, command: Any, *args: Any, **options: Any) -> Any:
         if connection.client_name == CLIENT_NAME:  # not Celery's, publishing an upload
-            sent.append(str(args[0]))
-        return real(connection, *args, **options)
+            packed = command if isinstance(command, bytes) else b"".join(command)
+            sent.append("+".join(n.decode().upper() for n in COMMAND_NAME.findall(packed)))
+        return real(connection, command, *args, **options)
 
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counting)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
     return sent
+
+
+def checks(sent: list[str]) -> list[str]:
+    """``sent`` with the once-a-minute mark of an active organization (webapp/load.py),
+    pipelined in the same write as the check, left out of the names (not of the count)."""
+    return [s.removeprefix("ZADD+") for s in sent]
 
 
 def wait_for_limit_change(app: Flask, since: int | None) -> None:
@@ -242,10 +255,10 @@ def test_a_refused_token_is_refused_again_without_the_database(
     sent = count_redis_commands(monkeypatch)
     with statements_on(limited_app) as statements:
         again = client.get("/api/v1/documents", headers=auth)
-    assert statements == [] and sent == ["EVALSHA"]
+    assert statements == [] and checks(sent) == ["EVALSHA"]
     # The same answer as the first refusal: JSON, message, headers.
     assert again.status_code == 429 and again.json["error"]["code"] == "rate_limited"
-    assert "2 requests per minute" in again.json["error"]["message"]
+    assert "2 API requests per minute" in again.json["error"]["message"]
     assert again.headers["X-RateLimit-Limit"] == "2"
     assert again.headers["X-RateLimit-Remaining"] == "0"
     assert 1 <= int(again.headers["Retry-After"]) <= 60
@@ -306,6 +319,7 @@ def test_a_known_tokens_check_is_sent_before_its_lookup_and_read_after(
         responses = [client.get("/api/v1/documents", headers=auth) for _ in range(4)]
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
+    events = checks(events)
     assert events.count("EVALSHA") == 4  # one per request, no more
     assert events[0] == "EVALSHA" and any(e != "EVALSHA" for e in events[1:])  # then SQL
 
@@ -330,7 +344,7 @@ def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
         401,
         401,
     ]
-    assert sent == ["EVALSHA"]  # the first, sent early; the next two were never remembered
+    assert checks(sent) == ["EVALSHA"]  # the first, sent early; the next two never remembered
     other = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
     response = client.get("/api/v1/documents", headers=other)
     assert response.status_code == 200
@@ -359,19 +373,70 @@ def test_a_remembered_refusal_lasts_at_most_the_configured_time(services, make_o
     assert statements != []
 
 
-def test_pages_and_api_share_the_organizations_window(limited_app, make_org, owner_engine):
+def test_an_api_flood_never_refuses_the_pages(limited_app, make_org, owner_engine):
+    """Issue 12: a script's flood on the API spends the API budget, not the pages'."""
     org = make_org()
     client = client_for(limited_app, org)
     token = api_token(limited_app, org)
-    set_overrides(owner_engine, org, requests_per_minute=2)
-    assert client.get("/documents").status_code == 200
+    set_overrides(owner_engine, org, requests_per_minute=3, page_requests_per_minute=3)
     auth = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/v1/documents", headers=auth).status_code == 200
-    assert client.get("/api/v1/documents", headers=auth).status_code == 429
-    assert client.get("/documents").status_code == 429
-    # Another organization is not affected.
+    flood = [client.get("/api/v1/documents", headers=auth).status_code for _ in range(6)]
+    assert flood == [200, 200, 200, 429, 429, 429]
+    pages = [client.get("/documents") for _ in range(3)]
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert pages[0].headers["X-RateLimit-Remaining"] == "2"  # the page budget was untouched
+    # Another organization is not affected by either.
     other = client_for(limited_app, make_org())
     assert other.get("/documents").status_code == 200
+
+
+def test_a_page_flood_never_refuses_the_api(limited_app, make_org, owner_engine):
+    """And the reverse: members spending the page budget leave the API's whole."""
+    org = make_org()
+    client = client_for(limited_app, org)
+    token = api_token(limited_app, org)
+    set_overrides(owner_engine, org, requests_per_minute=3, page_requests_per_minute=3)
+    pages = [client.get("/documents").status_code for _ in range(5)]
+    assert pages == [200, 200, 200, 429, 429]
+    auth = {"Authorization": f"Bearer {token}"}
+    api = [client.get("/api/v1/documents", headers=auth) for _ in range(3)]
+    assert [r.status_code for r in api] == [200, 200, 200]
+    assert api[0].headers["X-RateLimit-Remaining"] == "2"
+
+
+def test_one_member_or_token_cannot_spend_the_whole_budget(limited_app, make_org, owner_engine):
+    """Per member (pages) and per token (API) windows under the organization's budgets."""
+    from tests.test_roles import PASSWORD, add_member
+
+    org = make_org()
+    set_overrides(
+        owner_engine,
+        org,
+        page_requests_per_minute=10,
+        user_requests_per_minute=2,
+        requests_per_minute=10,
+        token_requests_per_minute=2,
+    )
+    owner = client_for(limited_app, org)
+    assert [owner.get("/documents").status_code for _ in range(3)] == [200, 200, 429]
+    refused = owner.get("/documents")
+    assert "your limit of 2 page views per minute" in refused.get_data(as_text=True)
+    member = add_member(limited_app, org.org_id, "member")
+    colleague = limited_app.test_client()
+    colleague.environ_base["REMOTE_ADDR"] = unique_address()
+    assert login(colleague, member.email, PASSWORD).status_code == 302
+    assert colleague.get("/documents").status_code == 200  # the member's own window
+    first = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
+    second = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
+    api = owner.application.test_client()
+    assert [api.get("/api/v1/documents", headers=first).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+    refused = api.get("/api/v1/documents", headers=first)
+    assert "this token's limit of 2 requests per minute" in refused.json["error"]["message"]
+    assert api.get("/api/v1/documents", headers=second).status_code == 200
 
 
 def test_a_burst_may_not_spend_the_whole_minute(services, make_org, owner_engine):
@@ -385,7 +450,7 @@ def test_a_burst_may_not_spend_the_whole_minute(services, make_org, owner_engine
     )
     org = make_org()
     client = client_for(app, org)
-    set_overrides(owner_engine, org, requests_per_minute=6)
+    set_overrides(owner_engine, org, page_requests_per_minute=6)
     responses = [client.get("/documents") for _ in range(4)]
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert [r.headers["X-RateLimit-Limit"] for r in responses] == ["6", "6", "6", "3"]
@@ -415,6 +480,10 @@ def test_uploads_are_counted_per_file_on_page_and_api(limited_app, make_org, own
     assert refused.headers["X-RateLimit-Limit"] == "3"
     assert refused.headers["X-RateLimit-Remaining"] == "1"
     assert 3500 < int(refused.headers["Retry-After"]) <= 3600
+    message = refused.json["error"]["message"]
+    assert "set by the Free plan" not in message  # overridden: the organization's own
+    assert "your organization's own setting" in message and "in about an hour" in message
+    assert "seconds" not in message
     one = client.post(
         "/api/v1/documents",
         headers={"Authorization": f"Bearer {token}"},
@@ -424,6 +493,61 @@ def test_uploads_are_counted_per_file_on_page_and_api(limited_app, make_org, own
     assert one.status_code == 202
     assert upload(client, (b"one too many", "x.txt")).status_code == 429
     assert client.get("/documents").status_code == 200  # reading is still fine
+
+
+def test_refused_uploads_leave_the_organizations_allowance_untouched(
+    limited_app, make_org, owner_engine
+):
+    """Issue 12: a viewer's forbidden uploads, and files refused as empty, unsupported or
+    duplicate, count against their sender's own attempt window, never the organization's
+    hourly allowance: a viewer cannot block uploads for everyone."""
+    from tests.test_roles import PASSWORD, add_member
+
+    org = make_org()
+    set_overrides(owner_engine, org, uploads_per_hour=4)
+    viewer = add_member(limited_app, org.org_id, "viewer")
+    as_viewer = limited_app.test_client()
+    as_viewer.environ_base["REMOTE_ADDR"] = unique_address()
+    assert login(as_viewer, viewer.email, PASSWORD).status_code == 302
+    refused = [upload(as_viewer, (f"v {uuid.uuid4()}".encode(), "v.txt")) for _ in range(4)]
+    assert [r.status_code for r in refused] == [403, 403, 403, 403]
+    owner = client_for(limited_app, org)
+    windows = {w.key: w for w in usage_windows(limited_app, org)}
+    assert windows["uploads_per_hour"].used == 0  # the allowance is whole
+    # The viewer's own attempt window is full: the fourth is refused by the limiter, alone.
+    again = upload(as_viewer, (b"again", "again.txt"))
+    assert again.status_code == 429
+    assert "your own limit of 4 refused files per hour" in again.get_data(as_text=True)
+    # Refused files of a member who may upload: empty, unsupported, duplicate.
+    content = f"kept {uuid.uuid4()}".encode()
+    assert upload(owner, (content, "kept.txt")).status_code == 200
+    mixed = upload(
+        owner, (b"", "empty.txt"), (b"\x00\x01\x02binary", "x.bin"), (content, "dup.txt")
+    )
+    assert mixed.status_code == 400  # none of the three was stored
+    assert {w.key: w for w in usage_windows(limited_app, org)}["uploads_per_hour"].used == 1
+    # So the organization still has three of its four, for anyone who may upload.
+    member = add_member(limited_app, org.org_id, "member")
+    as_member = limited_app.test_client()
+    as_member.environ_base["REMOTE_ADDR"] = unique_address()
+    assert login(as_member, member.email, PASSWORD).status_code == 302
+    three = [(f"three {i} {uuid.uuid4()}".encode(), f"t{i}.txt") for i in range(3)]
+    assert upload(as_member, *three).status_code == 200
+    over = upload(as_member, (b"over", "over.txt"))
+    assert over.status_code == 429
+    assert "limit of 4 uploaded files per hour" in over.get_data(as_text=True)
+
+
+def usage_windows(app: Flask, org: OrgFixture) -> list[Any]:
+    """The organization's rate windows as its usage page reads them."""
+    from webapp import quotas
+    from webapp.tenancy import tenant_context
+
+    with app.test_request_context(), tenant_context(org.org_id):
+        try:
+            return quotas.rate_windows()
+        finally:
+            db.session.remove()
 
 
 def test_unauthenticated_pages_are_limited_per_address(services):
@@ -436,7 +560,8 @@ def test_unauthenticated_pages_are_limited_per_address(services):
 
 
 def test_one_redis_command_per_request(limited_app, make_org, monkeypatch):
-    """The check — hit and stats, and for an upload both windows — is one command."""
+    """The check — hit and stats, and for an upload all its windows — is one command: one
+    Redis round trip for a page request and a token-authenticated request (issue 15)."""
     org = make_org()
     client = client_for(limited_app, org)
     token = api_token(limited_app, org)
@@ -445,7 +570,7 @@ def test_one_redis_command_per_request(limited_app, make_org, monkeypatch):
     for path in ("/documents", "/dashboard", "/documents/progress"):
         sent.clear()
         client.get(path)
-        assert sent == ["EVALSHA"], path
+        assert checks(sent) == ["EVALSHA"], path
     sent.clear()
     response = client.post(
         "/api/v1/documents",
@@ -454,7 +579,42 @@ def test_one_redis_command_per_request(limited_app, make_org, monkeypatch):
         content_type="multipart/form-data",
     )
     assert response.status_code == 202
-    assert sent == ["EVALSHA"]
+    # The check, then the kept files leave their sender's attempt window: written after the
+    # response is made, its reply read only before this thread's next command (no wait).
+    assert checks(sent) == ["EVALSHA", "LREM"]
+    sent.clear()
+    assert client.get("/documents").status_code == 200
+    assert checks(sent) == ["EVALSHA"]  # the connection is in step: one reply each
+    auth = {"Authorization": f"Bearer {token}"}
+    for _ in range(2):  # looked up, then remembered (its check sent before the lookup)
+        sent.clear()
+        assert client.get("/api/v1/documents", headers=auth).status_code == 200
+        assert checks(sent) == ["EVALSHA"]
+
+
+def test_a_page_or_api_request_makes_one_redis_round_trip_in_all(
+    limited_app, make_org, monkeypatch
+):
+    """Counted on every Redis connection of the process, not the limiter's alone."""
+    import redis.connection
+
+    org = make_org()
+    client = client_for(limited_app, org)
+    auth = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
+    client.get("/documents")
+    client.get("/api/v1/documents", headers=auth)
+    writes: list[bytes] = []
+    real = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(connection: Any, command: Any, *args: Any, **options: Any) -> Any:
+        writes.append(command if isinstance(command, bytes) else b"".join(command))
+        return real(connection, command, *args, **options)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    for path, headers in (("/documents", {}), ("/api/v1/documents", auth)) * 2:
+        writes.clear()
+        assert client.get(path, headers=headers).status_code == 200
+        assert len(writes) == 1, (path, writes)
 
 
 # --- Redis down ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -187,7 +188,7 @@ def test_after_a_failure_redis_is_left_alone_for_a_moment(
 
 def test_anonymous_rule_comes_from_config(windows: MovingWindows) -> None:
     (rule,) = limiter_with(windows).anonymous_rules("203.0.113.9")
-    assert (rule.limit, rule.window, rule.key) == (5, 60, "pmdi/ip/203.0.113.9/requests")
+    assert (rule.limit, rule.window, rule.key) == (5, 60, "pmdi:{ip:203.0.113.9}:pages")
 
 
 @pytest.mark.parametrize(
@@ -200,7 +201,7 @@ def test_organization_rules_with_burst(
     org = SimpleNamespace(
         id="o1",
         quota_overrides={"requests_per_minute": per_minute},
-        plan=SimpleNamespace(uploads_per_hour=20),
+        plan=SimpleNamespace(name="Free", uploads_per_hour=20, token_requests_per_minute=60),
     )
     rules = limiter_with(windows).organization_rules(org, uploads=2)  # type: ignore[arg-type]
     by_name = {rule.name: rule for rule in rules}
@@ -210,3 +211,124 @@ def test_organization_rules_with_burst(
         assert "burst" not in by_name or by_name["burst"].limit == 10
     else:
         assert (by_name["burst"].limit, by_name["burst"].window) == (burst, 1)
+
+
+def plan_org(org_id: str = "7d3c1e0e-0000-4000-8000-000000000001") -> SimpleNamespace:
+    plan = SimpleNamespace(
+        name="Free",
+        requests_per_minute=60,
+        token_requests_per_minute=30,
+        page_requests_per_minute=60,
+        user_requests_per_minute=30,
+        uploads_per_hour=20,
+    )
+    return SimpleNamespace(id=org_id, quota_overrides={}, plan=plan)
+
+
+def test_pages_and_api_have_windows_of_their_own(windows: MovingWindows) -> None:
+    limiter = limiter_with(windows)
+    org = plan_org()
+    api = limiter.organization_rules(org, api=True, subject="tok")  # type: ignore[arg-type]
+    pages = limiter.organization_rules(org, api=False, subject="u1")  # type: ignore[arg-type]
+    assert {r.name for r in api} == {"requests_per_minute", "burst", "token_requests_per_minute"}
+    assert {r.name for r in pages} == {
+        "page_requests_per_minute",
+        "burst",
+        "user_requests_per_minute",
+    }
+    assert not {r.key for r in api} & {r.key for r in pages}  # no window is shared
+
+
+def test_every_key_of_one_organization_is_in_one_cluster_slot(windows: MovingWindows) -> None:
+    """Redis Cluster: one script may only touch keys of one hash slot ({org id} tags)."""
+    from redis.crc import key_slot
+
+    from webapp import load
+
+    limiter = limiter_with(windows)
+    org = plan_org()
+    rules = [
+        *limiter.organization_rules(org, 3, api=True, subject="tok"),  # type: ignore[arg-type]
+        *limiter.organization_rules(org, 3, api=False, subject="u1"),  # type: ignore[arg-type]
+        limiter.upload_attempt_rule(org, "u1", 3),  # type: ignore[arg-type]
+    ]
+    keys = [f"LIMITS:{r.key}" for r in rules] + [load.load_key(org.id, 1)]
+    assert len(set(keys)) == 9  # api, burst, token, pages, burst, user, uploads, attempts, load
+    assert {key_slot(k.encode()) for k in keys} == {key_slot(f"{{{org.id}}}".encode())}
+
+
+def test_load_counters_ride_in_the_same_command(windows: MovingWindows, client) -> None:
+    """The per-minute load counters add no round trip: still one EVALSHA per check; the
+    first check of a minute also marks the organization active, pipelined in the same write."""
+    from webapp import load
+
+    windows.count_load = True
+    now = time.time() // 60 * 60  # the counters expire by the clock: a real moment
+    org_id = "7d3c1e0e-0000-4000-8000-000000000002"
+    sent: list[str] = []
+    real = fakeredis.FakeRedisConnection.send_packed_command
+
+    def packed(connection: Any, command: Any, *args: Any, **options: Any) -> Any:
+        sent.append("packed")
+        return real(connection, command, *args, **options)
+
+    fakeredis.FakeRedisConnection.send_packed_command = packed  # type: ignore[method-assign]
+    try:
+        windows.acquire([requests(limit=2)], now=now, org_id=org_id)  # may load the script
+        client.commands.clear()
+        sent.clear()
+        for i in range(3):
+            windows.acquire([requests(limit=2)], now=now + 1 + i, org_id=org_id)
+    finally:
+        fakeredis.FakeRedisConnection.send_packed_command = real  # type: ignore[method-assign]
+    assert client.commands.count("EVALSHA") == 3 and set(client.commands) <= {"EVALSHA"}
+    series = load.read_series(client, [org_id], 5, now=now + 4)[0]
+    assert sum(series.values["requests"]) == 4
+    assert sum(series.values["refusals"]) == 2  # limit 2: the third and fourth refused
+    assert load.active_organizations(client, 5, now=now + 4) == [org_id]
+
+
+def test_refund_gives_files_back_to_the_window(windows: MovingWindows) -> None:
+    rule = uploads(limit=5, cost=3)
+    assert windows.acquire([rule], now=NOW).admitted
+    windows.refund([(rule, 2)], NOW)
+    assert windows.acquire([uploads(limit=5, cost=0)], now=NOW + 1).windows[0].count == 1
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (1, "in 1 second"),
+        (42, "in 42 seconds"),
+        (600, "in about 10 minutes"),
+        (3555, "in about an hour"),
+        (7300, "in about 2 hours"),
+    ],
+)
+def test_waits_are_said_the_way_people_say_them(seconds: int, said: str) -> None:
+    from webapp.ratelimit import in_about
+
+    assert in_about(seconds) == said
+
+
+def test_the_hourly_refusal_says_when_and_what_the_plan_allows() -> None:
+    """Issue 12: not "Try again in 3555 seconds" but "in about an hour", and the plan's limit."""
+    from webapp.ratelimit import WindowState, _refusal_message
+
+    rule = Rule("uploads_per_hour", "k", 20, 3600, 1, "the Free plan")
+    message = _refusal_message(WindowState(rule, 20, NOW + 3555, 3555))
+    assert message == (
+        "You have reached your organization's limit of 20 uploaded files per hour, set by the "
+        "Free plan. Try again in about an hour."
+    )
+
+
+def test_a_member_or_token_window_as_large_as_the_budget_is_not_checked(
+    windows: MovingWindows,
+) -> None:
+    """It could never refuse first, so it costs nothing: only a smaller one is a window."""
+    limiter = limiter_with(windows)
+    org = plan_org()
+    org.plan.token_requests_per_minute = 60  # the organization's API budget
+    names = {r.name for r in limiter.organization_rules(org, api=True, subject="t")}  # type: ignore[arg-type]
+    assert "token_requests_per_minute" not in names and "requests_per_minute" in names

@@ -187,14 +187,15 @@ def test_an_organizations_rate_limit_windows_run_in_one_slot(
     statuses = [client.get("/api/v1/documents", headers=auth).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert limiter.failures == failures, "a check failed open (CROSSSLOT?)"
-    placed = _keys_on_nodes(cluster, f"LIMITS:pmdi/org/{{{org.org_id}}}/*")
-    assert len(placed) == 1, placed  # one node holds all of them
+    tag = f"{{{org.org_id}}}"
+    placed = _keys_on_nodes(cluster, f"*{tag}*")
+    assert len(placed) == 1, placed  # one node holds all of them, the load counters too
     (keys,) = placed.values()
-    assert keys == sorted(
-        [f"LIMITS:pmdi/org/{{{org.org_id}}}/requests", f"LIMITS:pmdi/org/{{{org.org_id}}}/uploads"]
-    )
-    assert cluster.llen(f"LIMITS:pmdi/org/{{{org.org_id}}}/requests") == 4
-    assert cluster.llen(f"LIMITS:pmdi/org/{{{org.org_id}}}/uploads") == 1
+    limits = [key for key in keys if key.startswith("LIMITS:")]
+    assert limits == sorted([f"LIMITS:pmdi:{tag}:api", f"LIMITS:pmdi:{tag}:uploads"])
+    assert any(key.startswith(f"pmdi:{tag}:load:") for key in keys), keys
+    assert cluster.llen(f"LIMITS:pmdi:{tag}:api") == 4
+    assert cluster.llen(f"LIMITS:pmdi:{tag}:uploads") == 1
 
 
 def test_login_throttle_uses_limits_cluster_storage(cluster_app, cluster, make_org):

@@ -82,6 +82,9 @@ DEFAULTS: dict[str, Any] = {
     # one, only loopback clients. METRICS_ENABLED=0 removes request metrics altogether.
     "METRICS_TOKEN": None,
     "METRICS_ENABLED": True,
+    # Per-organization load counters for the platform admins' load view (webapp/load.py),
+    # written in the rate limiter's own Redis call.
+    "LOAD_COUNTERS_ENABLED": True,
     # A port where each worker's main process serves its metrics (None: share the web's dir).
     "WORKER_METRICS_PORT": None,
     # "text" (the default) or "json": one JSON object per line, with request and tenant ids.
@@ -199,6 +202,7 @@ ENVIRONMENT_KEYS = {
     "READY_TIMEOUT_SECONDS": "READY_TIMEOUT_SECONDS",
     "METRICS_TOKEN": "METRICS_TOKEN",
     "METRICS_ENABLED": "METRICS_ENABLED",
+    "LOAD_COUNTERS_ENABLED": "LOAD_COUNTERS_ENABLED",
     "WORKER_METRICS_PORT": "WORKER_METRICS_PORT",
     "LOG_FORMAT": "LOG_FORMAT",
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
@@ -281,6 +285,7 @@ BOOLEAN_KEYS = {
     "RATELIMIT_ENABLED",
     "RATELIMIT_SERVER_TIMING",
     "METRICS_ENABLED",
+    "LOAD_COUNTERS_ENABLED",
     "SMTP_STARTTLS",
 }
 

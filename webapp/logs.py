@@ -12,13 +12,13 @@ Text logs (the default) stay as they were: the standard library's format, gunico
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from flask import Flask, g, has_request_context
 from pythonjsonlogger.json import JsonFormatter
 
@@ -31,7 +31,6 @@ user_id_var: ContextVar[str | None] = ContextVar("pmdi_user_id", default=None)
 
 ACCESS_LOGGER = "pmdi.access"
 ACCESS_FIELDS = "pmdi_fields"  # the access line's fields, ready to serialise
-_encode = json.JSONEncoder(default=str).encode
 _HANDLER_NAME = "pmdi-json"
 
 
@@ -76,9 +75,11 @@ class JsonLines(JsonFormatter):
             "logger": record.name,
             "message": record.getMessage(),
             **fields,
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            # orjson writes an aware datetime as isoformat() does ("...+00:00"), and the whole
+            # line some twenty times faster than the standard library's encoder.
+            "time": datetime.fromtimestamp(record.created, tz=UTC),
         }
-        return _encode(entry)
+        return orjson.dumps(entry, default=str).decode()
 
 
 def json_formatter() -> logging.Formatter:

@@ -182,6 +182,8 @@ def count_upload(error: Exception | None) -> None:
 
     plan = current_user_labels()[0]
     if error is None:
+        # What the limiter keeps of the organization's hourly allowance (webapp/ratelimit.py).
+        g.uploads_accepted = g.get("uploads_accepted", 0) + 1
         metrics.UPLOADS.labels(plan, "accepted", "").inc()
         return
     metrics.UPLOADS.labels(plan, "refused", getattr(error, "code", "error")).inc()

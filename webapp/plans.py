@@ -8,6 +8,9 @@ from webapp.models import Organization
 
 LIMIT_NAMES = (
     "requests_per_minute",
+    "page_requests_per_minute",
+    "user_requests_per_minute",
+    "token_requests_per_minute",
     "uploads_per_hour",
     "documents_per_month",
     "storage_bytes",

@@ -344,8 +344,15 @@ def rate_windows() -> list[RateWindow]:
     counts = _window_counts(org)
     return [
         RateWindow(
+            "page_requests_per_minute",
+            "Page views",
+            _limit(org, "page_requests_per_minute"),
+            "minute",
+            counts.get("page_requests_per_minute"),
+        ),
+        RateWindow(
             "requests_per_minute",
-            "Requests",
+            "API requests",
             _limit(org, "requests_per_minute"),
             "minute",
             counts.get("requests_per_minute"),

@@ -1,12 +1,18 @@
 """Rate limits on Redis with the `limits` library (DESIGN.md §5).
 
-What is limited:
+What is limited (every window of one organization in one Redis Cluster hash slot: keys
+``LIMITS:pmdi:{<org id>}:...``, see ``organization_rules``):
 
-- every authenticated request, pages and API alike, against its organization's
-  ``requests_per_minute``;
+- interactive pages against the organization's ``page_requests_per_minute`` and the member's
+  ``user_requests_per_minute``; the API against the organization's ``requests_per_minute``
+  and the token's ``token_requests_per_minute``. Pages and API never share a window, so a
+  script's flood never refuses the members' pages, nor the reverse (issue 12);
 - uploaded files against the organization's ``uploads_per_hour``, each file of a
-  ``documents.upload`` or ``api.upload_documents`` POST counting one (refused files included:
-  the limit is on what is sent, the hard quotas on what is kept);
+  ``documents.upload`` or ``api.upload_documents`` POST counting one, and against the
+  sender's own attempt window of the same size. Both are held for the upload's files while it
+  runs; afterwards (``refund_uploads``) the files it kept leave the sender's window and the
+  files it refused (forbidden, unsupported, empty, duplicate, too large, over quota) leave the
+  organization's: a refused file counts against its sender alone;
 - a burst window under the minute one: in any ``RATELIMIT_BURST_SECONDS`` an organization
   may spend at most ``RATELIMIT_BURST_FACTOR`` times its average share of the minute (but
   never fewer than ``RATELIMIT_BURST_MINIMUM`` requests), so a flood cannot take the whole
@@ -28,7 +34,9 @@ every limit change makes each process forget what it remembers.
 to the limit). `limits` needs two calls to hit a window and then read its stats (``hit`` and
 ``get_window_stats``), and cannot hit two windows all-or-nothing, so ``WINDOWS_SCRIPT`` does
 both for every window of the request in one ``EVALSHA``: an upload counts one request and N
-files in the same call, and if either window is full neither is charged.
+files in the same call, and if either window is full neither is charged. The same call
+counts the organization's load (webapp/load.py). An upload then writes its refunds without
+waiting (their replies are read before the thread's next command).
 
 **Fail open.** If Redis does not answer within ``RATELIMIT_SOCKET_TIMEOUT`` the request is
 admitted, the failure counted (``RateLimiter.failures``) and a warning logged (at most every
@@ -58,6 +66,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from webapp import load
 from webapp.api.errors import api_error, error_body
 from webapp.api.tokens import bearer_token
 from webapp.extensions import db
@@ -75,12 +84,14 @@ log = logging.getLogger(__name__)
 # Every step is O(1) amortised: no scan of a long list, whatever the limit.
 WINDOWS_SCRIPT = """
 local now = tonumber(ARGV[1])
+local windows = tonumber(ARGV[2])
 local admitted = 1
 local blockers = {}
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[3 * i - 1])
-  local window = tonumber(ARGV[3 * i])
-  local cost = tonumber(ARGV[3 * i + 1])
+for i = 1, windows do
+  local key = KEYS[i]
+  local limit = tonumber(ARGV[3 * i])
+  local window = tonumber(ARGV[3 * i + 1])
+  local cost = tonumber(ARGV[3 * i + 2])
   blockers[i] = ''
   if cost > limit then
     admitted = 0
@@ -93,31 +104,59 @@ for i, key in ipairs(KEYS) do
     end
   end
 end
+-- The lists' lengths as LPUSH reports them, so no LLEN is needed below.
+local lengths = {}
 if admitted == 1 then
-  for i, key in ipairs(KEYS) do
-    local cost = tonumber(ARGV[3 * i + 1])
+  for i = 1, windows do
+    local key = KEYS[i]
+    local cost = tonumber(ARGV[3 * i + 2])
     if cost > 0 then
       local entries = {}
       for j = 1, cost do entries[j] = ARGV[1] end
+      local length = 0
       for j = 1, cost, 5000 do
-        redis.call('lpush', key, unpack(entries, j, math.min(j + 4999, cost)))
+        length = redis.call('lpush', key, unpack(entries, j, math.min(j + 4999, cost)))
       end
-      redis.call('ltrim', key, 0, tonumber(ARGV[3 * i - 1]) - 1)
-      redis.call('expire', key, tonumber(ARGV[3 * i]))
+      local limit = tonumber(ARGV[3 * i])
+      if length > limit then
+        redis.call('ltrim', key, 0, limit - 1)
+        length = limit
+      end
+      redis.call('expire', key, tonumber(ARGV[3 * i + 1]))
+      lengths[i] = length
     end
   end
 end
+-- The organization's load counters (webapp/load.py), when a key follows the windows:
+-- requests, refusals and uploaded files of this minute, in the same call.
+local load = KEYS[windows + 1]
+if load then
+  local base = 3 * windows + 3
+  local minute = ARGV[base]
+  -- The hash's expiry is the same all hour: set by the first request of each minute.
+  if redis.call('hincrby', load, minute .. ':r', 1) == 1 then
+    redis.call('expireat', load, tonumber(ARGV[base + 1]))
+  end
+  if admitted == 0 then
+    redis.call('hincrby', load, minute .. ':x', 1)
+  elseif tonumber(ARGV[base + 2]) > 0 then
+    redis.call('hincrby', load, minute .. ':u', tonumber(ARGV[base + 2]))
+  end
+end
 local result = {admitted}
-for i, key in ipairs(KEYS) do
+for i = 1, windows do
+  local key = KEYS[i]
   -- Hits that left the window never count again (time only moves on): drop them from the
   -- tail, oldest first, so each hit is dropped once and the count is the list's length.
-  local since = now - tonumber(ARGV[3 * i])
+  local since = now - tonumber(ARGV[3 * i + 1])
   local oldest = redis.call('lindex', key, -1)
+  local length = lengths[i]
   while oldest and tonumber(oldest) < since do
     redis.call('rpop', key)
+    if length then length = length - 1 end
     oldest = redis.call('lindex', key, -1)
   end
-  table.insert(result, redis.call('llen', key))
+  table.insert(result, length or redis.call('llen', key))
   table.insert(result, oldest or '')
   table.insert(result, blockers[i])
 end
@@ -152,6 +191,7 @@ class Rule:
     limit: int
     window: int  # seconds
     cost: int = 1
+    source: str = ""  # where the limit comes from, for messages: "the Free plan", ...
 
 
 @dataclass(frozen=True)
@@ -213,10 +253,14 @@ class MovingWindows:
     around a command costs several times the command itself, and this runs on every request.
     """
 
-    def __init__(self, client: Any, prefix: str = "LIMITS") -> None:
+    def __init__(self, client: Any, prefix: str = "LIMITS", count_load: bool = False) -> None:
         self.client = client
         self.prefix = prefix
         self.script = client.register_script(WINDOWS_SCRIPT)
+        self.count_load = count_load  # the load counters (webapp/load.py) ride along
+        self.active = load.ActiveOrganizations()
+        # id(rules) -> (rules, keys, args): the rules are kept, so the id is never reused.
+        self._memo: dict[int, tuple[Sequence[Rule], list[str], list[str | int]]] = {}
         self._local = threading.local()  # connection, pid, pending
 
     def _connection(self) -> Any:
@@ -227,35 +271,103 @@ class MovingWindows:
             local.connection = pool.connection_class(**settings)
             local.pid = os.getpid()
             local.pending = None
+            local.unread = 0
         return local.connection
 
-    def _call(self, rules: Sequence[Rule], now: float) -> tuple[list[str], list[str | int]]:
-        keys = [f"{self.prefix}:{rule.key}" for rule in rules]
-        args: list[str | int] = [f"{now:.6f}"]
-        for rule in rules:
-            args += [rule.limit, rule.window, rule.cost]
-        return keys, args
+    def send(
+        self, rules: Sequence[Rule], now: float | None = None, org_id: str | None = None
+    ) -> Pending:
+        """Send the check of ``acquire`` without waiting for its reply (``Pending.result``).
 
-    def send(self, rules: Sequence[Rule], now: float | None = None) -> Pending:
-        """Send the check of ``acquire`` without waiting for its reply (``Pending.result``)."""
+        With ``org_id`` (and load counting on) the same call counts the request in the
+        organization's load counters; the first call of a minute for an organization also
+        marks it active, pipelined in the same write (one round trip on one Redis).
+        """
         now = time.time() if now is None else now
-        keys, args = self._call(rules, now)
+        keys, args = self._encoded(rules)
+        args[0] = f"{now:.6f}"
+        commands: list[tuple[Any, ...]] = []
+        if org_id is not None and self.count_load:
+            where = load.slot(now)
+            keys.append(load.load_key(org_id, where.hour))
+            uploads = sum(r.cost for r in rules if r.name == "uploads_per_hour")
+            args += [where.minute, where.expire_at, uploads]
+            if self.active.first_this_minute(org_id, where.epoch_minute):
+                commands.append(("ZADD", load.ACTIVE_KEY, where.epoch_minute, org_id))
+        commands.append(("EVALSHA", self.script.sha, len(keys), *keys, *args))
         connection = self._connection()
         self.settle()  # a reply still unread on this connection is read first
         try:
-            connection.send_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
+            if len(commands) == 1:
+                connection.send_command(*commands[0])
+            else:
+                connection.send_packed_command(connection.pack_commands(commands))
         except Exception:
             connection.disconnect()
             raise
-        pending = self._local.pending = Pending(self, connection, tuple(rules), now, keys, args)
+        pending = self._local.pending = Pending(
+            self, connection, tuple(rules), now, keys, args, len(commands) - 1
+        )
         return pending
 
-    def acquire(self, rules: Sequence[Rule], now: float | None = None) -> Decision:
+    def _encoded(self, rules: Sequence[Rule]) -> tuple[list[str], list[str | int]]:
+        """Fresh copies of the rules' keys and arguments (``args[0]``, the time, left blank),
+        built once per rules tuple (``RateLimiter.request_rules`` hands out the same one)."""
+        memo = self._memo.get(id(rules))
+        if memo is not None and memo[0] is rules:
+            return list(memo[1]), list(memo[2])
+        keys = [f"{self.prefix}:{rule.key}" for rule in rules]
+        args: list[str | int] = ["", len(keys)]
+        for rule in rules:
+            args += [rule.limit, rule.window, rule.cost]
+        if isinstance(rules, tuple):  # immutable: worth keeping
+            if len(self._memo) >= 10_000:
+                self._memo = {}
+            self._memo[id(rules)] = (rules, keys, args)
+        return list(keys), list(args)
+
+    def acquire(
+        self, rules: Sequence[Rule], now: float | None = None, org_id: str | None = None
+    ) -> Decision:
         """Charge every rule its cost if all have room; a cost of 0 only reads the window."""
-        return self.send(rules, now).result()
+        return self.send(rules, now, org_id).result()
+
+    def refund(
+        self, refunds: Sequence[tuple[Rule, int]], at: float, org_id: str | None = None
+    ) -> None:
+        """Take back hits a check at ``at`` recorded: ``count`` of each rule's window (and, for
+        the organization's uploads, of its load counters). Sent without waiting: the replies
+        are read before this thread's next command, so it adds no wait to the request."""
+        commands: list[tuple[Any, ...]] = []
+        for rule, count in refunds:
+            if count <= 0:
+                continue
+            commands.append(("LREM", f"{self.prefix}:{rule.key}", count, f"{at:.6f}"))
+            if rule.name == "uploads_per_hour" and org_id is not None and self.count_load:
+                where = load.slot(at)
+                loaded = load.load_key(org_id, where.hour)
+                commands.append(("HINCRBY", loaded, f"{where.minute}:u", -count))
+        if not commands:
+            return
+        connection = self._connection()
+        self.settle()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+        except Exception:
+            connection.disconnect()
+            raise
+        self._local.unread = len(commands)
 
     def settle(self) -> None:
-        """Read and drop this thread's unread reply, if any."""
+        """Read and drop this thread's unread replies, if any."""
+        unread = getattr(self._local, "unread", 0)
+        if unread:
+            self._local.unread = 0
+            try:
+                for _ in range(unread):
+                    self._local.connection.read_response()
+            except Exception:  # noqa: BLE001 - a refund lost; never a late reply misread
+                self._local.connection.disconnect()
         pending = getattr(self._local, "pending", None)
         if pending is not None:
             try:
@@ -268,6 +380,8 @@ class MovingWindows:
             self._local.pending = None
         connection = pending.connection
         try:
+            for _ in range(pending.before):
+                connection.read_response()  # the ZADD marking the organization active
             try:
                 return connection.read_response()
             except NoScriptError:  # a new or restarted Redis: load the script, once
@@ -286,15 +400,37 @@ class ClusterMovingWindows(MovingWindows):
     """The same script on a Redis Cluster (``REDIS_URL=redis+cluster://...``).
 
     The cluster client sends it to the node that holds the keys' hash slot (one organization's
-    keys share its ``{<id>}`` tag) and follows a MOVED reply; the reply is read at once, so a
-    remembered token's check no longer overlaps its lookup there.
+    keys, its load counters included, share its ``{<id>}`` tag) and follows a MOVED reply; the
+    reply is read at once, so a remembered token's check no longer overlaps its lookup there,
+    and the once-a-minute "active" mark (another slot) is a command of its own.
     """
 
-    def send(self, rules: Sequence[Rule], now: float | None = None) -> Pending:
+    def send(
+        self, rules: Sequence[Rule], now: float | None = None, org_id: str | None = None
+    ) -> Pending:
         now = time.time() if now is None else now
-        keys, args = self._call(rules, now)
+        keys, args = self._encoded(rules)
+        args[0] = f"{now:.6f}"
+        if org_id is not None and self.count_load:
+            where = load.slot(now)
+            keys.append(load.load_key(org_id, where.hour))
+            uploads = sum(r.cost for r in rules if r.name == "uploads_per_hour")
+            args += [where.minute, where.expire_at, uploads]
+            if self.active.first_this_minute(org_id, where.epoch_minute):
+                self.client.zadd(load.ACTIVE_KEY, {org_id: where.epoch_minute})
         reply = self.script(keys=keys, args=args)
         return Pending(self, reply, tuple(rules), now, keys, args)
+
+    def refund(
+        self, refunds: Sequence[tuple[Rule, int]], at: float, org_id: str | None = None
+    ) -> None:
+        for rule, count in refunds:
+            if count <= 0:
+                continue
+            self.client.lrem(f"{self.prefix}:{rule.key}", count, f"{at:.6f}")
+            if rule.name == "uploads_per_hour" and org_id is not None and self.count_load:
+                where = load.slot(at)
+                self.client.hincrby(load.load_key(org_id, where.hour), f"{where.minute}:u", -count)
 
     def settle(self) -> None:
         """Nothing is ever left unread."""
@@ -313,6 +449,7 @@ class Pending:
     now: float
     keys: list[str]
     args: list[str | int]
+    before: int = 0  # replies of pipelined commands that come before the check's
 
     def result(self) -> Decision:
         """Wait for the reply: the decision over every window."""
@@ -346,7 +483,11 @@ class RateLimiter:
         windows = (
             ClusterMovingWindows if isinstance(self.storage, RedisClusterStorage) else MovingWindows
         )
-        self.windows = windows(self.storage.get_connection(), self.storage.key_prefix)
+        self.windows = windows(
+            self.storage.get_connection(),
+            self.storage.key_prefix,
+            count_load=bool(config.get("LOAD_COUNTERS_ENABLED", True)),
+        )
         self.enabled = bool(config["RATELIMIT_ENABLED"])
         self.anonymous_limit = parse(config["ANONYMOUS_LIMIT_PER_IP"])
         self.retry_interval = float(config["RATELIMIT_RETRY_INTERVAL"])
@@ -364,6 +505,7 @@ class RateLimiter:
             float(config["REFUSAL_MEMORY_SECONDS"]),
         )
         self._lock = threading.Lock()
+        self._rules: dict[tuple, tuple[Rule, ...]] = {}  # see ``request_rules``
         self._skip_until = 0.0
         self._warned_at = -math.inf
 
@@ -409,50 +551,126 @@ class RateLimiter:
 
         return self.guarded(attempt) or Verdict(True)
 
-    def check(self, rules: Sequence[Rule]) -> Decision | None:
-        """Charge the rules in one round trip; None if there is nothing to check or Redis failed."""
+    def check(
+        self, rules: Sequence[Rule], org_id: str | None = None, now: float | None = None
+    ) -> Decision | None:
+        """Charge the rules in one round trip (counting the organization's load in it); None
+        if there is nothing to check or Redis failed."""
         if not rules:
             return None
-        return self.guarded(lambda: self.windows.acquire(rules))
+        return self.guarded(lambda: self.windows.acquire(rules, now, org_id))
 
     # --- which windows a request counts against ----------------------------------------
 
-    def organization_rules(self, org: Organization, uploads: int = 0) -> list[Rule]:
-        """The organization's request window, and its upload window when files are sent.
+    def organization_rules(
+        self, org: Organization, uploads: int = 0, *, api: bool = True, subject: str = ""
+    ) -> list[Rule]:
+        """The windows of one request, all in the organization's hash slot (``{org id}``).
 
-        Their keys carry the organization's id as a hash tag (``{<id>}``): on a Redis Cluster
-        all of one check's keys share a hash slot, so its one script runs on one node.
+        API requests count against the organization's API budget (``requests_per_minute``)
+        and their token's (``token_requests_per_minute``, ``subject`` naming the token);
+        pages against the organization's page budget (``page_requests_per_minute``) and
+        their member's (``user_requests_per_minute``, ``subject`` the member's id). The two
+        budgets never share a window, so a flood on one never refuses the other. Files sent
+        count against the organization's hourly upload allowance and their sender's own
+        attempt window (``uploader``: the member) of the same size; files the upload then
+        refuses are given back to the organization (``refund_uploads``), not to the sender.
         """
+        tag = load.org_tag(org.id)
         rules = []
-        per_minute = effective_limit(org, "requests_per_minute")
+        source = _limit_source(org)
+        budget, own, kind = (
+            ("requests_per_minute", "token_requests_per_minute", "api")
+            if api
+            else ("page_requests_per_minute", "user_requests_per_minute", "pages")
+        )
+        per_minute = _int_limit(org, budget)
         if per_minute is not None:
-            per_minute = int(per_minute)  # an override is JSON: be lenient about its type
-            key = f"pmdi/org/{{{org.id}}}/requests"
-            rules.append(Rule("requests_per_minute", key, per_minute, 60))
+            rules.append(Rule(budget, f"{tag}:{kind}", per_minute, 60, 1, source(budget)))
             if self.burst_seconds:
                 # The minute's allowance may not all be spent in one burst that would hold
                 # every web worker for seconds: at most burst_factor times the average rate.
                 share = math.ceil(per_minute * self.burst_seconds / 60 * self.burst_factor)
                 burst = max(share, self.burst_minimum)
                 if burst < per_minute:
-                    key = f"pmdi/org/{{{org.id}}}/burst"
-                    rules.append(Rule("burst", key, burst, self.burst_seconds))
-        per_hour = effective_limit(org, "uploads_per_hour")
+                    key = f"{tag}:{kind}:burst"
+                    rules.append(Rule("burst", key, burst, self.burst_seconds, 1, source(budget)))
+        per_subject = _int_limit(org, own)
+        # A member's or token's window no smaller than the organization's budget could never
+        # refuse first (each of its hits is one of the organization's): it is left out.
+        if subject and per_subject is not None and (per_minute is None or per_subject < per_minute):
+            key = f"{tag}:{kind}:{subject}"
+            rules.append(Rule(own, key, per_subject, 60, 1, source(own)))
+        per_hour = _int_limit(org, "uploads_per_hour")
         if uploads and per_hour is not None:
-            key = f"pmdi/org/{{{org.id}}}/uploads"
-            rules.append(Rule("uploads_per_hour", key, int(per_hour), 3600, uploads))
+            upload_source = source("uploads_per_hour")
+            rules.append(
+                Rule("uploads_per_hour", f"{tag}:uploads", per_hour, 3600, uploads, upload_source)
+            )
         return rules
+
+    def request_rules(
+        self, org: Organization, api: bool, subject: str, sender: str, uploads: int = 0
+    ) -> tuple[Rule, ...]:
+        """``organization_rules`` with the sender's attempt window, built once per set of
+        inputs: the rules are a function of the organization's id, plan and overrides (read
+        afresh with every request, so a changed limit still applies at once)."""
+        if uploads:
+            rules = self.organization_rules(org, uploads, api=api, subject=subject)
+            return tuple(self._with_attempts(rules, org, sender))
+        plan, overrides = org.plan, org.quota_overrides
+        key = (
+            org.id,
+            api,
+            subject,
+            plan.name,
+            plan.requests_per_minute if api else plan.page_requests_per_minute,
+            plan.token_requests_per_minute if api else plan.user_requests_per_minute,
+            tuple(overrides.items()) if overrides else (),
+        )
+        cached = self._rules.get(key)
+        if cached is None:
+            if len(self._rules) >= 10_000:
+                self._rules = {}
+            rules = self.organization_rules(org, api=api, subject=subject)
+            cached = self._rules[key] = tuple(rules)
+        return cached
+
+    def upload_attempt_rule(self, org: Organization, sender: str, uploads: int) -> Rule | None:
+        """The sender's own window of refused files (files sent are held in it during their
+        upload; those kept leave it after, see ``refund_uploads``)."""
+        per_hour = _int_limit(org, "uploads_per_hour")
+        if not uploads or per_hour is None:
+            return None
+        key = f"{load.org_tag(org.id)}:uploads:{sender}"
+        return Rule("upload_attempts", key, per_hour, 3600, uploads, _limit_source(org)(""))
 
     def anonymous_rules(self, address: str) -> list[Rule]:
         """The per-address window of unauthenticated pages."""
         item = self.anonymous_limit
-        key = f"pmdi/ip/{address}/requests"
+        key = f"pmdi:{{ip:{address}}}:pages"
         return [Rule("anonymous", key, item.amount, item.get_expiry())]
 
     def peek(self, org: Organization) -> Decision | None:
         """The organization's windows as they stand, charging nothing (for the usage page)."""
-        rules = [Rule(r.name, r.key, r.limit, r.window, 0) for r in self.organization_rules(org, 1)]
-        return self.check(rules)
+        both = self.organization_rules(org, 1) + self.organization_rules(org, api=False)
+        unique = {r.key: Rule(r.name, r.key, r.limit, r.window, 0) for r in both}
+        return self.check(list(unique.values()))
+
+    def refund_uploads(self, response: Response) -> Response:
+        """After an upload: the files it kept stay in the organization's hourly allowance and
+        leave their sender's attempt window; the files it refused the other way round. So a
+        refused file counts against its sender alone (a viewer cannot block everyone)."""
+        charged = g.pop("uploads_charged", None)
+        if charged is None:
+            return response
+        allowance, attempts, at, org_id = charged
+        accepted = min(int(g.get("uploads_accepted", 0)), allowance.cost)
+        refunds = [(allowance, allowance.cost - accepted)]
+        if attempts is not None:
+            refunds.append((attempts, accepted))
+        self.guarded(lambda: self.windows.refund(refunds, at, org_id))
+        return response
 
     # --- request hooks -------------------------------------------------------------------
 
@@ -464,10 +682,15 @@ class RateLimiter:
             uploads = 0
             if request.endpoint == "documents.upload" and request.method == "POST":
                 uploads = _count_files(request.files.getlist("files"))
-            rules = self.organization_rules(current_user.organization, uploads)
-        else:
-            rules = self.anonymous_rules(request.remote_addr or "unknown")
-        return self._enforce(rules, api=False)
+            org, user_id = current_user.organization, str(current_user.id)
+            rules = self.request_rules(org, False, user_id, user_id, uploads)
+            return self._enforce(rules, org_id=str(org.id))
+        return self._enforce(self.anonymous_rules(request.remote_addr or "unknown"))
+
+    def _with_attempts(self, rules: list[Rule], org: Organization, sender: str) -> list[Rule]:
+        uploads = next((r.cost for r in rules if r.name == "uploads_per_hour"), 0)
+        attempts = self.upload_attempt_rule(org, sender, uploads)
+        return rules if attempts is None else [*rules, attempts]
 
     def early_check(self, environ: dict[str, Any]) -> Response | None:
         """API, before Flask: start the check of a remembered token (webapp/remembered.py).
@@ -485,19 +708,20 @@ class RateLimiter:
         if remembered is None:
             return None
         early = EarlyCheck(remembered.rules, time.perf_counter())
+        org_id = remembered.org_id
         if not remembered.refused:
-            early.pending = self.guarded(lambda: self.windows.send(remembered.rules))
+            early.pending = self.guarded(lambda: self.windows.send(remembered.rules, org_id=org_id))
             if early.pending is not None:
                 environ[EARLY] = early
             return None
-        decision = early.decision = self.check(remembered.rules)
+        decision = early.decision = self.check(remembered.rules, org_id)
         early.elapsed_ms = (time.perf_counter() - early.started) * 1000
         if decision is None:
             return None
         if decision.admitted:
             environ[EARLY] = early
             return None
-        self.remembered.remember(key, remembered.rules, generation, decision.retry_after)
+        self.remembered.remember(key, remembered.rules, generation, decision.retry_after, org_id)
         environ["pmdi.rate_limit"] = decision  # for the request metrics (webapp/observe.py)
         message = _refusal_message(decision.reported)
         response = self.json.response(error=error_body(429, "rate_limited", message))
@@ -531,37 +755,51 @@ class RateLimiter:
         uploads = 0
         if request.endpoint == UPLOAD_ENDPOINT and request.method == "POST":
             uploads = _count_files(request.files.getlist("file"))
-        rules = tuple(self.organization_rules(user.organization, uploads))
         environ = request.environ
+        key = environ.get(TOKEN_KEY)
+        if key is None:  # an upload: the early door did not look at its token
+            key = token_key(bearer_token(request.headers.get("Authorization")) or "")
+        org, org_id = user.organization, str(user.organization_id)
+        rules = self.request_rules(org, True, key.hex()[:20], str(user.id), uploads)
         early: EarlyCheck | None = environ.pop(EARLY, None)
         if early is not None:
             decision = early.result(self)
             if early.rules == rules:  # the early check is this request's check
                 g.rate_limit, g.rate_limit_ms = decision, early.elapsed_ms
-                return self._api_verdict(rules, decision, remember=True)
+                return self._api_verdict(rules, decision, org_id, remember=True)
             # Else the limits changed after they were remembered, their notification not yet
             # read: the request is checked again by the current limits, and so counted twice.
-        started = time.perf_counter()
-        decision = g.rate_limit = self.check(rules)
-        g.rate_limit_ms = (time.perf_counter() - started) * 1000
-        return self._api_verdict(rules, decision, remember=not uploads)
+        verdict = self._enforce(rules, org_id, api=True)
+        self._api_verdict(rules, g.rate_limit, org_id, remember=not uploads)
+        return verdict
 
     def _api_verdict(
-        self, rules: tuple[Rule, ...], decision: Decision | None, remember: bool
+        self, rules: tuple[Rule, ...], decision: Decision | None, org_id: str, remember: bool
     ) -> ResponseReturnValue | None:
         environ = request.environ
         if decision is None:
             return None
         if remember and TOKEN_KEY in environ:
             retry_after = 0 if decision.admitted else decision.retry_after
-            self.remembered.remember(environ[TOKEN_KEY], rules, environ[GENERATION], retry_after)
+            self.remembered.remember(
+                environ[TOKEN_KEY], rules, environ[GENERATION], retry_after, org_id
+            )
         return None if decision.admitted else self._refuse(decision, api=True)
 
-    def _enforce(self, rules: list[Rule], api: bool) -> ResponseReturnValue | None:
+    def _enforce(
+        self, rules: Sequence[Rule], org_id: str | None = None, api: bool = False
+    ) -> ResponseReturnValue | None:
         started = time.perf_counter()
-        decision = g.rate_limit = self.check(rules)
+        now = time.time()
+        decision = g.rate_limit = self.check(rules, org_id, now)
         g.rate_limit_ms = (time.perf_counter() - started) * 1000
-        if decision is None or decision.admitted:
+        if decision is None:
+            return None
+        if decision.admitted:
+            uploads = next((r for r in rules if r.name == "uploads_per_hour"), None)
+            attempts = next((r for r in rules if r.name == "upload_attempts"), None)
+            if uploads is not None:
+                g.uploads_charged = (uploads, attempts, now, org_id)  # for refund_uploads
             return None
         return self._refuse(decision, api)
 
@@ -610,16 +848,46 @@ def _prefers_json() -> bool:
     return best == "application/json"
 
 
+def _int_limit(org: Organization, name: str) -> int | None:
+    value = effective_limit(org, name)
+    return None if value is None else int(value)  # an override is JSON: lenient about type
+
+
+def _limit_source(org: Organization) -> Callable[[str], str]:
+    """For a limit name: "the Free plan", or "your organization's own setting" if overridden."""
+    overrides = org.quota_overrides or {}
+    plan = f"the {org.plan.name} plan"
+    return lambda name: "your organization's own setting" if name in overrides else plan
+
+
+def in_about(seconds: int) -> str:
+    """A wait the way people say it: "in 12 seconds", "in about 4 minutes", "in about an hour"."""
+    if seconds < 90:
+        return f"in {seconds} second{'s' if seconds != 1 else ''}"
+    minutes = round(seconds / 60)
+    if minutes < 50:
+        return f"in about {minutes} minutes"
+    hours = round(seconds / 3600)
+    return "in about an hour" if hours <= 1 else f"in about {hours} hours"
+
+
 def _refusal_message(window: WindowState) -> str:
-    limit, wait = window.rule.limit, window.retry_after
+    rule = window.rule
+    limit, wait = rule.limit, window.retry_after
     what = {
-        "requests_per_minute": f"your organization's limit of {limit} requests per minute",
+        "requests_per_minute": f"your organization's limit of {limit} API requests per minute",
+        "token_requests_per_minute": f"this token's limit of {limit} requests per minute",
+        "page_requests_per_minute": f"your organization's limit of {limit} page views per minute",
+        "user_requests_per_minute": f"your limit of {limit} page views per minute",
         "uploads_per_hour": f"your organization's limit of {limit} uploaded files per hour",
-        "burst": f"your organization's limit of {limit} requests in {window.rule.window} s",
-    }.get(window.rule.name, f"the limit of {limit} requests per minute from your address")
-    if window.rule.cost > window.rule.limit:
-        return f"This upload of {window.rule.cost} files is more than {what}."
-    return f"You have reached {what}. Try again in {wait} second{'s' if wait != 1 else ''}."
+        "upload_attempts": f"your own limit of {limit} refused files per hour",
+        "burst": f"your organization's limit of {limit} requests in {rule.window} s",
+    }.get(rule.name, f"the limit of {limit} requests per minute from your address")
+    if rule.source:
+        what += f", set by {rule.source}"
+    if rule.cost > limit:
+        return f"This upload of {rule.cost} files is more than {what}."
+    return f"You have reached {what}. Try again {in_about(wait)}."
 
 
 class EarlyCheckDoor:
@@ -676,6 +944,7 @@ class RateLimits:
             app.before_request_funcs.setdefault("api", []).append(limiter.limit_api_request)
             app.wsgi_app = EarlyCheckDoor(app.wsgi_app, limiter)  # type: ignore[method-assign]
             app.after_request(limiter.add_headers)
+            app.after_request(limiter.refund_uploads)
         if app.config.get("RATELIMIT_SERVER_TIMING"):
             app.wsgi_app = ServerTiming(app.wsgi_app)  # type: ignore[method-assign]
 

@@ -62,6 +62,7 @@ class Remembered:
     until: float  # time.monotonic()
     generation: int  # LimitChanges.generation the limits were read in
     refused: bool  # the last check refused: trusted to refuse again without the database
+    org_id: str | None = None  # whose load counters the check also counts in
 
 
 def token_key(presented: str) -> bytes:
@@ -162,21 +163,38 @@ class RememberedWindows:
         return self.changes.poll()
 
     def remember(
-        self, key: bytes, rules: Sequence[Any], generation: int | None, retry_after: int = 0
+        self,
+        key: bytes,
+        rules: Sequence[Any],
+        generation: int | None,
+        retry_after: int = 0,
+        org_id: str | None = None,
     ) -> None:
         """After a check by limits read in ``generation``: a refusal when ``retry_after``.
 
         Nothing is remembered if a change has been announced since those limits were read.
         """
+        now = time.monotonic()
+        if retry_after <= 0:
+            entry = self._entries.get(key)
+            if (
+                entry is not None
+                and not entry.refused
+                and entry.generation == generation
+                and entry.rules == rules
+                and entry.until - now > ADMITTED_SECONDS / 2
+            ):
+                return  # remembered just so, a moment ago (the poll below would say the same)
         if generation is None or self.changes.poll() != generation:
             self.forget(key)
             return
-        now = time.monotonic()
         if retry_after <= 0:
-            entry = Remembered(tuple(rules), now + ADMITTED_SECONDS, generation, refused=False)
+            entry = Remembered(
+                tuple(rules), now + ADMITTED_SECONDS, generation, refused=False, org_id=org_id
+            )
         elif self.refusal_seconds > 0:
             until = now + min(self.refusal_seconds, retry_after)
-            entry = Remembered(tuple(rules), until, generation, refused=True)
+            entry = Remembered(tuple(rules), until, generation, refused=True, org_id=org_id)
         else:
             self.forget(key)
             return

@@ -530,6 +530,25 @@ def admin_update_plan(plan_id: str, limits: dict) -> tuple[dict, dict] | None:
     return None if row is None else (row.old_value, row.new_value)
 
 
+@dataclass(frozen=True)
+class UsageMonth:
+    """One calendar month of an organization's uploads (migration 0016's door)."""
+
+    period: date
+    documents_uploaded: int
+    bytes_uploaded: int
+
+
+def admin_usage_history(org_id: uuid.UUID, months: int = 12) -> list[UsageMonth]:
+    """One organization's monthly usage, newest first, at most ``months`` months."""
+
+    rows = _platform(
+        text("SELECT * FROM app_admin_usage_history(:id, :months)"),
+        {"id": org_id, "months": months},
+    ).all()
+    return [UsageMonth(*row) for row in rows]
+
+
 # --- Organization lifecycle (migration 0007): export enumeration and the purge door --------
 
 

@@ -57,6 +57,7 @@ PLATFORM_DOORS = frozenset(
         "app_admin_get_organization",
         "app_admin_update_organization",
         "app_admin_update_plan",
+        "app_admin_usage_history",
         "app_organizations_due_for_purge",
         "app_purge_organization",
         "app_create_platform_admin",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from sqlalchemy import and_, select
@@ -30,6 +31,7 @@ def fair_process(org_id: str, document_id: str, owner: str | None = None) -> str
     """
     outcome = "error"
     plan_id = None
+    took: float | None = None  # seconds the pipeline worked on it (the load counters)
     try:
         # Read once: the status decides whether to process, the plan which queue the
         # organization's next document goes to.
@@ -44,18 +46,21 @@ def fair_process(org_id: str, document_id: str, owner: str | None = None) -> str
         elif document is None:
             outcome = "missing"  # deleted since it was queued (or never existed)
         else:
+            started = time.monotonic()
             outcome = pipeline.process(document_id, owner)  # finds ``document`` in the session
+            if outcome in ("done", "failed"):
+                took = time.monotonic() - started
         return outcome
     finally:
         if outcome in FINAL:
-            _hand_on(org_id, plan_id, document_id)
+            _hand_on(org_id, plan_id, document_id, took)
 
 
-def _hand_on(org_id: str, plan_id: str | None, document_id: str) -> None:
+def _hand_on(org_id: str, plan_id: str | None, document_id: str, took: float | None = None) -> None:
     """Free the document's slot and publish the parked document it goes to, if any."""
     slots = fairness()
     try:
-        parked = slots.finish(org_id, document_id)
+        parked = slots.finish(org_id, document_id, took)
     except Exception:  # noqa: BLE001 - the slot expires; the reconciler wakes the next one
         log.warning("could not free the worker slot of %s", document_id, exc_info=True)
         return

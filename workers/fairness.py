@@ -27,11 +27,13 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
+from webapp import load
 from webapp.redis_client import redis_from_url
 
 log = logging.getLogger(__name__)
 
-# KEYS: slots, parked. ARGV: now, expiry, limit, document id.
+# KEYS: slots, parked, load counters (webapp/load.py). ARGV: now, expiry, limit, document id,
+# the load counters' minute and expiry (a parked document counts in them).
 # Returns 1: publish it now; 0: parked (now or already); -1: it already holds a slot, so its
 # message is in a queue or a worker and must not be published twice.
 _ADMIT = """
@@ -49,6 +51,8 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
 end
 redis.call('RPUSH', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[2], 86400)
+redis.call('HINCRBY', KEYS[3], ARGV[5] .. ':p', 1)
+redis.call('EXPIREAT', KEYS[3], ARGV[6])
 return 0
 """
 
@@ -60,9 +64,16 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], 86400)
 """
 
-# KEYS: slots, parked. ARGV: now, expiry for the next one, document id. Returns the next.
-# Only a document that held a slot hands one on: a duplicate message never adds a slot.
+# KEYS: slots, parked, load counters. ARGV: now, expiry for the next one, document id, the
+# load counters' minute and expiry, documents processed (0 or 1) and milliseconds it took.
+# Returns the next. Only a document that held a slot hands one on: a duplicate message never
+# adds a slot.
 _FINISH = """
+if tonumber(ARGV[6]) > 0 then
+  redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':d', ARGV[6])
+  redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':s', ARGV[7])
+  redis.call('EXPIREAT', KEYS[3], ARGV[5])
+end
 if redis.call('ZREM', KEYS[1], ARGV[3]) == 0 then
   return false
 end
@@ -155,8 +166,10 @@ class Fairness:
         relay or reconciler sending it twice): False, its message is already on its way.
         """
         now = time.time()
-        args = [now, now + self.queued_seconds, limit, document_id]
-        return self._admit(keys=self.keys(org_id), args=args) == 1
+        where = load.slot(now)
+        args = [now, now + self.queued_seconds, limit, document_id, where.minute, where.expire_at]
+        keys = [*self.keys(org_id), load.load_key(org_id, where.hour)]
+        return self._admit(keys=keys, args=args) == 1
 
     def started(self, org_id: str, document_id: str) -> None:
         """A worker took the document: it holds a slot while the worker renews it."""
@@ -166,13 +179,27 @@ class Fairness:
         """Keep (or take) the document's slot for ``seconds`` more: renewal, retry."""
         self._hold(keys=self.keys(org_id), args=[time.time() + seconds, document_id])
 
-    def finish(self, org_id: str, document_id: str) -> str | None:
-        """Free the document's slot; returns the parked document it was handed to, if any."""
+    def finish(
+        self, org_id: str, document_id: str, processed_seconds: float | None = None
+    ) -> str | None:
+        """Free the document's slot; returns the parked document it was handed to, if any.
+
+        ``processed_seconds``: the document was processed (done or failed) in that time; it
+        counts in the organization's load counters (webapp/load.py) in the same call, which
+        also marks the organization active (pipelined: the same round trip).
+        """
         now = time.time()
-        nxt = self._finish(
-            keys=self.keys(org_id), args=[now, now + self.queued_seconds, document_id]
-        )
-        return nxt.decode() if isinstance(nxt, bytes) else nxt
+        where = load.slot(now)
+        done = processed_seconds is not None
+        args = [now, now + self.queued_seconds, document_id, where.minute, where.expire_at]
+        args += [int(done), round((processed_seconds or 0) * 1000)]
+        keys = [*self.keys(org_id), load.load_key(org_id, where.hour)]
+        if not done:
+            return _optional_text(self._finish(keys=keys, args=args))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(load.ACTIVE_KEY, {org_id: where.epoch_minute}, gt=True)
+        self._finish(keys=keys, args=args, client=pipe)
+        return _optional_text(pipe.execute()[-1])
 
     def unpublished(self, org_id: str, document_id: str) -> None:
         """A document handed a slot could not be published: first in line again, slot freed."""
@@ -218,6 +245,10 @@ class Fairness:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _optional_text(value: bytes | str | None) -> str | None:
+    return None if value is None else _text(value)
 
 
 def init_app(app: Flask) -> None:

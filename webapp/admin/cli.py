@@ -78,3 +78,27 @@ def suspend_command(org: str) -> None:
 def reactivate_command(org: str) -> None:
     """Reactivate a suspended organization."""
     _report(org, _run(services.update_organization, services.Actor.cli(), org, status="active"))
+
+
+@admin_cli.command("top")
+@click.option("--minutes", default=60, show_default=True, help="The period, up to 1440.")
+@click.option("--count", default=10, show_default=True, help="Organizations per figure.")
+def top_command(minutes: int, count: int) -> None:
+    """The busiest organizations of the last hour by each figure (the /admin/load table)."""
+    if not 1 <= minutes <= 1440 or count < 1:
+        raise click.ClickException("--minutes must be 1 to 1440 and --count at least 1.")
+    from webapp import load
+
+    table = services.load_top(minutes, count)
+    if table.unavailable:
+        raise click.ClickException("The load counters cannot be read: Redis does not answer.")
+    click.echo(f"Last {minutes} minutes: {table.active} organization(s) active.")
+    for name, label in load.FIGURES.values():
+        click.echo(f"\n{label}")
+        rows = table.top[name]
+        if not rows:
+            click.echo("  (none)")
+        for rank, row in enumerate(rows, 1):
+            value = row.totals[name]
+            shown = f"{value:,.1f}" if name == "processing_seconds" else f"{value:,.0f}"
+            click.echo(f"  {rank:>2}. {shown:>12}  {row.name}  [{row.plan_id}]  {row.org_id}")

@@ -22,7 +22,7 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp import audit, tenancy
+from webapp import audit, load, tenancy
 from webapp.auth.services import hasher, verify_password
 from webapp.extensions import db
 from webapp.models import Document, Plan, PlatformAdmin, PlatformAuditEvent, utcnow
@@ -41,7 +41,10 @@ _MAX_VALUE = {name: 2**31 - 1 for name in LIMIT_NAMES} | {
     "max_file_bytes": 2**63 - 1,
 }
 LIMIT_LABELS = {
-    "requests_per_minute": "Requests per minute",
+    "requests_per_minute": "API requests per minute (organization)",
+    "page_requests_per_minute": "Page requests per minute (organization)",
+    "user_requests_per_minute": "Page requests per minute (each member)",
+    "token_requests_per_minute": "API requests per minute (each token)",
     "uploads_per_hour": "Uploads per hour",
     "documents_per_month": "Documents per month",
     "storage_bytes": "Storage (bytes)",
@@ -538,3 +541,89 @@ def update_plan(actor: Actor, plan_id: str, limits: dict[str, Any]) -> dict[str,
         db.session.expire(stale)  # the door changed it behind the ORM's back
     log.info("%s changed plan %s: %s", actor.label, plan_id, changed)
     return changed
+
+
+# --- the load view (issue 13 §4; counters in webapp/load.py) --------------------------------
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """One organization in the load view: its figures over the period, minute by minute."""
+
+    org_id: str
+    name: str
+    plan_id: str
+    totals: dict[str, float]
+    series: dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class LoadTable:
+    """The top organizations of the last ``minutes`` by each figure (name -> rows)."""
+
+    minutes: int
+    top: dict[str, list[LoadRow]]
+    active: int  # organizations with any count in the period
+    unavailable: bool = False  # Redis did not answer
+
+
+def _load_redis() -> Any:
+    """The rate limiter's Redis client: the load counters live with its windows."""
+    return current_app.extensions["ratelimits"].windows.client
+
+
+def load_top(minutes: int = 60, count: int = 10) -> LoadTable:
+    """Who loads the platform: the ``count`` busiest organizations by each figure."""
+    try:
+        rows = load.top(_load_redis(), minutes)
+    except Exception:  # noqa: BLE001 - the view says Redis is unavailable, never a 500
+        log.warning("load counters unavailable", exc_info=True)
+        return LoadTable(minutes, {name: [] for name in load.NAMES}, 0, unavailable=True)
+    ranked = {name: load.ranked(rows, name, count) for name in load.NAMES}
+    wanted = {row.org_id for chosen in ranked.values() for row in chosen}
+    records: dict[str, tenancy.OrganizationRecord | None] = {}
+    for org_id in sorted(wanted):
+        try:
+            records[org_id] = resolve_organization(uuid.UUID(org_id))
+        except (ValueError, NotFound):
+            records[org_id] = None  # deleted since: shown by id
+    db.session.rollback()  # end the context-free transaction of the door
+
+    def as_row(row: load.TopRow) -> LoadRow:
+        record = records.get(row.org_id)
+        return LoadRow(
+            row.org_id,
+            record.name if record else f"(deleted) {row.org_id}",
+            record.plan_id if record else "",
+            row.totals,
+            row.series.values,
+        )
+
+    top = {name: [as_row(row) for row in chosen] for name, chosen in ranked.items()}
+    active = sum(1 for row in rows if any(row.totals.values()))
+    return LoadTable(minutes, top, active)
+
+
+@dataclass(frozen=True)
+class OrganizationLoad:
+    """One organization's last 24 h (in quarter hours) and its monthly usage history."""
+
+    totals: dict[str, float]
+    quarters: dict[str, list[int]]  # figure name -> 96 values, oldest first
+    months: list[tenancy.UsageMonth]
+    unavailable: bool = False
+
+
+def organization_load(org_id: uuid.UUID) -> OrganizationLoad:
+    """What the organization's admin page charts next to its limits."""
+    months = tenancy.admin_usage_history(org_id, 12)
+    db.session.rollback()
+    minutes = load.KEEP_SECONDS // 60
+    try:
+        (series,) = load.read_series(_load_redis(), [str(org_id)], minutes)
+    except Exception:  # noqa: BLE001 - the page shows the limits without the charts
+        log.warning("load counters unavailable", exc_info=True)
+        return OrganizationLoad({}, {}, months, unavailable=True)
+    totals = {name: series.total(name) for name in load.NAMES}
+    quarters = {name: load.bucketed(values, 96) for name, values in series.values.items()}
+    return OrganizationLoad(totals, quarters, months)

@@ -15,7 +15,7 @@ from flask import abort, flash, g, redirect, render_template, request, session, 
 from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
-from webapp import tenancy
+from webapp import load, tenancy
 from webapp.admin import bp, services
 from webapp.admin.forms import LoginForm, OrganizationForm, PlanForm
 from webapp.auth import sessions
@@ -56,6 +56,12 @@ def _require_platform_admin() -> None:
 @bp.context_processor
 def _admin_template_values() -> dict:
     return {"platform_admin": g.get("platform_admin"), "limit_names": LIMIT_NAMES}
+
+
+@bp.app_template_filter("load_chart")
+def _load_chart(values: list[int], label: str) -> object:
+    """``{{ values | load_chart(label) }}``: a small server-rendered SVG bar chart."""
+    return load.svg_chart(values, label)
 
 
 @bp.app_template_filter("admin_limit")
@@ -165,7 +171,13 @@ def organization(org_id: str) -> ResponseReturnValue:
                 return redirect(url_for("admin.organization", org_id=detail.record.id))
         else:
             status = 400
-    return render_template("admin/organization.html", detail=detail, form=form), status
+    return render_template(
+        "admin/organization.html",
+        detail=detail,
+        form=form,
+        load=services.organization_load(detail.record.id),
+        figures=load.FIGURES.values(),
+    ), status
 
 
 def _describe(changes: list[str]) -> str:
@@ -217,6 +229,14 @@ def update_plan(plan_id: str) -> ResponseReturnValue:
             return redirect(url_for("admin.plans"))
     page = render_template("admin/plans.html", plans=services.list_plans(), forms=forms)
     return page, 400
+
+
+@bp.get("/load")
+def load_view() -> ResponseReturnValue:
+    """Who loads the platform now: the top organizations of the last hour by each figure."""
+    return render_template(
+        "admin/load.html", table=services.load_top(60), figures=load.FIGURES.values()
+    )
 
 
 @bp.get("/audit")

@@ -32,7 +32,10 @@ class Plan(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
-    requests_per_minute: Mapped[int]
+    requests_per_minute: Mapped[int]  # the API, per organization (migration 0016)
+    page_requests_per_minute: Mapped[int]  # pages, per organization
+    user_requests_per_minute: Mapped[int]  # pages, per member
+    token_requests_per_minute: Mapped[int]  # the API, per token
     uploads_per_hour: Mapped[int]
     documents_per_month: Mapped[int | None]
     storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
