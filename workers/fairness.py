@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 import redis
+import redis.cluster
 from flask import Flask, current_app
 
 from webapp import load
@@ -195,6 +196,9 @@ class Fairness:
         args += [int(done), round((processed_seconds or 0) * 1000)]
         keys = [*self.keys(org_id), load.load_key(org_id, where.hour)]
         if not done:
+            return _optional_text(self._finish(keys=keys, args=args))
+        if isinstance(self.client, redis.cluster.RedisCluster):  # no scripts in its pipelines
+            self.client.zadd(load.ACTIVE_KEY, {org_id: where.epoch_minute}, gt=True)
             return _optional_text(self._finish(keys=keys, args=args))
         pipe = self.client.pipeline(transaction=False)
         pipe.zadd(load.ACTIVE_KEY, {org_id: where.epoch_minute}, gt=True)

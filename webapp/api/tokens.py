@@ -147,9 +147,14 @@ def bearer_token(authorization: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class PlanLimits:
-    """A plan's limits, as ``plans.effective_limit`` reads them (None: unlimited)."""
+    """A plan's limits, as ``plans.effective_limit`` reads them (None: unlimited), and its
+    name (the limiter's messages and its rules' cache key)."""
 
+    name: str
     requests_per_minute: int
+    page_requests_per_minute: int
+    user_requests_per_minute: int
+    token_requests_per_minute: int
     uploads_per_hour: int
     documents_per_month: int | None
     storage_bytes: int | None
