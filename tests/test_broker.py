@@ -54,7 +54,7 @@ def test_the_app_uses_the_transport_for_tcp_and_socket_urls(app):
     ]:
         config = {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "postgresql://u@h/d"}
         config.update(REDIS_URL=url, DOCUMENT_TIME_LIMIT=120, BROKER_VISIBILITY_TIMEOUT=60)
-        config.update(PURGE_INTERVAL=3600)
+        config.update(PURGE_INTERVAL=3600, OVERDUE_DIGEST_INTERVAL=3600)
         app_config.finalise(config)
         assert config["CELERY"]["broker_url"] == broker_url
         assert config["CELERY"].get("broker_transport") == transport

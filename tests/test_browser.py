@@ -517,7 +517,13 @@ def test_every_page_fits_a_phone_and_passes_an_accessibility_check(
 
             org_id = login_lookup(email).organization_id
             db.session.remove()
-        admin_pages = ["/admin/", "/admin/plans", "/admin/audit", f"/admin/organizations/{org_id}"]
+        admin_pages = [
+            "/admin/",
+            "/admin/plans",
+            "/admin/audit",
+            "/admin/load",
+            f"/admin/organizations/{org_id}",
+        ]
 
         # Every page route the app has is in one of the lists (a new page joins this test).
         listed = {re.sub(r"[0-9a-f-]{36}|[?].*", "", p) for p in member_pages + admin_pages}

@@ -53,6 +53,11 @@ def _arguments(org) -> dict[str, str]:
         "org_id": str(org.org.org_id),
         "plan_id": "free",
         "export_id": org.export_id,
+        "feed_token": org.feed_token,
+        # The workspace's digest items and notifications: any well-formed id (tainting one is
+        # what the walk checks; an unknown id is a 404 anyway).
+        "item_id": str(uuid.uuid4()),
+        "notification_id": str(uuid.uuid4()),
         "logo_version": "0123456789abcdef",
         "filename": "app.css",
     }
