@@ -7,7 +7,13 @@
 * sentences in notes: agreed / decided / resolved / approved / accepted / rejected / chosen,
   "discussed and accepted X", "the one we've chosen", "we are moving (directly) to …",
   "shelved (for now)", vote results ("motion carried", "+5, 0, -1");
-  not "awaiting approval", "to be decided", "if approved".
+  not "awaiting approval", "to be decided", "if approved";
+* verdicts in minutes' layouts: "Decided at stand-up: …", "4.2 RESOLVED: …", "Dropped: …",
+  "Agreed, provided …" and "Change accepted." (kept with their item), "agreed by everyone",
+  "Name approved the …", a question answered "Yes." / "…, but no" on the spot;
+* tables: a decision log's topic paired with its Decision column (open rows skipped), a
+  verdict column (Outcome / Result / Resolution: approved, rejected, deferred, not accepted),
+  a "Decision: …" written in any cell.
 """
 
 from __future__ import annotations
@@ -23,10 +29,31 @@ MAX_DECISIONS = 50
 
 _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
-    r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result)\s*(?:\]\s*)?"
-    r"(?:#?\d+)?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
+    r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped|parked"
+    r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted)\s*(?:\]\s*)?"
+    # "Decided at stand-up:", "Agreed with the product manager:": who or where, then what.
+    r"(?P<qual>\s(?:at|in|by|with|during|on)\s[^:;.]{1,40}?)?"
+    r"(?:#?\d+)?\s*(?P<sep>:|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
+# "4.2 RESOLVED: …", "(b) Agreed: …": a minute's own numbering before its label.
+_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
+# Labels whose word is part of what was decided ("Dropped: the weekly demo recording").
+_KEEP_LABEL = {
+    "chosen option",
+    "rejected",
+    "accepted",
+    "not accepted",
+    "dropped",
+    "parked",
+    "shelved",
+    "deferred",
+    "postponed",
+    "declined",
+    "cancelled",
+    "canceled",
+    "adopted",
+}
 # Meeting-bot tables print the tag without a colon: "AGREED freeze changes from 3 to 7 August".
 _CAPS_LABEL = re.compile(
     r"^(?P<label>AGREED|DECIDED|DECISION|RESOLVED|RESOLUTION|ACCEPTED)\s+(?P<body>\S.+)$"
@@ -52,7 +79,15 @@ _SENTENCE = re.compile(
     r"|(?:moved?|moves|pushed|postponed|rescheduled|brought forward|deferred)\s+from\s+"
     r"\S[^.;]{0,40}\s+to\s"
     r"|consensus (?:was|is) (?:reached|to)|no objections?"
-    r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final))\b"
+    r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final)"
+    # "-> agreed by everyone", "(approved by the clinical safety officer)"
+    r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
+    r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
+    r"|we(?:'ll| will) go with|going with)\b"
+    # A sentence that opens on the verdict: "Agreed, provided the rollback test passes."
+    r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided)[,;:]\s+\w"
+    # "Change accepted.", "Proposal rejected.": a short verdict on a named thing.
+    r"|^\W*(?:the )?\w+(?:[ -]\w+)? (?:accepted|approved|rejected|adopted|agreed)\W*$"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
     re.IGNORECASE,
 )
@@ -70,15 +105,20 @@ _QUIET = {"background", "consequences", "agenda", "questions", "feedback", "atte
 
 def decision_label(text: str) -> str | None:
     """The decision after a label ("Agreed: …", "Chosen option: …"), else None."""
+    text = _NUMBERING.sub("", text.strip())
     match = _LABEL.match(text) or _CAPS_LABEL.match(text)
     if not match:
         return None
     label = match.group("label").lower()
     body = match.group("body").strip()
-    if label in {"chosen option", "rejected", "accepted"}:
-        return text.strip()
+    if match.groupdict().get("qual") and match.group("sep") != ":":
+        return None  # "Accepted by the board – no action" describes a response, not a label
     if label in {"result", "outcome", "approved"} and len(body.split()) < 2:
         return None
+    if re.match(r"^(?:noted|for (?:information|noting)|n/?a|none|tbd|pending)\b", body, re.I):
+        return None  # "Outcome: noted (pre-approved standard change)" records, not decides
+    if label in _KEEP_LABEL:
+        return text.strip()
     if re.match(r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/. ]\w+){1,2}\b", body) and len(body) < 60:
         return None  # "Decided: 14 May 2026, architecture review board" says when, not what
     return body
@@ -93,11 +133,18 @@ _COMMITMENT = re.compile(
 )
 
 
+# "Marcus Hale approved the priority actions": a named person's sign-off (case matters).
+_NAMED_VERDICT = re.compile(
+    r"(?:^|[.;]\s)(?:[A-Z][\w'’-]+ ){1,2}(?:approved|rejected|vetoed|ratified|signed off)"
+    r" (?:the|this|that|a|an)\b"
+)
+
+
 def is_decision_sentence(sentence: str) -> bool:
     if _COMMITMENT.match(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
     return (
-        bool(_SENTENCE.search(sentence))
+        bool(_SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence))
         and not _NOT.search(sentence)
         and not sentence.rstrip(")").endswith("?")
     )
@@ -120,17 +167,24 @@ def extract_decisions(sections: list[Section]) -> list[str]:
     for section in sections:
         # Prose beside a list of decisions introduces it; it is read sentence by sentence.
         listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
+        question = ""  # the item above, when it asked a question ("Should we …?" / "Yes.")
         for block in section.blocks:
             if block.kind in {"quote", "heading", "rule"}:
+                question = ""
                 continue
             if block.kind == "table":
                 _table_decisions(block, section.role, add)
+                question = ""
                 continue
-            text = block.text.strip()
-            if block.kind == "speaker":
-                text = text  # the decision is what was said, not who said it
+            text = block.text.strip()  # a speaker's decision is what was said, not who said it
+            asked, question = question, text if text.rstrip(")").endswith("?") else ""
             if BOILERPLATE.search(text):
                 continue
+            if section.role not in _NO_ANSWERS:
+                answered = _answered(asked, text)
+                if answered:
+                    add(answered)
+                    continue
             labelled = decision_label(text)
             if labelled:
                 if not _NOT.search(labelled) or section.role == "decisions":
@@ -148,25 +202,101 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 add(text)
                 continue
+            parts = sentences(text) if len(text) < 3000 else []
             if section.role in _QUIET:
+                # Only a question answered on the spot ("… blurry photos? Interesting, but no").
+                if section.role not in _NO_ANSWERS:
+                    for index in range(1, len(parts)):
+                        if _answered(parts[index - 1], parts[index]):
+                            add(f"{parts[index - 1]} {parts[index]}")
                 continue
-            for sentence in sentences(text) if len(text) < 3000 else []:
+            for index, sentence in enumerate(parts):
                 inline = decision_label(sentence)  # "… compared. Agreed: to award the contract."
                 if inline:
                     add(inline)
+                elif index and _answered(parts[index - 1], sentence):
+                    add(f"{parts[index - 1]} {sentence}")
                 elif is_decision_sentence(sentence):
-                    add(sentence)
+                    # "Change accepted." / "Agreed, provided …": the verdict needs its item.
+                    terse = len(sentence.split()) <= 6 or _VERDICT_FIRST.match(sentence)
+                    add(text if terse and len(parts) > 1 and len(text) <= 300 else sentence)
     return found
+
+
+# Sections where a question and its answer are not minuted decisions (an FAQ, a Q&A).
+_NO_ANSWERS = {"questions", "background", "agenda"}
+_VERDICT_FIRST = re.compile(r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined)\b", re.I)
+_ANSWER = re.compile(
+    r"^\W*(?:(?:yes|no|agreed|approved|accepted|rejected|declined)(?:[.!,;]|\s*$)"
+    r"|\w+(?: \w+)?,? but (?:yes|no)\b)",
+    re.IGNORECASE,
+)
+
+
+def _answered(question: str, answer: str) -> str | None:
+    """ "Should the review mention X?" answered "Yes." (the next item or sentence): a decision."""
+    if not question.rstrip(")").endswith("?") or len(question) > 300:
+        return None
+    if not _ANSWER.match(answer) or len(answer) > 300 or answer.rstrip(")").endswith("?"):
+        return None
+    return f"{question} {answer}"
+
+
+# A column that holds the verdict itself, beside the topic decided on.
+_VERDICT_COLUMN = re.compile(
+    r"(?:decisions?(?: (?:made|taken|agreed))?|outcome|resolution|result|verdict|ruling"
+    r"|cab decision|board decision)",
+    re.IGNORECASE,
+)
+_VERDICT_WORD = re.compile(
+    r"^\W*(?:approved|rejected|deferred|declined|agreed|adopted|postponed|not (?:accepted"
+    r"|approved)|accepted\b.+|approved\b|withdrawn|refused)",
+    re.IGNORECASE,
+)
+_CELL_LABEL = re.compile(r"^\W*(?:decisions?|decided|agreed|resolved|resolution)\s*:", re.I)
+_UNDECIDED = re.compile(r"^\W*(?:open|pending|proposed|draft|tbd|to be|awaiting|in review)", re.I)
 
 
 def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-untyped-def]
     roles = column_roles(block.header)
     text_col = roles.get("text")
-    if text_col is None:
-        return
-    heading = block.header[text_col].lower()
-    if "decision" not in heading and role != "decisions":
-        return
+    status_col = roles.get("status")
+    verdict_col = next(
+        (
+            i
+            for i, cell in enumerate(block.header)
+            if i != text_col and _VERDICT_COLUMN.fullmatch(cell.strip(" :*_"))
+        ),
+        None,
+    )
+    heading = block.header[text_col].lower() if text_col is not None else ""
     for row in block.rows:
-        if text_col < len(row) and row[text_col].strip():
-            add(row[text_col])
+        cells = [value.strip() for value in row]
+        cell = _getter(cells)
+
+        # "Decision: no press release" written in a Notes cell of any table.
+        labelled = [decision_label(value) for value in cells if _CELL_LABEL.match(value)]
+        for value in labelled:
+            if value and not _NOT.search(value):
+                add(value)
+        if text_col is None or not cell(text_col):
+            continue
+        if _UNDECIDED.match(cell(status_col)):
+            continue  # a decision log's open row: the question, not yet a decision
+        verdict = cell(verdict_col)
+        if verdict_col is not None:
+            # Decision log ("Decision required | Decision") or a review's "Story | Outcome".
+            if verdict and (
+                "decision" in block.header[verdict_col].lower() or _VERDICT_WORD.match(verdict)
+            ):
+                add(f"{cell(text_col)}: {verdict}")
+            continue
+        if "decision" in heading or role == "decisions":
+            add(cell(text_col))
+
+
+def _getter(cells: list[str]):  # type: ignore[no-untyped-def]
+    def get(index: int | None) -> str:
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    return get
