@@ -9,6 +9,7 @@ import pytest
 
 from workers.analyse import analyse
 from workers.digest.blocks import Block, DocumentModel
+from workers.digest.sections import heading_role
 
 
 def _decisions(text: str) -> list[str]:
@@ -154,3 +155,127 @@ def test_a_decision_label_in_a_notes_cell():
         ],
     )
     assert analyse("", model=model)["decisions"] == ["no press event; blog only"]
+
+
+def _risks(text: str) -> list[str]:
+    return [r["text"] for r in analyse(text)["risks"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        (
+            "One flag: the contractor is only confirmed from May.",
+            "the contractor is only confirmed from May.",
+        ),
+        ("Heads-up: the certificate renewal needs a new CSR.", None),
+        (
+            "5.3 Concern: the hardware quote may exceed the contingency.",
+            "the hardware quote may exceed the contingency.",
+        ),
+        (
+            "The batch queue has the same retry behaviour until PAY-88 ships.",
+            "The batch queue has the same retry behaviour until PAY-88 ships.",
+        ),
+    ],
+)
+def test_risk_layouts(text, risk):
+    found = _risks(text)
+    assert found == [risk or text.split(": ", 1)[1]]
+
+
+def test_a_rating_is_not_a_risk_statement():
+    assert _risks("CHG0099 Storage firmware upgrade, DC1 Normal / High risk") == []
+
+
+def test_a_key_value_status_table_is_not_a_register():
+    model = _table(
+        ["Project status", "AT RISK"],
+        [["Project owner", "Ines Duarte"], ["Go-live", "01 Sep 2026"]],
+        heading="Status",
+    )
+    assert analyse("", model=model)["risks"] == []
+
+
+def test_resolved_rows_of_a_roam_board_are_no_risks():
+    model = _table(
+        ["Risk", "ROAM", "Owner"],
+        [
+            ["Test lab booked twice in May", "Owned", "Lea"],
+            ["Design kit not released in time", "Resolved", ""],
+        ],
+        heading="Program risks",
+    )
+    assert [r["text"] for r in analyse("", model=model)["risks"]] == [
+        "Test lab booked twice in May"
+    ]
+
+
+def test_waits_in_the_notes_of_a_checklist_table():
+    model = _table(
+        ["Area", "Check", "Owner", "State", "Notes"],
+        [
+            ["Security", "Pen test triaged", "Sec team", "blocked", "Waiting on the vendor report"],
+            ["Docs", "Guide published", "Ben", "in progress", ""],
+        ],
+    )
+    assert [r["text"] for r in analyse("", model=model)["risks"]] == [
+        "Waiting on the vendor report"
+    ]
+
+
+def test_a_board_heading_explained_in_parentheses_and_a_long_item_with_a_number():
+    text = (
+        "STORMS (risks ahead)\n\n"
+        "- school holidays: 2 of 5 away in August, reviews will queue up\n\n"
+        "HARBOUR (where we want to be)\n\n"
+        "- the new pipeline live by the end of Q3\n"
+    )
+    assert _risks(text) == ["school holidays: 2 of 5 away in August, reviews will queue up"]
+
+
+def test_a_policy_heading_is_no_risks_section():
+    text = (
+        "## Release blockers policy\n\n"
+        "- Release dates have moved before without an announcement\n"
+        "- A patch release goes out within a week of a security fix\n"
+    )
+    assert _risks(text) == []
+    assert heading_role("Release blockers policy") == "notes"
+    assert heading_role("Release blockers") == "risks"
+
+
+def test_an_agenda_with_the_discussion_typed_under_it_is_read_like_notes():
+    text = (
+        "## Agenda\n\n"
+        "- Storage layer [Ana]\n"
+        "- Ben is concerned that the new cache hides stale reads from the replica\n"
+        "- No objection to shipping the cache behind a flag in 2.3.\n"
+        "- Ana will write up the benchmark numbers for the next call\n"
+        "- Docs [Ben]\n"
+    )
+    digest = analyse(text)
+    assert digest["decisions"] == ["No objection to shipping the cache behind a flag in 2.3."]
+    assert [r["text"] for r in digest["risks"]] == [
+        "Ben is concerned that the new cache hides stale reads from the replica"
+    ]
+
+
+def test_a_plain_agenda_stays_quiet():
+    text = "## Agenda\n\n- Risks review\n- Budget approval\n- Any other business\n"
+    digest = analyse(text)
+    assert digest["decisions"] == [] and digest["risks"] == []
+
+
+def test_what_we_agreed_introduces_decisions_in_a_mail_body():
+    text = (
+        "Hi all,\n\n"
+        "Thanks for the session today. A short recap follows.\n\n"
+        "What we agreed\n"
+        "- The pilot covers the two northern depots only.\n"
+        "- Status calls move to Thursdays.\n"
+    )
+    assert _decisions(text) == [
+        "The pilot covers the two northern depots only.",
+        "Status calls move to Thursdays.",
+    ]

@@ -203,7 +203,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 add(text)
                 continue
             parts = sentences(text) if len(text) < 3000 else []
-            if section.role in _QUIET:
+            if section.role in _QUIET and not section.minuted:
                 # Only a question answered on the spot ("… blurry photos? Interesting, but no").
                 if section.role not in _NO_ANSWERS:
                     for index in range(1, len(parts)):

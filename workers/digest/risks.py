@@ -6,7 +6,11 @@
   from a severity column, else likelihood × impact);
 * sentences that state a threat or a wait: "risk that", "at risk", "blocked on/by", "waiting
   on/for", "depends on", "required before", "concerned about", "may slip"…; not sentences
-  about the risk process ("risks are reviewed weekly") and not "no risks".
+  about the risk process ("risks are reviewed weekly") and not "no risks";
+* more layouts: "One flag:" / "Heads-up:" / "Caveat:" labels, numbered minutes ("5.3
+  Concern: …"), an exposure "until X ships", waits in the notes of a checklist or RAG table,
+  ROAM rows marked Resolved skipped; a rating ("Normal / High risk") states no risk and a
+  key/value fact sheet ("Project status | AT RISK") is no register.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ _LEVELS = ("low", "medium", "high")
 
 _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>risks?|issues?|blockers?|blocked|blocking|concerns?|dependency|dependencies"
-    r"|impediments?|threat)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
+    r"|impediments?|threat|(?:one |a |another |red )?flag|heads[- ]?up|caveat|warning|worry"
+    r"|watch(?:[- ]?out)?)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
     r"[^\]]{1,40})\])?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -57,7 +62,10 @@ _WORDS = re.compile(
     r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
     r"|shipped|announced|disclosed))"
     r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
-    r"|costs?|lose|loses|miss(?:es)?)\b)",
+    r"|costs?|lose|loses|miss(?:es)?)\b"
+    # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
+    r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
+    r"|is (?:fixed|deployed|released|merged|done|rolled out)))",
     re.IGNORECASE,
 )
 _NO_RISK = re.compile(
@@ -173,7 +181,18 @@ def severity(text: str) -> str:
     return "medium"
 
 
+# A rating, not a statement: "CHG0041 firmware upgrade, DC2  Normal / High risk".
+_RATING = re.compile(
+    r"\b(?:low|medium|moderate|high|normal|minor|major)(?:[- ]risk)\s*(?:change|item)?\W*$",
+    re.IGNORECASE,
+)
+# A minute's own numbering ("5.3 ", "(b) ") before a label.
+_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
+
+
 def is_risk_sentence(sentence: str) -> bool:
+    if _RATING.search(sentence):
+        sentence = _RATING.sub("", sentence)
     return bool(_WORDS.search(sentence)) and not _NO_RISK.search(sentence)
 
 
@@ -211,7 +230,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 _register(block, section.role, found)
                 continue
             text = block.text.strip()
-            label = _LABEL.match(text)
+            label = _LABEL.match(_NUMBERING.sub("", text))
             if (
                 label
                 and label.group("label").lower().startswith("issue")
@@ -229,7 +248,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 continue
             if section.role == "risks" and not (listed and block.kind == "paragraph"):
                 if (
-                    field_line(text)
+                    (field_line(text) and len(text.split()) <= 8)
                     or META_LINE.match(text)
                     or text.rstrip(")").endswith("?")
                     or (text.endswith(":") and len(text) < 60)
@@ -243,7 +262,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 else:
                     found.add(text)
                 continue
-            if section.role in _QUIET:
+            if section.role in _QUIET and not section.minuted:
                 continue
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
@@ -256,8 +275,11 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     roles = column_roles(block.header)
     text_col = roles.get("text")
     if text_col is None:
+        _waits_in_cells(block, -1, found)  # a checklist or RAG table: its notes may wait
         return
     heading = block.header[text_col].lower()
+    if _STATUS_VALUE.match(heading):
+        return  # "Project status | AT RISK" over key/value rows: a fact sheet, not a register
     typed = _raid_typed(block, roles)
     is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
         "likelihood" in roles or "impact" in roles or typed
@@ -273,8 +295,10 @@ def _register(block: Block, role: str, found: RiskList) -> None:
         if not text:
             continue
         status = cell(roles.get("status")).lower()
-        if status.split(" ")[0] in {"closed", "resolved", "done", "retired"}:
-            continue
+        if status.split(" ")[0] in _CLOSED or any(
+            value.strip().lower() in _CLOSED for i, value in enumerate(row) if i != text_col
+        ):
+            continue  # closed in the status column, or in a ROAM column ("Resolved")
         if typed and cell(roles.get("category")).lower() not in RISK_TYPES:
             continue  # an assumption or a decision row of a RAID log
         found.add(
@@ -283,6 +307,9 @@ def _register(block: Block, role: str, found: RiskList) -> None:
             kind=_CATEGORY_ALIASES.get(cell(roles.get("category")).lower()) or category(text),
         )
 
+
+_CLOSED = {"closed", "resolved", "done", "retired"}
+_STATUS_VALUE = re.compile(r"^\W*(?:at risk|on track|off track|red|amber|green|rag)\W*$")
 
 # What an action log's update column says when a task is stuck: "waiting on the chair's diary".
 _WAIT = re.compile(

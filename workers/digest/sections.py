@@ -8,7 +8,9 @@ A heading itself is never an item: it only names its section.
 
 The role comes from the heading's words; a sub-heading with no role of its own ("### Infra"
 under "## Action items", a person's name under "## Updates") inherits its parent's. A rule
-(``----``) closes the section above it.
+(``----``) closes the section above it. A heading in a board's own words takes its role from a
+noun in its aside ("ROCKS (risks ahead)"); a heading naming rules ("Release blockers policy")
+is notes; an agenda whose items carry the discussion is marked ``minuted``.
 """
 
 from __future__ import annotations
@@ -150,6 +152,9 @@ class Section:
     role: str
     blocks: list[Block] = field(default_factory=list)
     heading_block: Block | None = None
+    # An agenda section whose items carry the discussion typed under each topic: its
+    # sentences state decisions and risks like notes do (its items are still no tasks).
+    minuted: bool = False
 
 
 def heading_role(heading: str) -> str | None:
@@ -157,14 +162,32 @@ def heading_role(heading: str) -> str | None:
     key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
     if _DISCLAIMED.search(key):
         return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
+    aside = " ".join(re.findall(r"\(([^)]*)\)", key))
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
-    key = re.sub(r"\s+", " ", key)
+    key = re.sub(r"\s+", " ", key).strip()
     if not key:
         return None
+    if _RULES.search(key):
+        return "notes"  # "Release blockers policy" states rules, not this project's blockers
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
             return role
+    # A heading in a board's own vocabulary explains itself by a noun: "ROCKS (risks ahead)";
+    # an aside with a verb only qualifies it ("Milestones (as agreed today)").
+    for role, pattern in _ASIDE_ROLES:
+        if aside and pattern.search(aside):
+            return role
     return None
+
+
+_ASIDE_ROLES = (
+    ("risks", re.compile(r"\b(?:risks?|blockers?|concerns?|threats?|impediments?)\b")),
+    ("actions", re.compile(r"\b(?:actions?|action items|next steps|to-?dos?)\b")),
+    ("decisions", re.compile(r"\b(?:decisions|resolutions)\b")),
+)
+
+
+_RULES = re.compile(r"\b(?:polic(?:y|ies)|procedures?|guidelines?|rules)$")
 
 
 def split_sections(blocks: Iterable[Block]) -> list[Section]:
@@ -187,4 +210,14 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
                 sections.append(Section("", sections[-1].level, stack[-1][1] if stack else "notes"))
         else:
             sections[-1].blocks.append(block)
+    for section in sections:
+        section.minuted = section.role == "agenda" and _minuted(section)
     return [s for s in sections if s.blocks or s.heading]
+
+
+def _minuted(section: Section) -> bool:
+    """An agenda whose items carry the discussion ("Agenda" in a shared meeting doc, the
+    notes typed under each topic): several long, sentence-like items, not a list of topics."""
+    items = [b.text for b in section.blocks if b.kind in {"list_item", "paragraph", "speaker"}]
+    long = sum(len(text.split()) >= 9 for text in items)
+    return long >= 3 and long * 3 >= len(items)
