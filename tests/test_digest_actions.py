@@ -516,3 +516,158 @@ def test_an_action_log_with_a_title_row_statuses_and_waits():
     ]
     assert digest["decisions"] == ["Approved the drawdown of 150k from contingency"]
     assert [r["text"] for r in digest["risks"]] == ["Waiting on the chair's diary"]
+
+
+def test_a_group_of_members_to_do_something_owns_it():
+    action = _one("AOB\n\nAB asked about training. Members to check with their teams.")
+    assert action["owners"] == ["Members"]
+
+
+def test_numbered_clauses_keep_their_labels():
+    digest = analyse("Minutes\n\n4.2 RESOLVED: the import will be fixed before go-live.\n")
+    assert digest["decisions"] == ["the import will be fixed before go-live."]
+
+
+def test_the_same_owners_task_written_twice_is_one_task():
+    text = (
+        "## Mentoring\n\n- Possible mentors:\n  - Paul to ping former mentors from 2024\n\n"
+        "## Action items\n\n- Paul to ping the former mentors about the summer round\n"
+        "- Paul to update the docs for the website\n- Paul to update the docs for the API\n"
+    )
+    assert len(_actions(text)) == 3
+
+
+def test_a_discussion_topic_line_in_an_action_list_is_not_a_task():
+    text = "## Action items\n\n- Ben to invite the maintainers\n- Next week's discussion: reviews\n"
+    assert [a["owners"] for a in _actions(text)] == [["Ben"]]
+
+
+def test_a_policy_heading_is_a_topic_not_a_list_of_blockers():
+    assert heading_role("Release blockers policy") is None
+
+
+def test_for_the_next_meeting_is_no_deadline_but_before_it_is():
+    text = "Next meeting: 2 November 2026\n\nKP to model the impact for the next meeting."
+    assert _one(text, reference_date=dt.date(2026, 10, 5))["due_date"] is None
+
+
+def _csv_digest(source: str, reference: dt.date) -> dict[str, Any]:
+    import io
+
+    from workers.extract import extract_text
+
+    extracted = extract_text(io.BytesIO(source.encode()), "csv")
+    return analyse(extracted.text, model=extracted.model, reference_date=reference)
+
+
+def test_a_decision_log_gives_question_and_answer_and_its_follow_up_actions():
+    digest = _csv_digest(
+        "ID,Raised,Decision required,Decision,Date decided,Status,Follow-up action,Owner,Due\n"
+        "D1,2026-03-02,Hosting,Managed service,2026-03-16,Approved,Sign the contract,Sipho,"
+        "2026-04-30\n"
+        "D2,2026-03-20,Mobile app,,,Pending,Produce the cost comparison,Ana Lima,2026-04-10\n",
+        dt.date(2026, 4, 22),
+    )
+    assert digest["decisions"] == ["Hosting: Managed service"]
+    assert [(a["text"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Sign the contract", "2026-04-30"),
+        ("Produce the cost comparison", "2026-04-10"),
+    ]
+
+
+def test_a_checklist_with_owner_due_and_emoji_states():
+    digest = _csv_digest(
+        "Area,Check,Owner,Due,State,Notes\n"
+        "Eng,All P1 bugs closed,Arjun,2026-09-08,⏳ in progress,3 left\n"
+        "Eng,Perf suite green,Arjun,2026-09-04,✅ done,\n"
+        "Legal,Licence audit,Legal,2026-09-07,❌ blocked,Depends on the final dependency list\n"
+        "Mkt,Blog post drafted,Tomas,2026-09-11,⏳,Decision: no press release for 3.0\n",
+        dt.date(2026, 9, 2),
+    )
+    assert [a["text"] for a in digest["action_items"]] == [
+        "All P1 bugs closed",
+        "Licence audit",
+        "Blog post drafted",
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Perf suite green"]
+    assert digest["decisions"] == ["no press release for 3.0"]
+    assert [r["text"] for r in digest["risks"]] == ["Depends on the final dependency list"]
+
+
+def test_a_registers_action_and_by_when_column():
+    digest = _csv_digest(
+        "Risk,ROAM,Owner,Action / by when\n"
+        'Vendor rate limit is lower,Owned,Kasia,"Negotiate a higher limit, by 24 July"\n',
+        dt.date(2026, 7, 7),
+    )
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Kasia"], "2026-07-24")
+    ]
+
+
+SAILBOAT = """RETRO - Sprint 24 - Fri 29 May 2026
+
+ROCKS (risks ahead)
+- the payments SDK v4 deprecation lands in August and we have not started
+
+WHAT WE'LL TRY
+1. quarantine flaky e2e tests automatically -> Bruno, by next retro
+2. no-meeting Wednesday afternoons -> agreed by everyone, starts next week
+3. escalate the queue quota -> Oksana, tomorrow
+4. spike on the SDK v4 migration -> Priyanka + Dev, within two weeks
+
+LAST RETRO'S ITEMS
+[x] staging data refresh script (Dev)
+[ ] write the onboarding checklist (Aleks) -> carried over, still open
+[-] dropped: weekly demo recording, nobody watched them
+"""
+
+
+def test_a_retro_board_with_arrows_boxes_and_explained_headings():
+    digest = analyse(SAILBOAT)
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Bruno"], None),
+        (["Oksana"], "2026-05-30"),
+        (["Priyanka", "Dev"], "2026-06-12"),
+        (["Aleks"], None),
+    ]
+    assert len(digest["decisions"]) == 2  # agreed by everyone; dropped: …
+    assert [r["text"] for r in digest["risks"]] == [
+        "the payments SDK v4 deprecation lands in August and we have not started"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [("Doing", "actions"), ("In progress", "actions"), ("What we'll try", "actions")],
+)
+def test_board_and_retro_headings(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_a_decision_with_a_qualifier_before_its_colon():
+    digest = analyse("Board\n\nDecided at stand-up: bulk delete waits until the audit release.")
+    assert digest["decisions"] == ["bulk delete waits until the audit release."]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [
+        ("Issues", "risks"),
+        ("Votes", "decisions"),
+        ("iv) Risks", "risks"),
+        ("12.1 Actions", "actions"),
+    ],
+)
+def test_numbering_is_stripped_but_not_a_words_first_letter(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_a_sentence_like_title_over_a_list_names_its_role_but_a_field_does_not():
+    text = (
+        "Hi all,\n\nAttendees: Ola, Bea\n- Bea will publish the style guide.\n\n"
+        "What we decided\n- No meetings on Tuesday mornings from next sprint.\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert digest["decisions"] == ["No meetings on Tuesday mornings from next sprint."]
+    assert [a["owners"] for a in digest["action_items"]] == [["Bea"]]

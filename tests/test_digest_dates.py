@@ -171,3 +171,17 @@ def test_before_the_next_meeting_is_its_date_when_the_document_states_it():
 def test_before_the_next_meeting_without_its_date_has_no_due_date():
     text = "Jo to circulate the minutes before the next meeting."
     assert analyse(text, reference_date=WEDNESDAY)["action_items"][0]["due_date"] is None
+
+
+def test_a_date_anywhere_near_the_top_is_the_last_resort():
+    blocks = [
+        Block("heading", "Planning outcomes", 1),
+        Block("paragraph", "Planning event held 6-7 July 2026 (this page last edited by Hana)."),
+    ]
+    assert document_date(blocks) == dt.date(2026, 7, 7)
+
+
+def test_a_date_in_the_file_name_beats_the_files_metadata():
+    blocks = [Block("paragraph", "Notes")]
+    found = document_date(blocks, model_date=dt.date(2026, 12, 1), filename="tc-2026-03-11.pdf")
+    assert found == dt.date(2026, 3, 11)

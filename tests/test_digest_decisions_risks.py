@@ -244,3 +244,15 @@ def test_thats_decided_and_an_embargo():
     )
     assert len(digest["decisions"]) == 1 and "pg13" in digest["decisions"][0]
     assert len(digest["risks"]) == 1 and "embargo" in digest["risks"][0]["text"]
+
+
+def test_concern_as_a_verb_is_no_risk():
+    digest = analyse("Notes\n\nThe remaining failures concern the import of old records.")
+    assert digest["risks"] == []
+    digest = analyse("Notes\n\nKP raised a concern that the quote may exceed the contingency.")
+    assert len(digest["risks"]) == 1
+
+
+def test_a_vote_tally_is_not_a_decision():
+    digest = analyse("## Vote\n\n- For: 5. Against: 1 (Tobias). Abstain: 1.\n- Motion carried.\n")
+    assert digest["decisions"] == ["Motion carried."]

@@ -24,6 +24,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.dates import deadline, find_dates
+from workers.digest.decisions import is_decision_sentence
 from workers.digest.owners import (
     ASSIGNED,
     Context,
@@ -206,7 +207,7 @@ class ActionList:
             due_text, due_date = deadline(
                 text, self.ctx.reference, self.ctx.dayfirst, self.ctx.next_meeting
             )
-        existing = self._by_key.get(key) or self._similar(key)
+        existing = self._by_key.get(key) or self._similar(key) or self._same_task(key, owners)
         if existing is not None:
             if not existing.owners and owners:
                 existing.owners = owners
@@ -244,6 +245,21 @@ class ActionList:
             if _DIGIT.search(" ".join(words - other)) and _DIGIT.search(" ".join(other - words)):
                 continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
             return action
+        return None
+
+    def _same_task(self, key: str, owners: list[str]) -> Action | None:
+        """The same owner's task with the same verb and two more words in common ("Paul to
+        ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
+        the summer round" in the action list) — one task written twice."""
+        words = key.split()
+        if not owners or len(words) < 3:
+            return None
+        verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
+        for action, other in self._word_sets:
+            if action.owners != owners or action.key.split()[0] != verb:
+                continue
+            if len(rest & other) >= 2:
+                return action
         return None
 
     def attach_field(self, key: str, value: str) -> bool:
@@ -441,6 +457,8 @@ def _block_action(
     if BOILERPLATE.search(text):
         return False
     if role == "actions":
+        if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
+            return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
         if (
             _CLOSING.match(text)
             or META_LINE.match(text)
@@ -539,7 +557,12 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
     if text_col is None:
         return
     heading = block.header[text_col] if text_col < len(block.header) else ""
-    action_table = bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
+    action_table = (
+        bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
+    ) or (
+        # Any list of things with an owner and a date to do them by: a readiness checklist.
+        "owner" in roles and "due" in roles and "likelihood" not in roles and "impact" not in roles
+    )
     if re.search(r"\b(?:risk|issue|decision)", heading, re.I) and role != "actions":
         return
     if not (action_table or role == "actions"):

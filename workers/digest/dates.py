@@ -325,7 +325,7 @@ def deadline(
 
 
 _UNTIL_NEXT_MEETING = re.compile(
-    r"\b(?:by|before|ahead of|prior to|until|till|for|in time for|at)\s+(?:the\s+)?next\s+"
+    r"\b(?:by|before|ahead of|prior to|until|till|in time for)\s+(?:the\s+)?next\s+"
     r"(?:[\w-]+\s+){0,2}?(?:meeting|call|sync|session|review|standup|stand-up|retro)\b",
     re.IGNORECASE,
 )
@@ -408,9 +408,12 @@ def document_date(
     order."""
     heading_date: dt.date | None = None
     early_date: dt.date | None = None
+    first_date: dt.date | None = None  # any written date near the top, the last resort
     for index, block in enumerate(blocks):
         if index >= look_at:
             break
+        if first_date is None and index < 10 and block.kind in {"paragraph", "list_item"}:
+            first_date = _absolute(block.text[:300], dayfirst)
         if block.kind == "paragraph" and early_date is None and index < 8:
             # "Thursday 20 August 2026 · 45 minutes" under the title.
             first = next(iter(find_dates(block.text[:120], None, dayfirst)), None)
@@ -446,6 +449,7 @@ def document_date(
         or date_from_name(filename)
         or model_date
         or date_from_name(title)
+        or first_date
     )
 
 

@@ -67,6 +67,7 @@ _SENTENCE = re.compile(
     r"|parked|deferred|postponed indefinitely|cancell?ed|called off|scrapped|withdrawn)"
     r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
+    r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
     r"|discussed and (?:accepted|approved|agreed|rejected)|(?:accepted|approved|rejected)"
     r" (?:the )?(?:proposal|rfc|request|motion|change|pr|option)"
     r"|the one we(?:'ve| have) chosen|chosen option|we(?:'re| are) (?:moving|going|switching)"
@@ -100,7 +101,12 @@ _NOT = re.compile(
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)
 # Sections whose sentences are context or effects of a decision, not decisions.
-_QUIET = {"background", "consequences", "agenda", "questions", "feedback", "attendees"}
+_QUIET = {"background", "consequences", "agenda", "questions", "attendees"}
+# A vote's tally is how it was decided, not what: "For: 5. Against: 1. Abstain: 1."
+_TALLY = re.compile(
+    r"^(?:(?:for|against|abstain\w*|yes|no|aye|nay|\+1|-1|\+0|0)\s*[:=]\s*\d+\W*(?:\([^)]*\)\W*)?)+$",
+    re.IGNORECASE,
+)
 
 
 def decision_label(text: str) -> str | None:
@@ -195,6 +201,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):
                     continue
+                if _TALLY.match(text):
+                    continue
                 if block.kind == "paragraph" and len(text) > 400:
                     for sentence in sentences(text):
                         if is_decision_sentence(sentence):
@@ -259,7 +267,7 @@ _UNDECIDED = re.compile(r"^\W*(?:open|pending|proposed|draft|tbd|to be|awaiting|
 
 def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-untyped-def]
     roles = column_roles(block.header)
-    text_col = roles.get("text")
+    text_col = roles.get("text", roles.get("decision"))  # "Decision | Date": the decision
     status_col = roles.get("status")
     verdict_col = next(
         (

@@ -69,7 +69,11 @@ _TEAM = re.compile(
     r"|^(?:[Tt]eam|SIG|WG|sig|wg)\s+[\w-]+$",
 )
 #: "Everyone to review the draft": the whole group, on an explicit "to" or an action line.
-_EVERYONE = frozenset({"everyone", "everybody", "all", "all attendees", "all members"})
+_EVERYONE = frozenset(
+    """everyone everybody all members attendees participants reviewers maintainers chairs
+    authors editors committers volunteers organisers organizers""".split()
+    + ["all attendees", "all members", "all participants", "all maintainers", "the chairs"]
+)
 _NOT_OWNERS = frozenset(
     """we i you they he she it this that these those everyone everybody someone somebody
     anyone nobody all who which there here one each other others people team folks group
@@ -158,8 +162,19 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
     return [o for o in owners if o], start
 
 
+# What may follow an owner at the end of a task: a due phrase or a status note
+# ("-> Bruno, by next retro", "(Aleks) -> carried over, still open").
+_TRAILING_NOTE = re.compile(
+    r"(?:,\s*(?:by|before|until|within|due|starts?|from)\s+[^,()]{1,30}"
+    r"|\s*(?:->|→|=>|[-–—])\s*(?:carried (?:over|forward)|still open|in progress|ongoing"
+    r"|not started|open|on hold)\b[^()]{0,30})$",
+    re.IGNORECASE,
+)
+
+
 def _without_trailing_date(text: str, ctx: Context) -> str:
     """``text`` without the date that closes it ("… (Ana, Ben) - next Monday")."""
+    text = _TRAILING_NOTE.sub("", text.rstrip(" .;")) or text
     hits = find_dates(text, ctx.reference, ctx.dayfirst)
     if not hits or text[hits[-1].end :].strip(" .)") or hits[-1].start < 8:
         return text

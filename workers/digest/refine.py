@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 
 from workers.digest.blocks import Block
+from workers.digest.sections import heading_role
 from workers.digest.tables import column_roles
 from workers.digest.text import CHAT_HEADER, continues, heading_level
 from workers.digest.words import NON_NAME_WORDS, person_name
@@ -30,6 +31,8 @@ _IRC = re.compile(
 _TRAILER = re.compile(r"\s*\(\s*[\w\-\[\]\\`^{}|.]{1,32},\s*\d{1,2}:\d\d(?::\d\d)?\s*\)\s*$")
 # "[9]last week's minutes approved": a link-reference marker of converted minutes.
 _REFERENCE = re.compile(r"^\[\d{1,3}\]\s*")
+_TERMINAL_STOP = re.compile(r"[.!?;,]$")
+_CLAUSE_NUMBER = re.compile(r"^\(?\d{1,2}(?:\.\d{1,2})+\)?\s+(?=\S)")
 _BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
 _RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
@@ -114,6 +117,8 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             out.append(Block("rule", line=block.line, page=block.page))
             continue
         text = _TRAILER.sub("", _REFERENCE.sub("", text))
+        if block.kind == "paragraph":
+            text = _CLAUSE_NUMBER.sub("", text)  # "4.2 RESOLVED: …" in numbered minutes
         if not text:
             continue
         command = _MEETBOT_COMMAND.match(text)
@@ -177,7 +182,13 @@ def _promote_headings(blocks: list[Block]) -> list[Block]:
             content_since = True
             continue
         text = block.text.strip()
-        if len(text) <= 60 and heading_level(text, alone=True, over_body=True) is not None:
+        titled = heading_level(text, alone=True, over_body=True) is not None or (
+            # "What we decided" over a list names its role, though it reads like a sentence.
+            not _TERMINAL_STOP.search(text)
+            and not re.search(r":\s*\S", text)  # "Attendees: Ola, Bea" is a field
+            and heading_role(text) not in {None, "notes"}
+        )
+        if len(text) <= 60 and titled:
             # Right under a heading it is a sub-heading; after the section's own content it
             # is the next section, a sibling ("Hackfest planning" after the list above it).
             level = last_level if content_since and last_level else 6

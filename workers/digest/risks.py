@@ -45,7 +45,10 @@ _LABEL = re.compile(
 _WORDS = re.compile(
     r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
     r"|at risk"
-    r"|threat|concern(?:s|ed)?\b|jeopardi[sz]\w*|blockers?|showstopper|blocked (?:on|by)"
+    r"|threat|concerned\b|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
+    r"|her|their|real|big|serious|shares?)\s+)concerns?\b|concerns?\s+(?:that|about|over"
+    r"|around|regarding|with|is|are|was|were|remains?|raised)\b|jeopardi[sz]\w*|blockers?"
+    r"|showstopper|blocked (?:on|by)"
     r"|(?:is|are|remains?|still) blocked|waiting (?:on|for)|still waiting|depends on"
     r"|dependent on|dependency on|required before|needed before|must land before"
     r"|may (?:not|delay|slip|miss|exceed|fail)|might (?:not|delay|slip|miss|exceed|fail)"

@@ -10,7 +10,7 @@ The role comes from the heading's words; a sub-heading with no role of its own (
 under "## Action items", a person's name under "## Updates") inherits its parent's. A rule
 (``----``) closes the section above it. A heading in a board's own words takes its role from a
 noun in its aside ("ROCKS (risks ahead)"); a heading naming rules ("Release blockers policy")
-is notes; an agenda whose items carry the discussion is marked ``minuted``.
+gives no role; an agenda whose items carry the discussion is marked ``minuted``.
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|tasks?"
             r"|assignments?|action plan|action log|work items|owners?|what we will do"
             r"|next sprint|sprint backlog|commitments|committed|take-?aways|unfinished|to address"
+            r"|what we(?:'ll|’ll| will) (?:try|do|change)|things to try|try next|experiments?"
+            r"|doing|in progress|work in progress|wip|in flight"
             r"|outstanding (?:items|tasks|work)|planned for|plans? for (?:the )?next|next (?:period"
             r"|week|month|quarter)|upcoming work|coming up|priorities for)\b"
         ),
@@ -103,7 +105,7 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "decisions",
         re.compile(
-            r"\b(?:decisions?|decided|resolutions?|resolved|agreements?|agreed|outcomes?"
+            r"\b(?:decisions?|decided|resolutions?|resolved|agreements?|agreed"
             r"|chosen option|conclusions?|votes?|voting|motions?|rulings?)\b"
         ),
     ),
@@ -143,6 +145,11 @@ _DISCLAIMED = re.compile(
 )
 
 
+_RULES_FOR = re.compile(
+    r"\b(?:policy|policies|process|procedures?|guidelines?|template|charter)\s*$"
+)
+
+
 @dataclass(slots=True)
 class Section:
     """A heading (possibly none, for text before the first heading) and the blocks under it."""
@@ -159,16 +166,21 @@ class Section:
 
 def heading_role(heading: str) -> str | None:
     """The role a heading's words give its section, or None when they say nothing."""
-    key = re.sub(r"^[\d.)\s#*ivx]+(?=[a-z])", "", heading.lower().strip(" :*_")).strip()
+    # "3. Notes", "iv) Risks", "## Votes" — numbering and marks, not the "i" of "Issues".
+    key = re.sub(
+        r"^(?:[\s#*]+|(?:\d+(?:\.\d+)*|[ivx]+)[.):]\s*|\d+\s+)+(?=[a-z])",
+        "",
+        heading.lower().strip(" :*_"),
+    ).strip()
     if _DISCLAIMED.search(key):
         return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
+    if _RULES_FOR.search(key):
+        return None  # "Release blockers policy" is a topic; it lists no blockers
     aside = " ".join(re.findall(r"\(([^)]*)\)", key))
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key).strip()
     if not key:
         return None
-    if _RULES.search(key):
-        return "notes"  # "Release blockers policy" states rules, not this project's blockers
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
             return role
@@ -185,9 +197,6 @@ _ASIDE_ROLES = (
     ("actions", re.compile(r"\b(?:actions?|action items|next steps|to-?dos?)\b")),
     ("decisions", re.compile(r"\b(?:decisions|resolutions)\b")),
 )
-
-
-_RULES = re.compile(r"\b(?:polic(?:y|ies)|procedures?|guidelines?|rules)$")
 
 
 def split_sections(blocks: Iterable[Block]) -> list[Section]:

@@ -25,16 +25,32 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|accountable|person)\b.*"
         ),
     ),
-    ("due", re.compile(r".*\b(?:due|deadline|target date|target|by when|when|date|eta)\b.*")),
+    (
+        "due",
+        re.compile(
+            r"(?!.*\b(?:raised|opened|created|logged|decided|identified|closed|added|submitted"
+            r"|reported|updated|start)\b).*\b(?:due|deadline|target date|target|by when|when"
+            r"|date|eta)\b.*"
+        ),
+    ),
     ("status", re.compile(r"status|state|progress|done\??|complete\??|open/closed")),
     ("mitigation", re.compile(r".*\b(?:mitigation|response|treatment|contingency|plan)\b.*")),
+    # A decision log's answer column, beside the question it answers ("Decision required").
+    (
+        "decision",
+        re.compile(
+            r"(?:final |agreed )?(?:decisions?|resolutions?|decided"
+            r"|chosen option|ruling)"
+        ),
+    ),
     (
         "text",
         re.compile(
             r".*\b(?:risks?|descriptions?|issues?|actions?|action items?|tasks?|items?|decisions?"
             r"|titles?|details?|milestones?|events?|what|next steps?|to-?dos?|follow[- ]?ups?"
             r"|deliverables?|summary|name|activity|activities|topic|blockers?|concerns?"
-            r"|stor(?:y|ies)|tickets?|features?|epics?)\b.*"
+            r"|stor(?:y|ies)|tickets?|features?|epics?|checks?|checklist items?|criteri(?:on|a)"
+            r"|steps?|work ?packages?|goals?|objectives?|questions?)\b.*"
         ),
     ),
     # A register's own task column ("Risk | … | Action | Action owner | Target date").
@@ -42,7 +58,8 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "action",
         re.compile(
             r"(?:planned |agreed |next )?(?:actions?|action items?|next steps?|to-?dos?"
-            r"|follow[- ]?ups?|actions? (?:required|planned|agreed|to take))"
+            r"|follow[- ]?ups?|actions? (?:required|planned|agreed|to take)"
+            r"|(?:follow[- ]?up|resulting|required|open) actions?)"
         ),
     ),
 )
@@ -63,15 +80,32 @@ def column_roles(header: list[str]) -> dict[str, int]:
     roles: dict[str, int] = {}
     for index, cell in enumerate(header):
         name = cell.lower().strip(" :*_")
+        if "text" in roles and "action" not in roles and _ACTION_FIRST.match(name):
+            roles["action"] = index  # "Action / by when" beside a register's risk column
+            continue
         for role, pattern in _COLUMN_ROLES:
             if role not in roles and pattern.fullmatch(name):
                 roles[role] = index
                 break
+    if "due" in roles and not _STRONG_DUE.search(header[roles["due"]]):
+        # "Date | … | Due": a column that says due beats one that only says date.
+        strong = next((i for i, c in enumerate(header) if _STRONG_DUE.search(c)), None)
+        if strong is not None and strong not in roles.values():
+            roles["due"] = strong
     return roles
 
 
+_ACTION_FIRST = re.compile(r"(?:planned |agreed |next |follow[- ]?up )?actions?\b(?! owner)")
+_STRONG_DUE = re.compile(r"\b(?:due|deadline|target|by when|eta)\b", re.IGNORECASE)
+
+
 def is_done_status(value: str | None) -> bool:
-    return bool(value and _DONE_STATUS.match(value.strip()))
+    if not value:
+        return False
+    if re.match(r"^\W*[✓✔✅☑]", value):
+        return True
+    # "✅ done", "⏳ in progress": a status emoji before the word.
+    return bool(_DONE_STATUS.match(re.sub(r"^[^\w(]+", "", value.strip())))
 
 
 # --------------------------------------------------------------------------------------------

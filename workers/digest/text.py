@@ -265,7 +265,7 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             checked = None
             box = _BOX.match(body)
             if box:
-                checked = box.group("mark").strip() not in {"", "/", "-"}
+                checked = box.group("mark").strip() not in {"", "/"}
                 body = box.group("body")
             mark = bullet.group("mark")
             if mark[0].isdigit() or mark.startswith("("):
@@ -286,7 +286,7 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             current = Block(
                 "list_item",
                 box.group("body"),
-                checked=box.group("mark").strip() not in {"", "/", "-"},
+                checked=box.group("mark").strip() not in {"", "/"},
                 line=number,
             )
             blocks.append(current)
@@ -477,7 +477,7 @@ def _list_item(content: str, level: int, line: int | None) -> Block:
     checked = None
     box = _BOX.match(first)
     if box:
-        checked = box.group("mark").strip() not in {"", "/", "-"}
+        checked = box.group("mark").strip() not in {"", "/"}
         first = box.group("body")
     text = first
     rest: list[str] = []

@@ -116,7 +116,7 @@ def person_name(candidate: str, lower_vocabulary: frozenset[str] | None = None) 
 def split_names(value: str) -> list[str]:
     """Split an attendee-style list: commas, semicolons, "and", "&"."""
     value = re.sub(r"\([^)]*\)", " ", value)
-    return [part for part in re.split(r"\s*(?:,|;|\band\b|&|\|)\s*", value) if part.strip()]
+    return [part for part in re.split(r"\s*(?:,|;|\band\b|&|\||\+)\s*", value) if part.strip()]
 
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9£$€@])")
@@ -189,6 +189,7 @@ def numeric_level(value: str) -> int | None:
 # Document metadata ("Last updated: …", "Register owner: …"): never an item of its section.
 META_LINE = re.compile(
     r"^(?:next (?:meeting|call|retro|sync|review|session|check-?in)|date|dated|time|location"
+    r"|(?:next (?:week|meeting|call)(?:'s|’s)?\s+)?(?:discussion|topic)s?|fyi|note|reminder"
     r"|venue|meeting date|next review|reporting period"
     r"|version|last updated|last reviewed|overall status|document status|classification"
     r"|prepared by|author|authors|written by|register owner|document owner|chair|chaired by"
