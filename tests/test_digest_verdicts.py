@@ -279,3 +279,65 @@ def test_what_we_agreed_introduces_decisions_in_a_mail_body():
         "The pilot covers the two northern depots only.",
         "Status calls move to Thursdays.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        (
+            "- 10:15 - decision to fail over to the second region rather than wait",
+            "10:15 - decision to fail over to the second region rather than wait",
+        ),
+        (
+            "- ana wants a written rollback plan for every deploy (one page). agreed.",
+            "ana wants a written rollback plan for every deploy (one page). agreed.",
+        ),
+    ],
+)
+def test_timeline_and_trailing_verdicts(text, decision):
+    assert _decisions(text) == [decision]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The notes go to the wiki once the next call has approved them.",
+        "Status values: Draft, Review, Accepted.",
+        "The decision to be taken next week is the hosting model.",
+    ],
+)
+def test_not_decisions_either(text):
+    assert _decisions(text) == []
+
+
+def test_a_bot_table_whose_first_row_is_a_topic_line_is_read_as_prose():
+    model = _table(
+        ["Follow-up on last week's action items", "ria_k", "10:01:12"],
+        [
+            ["INFO the switch-over depends on the carrier's new circuit", "tom_b", "10:04:40"],
+            ["AGREED no config changes during the move week", "ria_k", "10:09:02"],
+        ],
+    )
+    digest = analyse("", model=model)
+    assert digest["decisions"] == ["no config changes during the move week"]
+    assert [r["text"] for r in digest["risks"]] == [
+        "the switch-over depends on the carrier's new circuit"
+    ]
+
+
+def test_section_words_alone_on_a_line_name_the_section_below():
+    model = DocumentModel(
+        blocks=[
+            Block("heading", "Decisions", 1),
+            Block("list_item", "Agreed: release notes move into the wiki."),
+            Block("paragraph", "Actions"),
+            Block("speaker", "will move the release notes by Friday", speaker="Kim"),
+            Block("paragraph", "Concerns"),
+            Block("list_item", "The wiki export is still in beta; it may drop images.", level=1),
+        ]
+    )
+    digest = analyse("", model=model)
+    assert digest["decisions"] == ["release notes move into the wiki."]
+    assert [r["text"] for r in digest["risks"]] == [
+        "The wiki export is still in beta; it may drop images."
+    ]

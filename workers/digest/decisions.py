@@ -84,7 +84,10 @@ _SENTENCE = re.compile(
     # "-> agreed by everyone", "(approved by the clinical safety officer)"
     r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
     r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
-    r"|we(?:'ll| will) go with|going with)\b"
+    r"|we(?:'ll| will) go with|going with"
+    r"|(?:made|took|taken|reached) (?:a|the) decision)\b"
+    # "12:48 - decision to roll the image rather than revert": a timeline's decision.
+    r"|(?:^|[-–—:]\s+)(?:the )?decision to\b(?! be\b)"
     # A sentence that opens on the verdict: "Agreed, provided the rollback test passes."
     r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided)[,;:]\s+\w"
     # "Change accepted.", "Proposal rejected.": a short verdict on a named thing.
@@ -94,7 +97,8 @@ _SENTENCE = re.compile(
 )
 _NOT = re.compile(
     r"\b(?:not (?:yet )?(?:been )?(?:agreed|decided|approved|accepted)|awaiting|pending|if"
-    r"|unless|subject to|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
+    r"|unless|once (?:\w+ ){0,4}(?:has|have) (?:approved|agreed|decided)|subject to"
+    r"|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
     r"|no decision|undecided|tbd)\b",
     re.IGNORECASE,
@@ -210,6 +214,9 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 add(text)
                 continue
+            if _TRAILING_VERDICT.search(text) and len(text) <= 300 and section.role not in _QUIET:
+                add(text)  # "dmitri wants a 48h staging soak before prod. agreed."
+                continue
             parts = sentences(text) if len(text) < 3000 else []
             if section.role in _QUIET and not section.minuted:
                 # Only a question answered on the spot ("… blurry photos? Interesting, but no").
@@ -222,6 +229,9 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 inline = decision_label(sentence)  # "… compared. Agreed: to award the contract."
                 if inline:
                     add(inline)
+                elif _BARE_VERDICT.match(sentence):
+                    if index and len(text) <= 300:
+                        add(text)  # "dmitri wants a 48h soak before prod. agreed."
                 elif index and _answered(parts[index - 1], sentence):
                     add(f"{parts[index - 1]} {sentence}")
                 elif is_decision_sentence(sentence):
@@ -233,6 +243,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
 
 # Sections where a question and its answer are not minuted decisions (an FAQ, a Q&A).
 _NO_ANSWERS = {"questions", "background", "agenda"}
+_TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)
+_BARE_VERDICT = re.compile(r"^\W*(?:agreed|approved|accepted|adopted|rejected)\W*$", re.I)
 _VERDICT_FIRST = re.compile(r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined)\b", re.I)
 _ANSWER = re.compile(
     r"^\W*(?:(?:yes|no|agreed|approved|accepted|rejected|declined)(?:[.!,;]|\s*$)"
