@@ -341,3 +341,78 @@ def test_section_words_alone_on_a_line_name_the_section_below():
     assert [r["text"] for r in digest["risks"]] == [
         "The wiki export is still in beta; it may drop images."
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        (
+            "- Nightly full re-index (status quo): rejected, too slow.",
+            "Nightly full re-index (status quo): rejected, too slow.",
+        ),
+        (
+            "Motion to renew the hosting contract for two years: passed 6-0-1.",
+            "Motion to renew the hosting contract for two years: passed 6-0-1.",
+        ),
+        (
+            "Adopted the new code of conduct wording.",
+            "Adopted the new code of conduct wording.",
+        ),
+        ("Consensus: publish the notes on the forum.", "publish the notes on the forum."),
+        (
+            "Nobody objected, so the meeting moves to Wednesdays.",
+            "Nobody objected, so the meeting moves to Wednesdays.",
+        ),
+    ],
+)
+def test_more_verdict_families(text, decision):
+    assert _decisions(text) == [decision]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Show of hands favoured option B; the chairs will confirm on the list.",
+        "Design sign-off received on 12 June.",
+    ],
+)
+def test_unconfirmed_is_not_decided(text):
+    assert _decisions(text) == []
+
+
+def test_a_rejected_alternative_is_a_decision_even_among_the_options():
+    text = (
+        "## Considered options\n\n"
+        "- Keep weekly releases: rejected, too slow for fixes.\n"
+        "- Continuous delivery from main: chosen.\n"
+    )
+    assert _decisions(text) == ["Keep weekly releases: rejected, too slow for fixes."]
+
+
+@pytest.mark.parametrize(
+    ("heading", "role"),
+    [
+        ("Decisions needed", "questions"),
+        ("Pending decisions", "questions"),
+        ("Decisions (proposed)", "questions"),
+        ("Items for decision", "notes"),
+        ("Resolved issues", "done"),
+        ("Risks (closed)", "done"),
+        ("Risk mitigations", "notes"),
+        ("Key decisions", "decisions"),
+        ("Risks and issues", "risks"),
+    ],
+)
+def test_headings_of_open_decisions_and_closed_risks(heading, role):
+    assert heading_role(heading) == role
+
+
+def test_items_under_decisions_needed_are_not_decisions():
+    text = "## Decisions needed\n\n- Approve the extra contractor budget\n- Choose the pilot site\n"
+    assert _decisions(text) == []
+
+
+def test_a_numbered_risk_label():
+    assert _risks("R4: the hosting quote may exceed the budget line.") == [
+        "the hosting quote may exceed the budget line."
+    ]

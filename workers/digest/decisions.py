@@ -30,7 +30,8 @@ MAX_DECISIONS = 50
 _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
     r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped|parked"
-    r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted)\s*(?:\]\s*)?"
+    r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted|consensus"
+    r"|final decision|group decision)\s*(?:\]\s*)?"
     # "Decided at stand-up:", "Agreed with the product manager:": who or where, then what.
     r"(?P<qual>\s(?:at|in|by|with|during|on)\s[^:;.]{1,40}?)?"
     r"(?:#?\d+)?\s*(?P<sep>:|\s[-–—]\s)\s*(?P<body>.+)$",
@@ -85,11 +86,17 @@ _SENTENCE = re.compile(
     r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
     r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
     r"|we(?:'ll| will) go with|going with"
-    r"|(?:made|took|taken|reached) (?:a|the) decision)\b"
+    r"|(?:made|took|taken|reached) (?:a|the) decision"
+    r"|(?:motion|vote|resolution|proposal|ballot)\b[^.;]{0,80}\b(?:passed|carried|adopted)"
+    r"|(?:approval|go-ahead|green light) (?:was |has been )?(?:granted|given)"
+    r"|(?:gave|given|got) (?:the |a )?(?:go-ahead|green light)"
+    r"|(?:nobody|no one|none) objected|without objection|unanimous(?:ly)?)\b"
     # "12:48 - decision to roll the image rather than revert": a timeline's decision.
     r"|(?:^|[-–—:]\s+)(?:the )?decision to\b(?! be\b)"
     # A sentence that opens on the verdict: "Agreed, provided the rollback test passes."
-    r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided)[,;:]\s+\w"
+    r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided|resolved)[,;:]\s+\w"
+    # Minutes in the past tense, subject left out: "Adopted the two-maintainer rule."
+    r"|^\W*(?:approved|adopted|ratified|endorsed|rejected) the\b"
     # "Change accepted.", "Proposal rejected.": a short verdict on a named thing.
     r"|^\W*(?:the )?\w+(?:[ -]\w+)? (?:accepted|approved|rejected|adopted|agreed)\W*$"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
@@ -100,7 +107,8 @@ _NOT = re.compile(
     r"|unless|once (?:\w+ ){0,4}(?:has|have) (?:approved|agreed|decided)|subject to"
     r"|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
-    r"|no decision|undecided|tbd)\b",
+    r"|no decision|undecided|tbd|tbc|to be confirmed|pending confirmation|provisional\w*"
+    r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm)\b",
     re.IGNORECASE,
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)
@@ -214,6 +222,9 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 add(text)
                 continue
+            if _REJECTED_OPTION.search(text) and len(text) <= 300:
+                add(text)  # "Sampling at ingest: rejected for now" (an ADR's alternatives too)
+                continue
             if _TRAILING_VERDICT.search(text) and len(text) <= 300 and section.role not in _QUIET:
                 add(text)  # "dmitri wants a 48h staging soak before prod. agreed."
                 continue
@@ -243,6 +254,11 @@ def extract_decisions(sections: list[Section]) -> list[str]:
 
 # Sections where a question and its answer are not minuted decisions (an FAQ, a Q&A).
 _NO_ANSWERS = {"questions", "background", "agenda"}
+# A considered option marked rejected: a decision even among an ADR's alternatives.
+_REJECTED_OPTION = re.compile(
+    r"^[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen)\b",
+    re.IGNORECASE,
+)
 _TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)
 _BARE_VERDICT = re.compile(r"^\W*(?:agreed|approved|accepted|adopted|rejected)\W*$", re.I)
 _VERDICT_FIRST = re.compile(r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined)\b", re.I)

@@ -36,7 +36,8 @@ MAX_RISKS = 50
 _LEVELS = ("low", "medium", "high")
 
 _LABEL = re.compile(
-    r"^(?:\[\s*)?(?P<label>risks?|issues?|blockers?|blocked|blocking|concerns?|dependency|dependencies"
+    r"^(?:\[\s*)?(?P<label>risks?|r\d{1,3}|risk[- ]\d{1,4}|issues?|blockers?|blocked|blocking"
+    r"|concerns?|dependency|dependencies"
     r"|impediments?|threat|(?:one |a |another |red )?flag|heads[- ]?up|caveat|warning|worry"
     r"|watch(?:[- ]?out)?)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
     r"[^\]]{1,40})\])?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",

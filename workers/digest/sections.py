@@ -176,6 +176,9 @@ def heading_role(heading: str) -> str | None:
         return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
     if _RULES_FOR.search(key):
         return None  # "Release blockers policy" is a topic; it lists no blockers
+    for role, pattern in _NOT_YET:
+        if pattern.search(re.sub(r"[()]", "", key)):
+            return role
     aside = " ".join(re.findall(r"\(([^)]*)\)", key))
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key).strip()
@@ -191,6 +194,30 @@ def heading_role(heading: str) -> str | None:
             return role
     return None
 
+
+# Headings that name decisions still to take, items put to a vote, or risks already closed:
+# "Decisions needed" lists questions; "Items for decision" holds papers whose outcome is
+# minuted in sentences; "Resolved issues" are done, not decisions.
+_NOT_YET: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "questions",
+        re.compile(
+            r"\b(?:decisions?|votes?|approvals?|sign-?offs?)\s+(?:needed|required|requested"
+            r"|pending|outstanding|requests?|points|proposed|to (?:make|take|be (?:made|taken)))\b"
+            r"|\b(?:pending|open|outstanding|upcoming|proposed|required|requested|needed|future)"
+            r"\s+(?:decisions?|votes?|approvals?)\b"
+        ),
+    ),
+    ("notes", re.compile(r"\b(?:items? )?for (?:decision|approval|a vote)\b|\bmitigations?$")),
+    (
+        "done",
+        re.compile(
+            r"\b(?:resolved|closed|retired|fixed|cleared)\s+(?:issues|risks|blockers|impediments)"
+            r"|\b(?:issues|risks|blockers|impediments)\s+(?:\()?(?:resolved|closed|retired"
+            r"|cleared)\b"
+        ),
+    ),
+)
 
 _ASIDE_ROLES = (
     ("risks", re.compile(r"\b(?:risks?|blockers?|concerns?|threats?|impediments?)\b")),
