@@ -671,3 +671,25 @@ def test_a_sentence_like_title_over_a_list_names_its_role_but_a_field_does_not()
     digest = analyse(text, reference_date=DATE)
     assert digest["decisions"] == ["No meetings on Tuesday mornings from next sprint."]
     assert [a["owners"] for a in digest["action_items"]] == [["Bea"]]
+
+
+def test_a_headerless_space_aligned_action_list_in_a_text_file():
+    import io
+
+    from workers.extract import extract_text
+
+    source = (
+        b"ACTIONS\n-------\n"
+        b"A1  D. Kowalski   backout plan attached to CHG0041872    Thu 9 Jul 17:00\n"
+        b"A2  J. Oyelaran   customer notice for the DC2 work       Wed 8 Jul\n"
+        b"A3  U. Brenner    update the CAB terms of reference      end of July\n"
+        b"                  (standard changes list)\n"
+    )
+    extracted = extract_text(io.BytesIO(source), "txt")
+    actions = analyse(extracted.text, reference_date=dt.date(2026, 7, 7))["action_items"]
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["D. Kowalski"], "2026-07-09"),
+        (["J. Oyelaran"], "2026-07-08"),
+        (["U. Brenner"], "2026-07-31"),
+    ]
+    assert actions[2]["text"] == "update the CAB terms of reference (standard changes list)"

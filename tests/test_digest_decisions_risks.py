@@ -256,3 +256,38 @@ def test_concern_as_a_verb_is_no_risk():
 def test_a_vote_tally_is_not_a_decision():
     digest = analyse("## Vote\n\n- For: 5. Against: 1 (Tobias). Abstain: 1.\n- Motion carried.\n")
     assert digest["decisions"] == ["Motion carried."]
+
+
+def test_a_changes_risk_rating_is_not_a_risk():
+    digest = analyse("Changes\n\nCHG0041872 Core switch firmware upgrade, DC2 Normal / High risk\n")
+    assert digest["risks"] == []
+
+
+def test_verdicts_written_several_ways():
+    digest = analyse(
+        "## Notes\n\n- Marcus Hale approved the priority actions on 2 April.\n"
+        "- RTC 31207: Change accepted. The legacy functions go in 5.2.\n\n"
+        "## Considered alternatives\n\n1. Keep 90 days of raw events: rejected, cost.\n"
+        "2. Thirty days raw plus rollups: chosen.\n"
+    )
+    assert (
+        digest["decisions"]
+        == [
+            "Marcus Hale approved the priority actions on 2 April.",
+            # a terse verdict keeps its item
+            "RTC 31207: Change accepted. The legacy functions go in 5.2.",
+            "Keep 90 days of raw events: rejected, cost.",
+        ]
+    )
+
+
+def test_discussion_under_an_agenda_item_is_read():
+    digest = analyse(
+        "## Agenda\n\n1. Release status\n"
+        "   - Kai is concerned that third-party plugins import internal modules\n"
+        "   - No objection to beta in 0.19.\n2. CI costs\n"
+    )
+    assert [r["text"] for r in digest["risks"]] == [
+        "Kai is concerned that third-party plugins import internal modules"
+    ]
+    assert digest["decisions"] == ["No objection to beta in 0.19."]

@@ -259,6 +259,9 @@ class ActionList:
             if action.owners != owners or action.key.split()[0] != verb:
                 continue
             if len(rest & other) >= 2:
+                mine, theirs = set(words) - other, other - set(words)
+                if _DIGIT.search(" ".join(mine)) and _DIGIT.search(" ".join(theirs)):
+                    continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
                 return action
         return None
 
@@ -547,16 +550,22 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
     if role in {"decisions", "done"}:
         return  # a decision log's rows, a table of finished work
     roles = column_roles(block.header)
+    rows = block.rows
+    if not roles and role == "actions":
+        # A task list printed without a header ("A1  D. Kowalski  backout plan  Thu 9 Jul"):
+        # its first line is a row, and the columns are told by what their cells hold.
+        rows = [block.header, *block.rows]
+        roles = _guess_columns(rows, ctx)
     if "action" in roles and ("owner" in roles or "due" in roles):
         # A register's task column: "Risk | … | Action | Action owner | Target date".
         roles = {**roles, "text": roles["action"]}
         role = "actions"
     text_col = roles.get("text")
-    if text_col is None and role == "actions" and block.header:
+    if text_col is None and role == "actions" and block.header and rows is block.rows:
         text_col = next((i for i, _ in enumerate(block.header) if i not in roles.values()), None)
     if text_col is None:
         return
-    heading = block.header[text_col] if text_col < len(block.header) else ""
+    heading = block.header[text_col] if rows is block.rows and text_col < len(block.header) else ""
     action_table = (
         bool(_TASK_HEADER.search(heading)) and ("owner" in roles or "due" in roles)
     ) or (
@@ -567,7 +576,7 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         return
     if not (action_table or role == "actions"):
         return
-    for row in block.rows:
+    for row in rows:
         cell = _cell(row)
         text = cell(text_col)
         if not text:
@@ -592,3 +601,30 @@ def _cell(row: list[str]):  # type: ignore[no-untyped-def]
         return row[index].strip()
 
     return get
+
+
+def _guess_columns(rows: list[list[str]], ctx: Context) -> dict[str, int]:
+    """Column roles of a table without a header, from its cells: dates are the due column,
+    names the owner column, the longest remaining text the task."""
+    width = min(len(row) for row in rows)
+    if width < 3:
+        return {}
+
+    def share(test, index: int) -> float:  # type: ignore[no-untyped-def]
+        return sum(1 for row in rows if row[index].strip() and test(row[index])) / len(rows)
+
+    roles: dict[str, int] = {}
+    dated = [share(lambda v: find_dates(v, ctx.reference, ctx.dayfirst), i) for i in range(width)]
+    if max(dated) >= 0.5:
+        roles["due"] = dated.index(max(dated))
+    named = [
+        0.0 if i in roles.values() else share(lambda v: owner_part(v.strip(), ctx, lenient=True), i)
+        for i in range(width)
+    ]
+    if max(named) >= 0.5:
+        roles["owner"] = named.index(max(named))
+    free = [i for i in range(width) if i not in roles.values()]
+    if not free or ("owner" not in roles and "due" not in roles):
+        return {}
+    roles["text"] = max(free, key=lambda i: sum(len(row[i]) for row in rows))
+    return roles

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from workers.digest.blocks import Block
-from workers.digest.sections import Section
+from workers.digest.sections import Section, is_discussion
 from workers.digest.tables import column_roles
 from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, sentences
 
@@ -69,6 +69,8 @@ _SENTENCE = re.compile(
     r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
     r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
+    r"|(?:proposal|rfc|request|motion|change|pr|option|plan)\s+(?:is\s+|was\s+)?(?:accepted"
+    r"|approved|rejected|adopted|agreed)"
     r"|discussed and (?:accepted|approved|agreed|rejected)|(?:accepted|approved|rejected)"
     r" (?:the )?(?:proposal|rfc|request|motion|change|pr|option)"
     r"|the one we(?:'ve| have) chosen|chosen option|we(?:'re| are) (?:moving|going|switching)"
@@ -153,8 +155,8 @@ _COMMITMENT = re.compile(
 
 # "Marcus Hale approved the priority actions": a named person's sign-off (case matters).
 _NAMED_VERDICT = re.compile(
-    r"(?:^|[.;]\s)(?:[A-Z][\w'’-]+ ){1,2}(?:approved|rejected|vetoed|ratified|signed off)"
-    r" (?:the|this|that|a|an)\b"
+    r"(?:^|[.;]\s)(?:[A-Z][\w'’-]+ ){1,2}(?:has )?(?:approved|accepted|rejected|vetoed|ratified"
+    r"|signed off(?: on)?) (?:the|this|that|a|an)\b"
 )
 
 
@@ -229,7 +231,11 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 add(text)  # "dmitri wants a 48h staging soak before prod. agreed."
                 continue
             parts = sentences(text) if len(text) < 3000 else []
-            if section.role in _QUIET and not section.minuted:
+            if (
+                section.role in _QUIET
+                and not section.minuted
+                and not is_discussion(section.role, block)
+            ):
                 # Only a question answered on the spot ("… blurry photos? Interesting, but no").
                 if section.role not in _NO_ANSWERS:
                     for index in range(1, len(parts)):
@@ -256,7 +262,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
 _NO_ANSWERS = {"questions", "background", "agenda"}
 # A considered option marked rejected: a decision even among an ADR's alternatives.
 _REJECTED_OPTION = re.compile(
-    r"^[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen)\b",
+    r"^[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen"
+    r"|shelved|dropped)\b",
     re.IGNORECASE,
 )
 _TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 
 from workers.digest.blocks import Block
+from workers.digest.dates import find_dates
 from workers.digest.sections import heading_role
 from workers.digest.tables import column_roles
 from workers.digest.text import CHAT_HEADER, continues, heading_level
@@ -261,11 +262,24 @@ def _title_rows(block: Block) -> list[Block]:
 _CLOCK = re.compile(r"^\[?\d{1,2}:\d{2}(?::\d{2})?\]?$")
 
 
+def _dated_column(block: Block) -> bool:
+    """A table without a header whose column of dates makes it a schedule or a task list."""
+    rows = [block.header, *block.rows]
+    if len(rows) < 2 or min(len(r) for r in rows) < 3:
+        return False
+    width = min(len(r) for r in rows)
+    return any(
+        sum(1 for r in rows if find_dates(r[i], None)) * 2 >= len(rows) for i in range(1, width)
+    )
+
+
 def _prose_table(block: Block) -> list[Block]:
     """A table without a single known column (meeting-bot minutes rendered as a table of
     "INFO text | nick | time" rows) is prose: one paragraph per row, its longest cell."""
-    if block.kind != "table" or (
-        column_roles(block.header) and not any(_CLOCK.match(c.strip()) for c in block.header)
+    if (
+        block.kind != "table"
+        or (column_roles(block.header) and not any(_CLOCK.match(c.strip()) for c in block.header))
+        or _dated_column(block)
     ):
         return [block]  # a clock time is never a column name: that "header" is a bot line
     rows = [block.header, *block.rows] if block.header else block.rows

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workers.digest.blocks import Block
-from workers.digest.sections import Section
+from workers.digest.sections import Section, is_discussion
 from workers.digest.tables import RISK_TYPES, column_roles
 from workers.digest.words import (
     BOILERPLATE,
@@ -76,7 +76,9 @@ _NO_RISK = re.compile(
     r"\b(?:no (?:new )?(?:risks?|blockers?|concerns?|issues)|nothing blocking|not blocked"
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
-    r"|was resolved|has been resolved|were resolved)\b",
+    r"|was resolved|has been resolved|were resolved)\b"
+    # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
+    r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
 )
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$", re.I)
@@ -266,7 +268,11 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 else:
                     found.add(text)
                 continue
-            if section.role in _QUIET and not section.minuted:
+            if (
+                section.role in _QUIET
+                and not section.minuted
+                and not is_discussion(section.role, block)
+            ):
                 continue
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):

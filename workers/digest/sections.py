@@ -226,6 +226,12 @@ _ASIDE_ROLES = (
 )
 
 
+def is_discussion(role: str, block: Block) -> bool:
+    """Notes written under an agenda item ("- 1. Release status" / "  - Kai is concerned
+    that …"): a nested or sentence-long item of an agenda is discussion, not a topic."""
+    return role == "agenda" and (block.level > 0 or len(block.text) > 80)
+
+
 def split_sections(blocks: Iterable[Block]) -> list[Section]:
     """Sections in document order; the first one (before any heading) has an empty heading."""
     sections = [Section("", 0, "notes")]
@@ -238,6 +244,8 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
                 stack.pop()
             own = heading_role(block.text)
             role = own or (stack[-1][1] if stack else "notes")
+            if not own and role == "agenda":
+                role = "notes"  # "### 1. Release status" under "## Agenda" holds its discussion
             stack.append((level, role))
             sections.append(Section(block.text, level, role, heading_block=block))
         elif block.kind == "rule":

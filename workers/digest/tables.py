@@ -80,6 +80,8 @@ def column_roles(header: list[str]) -> dict[str, int]:
     roles: dict[str, int] = {}
     for index, cell in enumerate(header):
         name = cell.lower().strip(" :*_")
+        if len(name.split()) > 4:
+            continue  # a sentence, not a column name (the first row of a table without one)
         if "text" in roles and "action" not in roles and _ACTION_FIRST.match(name):
             roles["action"] = index  # "Action / by when" beside a register's risk column
             continue
@@ -134,13 +136,22 @@ def aligned_table(lines: list[str], offset: int) -> tuple[list[str], list[list[s
         return None
     cells = [(m.start(), m.group(0)) for m in _CELL.finditer(header_line)]
     header = [cell for _, cell in cells]
-    if len(cells) < 2 or any(_NOT_A_HEADER_CELL.search(cell) for cell in header):
-        return None  # "End date:   31 March 2027" lines are fields, not a table
-    if len(column_roles(header)) < 2:
-        return None
     starts = [start for start, _ in cells]
     rows: list[list[str]] = []
     used = 1
+    if (
+        len(cells) < 2
+        or any(_NOT_A_HEADER_CELL.search(cell) for cell in header)
+        or (len(column_roles(header)) < 2)
+    ):
+        # No header: still a table when the next line has its words in the same columns
+        # ("A1  D. Kowalski   backout plan attached   Thu 9 Jul"); "End date:   31 March"
+        # lines are fields, not a table.
+        following = lines[offset + 1].rstrip().expandtabs(4) if offset + 1 < len(lines) else ""
+        below = [m.start() for m in _CELL.finditer(following)]
+        if len(cells) < 3 or header[0].endswith(":") or not _same_columns(starts, below):
+            return None
+        rows, header = [header], []
     for raw in lines[offset + 1 : offset + 1 + MAX_ALIGNED_ROWS]:
         line = raw.rstrip().expandtabs(4)
         if not line.strip():
@@ -159,6 +170,12 @@ def aligned_table(lines: list[str], offset: int) -> tuple[list[str], list[list[s
     if not rows:
         return None
     return header, rows, used
+
+
+def _same_columns(starts: list[int], below: list[int]) -> bool:
+    """Every column of a line starts where one of the next line's does (two characters of
+    slack), and the next line has at least three."""
+    return len(below) >= 3 and all(any(abs(s - b) <= 2 for b in below) for s in starts)
 
 
 def _cut(line: str, starts: list[int]) -> list[str] | None:

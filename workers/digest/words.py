@@ -90,6 +90,9 @@ def is_name_token(token: str) -> bool:
     )
 
 
+_INITIAL = re.compile(r"^[A-Z]\.$")
+
+
 def person_name(candidate: str, lower_vocabulary: frozenset[str] | None = None) -> str | None:
     """A cleaned person name from ``candidate``, or None if it does not look like one.
 
@@ -103,7 +106,9 @@ def person_name(candidate: str, lower_vocabulary: frozenset[str] | None = None) 
     if not 1 <= len(tokens) <= 4:
         return None
     names = [t for t in tokens if t.lower() not in NAME_PARTICLES]
-    if not names or not all(is_name_token(t) for t in names):
+    # "D. Kowalski", "J. R. Smith": initials before a surname.
+    full = [t for t in names if not _INITIAL.match(t)]
+    if not full or not all(is_name_token(t) for t in full) or names[-1] not in full:
         return None
     if tokens[0].lower() in NAME_PARTICLES:
         return None
