@@ -270,15 +270,12 @@ def test_verdicts_written_several_ways():
         "## Considered alternatives\n\n1. Keep 90 days of raw events: rejected, cost.\n"
         "2. Thirty days raw plus rollups: chosen.\n"
     )
-    assert (
-        digest["decisions"]
-        == [
-            "Marcus Hale approved the priority actions on 2 April.",
-            # a terse verdict keeps its item
-            "RTC 31207: Change accepted. The legacy functions go in 5.2.",
-            "Keep 90 days of raw events: rejected, cost.",
-        ]
-    )
+    assert digest["decisions"] == [
+        "Marcus Hale approved the priority actions on 2 April.",
+        # a terse verdict keeps its item
+        "RTC 31207: Change accepted. The legacy functions go in 5.2.",
+        "Keep 90 days of raw events: rejected, cost.",
+    ]
 
 
 def test_discussion_under_an_agenda_item_is_read():
