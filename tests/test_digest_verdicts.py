@@ -416,3 +416,19 @@ def test_a_numbered_risk_label():
     assert _risks("R4: the hosting quote may exceed the budget line.") == [
         "the hosting quote may exceed the budget line."
     ]
+
+
+def test_a_decision_or_risk_said_again_in_a_summary_is_one_entry():
+    text = (
+        "## Discussion\n\n"
+        "- RESOLUTION: publish the second draft of the test plan on Monday\n"
+        "- Risk: the lab hardware may not arrive before the test window\n\n"
+        "## Summary\n\n"
+        "- Resolved to publish the second draft of the test plan on Monday.\n"
+        "- Concern: the lab hardware may not arrive before the test window.\n"
+    )
+    digest = analyse(text)
+    assert digest["decisions"] == ["publish the second draft of the test plan on Monday"]
+    assert [r["text"] for r in digest["risks"]] == [
+        "the lab hardware may not arrive before the test window"
+    ]

@@ -23,7 +23,15 @@ import re
 from workers.digest.blocks import Block
 from workers.digest.sections import Section, is_discussion
 from workers.digest.tables import column_roles
-from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, sentences
+from workers.digest.words import (
+    BOILERPLATE,
+    META_LINE,
+    clip,
+    field_line,
+    restates,
+    sentences,
+    topic_tokens,
+)
 
 MAX_DECISIONS = 50
 
@@ -173,6 +181,7 @@ def is_decision_sentence(sentence: str) -> bool:
 def extract_decisions(sections: list[Section]) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
+    said: list[frozenset[str]] = []
 
     def add(text: str) -> None:
         text = " ".join(text.split()).strip(" -–—*")
@@ -181,7 +190,11 @@ def extract_decisions(sections: list[Section]) -> list[str]:
             return
         if _NOT_AN_ENTRY.match(text):
             return
+        tokens = topic_tokens(text)
+        if restates(tokens, said):
+            return  # the same decision again (a summary, the bot's list after the log)
         seen.add(key)
+        said.append(tokens)
         found.append(clip(text))
 
     for section in sections:

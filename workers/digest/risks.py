@@ -29,7 +29,9 @@ from workers.digest.words import (
     field_line,
     level_word,
     numeric_level,
+    restates,
     sentences,
+    topic_tokens,
 )
 
 MAX_RISKS = 50
@@ -206,6 +208,7 @@ class RiskList:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self._seen: set[str] = set()
+        self._said: list[frozenset[str]] = []
 
     def add(self, text: str, *, level: str | None = None, kind: str | None = None) -> None:
         text = " ".join(text.split()).strip(" -–—*")
@@ -214,6 +217,10 @@ class RiskList:
             return
         if _NOT_AN_ENTRY.match(text):
             return
+        tokens = topic_tokens(text)
+        if restates(tokens, self._said):
+            return  # the same risk again (a register row repeated in prose or a summary)
+        self._said.append(tokens)
         self._seen.add(key)
         self.items.append(
             {
