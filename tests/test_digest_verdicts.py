@@ -432,3 +432,53 @@ def test_a_decision_or_risk_said_again_in_a_summary_is_one_entry():
     assert [r["text"] for r in digest["risks"]] == [
         "the lab hardware may not arrive before the test window"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "decisions"),
+    [
+        (
+            "- ADR-0031 Event sourcing for orders: approved\n"
+            "- ADR-0032 GraphQL gateway: deferred to the Q3 review\n"
+            "- Status: approved\n",
+            [
+                "ADR-0031 Event sourcing for orders: approved",
+                "ADR-0032 GraphQL gateway: deferred to the Q3 review",
+            ],
+        ),
+        ("- CP-12 Upload from camera: Accepted\n", []),
+    ],
+)
+def test_a_topic_with_its_verdict(text, decisions):
+    assert _decisions(text) == decisions
+
+
+def test_sentences_and_labels_in_the_notes_cells_of_a_meeting_table():
+    model = _table(
+        ["Item", "Who", "Notes"],
+        [
+            ["Tracing rollout", "Ana", "The team agreed to start with the checkout service."],
+            ["Budget", "Ben", "Concern: the license quote may exceed the budget line"],
+            ["Dashboards", "Cai", "Approved"],
+        ],
+    )
+    digest = analyse("", model=model)
+    assert digest["decisions"] == ["The team agreed to start with the checkout service."]
+    assert [r["text"] for r in digest["risks"]] == ["the license quote may exceed the budget line"]
+
+
+def test_a_blocked_task_in_an_issue_export_is_a_risk():
+    model = _table(
+        ["Key", "Summary", "Status", "Assignee"],
+        [
+            ["OPS-1", "Rotate the signing keys", "Blocked", "Ana"],
+            ["OPS-2", "Update the runbook", "In Progress", "Ben"],
+        ],
+    )
+    assert [r["text"] for r in analyse("", model=model)["risks"]] == ["Rotate the signing keys"]
+
+
+def test_known_issue_label():
+    assert _risks("Known issue: exports time out for tenants with over 1M rows.") == [
+        "exports time out for tenants with over 1M rows."
+    ]

@@ -274,9 +274,12 @@ def extract_decisions(sections: list[Section]) -> list[str]:
 # Sections where a question and its answer are not minuted decisions (an FAQ, a Q&A).
 _NO_ANSWERS = {"questions", "background", "agenda"}
 # A considered option marked rejected: a decision even among an ADR's alternatives.
+# A topic followed by its verdict ("ADR-0031 Event sourcing for orders: approved"); a plain
+# "accepted" is left out, being how reviews mark work done ("CP-412 Upload: Accepted").
 _REJECTED_OPTION = re.compile(
-    r"^[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen"
-    r"|shelved|dropped)\b",
+    r"^(?!(?:status|state|stage|phase|result|outcome|decision|resolution|vote)\s*[:–—-])"
+    r"[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen"
+    r"|shelved|dropped|approved|deferred|not (?:approved|accepted))\b",
     re.IGNORECASE,
 )
 _TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)
@@ -330,11 +333,18 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
         cells = [value.strip() for value in row]
         cell = _getter(cells)
 
-        # "Decision: no press release" written in a Notes cell of any table.
+        # "Decision: no press release" written in a Notes cell of any table, or a sentence
+        # there that records one ("Team agreed to ship on Friday").
         labelled = [decision_label(value) for value in cells if _CELL_LABEL.match(value)]
         for value in labelled:
             if value and not _NOT.search(value):
                 add(value)
+        for index, value in enumerate(cells):
+            if index == text_col or _CELL_LABEL.match(value) or len(value.split()) < 4:
+                continue
+            for sentence in sentences(value):
+                if is_decision_sentence(sentence):
+                    add(sentence)
         if text_col is None or not cell(text_col):
             continue
         if _UNDECIDED.match(cell(status_col)):

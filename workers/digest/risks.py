@@ -40,7 +40,8 @@ _LEVELS = ("low", "medium", "high")
 _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>risks?|r\d{1,3}|risk[- ]\d{1,4}|issues?|blockers?|blocked|blocking"
     r"|concerns?|dependency|dependencies"
-    r"|impediments?|threat|(?:one |a |another |red )?flag|heads[- ]?up|caveat|warning|worry"
+    r"|impediments?|threat|known issues?|(?:one |a |another |red )?flag|heads[- ]?up|caveat"
+    r"|warning|worry"
     r"|watch(?:[- ]?out)?)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
     r"[^\]]{1,40})\])?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
@@ -337,14 +338,32 @@ _WAIT = re.compile(
 
 
 def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
-    """A wait or a block stated in another column of a task table (Update, Notes, Status)."""
+    """A wait or a block stated in another column of a task table (Update, Notes, Status),
+    a risk label there ("Concern: …"), or a task whose status is Blocked / On hold."""
+    status_col = column_roles(block.header).get("status")
     for row in block.rows:
+        said = False
         for index, value in enumerate(row):
-            if index == text_col or not _WAIT.search(value):
+            if index == text_col:
+                continue
+            label = _LABEL.match(value.strip())
+            if label and not label.group("label").lower().startswith("issue"):
+                found.add(label.group("body"))
+                said = True
+                continue
+            if not _WAIT.search(value):
                 continue
             for clause in re.split(r"\s*[;\n]\s*|(?<=\.)\s+", value):
                 if _WAIT.search(clause) and not _NO_RISK.search(clause):
                     found.add(clause)
+                    said = True
+        status = row[status_col].strip() if status_col is not None and status_col < len(row) else ""
+        if not said and 0 <= text_col < len(row) and _STUCK.match(status):
+            found.add(row[text_col])
+
+
+# A task's status that makes it a blocker: "Blocked", "On hold", "❌ blocked", "At risk".
+_STUCK = re.compile(r"^\W*(?:blocked|on hold|at risk|stuck|impeded)\b", re.IGNORECASE)
 
 
 _RAID_WORDS = RISK_TYPES | {"assumption", "assumptions", "action", "actions", "decision"}
