@@ -482,3 +482,35 @@ def test_known_issue_label():
     assert _risks("Known issue: exports time out for tenants with over 1M rows.") == [
         "exports time out for tenants with over 1M rows."
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tabled until the next meeting: the logo discussion.",
+        "The logo discussion was tabled until next month.",
+        "Vote result: 7 in favour, 1 against; the charter amendment passes.",
+        "Go/no-go: GO for the Saturday cut-over.",
+        "The release date moves to 14 May.",
+        "Going forward we will publish notes within 48 hours.",
+    ],
+)
+def test_tabled_votes_go_decisions_and_moved_dates(text):
+    assert len(_decisions(text)) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The budget will be exceeded if the scope grows.",
+        "Two developers leave in June and are not yet replaced.",
+        "Late delivery of the API would delay UAT by two weeks.",
+        "Shortage of testers in the summer period.",
+    ],
+)
+def test_more_threat_wordings(text):
+    assert len(_risks(text)) == 1
+
+
+def test_an_idea_nobody_owns_is_no_risk():
+    assert _risks("Could we try a shorter format next time? (idea, nobody owns it)") == []

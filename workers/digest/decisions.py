@@ -38,10 +38,10 @@ MAX_DECISIONS = 50
 _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
     r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped|parked"
-    r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted|consensus"
+    r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted|consensus|tabled"
     r"|final decision|group decision)\s*(?:\]\s*)?"
     # "Decided at stand-up:", "Agreed with the product manager:": who or where, then what.
-    r"(?P<qual>\s(?:at|in|by|with|during|on)\s[^:;.]{1,40}?)?"
+    r"(?P<qual>\s(?:at|in|by|with|during|on|until)\s[^:;.]{1,40}?)?"
     r"(?:#?\d+)?\s*(?P<sep>:|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -62,6 +62,7 @@ _KEEP_LABEL = {
     "cancelled",
     "canceled",
     "adopted",
+    "tabled",
 }
 # Meeting-bot tables print the tag without a colon: "AGREED freeze changes from 3 to 7 August".
 _CAPS_LABEL = re.compile(
@@ -97,7 +98,12 @@ _SENTENCE = re.compile(
     r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
     r"|we(?:'ll| will) go with|going with"
     r"|(?:made|took|taken|reached) (?:a|the) decision"
-    r"|(?:motion|vote|resolution|proposal|ballot)\b[^.;]{0,80}\b(?:passed|carried|adopted)"
+    r"|(?:motion|vote|resolution|proposal|ballot|amendment)\b[^.;]{0,80}\b(?:passed|passes"
+    r"|carried|carries|adopted)"
+    r"|(?:was|were|is|are|been) tabled|\bgo/no-?go\W+go\b|\bgo decision"
+    r"|^going forward,? we(?:'ll| will)"
+    r"|(?:date|deadline|go-live|release|launch|milestone|freeze|cut-?over|meeting)\b[^.;]{0,30}"
+    r"\b(?:moves|moved|rescheduled|changed|brought forward) to"
     r"|(?:approval|go-ahead|green light) (?:was |has been )?(?:granted|given)"
     r"|(?:gave|given|got) (?:the |a )?(?:go-ahead|green light)"
     r"|(?:nobody|no one|none) objected|without objection|unanimous(?:ly)?)\b"
@@ -147,7 +153,16 @@ def decision_label(text: str) -> str | None:
         return None  # "Outcome: noted (pre-approved standard change)" records, not decides
     if label in _KEEP_LABEL:
         return text.strip()
-    if re.match(r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/. ]\w+){1,2}\b", body) and len(body) < 60:
+    if (
+        re.match(r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/. ]\w+){1,2}\b", body)
+        and re.match(
+            r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/.]\d|\s+(?:jan|feb|mar|apr|may|jun|jul|aug"
+            r"|sep|oct|nov|dec)[a-z]*\b)",
+            body,
+            re.IGNORECASE,
+        )
+        and len(body) < 60
+    ):
         return None  # "Decided: 14 May 2026, architecture review board" says when, not what
     return body
 
