@@ -514,3 +514,37 @@ def test_more_threat_wordings(text):
 
 def test_an_idea_nobody_owns_is_no_risk():
     assert _risks("Could we try a shorter format next time? (idea, nobody owns it)") == []
+
+
+def test_a_speaker_turn_under_decisions_counts_only_for_its_decided_sentences():
+    model = DocumentModel(
+        blocks=[
+            Block("heading", "Decisions", 2),
+            Block("speaker", "I still think the cache should be optional", speaker="Ana Ruiz"),
+            Block("speaker", "Fine by me. Agreed: the cache ships off by default.", speaker="Ben"),
+        ]
+    )
+    assert analyse("", model=model)["decisions"] == ["the cache ships off by default."]
+
+
+def test_discussion_and_decisions_heading_is_read_as_notes():
+    assert heading_role("Discussion and decisions") == "notes"
+    text = (
+        "## Discussion and decisions\n\n"
+        "- The vendor demo went well overall\n"
+        "- The group agreed to pilot the tool in two teams.\n"
+    )
+    assert _decisions(text) == ["The group agreed to pilot the tool in two teams."]
+
+
+def test_risk_items_of_an_issue_export():
+    model = _table(
+        ["Issue key", "Issue Type", "Summary", "Status"],
+        [
+            ["PRJ-7", "Story", "Export invoices as CSV", "Open"],
+            ["PRJ-8", "Risk", "Payment provider deprecates the v2 API in March", "Open"],
+        ],
+    )
+    assert [r["text"] for r in analyse("", model=model)["risks"]] == [
+        "Payment provider deprecates the v2 API in March"
+    ]

@@ -238,7 +238,12 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 if not _NOT.search(labelled) or section.role == "decisions":
                     add(labelled)
                 continue
-            if section.role == "decisions" and not (listed and block.kind == "paragraph"):
+            # A speaker's turn under "Decisions" is discussion: only its decided sentences count.
+            if (
+                section.role == "decisions"
+                and block.kind != "speaker"
+                and not (listed and block.kind == "paragraph")
+            ):
                 if field_line(text) or (text.startswith("(") and text.endswith(")")):
                     continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):

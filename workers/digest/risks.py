@@ -265,7 +265,11 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 continue
             if BOILERPLATE.search(text):
                 continue
-            if section.role == "risks" and not (listed and block.kind == "paragraph"):
+            if (
+                section.role == "risks"
+                and block.kind != "speaker"
+                and not (listed and block.kind == "paragraph")
+            ):
                 if (
                     (field_line(text) and len(text.split()) <= 8)
                     or META_LINE.match(text)
@@ -346,8 +350,15 @@ def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
     """A wait or a block stated in another column of a task table (Update, Notes, Status),
     a risk label there ("Concern: …"), or a task whose status is Blocked / On hold."""
     status_col = column_roles(block.header).get("status")
+    type_col = next(
+        (i for i, c in enumerate(block.header) if re.search(r"\b(?:type|kind)\b", c, re.I)), None
+    )
     for row in block.rows:
         said = False
+        kind = row[type_col].strip().lower() if type_col is not None and type_col < len(row) else ""
+        if kind in _THREAT_TYPES and 0 <= text_col < len(row) and row[text_col].strip():
+            found.add(row[text_col])  # an issue tracker's "Risk" / "Impediment" item
+            continue
         for index, value in enumerate(row):
             if index == text_col:
                 continue
@@ -367,6 +378,7 @@ def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
             found.add(row[text_col])
 
 
+_THREAT_TYPES = {"risk", "blocker", "impediment", "dependency", "concern", "threat"}
 # A task's status that makes it a blocker: "Blocked", "On hold", "❌ blocked", "At risk".
 _STUCK = re.compile(r"^\W*(?:blocked|on hold|at risk|stuck|impeded)\b", re.IGNORECASE)
 

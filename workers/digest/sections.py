@@ -208,7 +208,15 @@ _NOT_YET: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\s+(?:decisions?|votes?|approvals?)\b"
         ),
     ),
-    ("notes", re.compile(r"\b(?:items? )?for (?:decision|approval|a vote)\b|\bmitigations?$")),
+    (
+        "notes",
+        re.compile(
+            r"\b(?:items? )?for (?:decision|approval|a vote)\b|\bmitigations?$"
+            # "Discussion and decisions": the discussion is minuted; its decisions are sentences.
+            r"|\b(?:discussion|notes|minutes)\b.*\bdecisions?\b|\bdecisions?\b.*\b(?:discussion"
+            r"|notes|minutes)\b"
+        ),
+    ),
     (
         "done",
         re.compile(
