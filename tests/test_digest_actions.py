@@ -693,3 +693,58 @@ def test_a_headerless_space_aligned_action_list_in_a_text_file():
         (["U. Brenner"], "2026-07-31"),
     ]
     assert actions[2]["text"] == "update the CAB terms of reference (standard changes list)"
+
+
+def test_a_topic_then_a_commitment_and_open_items():
+    text = (
+        "## Plans for Q4\n\n- Mentorship: Ruth Adler will recruit three mentees by 30 October.\n"
+        "- Ship 2.5 with the new sampling API.\n\n"
+        "## Open items\n\n- Website accessibility audit: still not started, no owner.\n"
+        "- Risk: two providers still pin the old runtime.\n"
+    )
+    actions = _actions(text, reference_date=dt.date(2026, 10, 7))
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Ruth Adler"], "2026-10-30"),
+        ([], None),
+    ]
+
+
+def test_an_ability_and_a_half_done_item_are_no_tasks_and_not_done():
+    assert _actions("Goal\n\nInspectors can complete an inspection offline.") == []
+    action = _one("## Action items\n\n- Photo compression on Android, about 60% done, Pia keeps it")
+    assert action["done"] is False
+
+
+def test_one_label_two_owners_and_a_resolution_someone_will_carry_out():
+    text = (
+        "## Drafts\n\n- Action: authors to publish -05 with the new text; chairs to start WGLC"
+        " once -05 is out.\n- Resolution: chairs will run a two-week adoption call on the list,"
+        " ending 31 March 2026.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["authors"], None),
+        (["chairs"], None),
+        (["chairs"], "2026-03-31"),
+    ]
+    assert "chairs will run" in " ".join(analyse(text)["decisions"])
+
+
+def test_a_release_table_of_milestones_keeps_each_row():
+    text = (
+        "## Schedule\n\n| What | Who | When |\n|---|---|---|\n"
+        "| v3.2.0-beta.0 released | Release Lead | Tuesday 30 June 2026 |\n"
+        "| v3.2.0-rc.0 released | Release Lead | Tuesday 21 July 2026 |\n"
+    )
+    assert len(_actions(text)) == 2
+
+
+def test_a_wiki_task_list_with_full_name_mentions_and_trailing_dates():
+    text = (
+        "## Action items\n\n- @Noemi Kraus confirm the pilot store list 24 Jun 2026\n"
+        "- @Ayo Bello draft the store communications pack\n"
+    )
+    assert [(a["owners"], a["due_date"]) for a in _actions(text)] == [
+        (["@Noemi Kraus"], "2026-06-24"),
+        (["@Ayo Bello"], None),
+    ]

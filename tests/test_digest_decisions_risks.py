@@ -288,3 +288,13 @@ def test_discussion_under_an_agenda_item_is_read():
         "Kai is concerned that third-party plugins import internal modules"
     ]
     assert digest["decisions"] == ["No objection to beta in 0.19."]
+
+
+def test_an_undecided_entry_and_a_status_header_cell():
+    digest = analyse(
+        "## Decisions\n\nDECIDED Use the existing scanners for the pilot.\n\n"
+        "UNDECIDED Whether store managers get admin rights.\n\n"
+        "## Status\n\n| Project status | AT RISK |\n|---|---|\n| Project owner | Noemi Kraus |\n"
+    )
+    assert digest["decisions"] == ["Use the existing scanners for the pilot."]
+    assert digest["risks"] == []

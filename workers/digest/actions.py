@@ -60,7 +60,7 @@ _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTOD
 _DONE = re.compile(
     r"^(?:done|completed?|closed|fixed|resolved|finished)\s*[:\-–—]\s*"
     r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
-    r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|\b(?:DONE|COMPLETED?)\b|[✓✔✅]"
+    r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|(?-i:\b(?:DONE|COMPLETED?)\b)|[✓✔✅]"
     r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
     r"|\balready (?:done|completed|merged|sent|fixed|shipped|closed)\b"
     r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
@@ -101,6 +101,16 @@ _ACCEPT = re.compile(
     r"|i(?:'ll|’ll|\s+will)\s+(?:take|do|handle|own|pick)\s+(?:that|this|it)(?:\s+up|\s+on)?"
     r"|will\s+do|on\s+it|i'?m\s+on\s+it|leave\s+it\s+with\s+me|can\s+do|mine)\b"
     r"[,.!]?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_OTHER_LABEL = re.compile(
+    r"^(?:risks?|issues?|blockers?|concerns?|decisions?|decided|agreed|resolved|notes?|fyi"
+    r"|questions?|info|idea)\s*:",
+    re.IGNORECASE,
+)
+_TOPIC = re.compile(
+    r"^(?!(?:risks?|issues?|blockers?|concerns?|decisions?|agreed|resolved|notes?|fyi|questions?"
+    r"|status|update|context|background|outcome|result)\s*:)(?P<topic>[^:]{2,50}):\s+(?P<rest>\S.+)$",
     re.IGNORECASE,
 )
 _SPEAKER_NON_ACTION = frozenset(
@@ -252,13 +262,16 @@ class ActionList:
         ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
         the summer round" in the action list) — one task written twice."""
         words = key.split()
-        if not owners or len(words) < 3:
-            return None
+        if not owners or len(words) < 2 or not words[0].isalpha():
+            return None  # "v3.2.0-rc.0 released" starts with a name, not a verb
+        who = {o.lower().lstrip("@").split()[0] for o in owners if o.strip()}
         verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
         for action, other in self._word_sets:
-            if action.owners != owners or action.key.split()[0] != verb:
+            mine = {o.lower().lstrip("@").split()[0] for o in action.owners if o.strip()}
+            if not who & mine or action.key.split()[0] != verb:
                 continue
-            if len(rest & other) >= 2:
+            # A short restatement ("Chairs: start WGLC") is all in the longer one.
+            if set(words) <= other or len(rest & other) >= 2:
                 mine, theirs = set(words) - other, other - set(words)
                 if _DIGIT.search(" ".join(mine)) and _DIGIT.search(" ".join(theirs)):
                     continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
@@ -438,7 +451,10 @@ def _block_action(
     labelled = label_body(text)
     if labelled is not None and role != "agenda":
         body, owners = labelled
-        return _add(found, body, owners or inherited, done, lenient=True)
+        parts = _compound(body, ctx)
+        for part in parts:
+            _add(found, part, owners or inherited if len(parts) == 1 else None, done, lenient=True)
+        return True
     if role != "agenda" and _INLINE_MARK.search(text):
         # "… went wrong. [Action Item] Nnamdi: add the devices." — a label inside a paragraph.
         added = False
@@ -460,6 +476,8 @@ def _block_action(
     if BOILERPLATE.search(text):
         return False
     if role == "actions":
+        if _OTHER_LABEL.match(text):
+            return False  # "Risk: two providers still pin …" in a list of open items
         if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
             return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
         if (
@@ -514,6 +532,14 @@ def _speaker_action(
     return False
 
 
+def _compound(body: str, ctx: Context) -> list[str]:
+    """ "authors to publish -05; chairs to start WGLC once -05 is out": one task per owner."""
+    parts = [p.strip() for p in re.split(r";\s+", body) if p.strip()]
+    if len(parts) > 1 and all(leading_owners(p, ctx, lenient=True) for p in parts):
+        return parts
+    return [body]
+
+
 def _first_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!;?])\s+(?=[A-Z@\[])", text)
     return [p.strip() for p in parts[:40] if p.strip()]
@@ -531,6 +557,15 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
                 found.add(sentence, owners=lead[0], done=done, lenient=False) is not None or added
             )
             continue
+        topic = _TOPIC.match(sentence)
+        if topic and (lead := leading_owners(topic.group("rest"), ctx, lenient=False)):
+            # "Mentorship: Ruth Adler will recruit three mentees" — a topic, then the task.
+            if lead[1] > 0 and not topic.group("rest").startswith(topic.group("topic")):
+                rest = topic.group("rest")
+                added = (
+                    found.add(rest, owners=lead[0], done=done, lenient=False) is not None or added
+                )
+                continue
         assigned = ASSIGNED.search(sentence)
         if assigned and re.search(r"\bassigned to\b", sentence, re.I):
             added = found.add(sentence, done=done, lenient=True) is not None or added

@@ -82,7 +82,8 @@ DATE_RE = re.compile(
 # Words that make the date after them a deadline.
 _DUE_MARKER = re.compile(
     r"\b(?:by|due(?:\s+(?:on|by|date))?|before|until|till|deadline|no later than|nlt"
-    r"|target(?:\s+date)?|eta|at the latest|for)\s*[:\-]?\s*(?:the\s+)?$",
+    r"|target(?:\s+date)?|eta|at the latest|for|ending|ends|closing|closes)\s*[:\-]?\s*"
+    r"(?:the\s+)?(?:on\s+)?$",
     re.IGNORECASE,
 )
 # "on <date>" is a deadline unless it follows an event ("at the summit on 1 October").
@@ -321,6 +322,8 @@ def deadline(
         before = text[: hit.start].rstrip()
         if not tail and before.endswith(("(", "-", "–", "—", ",", ":")):
             return hit.text, hit.date
+        if not tail and hit.absolute and not _ON_MARKER.search(before) and before:
+            return hit.text, hit.date  # a wiki task's date after its text: "… pack 30 Jun 2026"
     return None, None
 
 

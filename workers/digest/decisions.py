@@ -127,6 +127,8 @@ _NOT = re.compile(
     r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm)\b",
     re.IGNORECASE,
 )
+# "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.
+_OPEN_ENTRY = re.compile(r"^(?:undecided|open|pending|tbd|to be decided|not decided)\b", re.I)
 _NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)
 # Sections whose sentences are context or effects of a decision, not decisions.
 _QUIET = {"background", "consequences", "agenda", "questions", "attendees"}
@@ -248,7 +250,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):
                     continue
-                if _TALLY.match(text):
+                if _TALLY.match(text) or _OPEN_ENTRY.match(text):
                     continue
                 if block.kind == "paragraph" and len(text) > 400:
                     for sentence in sentences(text):

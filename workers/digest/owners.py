@@ -69,11 +69,13 @@ _TEAM = re.compile(
     r"|^(?:[Tt]eam|SIG|WG|sig|wg)\s+[\w-]+$",
 )
 #: "Everyone to review the draft": the whole group, on an explicit "to" or an action line.
-_EVERYONE = frozenset(
-    """everyone everybody all members attendees participants reviewers maintainers chairs
-    authors editors committers volunteers organisers organizers""".split()
+_GROUPS = frozenset(
+    """members attendees participants reviewers maintainers chairs authors editors committers
+    volunteers organisers organizers""".split()
     + ["all attendees", "all members", "all participants", "all maintainers", "the chairs"]
 )
+#: "Chairs will run the call" names who; "everyone will benefit" does not — only "to" does.
+_EVERYONE = frozenset({"everyone", "everybody", "all"}) | _GROUPS
 _NOT_OWNERS = frozenset(
     """we i you they he she it this that these those everyone everybody someone somebody
     anyone nobody all who which there here one each other others people team folks group
@@ -98,6 +100,8 @@ _BRACKETED_OWNER = re.compile(
     r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]"
     r"((?:\s*(?:,|and|&|\+|/)\s*[(\[]\s*[^()\[\]]{2,40}?\s*[)\]]){0,4})\s*[:\-–—]?\s+\S"
 )
+# A wiki task: a mention of a person by full name, then the task's verb.
+_MENTION_TASK = re.compile(r"^(?P<who>@[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s+(?=[a-z])")
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
 
 
@@ -148,10 +152,19 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
         return None  # "Assigned to Priya …", "Welcome to Berlin"
     if match.group("colon") and not lenient:
         return None
+    if (match.group("verbword") or "").lower() == "can" and not lenient:
+        return None  # "Inspectors can complete an inspection offline" states an ability
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]
-    told = (match.group("verbword") or "").lower() == "to"
+    verbword = (match.group("verbword") or "").lower()
     owners = [
-        owner_part(p, ctx, lenient=lenient or (told and p.lower() in _EVERYONE)) for p in parts
+        owner_part(
+            p,
+            ctx,
+            lenient=lenient
+            or (verbword == "to" and p.lower() in _EVERYONE)
+            or (verbword in {"to", "will", "shall"} and p.lower() in _GROUPS),
+        )
+        for p in parts
     ]
     if len(parts) > 1 and any(owners) and not all(owners):
         # "tsoto and gk-ng to …": one nick vouches for its lower-case partner.
@@ -189,6 +202,9 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     lead = leading_owners(text, ctx, lenient=lenient)
     if lead:
         return lead[0]
+    tagged = _MENTION_TASK.match(text)
+    if tagged:
+        return [tagged.group("who")]  # "@Noemi Kraus circulate the minutes" (a wiki task list)
     bracketed = _BRACKETED_OWNER.match(text)
     if bracketed:
         # "[GB] + [SF] to agree …": every tag is an owner.

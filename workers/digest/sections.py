@@ -98,7 +98,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|next sprint|sprint backlog|commitments|committed|take-?aways|unfinished|to address"
             r"|what we(?:'ll|’ll| will) (?:try|do|change)|things to try|try next|experiments?"
             r"|doing|in progress|work in progress|wip|in flight"
-            r"|outstanding (?:items|tasks|work)|planned for|plans? for (?:the )?next|next (?:period"
+            r"|outstanding (?:items|tasks|work)|open (?:items|actions|tasks)"
+            r"|planned for|plans? for (?:the )?next|next (?:period"
             r"|week|month|quarter)|upcoming work|coming up|priorities for)\b"
         ),
     ),

@@ -86,8 +86,8 @@ def column_roles(header: list[str]) -> dict[str, int]:
     roles: dict[str, int] = {}
     for index, cell in enumerate(header):
         name = cell.lower().strip(" :*_")
-        if len(name.split()) > 4:
-            continue  # a sentence, not a column name (the first row of a table without one)
+        if len(name.split()) > 4 or _STATUS_VALUE.fullmatch(name):
+            continue  # a sentence or a status ("Project status | AT RISK"), not a column name
         if "text" in roles and "action" not in roles and _ACTION_FIRST.match(name):
             roles["action"] = index  # "Action / by when" beside a register's risk column
             continue
@@ -103,6 +103,7 @@ def column_roles(header: list[str]) -> dict[str, int]:
     return roles
 
 
+_STATUS_VALUE = re.compile(r"at risk|on track|off track|red|amber|green|yellow|rag")
 _ACTION_FIRST = re.compile(r"(?:planned |agreed |next |follow[- ]?up )?actions?\b(?! owner)")
 _STRONG_DUE = re.compile(r"\b(?:due|deadline|target|by when|eta)\b", re.IGNORECASE)
 
