@@ -548,3 +548,18 @@ def test_risk_items_of_an_issue_export():
     assert [r["text"] for r in analyse("", model=model)["risks"]] == [
         "Payment provider deprecates the v2 API in March"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "decisions"),
+    [
+        (
+            "- ADR-0040 Outbox pattern for events: Accepted",
+            ["ADR-0040 Outbox pattern for events: Accepted"],
+        ),
+        ("Disposition: merge the RFC as written.", ["merge the RFC as written."]),
+        ("## Decisions\n\n- None yet\n- Nothing to report\n", []),
+    ],
+)
+def test_proposal_verdicts_dispositions_and_empty_entries(text, decisions):
+    assert _decisions(text) == decisions

@@ -39,7 +39,7 @@ _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
     r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped|parked"
     r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted|consensus|tabled"
-    r"|final decision|group decision)\s*(?:\]\s*)?"
+    r"|final decision|group decision|disposition)\s*(?:\]\s*)?"
     # "Decided at stand-up:", "Agreed with the product manager:": who or where, then what.
     r"(?P<qual>\s(?:at|in|by|with|during|on|until)\s[^:;.]{1,40}?)?"
     r"(?:#?\d+)?\s*(?P<sep>:|\s[-–—]\s)\s*(?P<body>.+)$",
@@ -129,7 +129,11 @@ _NOT = re.compile(
 )
 # "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.
 _OPEN_ENTRY = re.compile(r"^(?:undecided|open|pending|tbd|to be decided|not decided)\b", re.I)
-_NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)
+_NOT_AN_ENTRY = re.compile(
+    r"^(?:\(?none(?: yet| so far| this (?:week|month|time|period))?\)?|n/?a|-+|nothing"
+    r"(?: to report| new)?|tbd|no decisions?(?: \w+){0,3})\.?$",
+    re.I,
+)
 # Sections whose sentences are context or effects of a decision, not decisions.
 _QUIET = {"background", "consequences", "agenda", "questions", "attendees"}
 # A vote's tally is how it was decided, not what: "For: 5. Against: 1. Abstain: 1."
@@ -301,7 +305,10 @@ _NO_ANSWERS = {"questions", "background", "agenda"}
 _REJECTED_OPTION = re.compile(
     r"^(?!(?:status|state|stage|phase|result|outcome|decision|resolution|vote)\s*[:–—-])"
     r"[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen"
-    r"|shelved|dropped|approved|deferred|not (?:approved|accepted))\b",
+    r"|shelved|dropped|approved|deferred|not (?:approved|accepted))\b"
+    # A proposal's own verdict may be a plain "accepted": "ADR-0040 Outbox pattern: Accepted".
+    r"|^\W*(?:adr|rfc|pep|kep|proposal|change request|cr|chg)\b[^:]{0,100}(?::|\s[-–—]\s)\s*"
+    r"accepted\b",
     re.IGNORECASE,
 )
 _TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)
