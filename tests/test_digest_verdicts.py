@@ -563,3 +563,24 @@ def test_risk_items_of_an_issue_export():
 )
 def test_proposal_verdicts_dispositions_and_empty_entries(text, decisions):
     assert _decisions(text) == decisions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This is a low-risk change to the logging config.",
+        "The risk of data loss is low.",
+        "Concerns were addressed by the new design.",
+        "Removed the deprecated v1 endpoints.",
+        "Blocker bugs: none.",
+        "Concerned users can read the FAQ.",
+    ],
+)
+def test_reassurances_and_past_deprecations_are_no_risks(text):
+    assert _risks(text) == []
+
+
+def test_a_coming_deprecation_is_a_risk():
+    assert _risks("The v1 API will be deprecated in March.") == [
+        "The v1 API will be deprecated in March."
+    ]

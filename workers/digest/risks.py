@@ -49,7 +49,8 @@ _LABEL = re.compile(
 _WORDS = re.compile(
     r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
     r"|at risk"
-    r"|threat|concerned\b|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
+    r"|threat|concerned (?:that|about|with|over|by)"
+    r"|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
     r"|her|their|real|big|serious|shares?)\s+)concerns?\b|concerns?\s+(?:that|about|over"
     r"|around|regarding|with|is|are|was|were|remains?|raised)\b|jeopardi[sz]\w*|blockers?"
     r"|showstopper|blocked (?:on|by)"
@@ -62,7 +63,10 @@ _WORDS = re.compile(
     r"|no (?:one|owner|maintainer) (?:for|to)|bus factor|liabilit(?:y|ies)|exposes? (?:us|the)"
     r"|cannot (?:start|proceed|continue|go ahead|ship|launch|release|be completed|begin|finish)"
     r"|can't (?:start|proceed|continue|ship|release)|stuck|burn-?out|weak (?:point|spot)"
-    r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble|deprecat\w+"
+    r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble"
+    r"|(?:will be|is being|to be|are being) deprecated|deprecation (?:lands|is planned|date"
+    r"|deadline)|deprecat\w+ (?:in|by|from) (?:the )?(?:next|upcoming|\w+ \d|\d|january|february"
+    r"|march|april|may|june|july|august|september|october|november|december)"
     r"|(?:will|would) break|end of life|no longer supported|unsupported|at stake"
     r"|only (?:one|two|three) (?:person|people|developers?|maintainers?|engineers?|adopters?)"
     r"|only \w+ knows|would (?:delay|slip|overrun|exceed|block|break|miss)"
@@ -84,7 +88,12 @@ _NO_RISK = re.compile(
     r"\b(?:no (?:new )?(?:risks?|blockers?|concerns?|issues)|nothing blocking|not blocked"
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
-    r"|was resolved|has been resolved|were resolved)\b"
+    r"|was resolved|has been resolved|were resolved"
+    # "a low-risk change", "the risk of data loss is low", "concerns were addressed"
+    r"|(?:low|minimal|negligible|no)[- ]risk|risk (?:of [^.;]{1,40} )?(?:is|was|remains|seems)"
+    r" (?:low|minimal|negligible|small)|concerns? (?:were|was|have been|has been|are|is)"
+    r" (?:addressed|resolved|answered|cleared|closed))\b"
+    r"|:\s*(?:none|n/?a|nil|0)\W*$"
     # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
     r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
