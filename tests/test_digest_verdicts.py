@@ -584,3 +584,24 @@ def test_a_coming_deprecation_is_a_risk():
     assert _risks("The v1 API will be deprecated in March.") == [
         "The v1 API will be deprecated in March."
     ]
+
+
+def test_prose_above_a_register_s_own_sub_sections_is_an_introduction():
+    text = (
+        "# Warehouse roll-out - risk register\n\n"
+        "Review of 3 March 2026. Prepared by the project office for the board.\n\n"
+        "## Open risks\n\n"
+        "- Scanner firmware may not be certified before the pilot\n"
+    )
+    assert _risks(text) == ["Scanner firmware may not be certified before the pilot"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "## Risks\n\n- At risk 🟡\n",
+        "The open issue 4411 is no longer considered a release blocker.",
+    ],
+)
+def test_a_status_value_or_a_cleared_blocker_is_no_risk(text):
+    assert _risks(text) == []

@@ -247,6 +247,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
             # A speaker's turn under "Decisions" is discussion: only its decided sentences count.
             if (
                 section.role == "decisions"
+                and not section.intro
                 and block.kind != "speaker"
                 and not (listed and block.kind == "paragraph")
             ):

@@ -89,6 +89,7 @@ _NO_RISK = re.compile(
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
     r"|was resolved|has been resolved|were resolved"
+    r"|no longer (?:considered |seen as |treated as )?(?:an? )?(?:\w+ )?(?:blocker|risk|blocking)"
     # "a low-risk change", "the risk of data loss is low", "concerns were addressed"
     r"|(?:low|minimal|negligible|no)[- ]risk|risk (?:of [^.;]{1,40} )?(?:is|was|remains|seems)"
     r" (?:low|minimal|negligible|small)|concerns? (?:were|was|have been|has been|are|is)"
@@ -98,7 +99,11 @@ _NO_RISK = re.compile(
     r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
 )
-_NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$", re.I)
+_NOT_AN_ENTRY = re.compile(
+    r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$"
+    r"|^\W*(?:at risk|on track|off track|red|amber|green|blocked)\W*$",  # a status value alone
+    re.I,
+)
 _SEVERITY_PREFIX = re.compile(
     r"^\(?(?P<level>critical|high|medium|moderate|low|severe|major|minor|red|amber|green)\)?"
     r"\s*(?:risk|severity|impact|priority)?\s*[:\-–—]\s+(?P<body>.+)$",
@@ -276,6 +281,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 continue
             if (
                 section.role == "risks"
+                and not section.intro
                 and block.kind != "speaker"
                 and not (listed and block.kind == "paragraph")
             ):

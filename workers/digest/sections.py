@@ -163,6 +163,9 @@ class Section:
     # An agenda section whose items carry the discussion typed under each topic: its
     # sentences state decisions and risks like notes do (its items are still no tasks).
     minuted: bool = False
+    # Prose only, right above its own sub-sections (a document title's "Review of 25 Feb,
+    # prepared by …"): an introduction, whose sentences count but not as items.
+    intro: bool = False
 
 
 def heading_role(heading: str) -> str | None:
@@ -265,6 +268,12 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
             sections[-1].blocks.append(block)
     for section in sections:
         section.minuted = section.role == "agenda" and _minuted(section)
+    for section, after in zip(sections, sections[1:], strict=False):
+        section.intro = (
+            after.level > section.level > 0
+            and bool(section.blocks)
+            and all(b.kind == "paragraph" for b in section.blocks)
+        )
     return [s for s in sections if s.blocks or s.heading]
 
 
