@@ -605,3 +605,22 @@ def test_prose_above_a_register_s_own_sub_sections_is_an_introduction():
 )
 def test_a_status_value_or_a_cleared_blocker_is_no_risk(text):
     assert _risks(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Three reports this quarter, all resolved.", []),
+        ("Repository moved from the sandbox org to the foundation org.", []),
+        (
+            "Code freeze moved from 3 June to 10 June.",
+            ["Code freeze moved from 3 June to 10 June."],
+        ),
+        (
+            "The board resolved to renew the lease.",
+            ["The board resolved to renew the lease."],
+        ),
+    ],
+)
+def test_resolved_issues_and_moved_things_are_not_decisions_but_moved_dates_are(text, expected):
+    assert _decisions(text) == expected

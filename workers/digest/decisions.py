@@ -70,7 +70,8 @@ _CAPS_LABEL = re.compile(
 )
 _SENTENCE = re.compile(
     r"\b(?:(?:we|it was|the \w+(?: \w+)?|they|all|everyone|group|committee|board|tsc|team)"
-    r"\s+(?:have\s+|has\s+|had\s+)?(?:unanimously\s+)?(?:agreed|decided|resolved|approved"
+    r"\s+(?:have\s+|has\s+|had\s+)?(?:unanimously\s+)?(?:agreed|decided|approved"
+    r"|resolved (?:to|that)"
     r"|confirmed that|voted|chose|selected|settled on|accepted|rejected)"
     r"|(?:was|were|has been|have been|is|are)\s+(?:unanimously\s+)?(?:agreed|decided|approved"
     r"|signed off|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
@@ -90,6 +91,9 @@ _SENTENCE = re.compile(
     r"|(?:council|committee|board|tsc|team|group|we|chair)\s+(?:accepts|approves|rejects|adopts"
     r"|endorses|ratifies|confirms)\b|(?:proceeding|will proceed|go(?:ing)? ahead) with"
     r"|(?:moved?|moves|pushed|postponed|rescheduled|brought forward|deferred)\s+from\s+"
+    # … a date to a date ("moved from 2 Nov to 9 Nov"), not a repository from org to org
+    r"(?=[^.;]{0,40}(?:\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu"
+    r"|fri|sat|sun|week|month|quarter|q[1-4]|spring|summer|autumn|fall|winter)))"
     r"\S[^.;]{0,40}\s+to\s"
     r"|consensus (?:was|is) (?:reached|to)|no objections?"
     r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final)"
