@@ -748,3 +748,21 @@ def test_a_wiki_task_list_with_full_name_mentions_and_trailing_dates():
         (["@Noemi Kraus"], "2026-06-24"),
         (["@Ayo Bello"], None),
     ]
+
+
+def test_numbered_section_headings_read_as_list_items_and_scan_fragments():
+    text = (
+        "Weekly review\n\n"
+        "1. Discussion\n"
+        "   - Peak staffing: the agency can only commit 60 % of the temps. Concern for July.\n"
+        "   - WMS upgrade: vendor proposes 6 June. Agreed, provided the rollback test passes.\n"
+        "2. New actions\n\n"
+        "# Action Owner | Due Status\n\n"
+        "Confirm the rollback test date with the vendor (TA)\n\n"
+        "vendor May\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 5, 20))
+    assert [a["text"] for a in digest["action_items"]] == [
+        "Confirm the rollback test date with the vendor (TA)"
+    ]
+    assert len(digest["decisions"]) == 1 and "Agreed" in digest["decisions"][0]

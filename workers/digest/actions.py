@@ -476,6 +476,8 @@ def _block_action(
     if BOILERPLATE.search(text):
         return False
     if role == "actions":
+        if block.kind == "paragraph" and _fragment(text):
+            return False  # a scanned table's header or a cell's wrapped tail ("vendor May")
         if _OTHER_LABEL.match(text):
             return False  # "Risk: two providers still pin …" in a list of open items
         if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
@@ -530,6 +532,17 @@ def _speaker_action(
     if role == "actions":
         return _add(found, text, [speaker], done, lenient=True)
     return False
+
+
+def _fragment(text: str) -> bool:
+    words = re.findall(r"[^\W_]+", text)
+    if len(words) <= 2 and text[:1].islower():
+        return True
+    return (
+        len(words) <= 6
+        and len(column_roles(words)) >= 2
+        and len(column_roles(words)) * 2 >= len(words)
+    )
 
 
 def _compound(body: str, ctx: Context) -> list[str]:

@@ -79,6 +79,7 @@ _SENTENCE = re.compile(
     r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
     r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
+    r"|(?:^|[.;:]\s+)(?:agreed|approved|decided)(?=[,.;])"
     r"|(?:proposal|rfc|request|motion|change|pr|option|plan)\s+(?:is\s+|was\s+)?(?:accepted"
     r"|approved|rejected|adopted|agreed)"
     r"|discussed and (?:accepted|approved|agreed|rejected)|(?:accepted|approved|rejected)"

@@ -177,6 +177,31 @@ def _promote_headings(blocks: list[Block]) -> list[Block]:
             last_level, content_since = block.level, False
             continue
         following = blocks[index + 1]
+        if (
+            block.kind == "list_item"
+            and block.level == 0
+            and block.checked is None
+            and len(block.text.split()) <= 4
+            and ":" not in block.text
+            and not _TERMINAL_STOP.search(block.text)
+            and heading_role(block.text) is not None
+            and (
+                (following.kind == "list_item" and following.level > 0)
+                or (
+                    following.kind in {"paragraph", "table"}
+                    and not (index and blocks[index - 1].kind == "list_item")
+                    and heading_role(block.text) != "notes"
+                    and not re.match(r"^[\w ]{1,30}:\s", following.text)
+                )
+            )
+        ):
+            # "3. Discussion" over its own items: a numbered section heading (scans, plain text).
+            level = last_level or 6
+            blocks[index] = Block(
+                "heading", block.text.rstrip(":"), level, line=block.line, page=block.page
+            )
+            last_level, content_since = level, False
+            continue
         text = block.text.strip()
         # "Actions" over a speaker's line, "Concerns" over an indented item: a section word
         # alone on its line still names the section below it.
