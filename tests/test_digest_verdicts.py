@@ -624,3 +624,22 @@ def test_a_status_value_or_a_cleared_blocker_is_no_risk(text):
 )
 def test_resolved_issues_and_moved_things_are_not_decisions_but_moved_dates_are(text, expected):
     assert _decisions(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Release decision: ship 4.2 on Thursday.", ["ship 4.2 on Thursday."]),
+        ("Go/no-go decision: GO", ["Go/no-go decision: GO"]),
+        ("Pending decision: which region to use", []),
+    ],
+)
+def test_a_named_decision_label(text, expected):
+    assert _decisions(text) == expected
+
+
+def test_watch_items_heading_lists_risks():
+    assert heading_role("Watch items") == "risks"
+    assert _risks("## Things to watch\n\n- disk on db-3 fills up around Monday\n") == [
+        "disk on db-3 fills up around Monday"
+    ]

@@ -39,7 +39,10 @@ _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
     r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped|parked"
     r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted|consensus|tabled"
-    r"|final decision|group decision|disposition)\s*(?:\]\s*)?"
+    r"|final decision|group decision|disposition"
+    # "Release decision: go", "Board decision: approved" (not "Pending decision: …")
+    r"|(?!(?:pending|open|required|needed|next|outstanding|upcoming|proposed|no)\b)"
+    r"[\w/-]+(?: [\w/-]+)? decision)\s*(?:\]\s*)?"
     # "Decided at stand-up:", "Agreed with the product manager:": who or where, then what.
     r"(?P<qual>\s(?:at|in|by|with|during|on|until)\s[^:;.]{1,40}?)?"
     r"(?:#?\d+)?\s*(?P<sep>:|\s[-–—]\s)\s*(?P<body>.+)$",
@@ -162,8 +165,8 @@ def decision_label(text: str) -> str | None:
         return None
     if re.match(r"^(?:noted|for (?:information|noting)|n/?a|none|tbd|pending)\b", body, re.I):
         return None  # "Outcome: noted (pre-approved standard change)" records, not decides
-    if label in _KEEP_LABEL:
-        return text.strip()
+    if label in _KEEP_LABEL or len(body) < 8:
+        return text.strip()  # "Go/no-go decision: GO" says little without its label
     if (
         re.match(r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/. ]\w+){1,2}\b", body)
         and re.match(

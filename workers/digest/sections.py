@@ -114,7 +114,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "risks",
         re.compile(
             r"\b(?:risks?|blockers?|blocked|impediments?|concerns?|issues|raid|threats?"
-            r"|dependencies|escalations?|red flags|watch ?list|problems?)\b"
+            r"|dependencies|escalations?|red flags|watch ?list|watch items|things to watch"
+            r"|watch-?outs|problems?)\b"
         ),
     ),
     ("agenda", re.compile(r"\b(?:agenda|topics? for discussion|items? for discussion)\b")),
