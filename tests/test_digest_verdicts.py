@@ -643,3 +643,10 @@ def test_watch_items_heading_lists_risks():
     assert _risks("## Things to watch\n\n- disk on db-3 fills up around Monday\n") == [
         "disk on db-3 fills up around Monday"
     ]
+
+
+def test_numbered_decision_ids():
+    assert _decisions("D3: the API stays on v2 until June.") == ["the API stays on v2 until June."]
+    assert _decisions("DEC-12: Postgres is the default store.") == [
+        "Postgres is the default store."
+    ]

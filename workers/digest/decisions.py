@@ -39,7 +39,7 @@ _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
     r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped|parked"
     r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted|consensus|tabled"
-    r"|final decision|group decision|disposition"
+    r"|final decision|group decision|disposition|d\d{1,3}|dec[- ]?\d{1,4}"
     # "Release decision: go", "Board decision: approved" (not "Pending decision: …")
     r"|(?!(?:pending|open|required|needed|next|outstanding|upcoming|proposed|no)\b)"
     r"[\w/-]+(?: [\w/-]+)? decision)\s*(?:\]\s*)?"
