@@ -272,7 +272,8 @@ def test_verdicts_written_several_ways():
     )
     assert digest["decisions"] == [
         "Marcus Hale approved the priority actions on 2 April.",
-        "RTC 31207: Change accepted.",
+        # a terse verdict keeps its item
+        "RTC 31207: Change accepted. The legacy functions go in 5.2.",
         "Keep 90 days of raw events: rejected, cost.",
     ]
 

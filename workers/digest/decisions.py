@@ -7,7 +7,13 @@
 * sentences in notes: agreed / decided / resolved / approved / accepted / rejected / chosen,
   "discussed and accepted X", "the one we've chosen", "we are moving (directly) to …",
   "shelved (for now)", vote results ("motion carried", "+5, 0, -1");
-  not "awaiting approval", "to be decided", "if approved".
+  not "awaiting approval", "to be decided", "if approved";
+* verdicts in minutes' layouts: "Decided at stand-up: …", "4.2 RESOLVED: …", "Dropped: …",
+  "Agreed, provided …" and "Change accepted." (kept with their item), "agreed by everyone",
+  "Name approved the …", a question answered "Yes." / "…, but no" on the spot;
+* tables: a decision log's topic paired with its Decision column (open rows skipped), a
+  verdict column (Outcome / Result / Resolution: approved, rejected, deferred, not accepted),
+  a "Decision: …" written in any cell.
 """
 
 from __future__ import annotations
@@ -17,25 +23,58 @@ import re
 from workers.digest.blocks import Block
 from workers.digest.sections import Section, is_discussion
 from workers.digest.tables import column_roles
-from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, sentences
+from workers.digest.words import (
+    BOILERPLATE,
+    META_LINE,
+    clip,
+    field_line,
+    restates,
+    sentences,
+    topic_tokens,
+)
 
 MAX_DECISIONS = 50
 
 _LABEL = re.compile(
     r"^(?:\[\s*)?(?P<label>decisions?|decided|agreed|agreement|resolved|resolution|chosen option"
-    r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped"
-    r"|shelved|parked|cancell?ed)\s*(?:\]\s*)?"
-    # "Decided at stand-up: …", "Agreed in the call: …"
-    r"(?:#?\d+)?(?:\s+(?:at|in|on|during|by)\s+[^:.]{1,40}?)?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
+    r"|accepted|rejected|approved|outcome|conclusion|ruling|vote result|result|dropped|parked"
+    r"|shelved|deferred|postponed|declined|not accepted|cancell?ed|adopted|consensus|tabled"
+    r"|final decision|group decision|disposition|d\d{1,3}|dec[- ]?\d{1,4}"
+    # "Release decision: go", "Board decision: approved" (not "Pending decision: …")
+    r"|(?!(?:pending|open|required|needed|next|outstanding|upcoming|proposed|no)\b)"
+    r"[\w/-]+(?: [\w/-]+)? decision)\s*(?:\]\s*)?"
+    # "Decided at stand-up:", "Agreed with the product manager:": who or where, then what.
+    r"(?P<qual>\s(?:at|in|by|with|during|on|until)\s[^:;.]{1,40}?)?"
+    r"(?:#?\d+)?\s*(?P<sep>:|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
+# "4.2 RESOLVED: …", "(b) Agreed: …": a minute's own numbering before its label.
+_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
+# Labels whose word is part of what was decided ("Dropped: the weekly demo recording").
+_KEEP_LABEL = {
+    "chosen option",
+    "rejected",
+    "accepted",
+    "not accepted",
+    "dropped",
+    "parked",
+    "shelved",
+    "deferred",
+    "postponed",
+    "declined",
+    "cancelled",
+    "canceled",
+    "adopted",
+    "tabled",
+}
 # Meeting-bot tables print the tag without a colon: "AGREED freeze changes from 3 to 7 August".
 _CAPS_LABEL = re.compile(
     r"^(?P<label>AGREED|DECIDED|DECISION|RESOLVED|RESOLUTION|ACCEPTED)\s+(?P<body>\S.+)$"
 )
 _SENTENCE = re.compile(
     r"\b(?:(?:we|it was|the \w+(?: \w+)?|they|all|everyone|group|committee|board|tsc|team)"
-    r"\s+(?:have\s+|has\s+|had\s+)?(?:unanimously\s+)?(?:agreed|decided|resolved|approved"
+    r"\s+(?:have\s+|has\s+|had\s+)?(?:unanimously\s+)?(?:agreed|decided|approved"
+    r"|resolved (?:to|that)"
     r"|confirmed that|voted|chose|selected|settled on|accepted|rejected)"
     r"|(?:was|were|has been|have been|is|are)\s+(?:unanimously\s+)?(?:agreed|decided|approved"
     r"|signed off|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
@@ -56,33 +95,53 @@ _SENTENCE = re.compile(
     r"|(?:council|committee|board|tsc|team|group|we|chair)\s+(?:accepts|approves|rejects|adopts"
     r"|endorses|ratifies|confirms)\b|(?:proceeding|will proceed|go(?:ing)? ahead) with"
     r"|(?:moved?|moves|pushed|postponed|rescheduled|brought forward|deferred)\s+from\s+"
+    # … a date to a date ("moved from 2 Nov to 9 Nov"), not a repository from org to org
+    r"(?=[^.;]{0,40}(?:\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu"
+    r"|fri|sat|sun|week|month|quarter|q[1-4]|spring|summer|autumn|fall|winter)))"
     r"\S[^.;]{0,40}\s+to\s"
     r"|consensus (?:was|is) (?:reached|to)|no objections?"
-    r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final))\b"
+    r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final)"
+    # "-> agreed by everyone", "(approved by the clinical safety officer)"
+    r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
+    r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
+    r"|we(?:'ll| will) go with|going with"
+    r"|(?:made|took|taken|reached) (?:a|the) decision"
+    r"|(?:motion|vote|resolution|proposal|ballot|amendment)\b[^.;]{0,80}\b(?:passed|passes"
+    r"|carried|carries|adopted)"
+    r"|(?:was|were|is|are|been) tabled|\bgo/no-?go\W+go\b|\bgo decision"
+    r"|^going forward,? we(?:'ll| will)"
+    r"|(?:date|deadline|go-live|release|launch|milestone|freeze|cut-?over|meeting)\b[^.;]{0,30}"
+    r"\b(?:moves|moved|rescheduled|changed|brought forward) to"
+    r"|(?:approval|go-ahead|green light) (?:was |has been )?(?:granted|given)"
+    r"|(?:gave|given|got) (?:the |a )?(?:go-ahead|green light)"
+    r"|(?:nobody|no one|none) objected|without objection|unanimous(?:ly)?)\b"
+    # "12:48 - decision to roll the image rather than revert": a timeline's decision.
+    r"|(?:^|[-–—:]\s+)(?:the )?decision to\b(?! be\b)"
+    # A sentence that opens on the verdict: "Agreed, provided the rollback test passes."
+    r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided|resolved)[,;:]\s+\w"
+    # Minutes in the past tense, subject left out: "Adopted the two-maintainer rule."
+    r"|^\W*(?:approved|adopted|ratified|endorsed|rejected) the\b"
+    # "Change accepted.", "Proposal rejected.": a short verdict on a named thing.
+    r"|^\W*(?:the )?\w+(?:[ -]\w+)? (?:accepted|approved|rejected|adopted|agreed)\W*$"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
     re.IGNORECASE,
 )
 _NOT = re.compile(
     r"\b(?:not (?:yet )?(?:been )?(?:agreed|decided|approved|accepted)|awaiting|pending|if"
-    r"|unless|subject to|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
+    r"|unless|once (?:\w+ ){0,4}(?:has|have) (?:approved|agreed|decided)|subject to"
+    r"|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
-    r"|no decision|undecided|tbd)\b",
-    re.IGNORECASE,
-)
-# "Marcus Hale approved the priority actions": a named person's verdict.
-_NAMED_VERDICT = re.compile(
-    r"^(?!(?i:the|a|an|this|that|these|those|our|their|its|his|her|my|your|no|all)\s)"
-    r"(?:[A-Z][\w'’-]+\s){1,2}(?:has\s+)?(?:approved|accepted|rejected|signed off on|ratified)\s"
-)
-# "Sampling at ingest: rejected for now; …", an option turned down (the chosen one is the
-# record's own decision).
-_VERDICT = re.compile(
-    r"^[^:]{3,80}:\s*(?:rejected|shelved|dropped|declined)\b",
+    r"|no decision|undecided|tbd|tbc|to be confirmed|pending confirmation|provisional\w*"
+    r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm)\b",
     re.IGNORECASE,
 )
 # "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.
 _OPEN_ENTRY = re.compile(r"^(?:undecided|open|pending|tbd|to be decided|not decided)\b", re.I)
-_NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|tbd|no decisions?(?: \w+)?)\.?$", re.I)
+_NOT_AN_ENTRY = re.compile(
+    r"^(?:\(?none(?: yet| so far| this (?:week|month|time|period))?\)?|n/?a|-+|nothing"
+    r"(?: to report| new)?|tbd|no decisions?(?: \w+){0,3})\.?$",
+    re.I,
+)
 # Sections whose sentences are context or effects of a decision, not decisions.
 _QUIET = {"background", "consequences", "agenda", "questions", "attendees"}
 # A vote's tally is how it was decided, not what: "For: 5. Against: 1. Abstain: 1."
@@ -94,16 +153,30 @@ _TALLY = re.compile(
 
 def decision_label(text: str) -> str | None:
     """The decision after a label ("Agreed: …", "Chosen option: …"), else None."""
+    text = _NUMBERING.sub("", text.strip())
     match = _LABEL.match(text) or _CAPS_LABEL.match(text)
     if not match:
         return None
     label = match.group("label").lower()
     body = match.group("body").strip()
-    if label in {"chosen option", "rejected", "accepted", "dropped", "shelved", "parked"}:
-        return text.strip()
+    if match.groupdict().get("qual") and match.group("sep") != ":":
+        return None  # "Accepted by the board – no action" describes a response, not a label
     if label in {"result", "outcome", "approved"} and len(body.split()) < 2:
         return None
-    if re.match(r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/. ]\w+){1,2}\b", body) and len(body) < 60:
+    if re.match(r"^(?:noted|for (?:information|noting)|n/?a|none|tbd|pending)\b", body, re.I):
+        return None  # "Outcome: noted (pre-approved standard change)" records, not decides
+    if label in _KEEP_LABEL or len(body) < 8:
+        return text.strip()  # "Go/no-go decision: GO" says little without its label
+    if (
+        re.match(r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/. ]\w+){1,2}\b", body)
+        and re.match(
+            r"^(?:\w+day,?\s+)?\d{1,4}(?:[-/.]\d|\s+(?:jan|feb|mar|apr|may|jun|jul|aug"
+            r"|sep|oct|nov|dec)[a-z]*\b)",
+            body,
+            re.IGNORECASE,
+        )
+        and len(body) < 60
+    ):
         return None  # "Decided: 14 May 2026, architecture review board" says when, not what
     return body
 
@@ -117,11 +190,18 @@ _COMMITMENT = re.compile(
 )
 
 
+# "Marcus Hale approved the priority actions": a named person's sign-off (case matters).
+_NAMED_VERDICT = re.compile(
+    r"(?:^|[.;]\s)(?:[A-Z][\w'’-]+ ){1,2}(?:has )?(?:approved|accepted|rejected|vetoed|ratified"
+    r"|signed off(?: on)?) (?:the|this|that|a|an)\b"
+)
+
+
 def is_decision_sentence(sentence: str) -> bool:
     if _COMMITMENT.match(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
     return (
-        bool(_SENTENCE.search(sentence) or _NAMED_VERDICT.match(sentence))
+        bool(_SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence))
         and not _NOT.search(sentence)
         and not sentence.rstrip(")").endswith("?")
     )
@@ -130,6 +210,7 @@ def is_decision_sentence(sentence: str) -> bool:
 def extract_decisions(sections: list[Section]) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
+    said: list[frozenset[str]] = []
 
     def add(text: str) -> None:
         text = " ".join(text.split()).strip(" -–—*")
@@ -138,32 +219,46 @@ def extract_decisions(sections: list[Section]) -> list[str]:
             return
         if _NOT_AN_ENTRY.match(text):
             return
+        tokens = topic_tokens(text)
+        if restates(tokens, said):
+            return  # the same decision again (a summary, the bot's list after the log)
         seen.add(key)
+        said.append(tokens)
         found.append(clip(text))
 
     for section in sections:
         # Prose beside a list of decisions introduces it; it is read sentence by sentence.
         listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
+        question = ""  # the item above, when it asked a question ("Should we …?" / "Yes.")
         for block in section.blocks:
             if block.kind in {"quote", "heading", "rule"}:
+                question = ""
                 continue
             if block.kind == "table":
                 _table_decisions(block, section.role, add)
+                question = ""
                 continue
-            text = block.text.strip()
-            if block.kind == "speaker":
-                text = text  # the decision is what was said, not who said it
+            text = block.text.strip()  # a speaker's decision is what was said, not who said it
+            asked, question = question, text if text.rstrip(")").endswith("?") else ""
             if BOILERPLATE.search(text):
                 continue
-            if _VERDICT.match(text) and not text.rstrip(")").endswith("?"):
-                add(text)  # even among the considered options of a decision record
-                continue
+            if section.role not in _NO_ANSWERS:
+                answered = _answered(asked, text)
+                if answered:
+                    add(answered)
+                    continue
             labelled = decision_label(text)
             if labelled:
                 if not _NOT.search(labelled) or section.role == "decisions":
                     add(labelled)
                 continue
-            if section.role == "decisions" and not (listed and block.kind == "paragraph"):
+            # A speaker's turn under "Decisions" is discussion: only its decided sentences count.
+            if (
+                section.role == "decisions"
+                and not section.intro
+                and block.kind != "speaker"
+                and not (listed and block.kind == "paragraph")
+            ):
                 if field_line(text) or (text.startswith("(") and text.endswith(")")):
                     continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):
@@ -177,47 +272,135 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 add(text)
                 continue
-            if section.role in _QUIET and not is_discussion(section.role, block):
+            if _REJECTED_OPTION.search(text) and len(text) <= 300:
+                add(text)  # "Sampling at ingest: rejected for now" (an ADR's alternatives too)
                 continue
-            for sentence in sentences(text) if len(text) < 3000 else []:
+            if _TRAILING_VERDICT.search(text) and len(text) <= 300 and section.role not in _QUIET:
+                add(text)  # "dmitri wants a 48h staging soak before prod. agreed."
+                continue
+            parts = sentences(text) if len(text) < 3000 else []
+            if (
+                section.role in _QUIET
+                and not section.minuted
+                and not is_discussion(section.role, block)
+            ):
+                # Only a question answered on the spot ("… blurry photos? Interesting, but no").
+                if section.role not in _NO_ANSWERS:
+                    for index in range(1, len(parts)):
+                        if _answered(parts[index - 1], parts[index]):
+                            add(f"{parts[index - 1]} {parts[index]}")
+                continue
+            for index, sentence in enumerate(parts):
                 inline = decision_label(sentence)  # "… compared. Agreed: to award the contract."
                 if inline:
                     add(inline)
+                elif _BARE_VERDICT.match(sentence):
+                    if index and len(text) <= 300:
+                        add(text)  # "dmitri wants a 48h soak before prod. agreed."
+                elif index and _answered(parts[index - 1], sentence):
+                    add(f"{parts[index - 1]} {sentence}")
                 elif is_decision_sentence(sentence):
-                    add(sentence)
+                    # "Change accepted." / "Agreed, provided …": the verdict needs its item.
+                    terse = len(sentence.split()) <= 6 or _VERDICT_FIRST.match(sentence)
+                    add(text if terse and len(parts) > 1 and len(text) <= 300 else sentence)
     return found
+
+
+# Sections where a question and its answer are not minuted decisions (an FAQ, a Q&A).
+_NO_ANSWERS = {"questions", "background", "agenda"}
+# A considered option marked rejected: a decision even among an ADR's alternatives.
+# A topic followed by its verdict ("ADR-0031 Event sourcing for orders: approved"); a plain
+# "accepted" is left out, being how reviews mark work done ("CP-412 Upload: Accepted").
+_REJECTED_OPTION = re.compile(
+    r"^(?!(?:status|state|stage|phase|result|outcome|decision|resolution|vote)\s*[:–—-])"
+    r"[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen"
+    r"|shelved|dropped|approved|deferred|not (?:approved|accepted))\b"
+    # A proposal's own verdict may be a plain "accepted": "ADR-0040 Outbox pattern: Accepted".
+    r"|^\W*(?:adr|rfc|pep|kep|proposal|change request|cr|chg)\b[^:]{0,100}(?::|\s[-–—]\s)\s*"
+    r"accepted\b",
+    re.IGNORECASE,
+)
+_TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)
+_BARE_VERDICT = re.compile(r"^\W*(?:agreed|approved|accepted|adopted|rejected)\W*$", re.I)
+_VERDICT_FIRST = re.compile(r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined)\b", re.I)
+_ANSWER = re.compile(
+    r"^\W*(?:(?:yes|no|agreed|approved|accepted|rejected|declined)(?:[.!,;]|\s*$)"
+    r"|\w+(?: \w+)?,? but (?:yes|no)\b)",
+    re.IGNORECASE,
+)
+
+
+def _answered(question: str, answer: str) -> str | None:
+    """ "Should the review mention X?" answered "Yes." (the next item or sentence): a decision."""
+    if not question.rstrip(")").endswith("?") or len(question) > 300:
+        return None
+    if not _ANSWER.match(answer) or len(answer) > 300 or answer.rstrip(")").endswith("?"):
+        return None
+    return f"{question} {answer}"
+
+
+# A column that holds the verdict itself, beside the topic decided on.
+_VERDICT_COLUMN = re.compile(
+    r"(?:decisions?(?: (?:made|taken|agreed))?|outcome|resolution|result|verdict|ruling"
+    r"|cab decision|board decision)",
+    re.IGNORECASE,
+)
+_VERDICT_WORD = re.compile(
+    r"^\W*(?:approved|rejected|deferred|declined|agreed|adopted|postponed|not (?:accepted"
+    r"|approved)|accepted\b.+|approved\b|withdrawn|refused)",
+    re.IGNORECASE,
+)
+_CELL_LABEL = re.compile(r"^\W*(?:decisions?|decided|agreed|resolved|resolution)\s*:", re.I)
+_UNDECIDED = re.compile(r"^\W*(?:open|pending|proposed|draft|tbd|to be|awaiting|in review)", re.I)
 
 
 def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-untyped-def]
     roles = column_roles(block.header)
-    text_col = roles.get("text")
+    text_col = roles.get("text", roles.get("decision"))  # "Decision | Date": the decision
+    status_col = roles.get("status")
+    verdict_col = next(
+        (
+            i
+            for i, cell in enumerate(block.header)
+            if i != text_col and _VERDICT_COLUMN.fullmatch(cell.strip(" :*_"))
+        ),
+        None,
+    )
+    heading = block.header[text_col].lower() if text_col is not None else ""
     for row in block.rows:
-        # "Decision: no press release" written in a notes column of any table.
-        for index, value in enumerate(row):
-            if index != text_col and (labelled := decision_label(value.strip())):
-                if re.match(r"(?i)\W*(?:decision|decided|agreed|resolved)", value):
-                    add(labelled)
-    decision_col = roles.get("decision")
-    if decision_col is not None:
-        # A decision log: "<question>: <decision>" for the rows that have a decision.
-        status_col = roles.get("status")
-        for row in block.rows:
-            answer = row[decision_col].strip() if decision_col < len(row) else ""
-            status = (
-                row[status_col].strip().lower()
-                if status_col is not None and status_col < len(row)
-                else ""
-            )
-            if not answer or _NOT.search(status) or status.startswith(("open", "pending")):
+        cells = [value.strip() for value in row]
+        cell = _getter(cells)
+
+        # "Decision: no press release" written in a Notes cell of any table, or a sentence
+        # there that records one ("Team agreed to ship on Friday").
+        labelled = [decision_label(value) for value in cells if _CELL_LABEL.match(value)]
+        for value in labelled:
+            if value and not _NOT.search(value):
+                add(value)
+        for index, value in enumerate(cells):
+            if index == text_col or _CELL_LABEL.match(value) or len(value.split()) < 4:
                 continue
-            topic = row[text_col].strip() if text_col is not None and text_col < len(row) else ""
-            add(f"{topic}: {answer}" if topic else answer)
-        return
-    if text_col is None:
-        return
-    heading = block.header[text_col].lower()
-    if "decision" not in heading and role != "decisions":
-        return
-    for row in block.rows:
-        if text_col < len(row) and row[text_col].strip():
-            add(row[text_col])
+            for sentence in sentences(value):
+                if is_decision_sentence(sentence):
+                    add(sentence)
+        if text_col is None or not cell(text_col):
+            continue
+        if _UNDECIDED.match(cell(status_col)):
+            continue  # a decision log's open row: the question, not yet a decision
+        verdict = cell(verdict_col)
+        if verdict_col is not None:
+            # Decision log ("Decision required | Decision") or a review's "Story | Outcome".
+            if verdict and (
+                "decision" in block.header[verdict_col].lower() or _VERDICT_WORD.match(verdict)
+            ):
+                add(f"{cell(text_col)}: {verdict}")
+            continue
+        if "decision" in heading or role == "decisions":
+            add(cell(text_col))
+
+
+def _getter(cells: list[str]):  # type: ignore[no-untyped-def]
+    def get(index: int | None) -> str:
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    return get

@@ -202,13 +202,16 @@ def _promote_headings(blocks: list[Block]) -> list[Block]:
             )
             last_level, content_since = level, False
             continue
-        if block.kind != "paragraph" or blocks[index + 1].kind != "list_item":
-            content_since = True
-            continue
-        if blocks[index + 1].level > 0:
-            content_since = True
-            continue
         text = block.text.strip()
+        # "Actions" over a speaker's line, "Concerns" over an indented item: a section word
+        # alone on its line still names the section below it.
+        named = len(text.split()) <= 3 and heading_role(text) in {"actions", "decisions", "risks"}
+        if block.kind != "paragraph" or following.kind not in {"list_item", "speaker"}:
+            content_since = True
+            continue
+        if (following.level > 0 or following.kind == "speaker") and not named:
+            content_since = True
+            continue
         titled = heading_level(text, alone=True, over_body=True) is not None or (
             # "What we decided" over a list names its role, though it reads like a sentence.
             not _TERMINAL_STOP.search(text)
@@ -281,6 +284,9 @@ def _title_rows(block: Block) -> list[Block]:
     return [p for p in parts if p.kind != "table" or p.rows]
 
 
+_CLOCK = re.compile(r"^\[?\d{1,2}:\d{2}(?::\d{2})?\]?$")
+
+
 def _dated_column(block: Block) -> bool:
     """A table without a header whose column of dates makes it a schedule or a task list."""
     rows = [block.header, *block.rows]
@@ -295,8 +301,12 @@ def _dated_column(block: Block) -> bool:
 def _prose_table(block: Block) -> list[Block]:
     """A table without a single known column (meeting-bot minutes rendered as a table of
     "INFO text | nick | time" rows) is prose: one paragraph per row, its longest cell."""
-    if block.kind != "table" or column_roles(block.header) or _dated_column(block):
-        return [block]
+    if (
+        block.kind != "table"
+        or (column_roles(block.header) and not any(_CLOCK.match(c.strip()) for c in block.header))
+        or _dated_column(block)
+    ):
+        return [block]  # a clock time is never a column name: that "header" is a bot line
     rows = [block.header, *block.rows] if block.header else block.rows
     texts = [max(row, key=len).strip() for row in rows if row and max(row, key=len).strip()]
     return [

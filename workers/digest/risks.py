@@ -6,7 +6,11 @@
   from a severity column, else likelihood × impact);
 * sentences that state a threat or a wait: "risk that", "at risk", "blocked on/by", "waiting
   on/for", "depends on", "required before", "concerned about", "may slip"…; not sentences
-  about the risk process ("risks are reviewed weekly") and not "no risks".
+  about the risk process ("risks are reviewed weekly") and not "no risks";
+* more layouts: "One flag:" / "Heads-up:" / "Caveat:" labels, numbered minutes ("5.3
+  Concern: …"), an exposure "until X ships", waits in the notes of a checklist or RAG table,
+  ROAM rows marked Resolved skipped; a rating ("Normal / High risk") states no risk and a
+  key/value fact sheet ("Project status | AT RISK") is no register.
 """
 
 from __future__ import annotations
@@ -25,22 +29,28 @@ from workers.digest.words import (
     field_line,
     level_word,
     numeric_level,
+    restates,
     sentences,
+    topic_tokens,
 )
 
 MAX_RISKS = 50
 _LEVELS = ("low", "medium", "high")
 
 _LABEL = re.compile(
-    r"^(?:\[\s*)?(?P<label>risks?|issues?|blockers?|blocked|blocking|concerns?|dependency|dependencies"
-    r"|impediments?|threat)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
+    r"^(?:\[\s*)?(?P<label>risks?|r\d{1,3}|risk[- ]\d{1,4}|issues?|blockers?|blocked|blocking"
+    r"|concerns?|dependency|dependencies"
+    r"|impediments?|threat|known issues?|(?:one |a |another |red )?flag|heads[- ]?up|caveat"
+    r"|warning|worry"
+    r"|watch(?:[- ]?out)?)\s*(?:\]\s*)?(?:#?\d+)?\s*(?:\((?P<qual>[^)]{1,40})\)|\[(?P<qual2>"
     r"[^\]]{1,40})\])?\s*(?::|\s[-–—]\s)\s*(?P<body>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
 _WORDS = re.compile(
     r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
     r"|at risk"
-    r"|threat|concerned\b|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
+    r"|threat|concerned (?:that|about|with|over|by)"
+    r"|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
     r"|her|their|real|big|serious|shares?)\s+)concerns?\b|concerns?\s+(?:that|about|over"
     r"|around|regarding|with|is|are|was|were|remains?|raised)\b|jeopardi[sz]\w*|blockers?"
     r"|showstopper|blocked (?:on|by)"
@@ -53,26 +63,47 @@ _WORDS = re.compile(
     r"|no (?:one|owner|maintainer) (?:for|to)|bus factor|liabilit(?:y|ies)|exposes? (?:us|the)"
     r"|cannot (?:start|proceed|continue|go ahead|ship|launch|release|be completed|begin|finish)"
     r"|can't (?:start|proceed|continue|ship|release)|stuck|burn-?out|weak (?:point|spot)"
-    r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble|deprecat\w+"
+    r"|weakest|watch out|(?:thing|one) to watch|keep an eye on|in trouble"
+    r"|(?:will be|is being|to be|are being) deprecated|deprecation (?:lands|is planned|date"
+    r"|deadline)|deprecat\w+ (?:in|by|from) (?:the )?(?:next|upcoming|\w+ \d|\d|january|february"
+    r"|march|april|may|june|july|august|september|october|november|december)"
     r"|(?:will|would) break|end of life|no longer supported|unsupported|at stake"
     r"|only (?:one|two|three) (?:person|people|developers?|maintainers?|engineers?|adopters?)"
-    r"|only \w+ knows|reduced (?:review )?capacity|under embargo|embargoed"
+    r"|only \w+ knows|would (?:delay|slip|overrun|exceed|block|break|miss)"
+    r"|(?:be|been|is|are) exceeded|will (?:be (?:late|missed|delayed)|slip|overrun)"
+    r"|shortage of"
+    r"|(?:is|are|was|were|has been|have been) not (?:yet )?(?:confirmed|replaced|staffed|funded"
+    r"|signed|scheduled|available)|not (?:yet )?(?:confirmed|replaced|scheduled) yet"
+    r"|reduced (?:review )?capacity|under embargo|embargoed"
     r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
     r"|shipped|announced|disclosed))"
     r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
-    r"|costs?|lose|loses|miss(?:es)?)\b)",
+    r"|costs?|lose|loses|miss(?:es)?)\b"
+    # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
+    r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
+    r"|is (?:fixed|deployed|released|merged|done|rolled out)))",
     re.IGNORECASE,
 )
 _NO_RISK = re.compile(
     r"\b(?:no (?:new )?(?:risks?|blockers?|concerns?|issues)|nothing blocking|not blocked"
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
-    r"|was resolved|has been resolved|were resolved)\b"
+    r"|was resolved|has been resolved|were resolved"
+    r"|no longer (?:considered |seen as |treated as )?(?:an? )?(?:\w+ )?(?:blocker|risk|blocking)"
+    # "a low-risk change", "the risk of data loss is low", "concerns were addressed"
+    r"|(?:low|minimal|negligible|no)[- ]risk|risk (?:of [^.;]{1,40} )?(?:is|was|remains|seems)"
+    r" (?:low|minimal|negligible|small)|concerns? (?:were|was|have been|has been|are|is)"
+    r" (?:addressed|resolved|answered|cleared|closed))\b"
+    r"|:\s*(?:none|n/?a|nil|0)\W*$"
     # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
     r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
 )
-_NOT_AN_ENTRY = re.compile(r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$", re.I)
+_NOT_AN_ENTRY = re.compile(
+    r"^(?:\(?none\)?|n/?a|nothing|nil|no(?:ne)? (?:\w+ ?){0,3})\.?$"
+    r"|^\W*(?:at risk|on track|off track|red|amber|green|blocked)\W*$",  # a status value alone
+    re.I,
+)
 _SEVERITY_PREFIX = re.compile(
     r"^\(?(?P<level>critical|high|medium|moderate|low|severe|major|minor|red|amber|green)\)?"
     r"\s*(?:risk|severity|impact|priority)?\s*[:\-–—]\s+(?P<body>.+)$",
@@ -178,7 +209,18 @@ def severity(text: str) -> str:
     return "medium"
 
 
+# A rating, not a statement: "CHG0041 firmware upgrade, DC2  Normal / High risk".
+_RATING = re.compile(
+    r"\b(?:low|medium|moderate|high|normal|minor|major)(?:[- ]risk)\s*(?:change|item)?\W*$",
+    re.IGNORECASE,
+)
+# A minute's own numbering ("5.3 ", "(b) ") before a label.
+_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
+
+
 def is_risk_sentence(sentence: str) -> bool:
+    if _RATING.search(sentence):
+        sentence = _RATING.sub("", sentence)
     return bool(_WORDS.search(sentence)) and not _NO_RISK.search(sentence)
 
 
@@ -186,6 +228,7 @@ class RiskList:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self._seen: set[str] = set()
+        self._said: list[frozenset[str]] = []
 
     def add(self, text: str, *, level: str | None = None, kind: str | None = None) -> None:
         text = " ".join(text.split()).strip(" -–—*")
@@ -194,6 +237,10 @@ class RiskList:
             return
         if _NOT_AN_ENTRY.match(text):
             return
+        tokens = topic_tokens(text)
+        if restates(tokens, self._said):
+            return  # the same risk again (a register row repeated in prose or a summary)
+        self._said.append(tokens)
         self._seen.add(key)
         self.items.append(
             {
@@ -216,7 +263,7 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 _register(block, section.role, found)
                 continue
             text = block.text.strip()
-            label = _LABEL.match(text)
+            label = _LABEL.match(_NUMBERING.sub("", text))
             if (
                 label
                 and label.group("label").lower().startswith("issue")
@@ -232,9 +279,14 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 continue
             if BOILERPLATE.search(text):
                 continue
-            if section.role == "risks" and not (listed and block.kind == "paragraph"):
+            if (
+                section.role == "risks"
+                and not section.intro
+                and block.kind != "speaker"
+                and not (listed and block.kind == "paragraph")
+            ):
                 if (
-                    field_line(text)
+                    (field_line(text) and len(text.split()) <= 8)
                     or META_LINE.match(text)
                     or text.rstrip(")").endswith("?")
                     or (text.endswith(":") and len(text) < 60)
@@ -248,7 +300,11 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 else:
                     found.add(text)
                 continue
-            if section.role in _QUIET and not is_discussion(section.role, block):
+            if (
+                section.role in _QUIET
+                and not section.minuted
+                and not is_discussion(section.role, block)
+            ):
                 continue
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
@@ -261,8 +317,11 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     roles = column_roles(block.header)
     text_col = roles.get("text")
     if text_col is None:
+        _waits_in_cells(block, -1, found)  # a checklist or RAG table: its notes may wait
         return
     heading = block.header[text_col].lower()
+    if _STATUS_VALUE.match(heading):
+        return  # "Project status | AT RISK" over key/value rows: a fact sheet, not a register
     typed = _raid_typed(block, roles)
     is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
         "likelihood" in roles or "impact" in roles or typed
@@ -278,8 +337,10 @@ def _register(block: Block, role: str, found: RiskList) -> None:
         if not text:
             continue
         status = cell(roles.get("status")).lower()
-        if status.split(" ")[0] in {"closed", "resolved", "done", "retired"}:
-            continue
+        if status.split(" ")[0] in _CLOSED or any(
+            value.strip().lower() in _CLOSED for i, value in enumerate(row) if i != text_col
+        ):
+            continue  # closed in the status column, or in a ROAM column ("Resolved")
         if typed and cell(roles.get("category")).lower() not in RISK_TYPES:
             continue  # an assumption or a decision row of a RAID log
         found.add(
@@ -288,6 +349,9 @@ def _register(block: Block, role: str, found: RiskList) -> None:
             kind=_CATEGORY_ALIASES.get(cell(roles.get("category")).lower()) or category(text),
         )
 
+
+_CLOSED = {"closed", "resolved", "done", "retired"}
+_STATUS_VALUE = re.compile(r"^\W*(?:at risk|on track|off track|red|amber|green|rag)\W*$")
 
 # What an action log's update column says when a task is stuck: "waiting on the chair's diary".
 _WAIT = re.compile(
@@ -298,14 +362,40 @@ _WAIT = re.compile(
 
 
 def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
-    """A wait or a block stated in another column of a task table (Update, Notes, Status)."""
+    """A wait or a block stated in another column of a task table (Update, Notes, Status),
+    a risk label there ("Concern: …"), or a task whose status is Blocked / On hold."""
+    status_col = column_roles(block.header).get("status")
+    type_col = next(
+        (i for i, c in enumerate(block.header) if re.search(r"\b(?:type|kind)\b", c, re.I)), None
+    )
     for row in block.rows:
+        said = False
+        kind = row[type_col].strip().lower() if type_col is not None and type_col < len(row) else ""
+        if kind in _THREAT_TYPES and 0 <= text_col < len(row) and row[text_col].strip():
+            found.add(row[text_col])  # an issue tracker's "Risk" / "Impediment" item
+            continue
         for index, value in enumerate(row):
-            if index == text_col or not _WAIT.search(value):
+            if index == text_col:
+                continue
+            label = _LABEL.match(value.strip())
+            if label and not label.group("label").lower().startswith("issue"):
+                found.add(label.group("body"))
+                said = True
+                continue
+            if not _WAIT.search(value):
                 continue
             for clause in re.split(r"\s*[;\n]\s*|(?<=\.)\s+", value):
                 if _WAIT.search(clause) and not _NO_RISK.search(clause):
                     found.add(clause)
+                    said = True
+        status = row[status_col].strip() if status_col is not None and status_col < len(row) else ""
+        if not said and 0 <= text_col < len(row) and _STUCK.match(status):
+            found.add(row[text_col])
+
+
+_THREAT_TYPES = {"risk", "blocker", "impediment", "dependency", "concern", "threat"}
+# A task's status that makes it a blocker: "Blocked", "On hold", "❌ blocked", "At risk".
+_STUCK = re.compile(r"^\W*(?:blocked|on hold|at risk|stuck|impeded)\b", re.IGNORECASE)
 
 
 _RAID_WORDS = RISK_TYPES | {"assumption", "assumptions", "action", "actions", "decision"}

@@ -8,7 +8,9 @@ A heading itself is never an item: it only names its section.
 
 The role comes from the heading's words; a sub-heading with no role of its own ("### Infra"
 under "## Action items", a person's name under "## Updates") inherits its parent's. A rule
-(``----``) closes the section above it.
+(``----``) closes the section above it. A heading in a board's own words takes its role from a
+noun in its aside ("ROCKS (risks ahead)"); a heading naming rules ("Release blockers policy")
+gives no role; an agenda whose items carry the discussion is marked ``minuted``.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "risks",
         re.compile(
             r"\b(?:risks?|blockers?|blocked|impediments?|concerns?|issues|raid|threats?"
-            r"|dependencies|escalations?|red flags|watch ?list|problems?)\b"
+            r"|dependencies|escalations?|red flags|watch ?list|watch items|things to watch"
+            r"|watch-?outs|problems?)\b"
         ),
     ),
     ("agenda", re.compile(r"\b(?:agenda|topics? for discussion|items? for discussion)\b")),
@@ -158,6 +161,12 @@ class Section:
     role: str
     blocks: list[Block] = field(default_factory=list)
     heading_block: Block | None = None
+    # An agenda section whose items carry the discussion typed under each topic: its
+    # sentences state decisions and risks like notes do (its items are still no tasks).
+    minuted: bool = False
+    # Prose only, right above its own sub-sections (a document title's "Review of 25 Feb,
+    # prepared by …"): an introduction, whose sentences count but not as items.
+    intro: bool = False
 
 
 def heading_role(heading: str) -> str | None:
@@ -172,19 +181,62 @@ def heading_role(heading: str) -> str | None:
         return "notes"  # "Next week (plan, not commitments)", "Proposals (not decided)"
     if _RULES_FOR.search(key):
         return None  # "Release blockers policy" is a topic; it lists no blockers
-    explained = " ".join(re.findall(r"\(([^)]*)\)", key))
+    for role, pattern in _NOT_YET:
+        if pattern.search(re.sub(r"[()]", "", key)):
+            return role
+    aside = " ".join(re.findall(r"\(([^)]*)\)", key))
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
-    key = re.sub(r"\s+", " ", key)
+    key = re.sub(r"\s+", " ", key).strip()
     if not key:
         return None
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
             return role
-    # "ROCKS (risks ahead)": a retro board's metaphor, explained in brackets.
-    for role, pattern in _HEADING_ROLES:
-        if explained and role in {"risks", "actions"} and pattern.search(explained):
+    # A heading in a board's own vocabulary explains itself by a noun: "ROCKS (risks ahead)";
+    # an aside with a verb only qualifies it ("Milestones (as agreed today)").
+    for role, pattern in _ASIDE_ROLES:
+        if aside and pattern.search(aside):
             return role
     return None
+
+
+# Headings that name decisions still to take, items put to a vote, or risks already closed:
+# "Decisions needed" lists questions; "Items for decision" holds papers whose outcome is
+# minuted in sentences; "Resolved issues" are done, not decisions.
+_NOT_YET: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "questions",
+        re.compile(
+            r"\b(?:decisions?|votes?|approvals?|sign-?offs?)\s+(?:needed|required|requested"
+            r"|pending|outstanding|requests?|points|proposed|to (?:make|take|be (?:made|taken)))\b"
+            r"|\b(?:pending|open|outstanding|upcoming|proposed|required|requested|needed|future)"
+            r"\s+(?:decisions?|votes?|approvals?)\b"
+        ),
+    ),
+    (
+        "notes",
+        re.compile(
+            r"\b(?:items? )?for (?:decision|approval|a vote)\b|\bmitigations?$"
+            # "Discussion and decisions": the discussion is minuted; its decisions are sentences.
+            r"|\b(?:discussion|notes|minutes)\b.*\bdecisions?\b|\bdecisions?\b.*\b(?:discussion"
+            r"|notes|minutes)\b"
+        ),
+    ),
+    (
+        "done",
+        re.compile(
+            r"\b(?:resolved|closed|retired|fixed|cleared)\s+(?:issues|risks|blockers|impediments)"
+            r"|\b(?:issues|risks|blockers|impediments)\s+(?:\()?(?:resolved|closed|retired"
+            r"|cleared)\b"
+        ),
+    ),
+)
+
+_ASIDE_ROLES = (
+    ("risks", re.compile(r"\b(?:risks?|blockers?|concerns?|threats?|impediments?)\b")),
+    ("actions", re.compile(r"\b(?:actions?|action items|next steps|to-?dos?)\b")),
+    ("decisions", re.compile(r"\b(?:decisions|resolutions)\b")),
+)
 
 
 def is_discussion(role: str, block: Block) -> bool:
@@ -215,4 +267,20 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
                 sections.append(Section("", sections[-1].level, stack[-1][1] if stack else "notes"))
         else:
             sections[-1].blocks.append(block)
+    for section in sections:
+        section.minuted = section.role == "agenda" and _minuted(section)
+    for section, after in zip(sections, sections[1:], strict=False):
+        section.intro = (
+            after.level > section.level > 0
+            and bool(section.blocks)
+            and all(b.kind == "paragraph" for b in section.blocks)
+        )
     return [s for s in sections if s.blocks or s.heading]
+
+
+def _minuted(section: Section) -> bool:
+    """An agenda whose items carry the discussion ("Agenda" in a shared meeting doc, the
+    notes typed under each topic): several long, sentence-like items, not a list of topics."""
+    items = [b.text for b in section.blocks if b.kind in {"list_item", "paragraph", "speaker"}]
+    long = sum(len(text.split()) >= 9 for text in items)
+    return long >= 3 and long * 3 >= len(items)

@@ -10,14 +10,20 @@ from __future__ import annotations
 import re
 
 _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("id", re.compile(r"(?:id|#|no\.?|ref(?:erence)?|risk id|item no\.?|key)")),
+    (
+        "id",
+        re.compile(
+            r"(?:id|#|no\.?|ref(?:erence)?|risk id|item no\.?|key"
+            r"|(?:issue|ticket|item) (?:key|id|#|no\.?))"  # an issue tracker's export
+        ),
+    ),
     ("likelihood", re.compile(r".*\b(?:likelihood|probability|prob\.?|chance)\b.*")),
     ("impact", re.compile(r".*\b(?:impact|consequence|effect)\b.*")),
     (
         "severity",
         re.compile(r".*\b(?:severity|rating|risk level|score|rag|exposure|priority|prio)\b.*"),
     ),
-    ("category", re.compile(r"(?:risk )?(?:category|type|area|class|theme)")),
+    ("category", re.compile(r"(?:risk |issue |item )?(?:category|type|area|class|theme)")),
     (
         "owner",
         re.compile(

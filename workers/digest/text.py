@@ -160,7 +160,9 @@ def heading_level(line: str, *, alone: bool, over_body: bool = False) -> int | N
             return None  # "Maria Lopez" alone on a line is an attendee, not a heading
         return 2
     if alone and len(words) <= 6 and (over_body or ("(" not in bare and heading_role(bare))):
-        if (person_name(bare) and not over_body) or _VERBISH.search(bare):
+        if (person_name(bare) and not over_body) or (
+            _VERBISH.search(bare) and not _WH_TITLE.match(bare)
+        ):
             return None
         return 2
     return None
@@ -171,6 +173,10 @@ _VERBISH = re.compile(
     r"\b(?:is|are|was|were|will|to|has|have|had|should|must|can|did|does|we|i|you|they)\b",
     re.IGNORECASE,
 )
+
+
+# "What we agreed", "What we will try": a clause naming its section, not a sentence.
+_WH_TITLE = re.compile(r"^(?:what|where|how)\s+(?:we|went|is|are)\b", re.IGNORECASE)
 
 
 def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:

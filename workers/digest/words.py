@@ -224,3 +224,24 @@ def field_line(text: str) -> bool:
         return True
     parts = split_names(value)
     return bool(parts) and len(value.split()) <= 8 and all(person_name(p) for p in parts)
+
+
+def topic_tokens(text: str) -> frozenset[str]:
+    """The words that carry an item's content (lower case, no stop words, 3+ letters)."""
+    return frozenset(
+        w for w in re.findall(r"[a-z0-9][a-z0-9'’-]+", text.lower()) if w not in STOPWORDS
+    )
+
+
+def restates(tokens: frozenset[str], earlier: list[frozenset[str]]) -> bool:
+    """``tokens`` say again what one of ``earlier`` said (a summary repeating a decision, a
+    register row repeated in prose): 80 % of the shorter side's words are in the other."""
+    if len(tokens) < 3:
+        return False
+    for other in earlier:
+        if len(other) < 3:
+            continue
+        shared = len(tokens & other)
+        if shared >= 0.8 * min(len(tokens), len(other)):
+            return True
+    return False
