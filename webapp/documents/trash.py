@@ -104,13 +104,7 @@ def move_to_trash(document_ids: list[object], actor_id: uuid.UUID | None) -> int
         if document.status in ACTIVE_STATUSES:
             document.status, document.error = "failed", TRASHED_WHILE_PROCESSING
             document.lease_owner, document.lease_expires_at = None, None
-        audit.record(
-            "document.trashed",
-            actor_id=actor_id,
-            target_type="document",
-            target_id=document.id,
-            details={"filename": document.filename},
-        )
+        _audited("document.trashed", document, actor_id)
     db.session.commit()
     return len(documents)
 
@@ -129,13 +123,7 @@ def restore(document_ids: list[object], actor_id: uuid.UUID | None) -> int:
             document.status, document.progress, document.error = "queued", 0, None
             document.updated_at = utcnow()
             messages.append(services.enqueue_processing(document))
-        audit.record(
-            "document.restored",
-            actor_id=actor_id,
-            target_type="document",
-            target_id=document.id,
-            details={"filename": document.filename},
-        )
+        _audited("document.restored", document, actor_id)
     db.session.commit()
     for message in messages:
         services.dispatch(message)
@@ -160,15 +148,19 @@ def purge(document_ids: list[object], actor_id: uuid.UUID | None) -> int:
     )
     for document in documents:
         db.session.delete(document)
-        audit.record(
-            "document.purged",
-            actor_id=actor_id,
-            target_type="document",
-            target_id=document.id,
-            details={"filename": document.filename},
-        )
+        _audited("document.purged", document, actor_id)
     db.session.commit()
     return len(documents)
+
+
+def _audited(action: str, document: Document, actor_id: uuid.UUID | None) -> None:
+    audit.record(
+        action,
+        actor_id=actor_id,
+        target_type="document",
+        target_id=document.id,
+        details={"filename": document.filename},
+    )
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,12 @@ class Directory:
     @classmethod
     def load(cls) -> Directory:
         found = cls()
-        for link in db.session.scalars(select(OwnerLink)):
+        # Only the columns matched on: not every member with its organization and plan (the
+        # joined loads of ``User``) for each digest stored.
+        for link in db.session.execute(select(OwnerLink.name_key, OwnerLink.user_id)):
             found.links[link.name_key] = link.user_id
-        for user in db.session.scalars(select(User).where(User.status == "active")):
+        active = select(User.id, User.email, User.name).where(User.status == "active")
+        for user in db.session.execute(active):
             email = user.email.lower()
             found.by_email[email] = user.id
             found.by_local.setdefault(email.split("@")[0], user.id)

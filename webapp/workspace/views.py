@@ -134,10 +134,7 @@ def _assign_notice(item, member_id) -> None:  # type: ignore[no-untyped-def]
 @login_required
 def update_item(item_id: str) -> ResponseReturnValue:
     """Correct an item: text, owner, due date (a risk's severity)."""
-    item = _item_or_404(item_id)
-    back = _back(url_for("workspace.edit_digest", document_id=item.document_id))
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    item, back = _item_form(item_id)
     try:
         item, assigned = items.update_item(
             item_id,
@@ -159,10 +156,7 @@ def update_item(item_id: str) -> ResponseReturnValue:
 @login_required
 def toggle_done(item_id: str) -> ResponseReturnValue:
     """Mark an action done, or open again."""
-    item = _item_or_404(item_id)
-    back = _back(url_for("workspace.edit_digest", document_id=item.document_id))
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    _, back = _item_form(item_id)
     done = request.form.get("done", "1") == "1"
     try:
         items.set_done(item_id, done)
@@ -177,20 +171,23 @@ def toggle_done(item_id: str) -> ResponseReturnValue:
 @login_required
 def remove_item(item_id: str) -> ResponseReturnValue:
     """Remove an item from the digest (it stays removed when reprocessed)."""
-    item = _item_or_404(item_id)
-    back = _back(url_for("workspace.edit_digest", document_id=item.document_id))
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    _, back = _item_form(item_id)
     items.remove_item(item_id)
     flash("Removed.", "success")
     return redirect(back)
 
 
-def _item_or_404(item_id: str):  # type: ignore[no-untyped-def]
+def _item_form(item_id: str):  # type: ignore[no-untyped-def]
+    """The item a form acts on (404 if not ours) and the page to return to; 400 without a
+    valid CSRF token."""
     try:
-        return items.get_item(item_id)
+        item = items.get_item(item_id)
     except items.ItemNotFound:
         abort(404)
+    back = _back(url_for("workspace.edit_digest", document_id=item.document_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return item, back
 
 
 @bp.get("/documents/<document_id>/digest/edit")
