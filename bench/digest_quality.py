@@ -1,7 +1,7 @@
 """Quality of the digest on a hand-labelled corpus, against a keyword baseline.
 
     python bench/digest_quality.py [--corpus tests/fixtures/corpus] [--split tune|heldout|all]
-                                   [--repeat 3] [--json out.json] [--quiet]
+                                   [--repeat 3] [--batch d] [--json out.json] [--quiet]
                                    [--explain ID [--explain-baseline]] [--extract-from DIR]
 
 For every label ``labels/<id>.json`` of the corpus (format: the corpus README) this script runs
@@ -294,11 +294,19 @@ def _score(result: DocumentResult, label: dict, digest: dict, text: str) -> None
 
 
 def evaluate(
-    corpus: Path, split: str = "all", repeat: int = 3, pipeline: Pipeline | None = None
+    corpus: Path,
+    split: str = "all",
+    repeat: int = 3,
+    pipeline: Pipeline | None = None,
+    batches: Sequence[str] = (),
 ) -> list[DocumentResult]:
-    """Run both systems on every labelled document of ``split`` and score them."""
+    """Run both systems on every labelled document of ``split`` and score them (only the ids
+    starting with one of ``batches``' ``<letter>-`` prefixes, when given)."""
     pipeline = pipeline or Pipeline.load()
     labels = load_labels(corpus)
+    if batches:
+        prefixes = tuple(f"{b.rstrip('-')}-" for b in batches)
+        labels = [(i, lab) for i, lab in labels if i.startswith(prefixes)]
     attachment_labels: dict[str, list[tuple[str, dict]]] = {}
     results: list[DocumentResult] = []
     for doc_id, label in labels:
@@ -619,6 +627,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
     parser.add_argument("--repeat", type=int, default=3, help="analyse runs per document")
+    parser.add_argument(
+        "--batch",
+        action="append",
+        default=[],
+        metavar="LETTER",
+        help="only the documents of this writer's batch (id prefix, e.g. d; repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--quiet", action="store_true", help="totals only")
     parser.add_argument(
@@ -640,7 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pipeline = Pipeline.load(args.extract_from)
-    results = evaluate(args.corpus, args.split, args.repeat, pipeline)
+    results = evaluate(args.corpus, args.split, args.repeat, pipeline, args.batch)
     if not args.quiet:
         print(
             "per document: kind labelled/reported/matched, F1 analyser, kw = keyword baseline F1,"
