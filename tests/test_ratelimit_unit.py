@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +17,7 @@ from werkzeug.routing import Map
 from webapp.ratelimit import MovingWindows, RateLimiter, Rule
 
 NOW = 1_700_000_000.0
+COMMAND_NAME = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n")
 
 
 class CountingRedis(fakeredis.FakeRedis):
@@ -37,13 +39,16 @@ def server() -> fakeredis.FakeServer:
 def client(server: fakeredis.FakeServer, monkeypatch: pytest.MonkeyPatch) -> CountingRedis:
     fake = CountingRedis(server=server)
     fake.commands = []
-    real = fakeredis.FakeRedisConnection.send_command
+    # Every command, alone or pipelined, packed by redis-py or by the limiter itself, is
+    # written by send_packed_command: one write, one round trip.
+    real = fakeredis.FakeRedisConnection.send_packed_command
 
-    def counting(connection: Any, *args: Any, **options: Any) -> Any:
-        fake.commands.append(str(args[0]))
-        return real(connection, *args, **options)
+    def counting(connection: Any, command: Any, *args: Any, **options: Any) -> Any:
+        packed = command if isinstance(command, bytes) else b"".join(command)
+        fake.commands += [name.decode().upper() for name in COMMAND_NAME.findall(packed)]
+        return real(connection, command, *args, **options)
 
-    monkeypatch.setattr(fakeredis.FakeRedisConnection, "send_command", counting)
+    monkeypatch.setattr(fakeredis.FakeRedisConnection, "send_packed_command", counting)
     return fake
 
 

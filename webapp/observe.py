@@ -138,19 +138,7 @@ class RequestObserver:
                 "duration_ms": round(elapsed * 1000, 3),
                 "plan": plan,
             }
-            # Built and handled directly: Logger.info would also walk the stack for the
-            # caller's file and line, which this line does not show.
-            record = access_log.makeRecord(
-                access_log.name,
-                logging.INFO,
-                __file__,
-                0,
-                "%s %s %s",
-                (method, route, status),
-                None,
-                extra={logs.ACCESS_FIELDS: fields, **fields},
-            )
-            access_log.handle(record)
+            logs.write_access_line(access_log, fields, (method, route, status))
 
     def _route(self, environ: dict[str, Any]) -> str:
         try:
