@@ -109,9 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     redis.Redis.from_url(args.redis_url).flushdb()
     owner_url, app_url = prepare_database(args.database_url, args.database_name)
     workdir = Path(tempfile.mkdtemp(prefix="pmdi-bench-rl-overhead-"))
+    # No Server-Timing headers (nothing here reads them): "on" would time its check and add
+    # a header for it on every response, work the limiter does only for benchmarks.
+    untimed = {"RATELIMIT_SERVER_TIMING": "0"}
     servers = {
-        "on": start_gunicorn(app_url, args.redis_url, workdir, "on", RATELIMIT_ENABLED="1"),
-        "off": start_gunicorn(app_url, args.redis_url, workdir, "off", RATELIMIT_ENABLED="0"),
+        "on": start_gunicorn(
+            app_url, args.redis_url, workdir, "on", RATELIMIT_ENABLED="1", **untimed
+        ),
+        "off": start_gunicorn(
+            app_url, args.redis_url, workdir, "off", RATELIMIT_ENABLED="0", **untimed
+        ),
     }
     results: dict[str, list[float]] = {"on": [], "off": []}
     refused = 0

@@ -884,7 +884,12 @@ class RateLimiter:
 
     def after_request(self, response: Response) -> Response:
         """The uploads' refunds, then the headers: one hook rather than two."""
-        return self.add_headers(self.refund_uploads(response))
+        found = vars(g._get_current_object())  # type: ignore[attr-defined] - g looked up once
+        if "uploads_charged" in found:
+            response = self.refund_uploads(response)
+        return self._rate_limit_headers(
+            response, found.get("rate_limit"), found.get("rate_limit_ms") if self.timing else None
+        )
 
     def add_headers(self, response: Response) -> Response:
         """X-RateLimit-* on every checked response; Retry-After on a refusal."""
