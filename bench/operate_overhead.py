@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database this script may flush"
     )
+    parser.add_argument(
+        "--database-name",
+        default=DATABASE,
+        help="the bench's own database (dropped at the end): one per concurrent run",
+    )
     parser.add_argument("--in-process", nargs=3, metavar=("APP_URL", "REDIS_URL", "TOKEN"))
     args = parser.parse_args(argv)
     if args.in_process:
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.clients} clients x {args.requests} requests per round, {args.rounds} rounds each"
     )
     redis.Redis.from_url(args.redis_url).flushdb()
-    owner_url, app_url = prepare_database(args.database_url, DATABASE)
+    owner_url, app_url = prepare_database(args.database_url, args.database_name)
     workdir = Path(tempfile.mkdtemp(prefix="pmdi-bench-operate-"))
     multiproc = workdir / "prometheus"
     multiproc.mkdir()
@@ -183,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers.values():
             server.stop()
         redis.Redis.from_url(args.redis_url).flushdb()
-        drop_database(args.database_url, DATABASE)
+        drop_database(args.database_url, args.database_name)
         shutil.rmtree(workdir, ignore_errors=True)
 
     on, off = statistics.median(results["on"]), statistics.median(results["off"])

@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default=DEFAULT_REDIS_URL, help="a Redis database this script may flush"
     )
+    parser.add_argument(
+        "--database-name",
+        default=DATABASE,
+        help="the bench's own database (dropped at the end): one per concurrent run",
+    )
     parser.add_argument("--in-process", nargs=3, metavar=("APP_URL", "REDIS_URL", "TOKEN"))
     args = parser.parse_args(argv)
     if args.in_process:
@@ -102,11 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.clients} clients x {args.requests} requests per round, {args.rounds} rounds each"
     )
     redis.Redis.from_url(args.redis_url).flushdb()
-    owner_url, app_url = prepare_database(args.database_url, DATABASE)
+    owner_url, app_url = prepare_database(args.database_url, args.database_name)
     workdir = Path(tempfile.mkdtemp(prefix="pmdi-bench-rl-overhead-"))
+    # No Server-Timing headers (nothing here reads them): "on" would time its check and add
+    # a header for it on every response, work the limiter does only for benchmarks.
+    untimed = {"RATELIMIT_SERVER_TIMING": "0"}
     servers = {
-        "on": start_gunicorn(app_url, args.redis_url, workdir, "on", RATELIMIT_ENABLED="1"),
-        "off": start_gunicorn(app_url, args.redis_url, workdir, "off", RATELIMIT_ENABLED="0"),
+        "on": start_gunicorn(
+            app_url, args.redis_url, workdir, "on", RATELIMIT_ENABLED="1", **untimed
+        ),
+        "off": start_gunicorn(
+            app_url, args.redis_url, workdir, "off", RATELIMIT_ENABLED="0", **untimed
+        ),
     }
     results: dict[str, list[float]] = {"on": [], "off": []}
     refused = 0
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers.values():
             server.stop()
         redis.Redis.from_url(args.redis_url).flushdb()
-        drop_database(args.database_url, DATABASE)
+        drop_database(args.database_url, args.database_name)
         shutil.rmtree(workdir, ignore_errors=True)
 
     on, off = statistics.mean(results["on"]), statistics.mean(results["off"])

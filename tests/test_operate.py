@@ -548,6 +548,47 @@ def test_json_access_line_has_the_request_context(services, make_org, json_logs,
     assert line["method"] == "GET" and line["duration_ms"] > 0 and line["time"]
 
 
+def test_the_access_line_written_directly_is_the_json_handlers_own_line():
+    """With ``LOG_FORMAT=json``'s handler the only one, the access line skips logging's
+    record and goes straight to that handler's stream: the same line, field for field, as
+    logging's own path writes once any other handler (a test's, an operator's) is attached."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    root.handlers[:] = []  # pytest's capture handlers too: the process's set-up alone
+    try:
+        logs.configure(logging.INFO, "json")
+        (handler,) = root.handlers
+        written = io.StringIO()
+        handler.setStream(written)  # type: ignore[attr-defined]
+        access = logging.getLogger(logs.ACCESS_LOGGER)
+        assert logs._only_json_handler(access) is handler
+        fields = {
+            "request_id": "rid-1",
+            "organization_id": str(uuid.uuid4()),
+            "user_id": None,
+            "method": "GET",
+            "route": "/api/v1/documents",
+            "status": 200,
+            "duration_ms": 1.25,
+            "plan": "free",
+        }
+        logs.write_access_line(access, fields, ("GET", "/api/v1/documents", "200"))
+        other = logging.StreamHandler(io.StringIO())
+        root.addHandler(other)
+        assert logs._only_json_handler(access) is None
+        logs.write_access_line(access, fields, ("GET", "/api/v1/documents", "200"))
+        direct, through_logging = [json.loads(line) for line in written.getvalue().splitlines()]
+        assert other.stream.getvalue() == "GET /api/v1/documents 200\n"
+        assert direct.pop("time") and through_logging.pop("time")
+        assert list(direct.items()) == list(through_logging.items())
+        assert (
+            direct["logger"] == "pmdi.access" and direct["message"] == "GET /api/v1/documents 200"
+        )
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
 @pytest.mark.slow
 def test_one_request_id_in_the_upload_line_and_its_task_lines(
     services, make_org, json_logs, tmp_path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +17,7 @@ from werkzeug.routing import Map
 from webapp.ratelimit import MovingWindows, RateLimiter, Rule
 
 NOW = 1_700_000_000.0
+COMMAND_NAME = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n")
 
 
 class CountingRedis(fakeredis.FakeRedis):
@@ -37,13 +39,16 @@ def server() -> fakeredis.FakeServer:
 def client(server: fakeredis.FakeServer, monkeypatch: pytest.MonkeyPatch) -> CountingRedis:
     fake = CountingRedis(server=server)
     fake.commands = []
-    real = fakeredis.FakeRedisConnection.send_command
+    # Every command, alone or pipelined, packed by redis-py or by the limiter itself, is
+    # written by send_packed_command: one write, one round trip.
+    real = fakeredis.FakeRedisConnection.send_packed_command
 
-    def counting(connection: Any, *args: Any, **options: Any) -> Any:
-        fake.commands.append(str(args[0]))
-        return real(connection, *args, **options)
+    def counting(connection: Any, command: Any, *args: Any, **options: Any) -> Any:
+        packed = command if isinstance(command, bytes) else b"".join(command)
+        fake.commands += [name.decode().upper() for name in COMMAND_NAME.findall(packed)]
+        return real(connection, command, *args, **options)
 
-    monkeypatch.setattr(fakeredis.FakeRedisConnection, "send_command", counting)
+    monkeypatch.setattr(fakeredis.FakeRedisConnection, "send_packed_command", counting)
     return fake
 
 
@@ -332,3 +337,42 @@ def test_a_member_or_token_window_as_large_as_the_budget_is_not_checked(
     org.plan.token_requests_per_minute = 60  # the organization's API budget
     names = {r.name for r in limiter.organization_rules(org, api=True, subject="t")}  # type: ignore[arg-type]
     assert "token_requests_per_minute" not in names and "requests_per_minute" in names
+
+
+@pytest.mark.parametrize("org_id", [None, "7d3c1e0e-0000-4000-8000-000000000003"])
+def test_the_packed_check_is_the_command_redis_py_would_pack(
+    windows: MovingWindows, client: CountingRedis, org_id: str | None
+) -> None:
+    """The check packed once per rules tuple (the moment and the load slot per request) is,
+    byte for byte, the ``EVALSHA`` redis-py would pack from its keys and arguments."""
+    from webapp import load
+
+    windows.count_load = True
+    rules = (requests(limit=10), uploads(limit=20, cost=3))
+    now = time.time()
+    windows.acquire(rules, now=now, org_id=org_id)  # loads the script; marks the org active
+    written: list[bytes] = []
+    real = fakeredis.FakeRedisConnection.send_packed_command
+
+    def capture(connection: Any, command: Any, *args: Any, **options: Any) -> Any:
+        written.append(command if isinstance(command, bytes) else b"".join(command))
+        return real(connection, command, *args, **options)
+
+    fakeredis.FakeRedisConnection.send_packed_command = capture  # type: ignore[method-assign]
+    try:
+        for step in (1, 2):  # the second from the memo
+            written.clear()
+            assert windows.acquire(rules, now=now + step, org_id=org_id).admitted
+            keys = ["LIMITS:org/a/requests", "LIMITS:org/a/uploads"]
+            args: list[Any] = [f"{now + step:.6f}", 2, 10, 60, 1, 20, 3600, 3]
+            if org_id is not None:
+                where = load.slot(now + step)
+                keys.append(load.load_key(org_id, where.hour))
+                args += [where.minute, where.expire_at, 3]
+            connection = windows._connection()
+            expected = connection.pack_command(
+                "EVALSHA", windows.script.sha, len(keys), *keys, *args
+            )
+            assert written == [b"".join(expected)]
+    finally:
+        fakeredis.FakeRedisConnection.send_packed_command = real  # type: ignore[method-assign]

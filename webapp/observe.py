@@ -61,7 +61,10 @@ class _TokenMemo:
 
 def current_user_labels() -> tuple[str, str | None, str | None]:
     """(plan, organization id, user id) of the request's member or API token, if any."""
-    user = g.get("api_user") or g.get("_login_user")
+    return _user_labels(g.get("api_user") or g.get("_login_user"))
+
+
+def _user_labels(user: Any) -> tuple[str, str | None, str | None]:
     organization_id = getattr(user, "organization_id", None)
     if organization_id is None:
         return ANONYMOUS, None, None
@@ -138,19 +141,7 @@ class RequestObserver:
                 "duration_ms": round(elapsed * 1000, 3),
                 "plan": plan,
             }
-            # Built and handled directly: Logger.info would also walk the stack for the
-            # caller's file and line, which this line does not show.
-            record = access_log.makeRecord(
-                access_log.name,
-                logging.INFO,
-                __file__,
-                0,
-                "%s %s %s",
-                (method, route, status),
-                None,
-                extra={logs.ACCESS_FIELDS: fields, **fields},
-            )
-            access_log.handle(record)
+            logs.write_access_line(access_log, fields, (method, route, status))
 
     def _route(self, environ: dict[str, Any]) -> str:
         try:
@@ -161,18 +152,22 @@ class RequestObserver:
 
     def flask_teardown(self, exc: BaseException | None = None) -> None:
         """Leave the route, plan, ids and rate-limit decision for the middleware."""
-        rule = request.url_rule
-        plan, org_id, user_id = current_user_labels()
-        environ = request.environ
+        # The request and g looked up once each (every proxied attribute is a lookup).
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        found = vars(g._get_current_object())  # type: ignore[attr-defined]
+        api_user = found.get("api_user")
+        plan, org_id, user_id = _user_labels(api_user or found.get("_login_user"))
+        rule = current.url_rule
+        environ = current.environ
         environ[OBSERVED] = (
             rule.rule if rule is not None else "unmatched",
             plan,
             org_id,
             user_id,
-            g.get("rate_limit"),
+            found.get("rate_limit"),
         )
         key = environ.get(TOKEN_KEY)
-        if key is not None and org_id is not None and g.get("api_user") is not None:
+        if key is not None and org_id is not None and api_user is not None:
             self.tokens.remember(key, (plan, org_id, user_id))  # type: ignore[arg-type]
 
 

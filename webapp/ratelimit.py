@@ -245,6 +245,51 @@ class EarlyCheck:
         return self.decision
 
 
+def _bulk(value: bytes) -> bytes:
+    """One RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def _packed_arg(value: str | int) -> bytes:
+    return _bulk(str(value).encode())
+
+
+class PackedCheck:
+    """One rules tuple's ``EVALSHA`` of ``WINDOWS_SCRIPT``, packed but for what changes."""
+
+    __slots__ = ("rules", "head", "head_load", "static", "uploads", "_tail")
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        sha: str,
+        keys: Sequence[str],
+        static_args: Sequence[str | int],
+        uploads: int,
+    ) -> None:
+        self.rules = rules
+        packed_keys = b"".join(_bulk(key.encode()) for key in keys)
+        # The moment (ARGV[1]) goes between the keys and the static arguments.
+        argc = 3 + len(keys) + 1 + len(static_args)
+        start = _bulk(b"EVALSHA") + _bulk(sha.encode())
+        self.head = b"*%d\r\n" % argc + start + _packed_arg(len(keys)) + packed_keys
+        # With the load counters: their key after the windows', three arguments after theirs.
+        self.head_load = b"*%d\r\n" % (argc + 4) + start + _packed_arg(len(keys) + 1) + packed_keys
+        self.static = b"".join(_packed_arg(arg) for arg in static_args)
+        self.uploads = uploads
+        self._tail: tuple[load.Slot | None, tuple[bytes]] = (None, (b"",))
+
+    def tail(self, where: load.Slot) -> tuple[bytes]:
+        """The load counters' arguments: the minute's field, the hash's expiry, the files
+        (packed once a minute: ``load.slot`` hands out the same slot all minute)."""
+        kept_slot, packed = self._tail  # one tuple: never a minute with another's bytes
+        if kept_slot is not where:
+            args = (where.minute, where.expire_at, self.uploads)
+            packed = (b"".join(_packed_arg(arg) for arg in args),)
+            self._tail = (where, packed)
+        return packed
+
+
 class MovingWindows:
     """Several moving windows, checked and hit in a single Lua call (one round trip).
 
@@ -261,6 +306,9 @@ class MovingWindows:
         self.active = load.ActiveOrganizations()
         # id(rules) -> (rules, keys, args): the rules are kept, so the id is never reused.
         self._memo: dict[int, tuple[Sequence[Rule], list[str], list[str | int]]] = {}
+        self._packed_memo: dict[int, PackedCheck] = {}  # id(rules) -> its packed command
+        # (epoch hour, org id -> that hour's packed load key)
+        self._load_keys: tuple[int, dict[str, bytes]] = (-1, {})
         self._local = threading.local()  # connection, pid, pending
 
     def _connection(self) -> Any:
@@ -284,31 +332,59 @@ class MovingWindows:
         marks it active, pipelined in the same write (one round trip on one Redis).
         """
         now = time.time() if now is None else now
-        keys, args = self._encoded(rules)
-        args[0] = f"{now:.6f}"
-        commands: list[tuple[Any, ...]] = []
+        packed = self._packed(rules)
+        stamp = _bulk(f"{now:.6f}".encode())
+        zadd: list[bytes] | None = None
         if org_id is not None and self.count_load:
             where = load.slot(now)
-            keys.append(load.load_key(org_id, where.hour))
-            uploads = sum(r.cost for r in rules if r.name == "uploads_per_hour")
-            args += [where.minute, where.expire_at, uploads]
+            command = b"".join(
+                (packed.head_load, self._load_key(org_id, where.hour), stamp, packed.static)
+                + packed.tail(where)
+            )
             if self.active.first_this_minute(org_id, where.epoch_minute):
-                commands.append(("ZADD", load.ACTIVE_KEY, where.epoch_minute, org_id))
-        commands.append(("EVALSHA", self.script.sha, len(keys), *keys, *args))
+                zadd = self._connection().pack_command(
+                    "ZADD", load.ACTIVE_KEY, where.epoch_minute, org_id
+                )
+        else:
+            command = b"".join((packed.head, stamp, packed.static))
         connection = self._connection()
         self.settle()  # a reply still unread on this connection is read first
         try:
-            if len(commands) == 1:
-                connection.send_command(*commands[0])
-            else:
-                connection.send_packed_command(connection.pack_commands(commands))
+            connection.send_packed_command([command] if zadd is None else [*zadd, command])
         except Exception:
             connection.disconnect()
             raise
         pending = self._local.pending = Pending(
-            self, connection, tuple(rules), now, keys, args, len(commands) - 1
+            self, connection, tuple(rules), now, command, 0 if zadd is None else 1
         )
         return pending
+
+    def _packed(self, rules: Sequence[Rule]) -> PackedCheck:
+        """The rules' ``EVALSHA`` as RESP bytes, all but the moment (and the load counters'
+        key and slot), built once per rules tuple (``RateLimiter.request_rules`` hands out the
+        same one): packing a dozen arguments per request costs more than sending them."""
+        memo = self._packed_memo.get(id(rules))
+        if memo is not None and memo.rules is rules:
+            return memo
+        keys, args = self._encoded(rules)
+        uploads = sum(r.cost for r in rules if r.name == "uploads_per_hour")
+        made = PackedCheck(rules, self.script.sha, keys, args[1:], uploads)
+        if isinstance(rules, tuple):  # immutable: worth keeping
+            if len(self._packed_memo) >= 10_000:
+                self._packed_memo = {}
+            self._packed_memo[id(rules)] = made
+        return made
+
+    def _load_key(self, org_id: str, hour: int) -> bytes:
+        """The organization's load counters' key of ``hour``, packed (kept for the hour)."""
+        kept_hour, kept = self._load_keys  # one tuple: never an hour with another's keys
+        if kept_hour != hour or len(kept) >= 10_000:
+            kept = {}
+            self._load_keys = (hour, kept)
+        packed = kept.get(org_id)
+        if packed is None:
+            packed = kept[org_id] = _bulk(load.load_key(org_id, hour).encode())
+        return packed
 
     def _encoded(self, rules: Sequence[Rule]) -> tuple[list[str], list[str | int]]:
         """Fresh copies of the rules' keys and arguments (``args[0]``, the time, left blank),
@@ -387,9 +463,7 @@ class MovingWindows:
             except NoScriptError:  # a new or restarted Redis: load the script, once
                 connection.send_command("SCRIPT", "LOAD", WINDOWS_SCRIPT)
                 connection.read_response()
-                connection.send_command(
-                    "EVALSHA", self.script.sha, len(pending.keys), *pending.keys, *pending.args
-                )
+                connection.send_packed_command([pending.command])
                 return connection.read_response()
         except Exception:
             connection.disconnect()  # never read a late reply as the next command's answer
@@ -419,7 +493,7 @@ class ClusterMovingWindows(MovingWindows):
             if self.active.first_this_minute(org_id, where.epoch_minute):
                 self.client.zadd(load.ACTIVE_KEY, {org_id: where.epoch_minute})
         reply = self.script(keys=keys, args=args)
-        return Pending(self, reply, tuple(rules), now, keys, args)
+        return Pending(self, reply, tuple(rules), now)
 
     def refund(
         self, refunds: Sequence[tuple[Rule, int]], at: float, org_id: str | None = None
@@ -447,8 +521,7 @@ class Pending:
     connection: Any
     rules: tuple[Rule, ...]
     now: float
-    keys: list[str]
-    args: list[str | int]
+    command: bytes = b""  # the check as sent (sent again if Redis had lost the script)
     before: int = 0  # replies of pipelined commands that come before the check's
 
     def result(self) -> Decision:
@@ -809,6 +882,15 @@ class RateLimiter:
             return api_error(429, "rate_limited", message)
         return render_template("errors/429.html", message=message), 429
 
+    def after_request(self, response: Response) -> Response:
+        """The uploads' refunds, then the headers: one hook rather than two."""
+        found = vars(g._get_current_object())  # type: ignore[attr-defined] - g looked up once
+        if "uploads_charged" in found:
+            response = self.refund_uploads(response)
+        return self._rate_limit_headers(
+            response, found.get("rate_limit"), found.get("rate_limit_ms") if self.timing else None
+        )
+
     def add_headers(self, response: Response) -> Response:
         """X-RateLimit-* on every checked response; Retry-After on a refusal."""
         return self._rate_limit_headers(response, g.get("rate_limit"), g.get("rate_limit_ms"))
@@ -821,11 +903,13 @@ class RateLimiter:
         if decision is None:
             return response
         window = decision.reported
-        response.headers["X-RateLimit-Limit"] = str(window.rule.limit)
-        response.headers["X-RateLimit-Remaining"] = str(window.remaining)
-        response.headers["X-RateLimit-Reset"] = str(math.ceil(window.reset_at))
+        headers = response.headers
+        # Added, not set: nothing else writes these, and setting one scans every header.
+        headers.add("X-RateLimit-Limit", str(window.rule.limit))
+        headers.add("X-RateLimit-Remaining", str(window.remaining))
+        headers.add("X-RateLimit-Reset", str(math.ceil(window.reset_at)))
         if not decision.admitted:
-            response.headers["Retry-After"] = str(decision.retry_after)
+            headers["Retry-After"] = str(decision.retry_after)
         return response
 
 
@@ -943,8 +1027,7 @@ class RateLimits:
             app.before_request(limiter.limit_page_request)
             app.before_request_funcs.setdefault("api", []).append(limiter.limit_api_request)
             app.wsgi_app = EarlyCheckDoor(app.wsgi_app, limiter)  # type: ignore[method-assign]
-            app.after_request(limiter.add_headers)
-            app.after_request(limiter.refund_uploads)
+            app.after_request(limiter.after_request)
         if app.config.get("RATELIMIT_SERVER_TIMING"):
             app.wsgi_app = ServerTiming(app.wsgi_app)  # type: ignore[method-assign]
 
