@@ -2,8 +2,13 @@
 
     python bench/pipeline.py [--docs 200] [--clients 4] [--direct-docs N] [--processes 2]
                              [--warmup 2] [--worker-slots 2] [--prefetch-multiplier N]
-                             [--cycles 1] [--database-url URL]
-                             [--redis-url URL] [--keep]
+                             [--cycles 1] [--corpus DIR] [--no-e2e] [--profile DIR]
+                             [--database-url URL] [--db-name NAME]
+                             [--redis-url URL | --private-redis] [--keep]
+
+    # issue 15's targets: one-page reports, and the labelled corpus of #6
+    python bench/pipeline.py --docs 40 --cycles 8 --private-redis
+    python bench/pipeline.py --corpus tests/fixtures/corpus/docs --cycles 2 --private-redis
     python bench/pipeline.py --url http://host:port --token pmdi_... [--app-database-url URL]
 
 DESIGN.md §6: an upload stores the document and dispatches ``process_document`` to a Celery
@@ -47,6 +52,30 @@ from outside, and the worker's share of it:
    like a document: JSON, late ack, no result) through the same worker. From the CPU per
    message and the worker-only run's CPU per document it prints the best queued / worker-only
    ratio any code could reach with one Celery message per document on this machine.
+
+``--corpus DIR`` uploads the files of DIR instead of one-page reports (every file in turn,
+each copy made unique where its format ignores it: a PNG text chunk, a zip comment, a comment
+after ``%%EOF``, a mail header, a CSV row, a trailing line), so PDFs, DOCX, mails and scans
+through Tesseract are in the mix. ``--private-redis`` runs a Redis server of the script's own,
+so the Redis CPU counted is the bench's alone; ``--db-name`` names the database (and its
+runtime role, ``<name>_app``) when others run this script too.
+
+**Ratios from CPU time.** On a shared machine the wall clock of a run of a few seconds moves
+by tens of percent with other people's work; the CPU the bench's own processes spent per
+document (the pipeline processes or the Celery worker, with the Tesseract children they
+waited for; the PostgreSQL backends of the bench database; Redis; this script's dispatching,
+not its polling; the idle web server left out) moves much less. A CPU-bound machine runs
+documents at 1 / (CPU per document), so "queued / worker only (CPU)" is worker-only CPU per
+document / queued CPU per document, and Celery's floor is worker / (worker + one no-op
+message). Each cycle runs worker only, queued, no-op and (unless ``--no-e2e``) end to end
+back to back and prints its ratios with the load average; the summary prints each cycle, the
+pooled ratios (CPU per document averaged over the cycles first) and the medians. The running
+Celery worker's CPU counts in the worker-only run too: the pipeline asks it to mail the
+notifications of each document, there as here. The queued run uses an organization of its
+own (the worker-only run's lease renewers hold worker slots of theirs until they expire), and
+the worker is started with ``RECONCILE_SETTLE_SECONDS=3600`` so the reconciler, still running
+every few seconds, leaves the worker-only run's deliberately unsent documents alone.
+``--profile DIR`` writes a CPU-time cProfile of each worker process (bench/_celery_profile.py).
 
 Both runs also print the CPU seconds each group of processes spent (web server, Celery
 worker, the PostgreSQL backends of the bench database, Redis, this script), per document:
