@@ -2,8 +2,13 @@
 
     python bench/pipeline.py [--docs 200] [--clients 4] [--direct-docs N] [--processes 2]
                              [--warmup 2] [--worker-slots 2] [--prefetch-multiplier N]
-                             [--cycles 1] [--database-url URL]
-                             [--redis-url URL] [--keep]
+                             [--cycles 1] [--corpus DIR] [--no-e2e] [--profile DIR]
+                             [--database-url URL] [--db-name NAME]
+                             [--redis-url URL | --private-redis] [--keep]
+
+    # issue 15's targets: one-page reports, and the labelled corpus of #6
+    python bench/pipeline.py --docs 40 --cycles 8 --private-redis
+    python bench/pipeline.py --corpus tests/fixtures/corpus/docs --cycles 2 --private-redis
     python bench/pipeline.py --url http://host:port --token pmdi_... [--app-database-url URL]
 
 DESIGN.md §6: an upload stores the document and dispatches ``process_document`` to a Celery
@@ -47,6 +52,30 @@ from outside, and the worker's share of it:
    like a document: JSON, late ack, no result) through the same worker. From the CPU per
    message and the worker-only run's CPU per document it prints the best queued / worker-only
    ratio any code could reach with one Celery message per document on this machine.
+
+``--corpus DIR`` uploads the files of DIR instead of one-page reports (every file in turn,
+each copy made unique where its format ignores it: a PNG text chunk, a zip comment, a comment
+after ``%%EOF``, a mail header, a CSV row, a trailing line), so PDFs, DOCX, mails and scans
+through Tesseract are in the mix. ``--private-redis`` runs a Redis server of the script's own,
+so the Redis CPU counted is the bench's alone; ``--db-name`` names the database (and its
+runtime role, ``<name>_app``) when others run this script too.
+
+**Ratios from CPU time.** On a shared machine the wall clock of a run of a few seconds moves
+by tens of percent with other people's work; the CPU the bench's own processes spent per
+document (the pipeline processes or the Celery worker, with the Tesseract children they
+waited for; the PostgreSQL backends of the bench database; Redis; this script's dispatching,
+not its polling; the idle web server left out) moves much less. A CPU-bound machine runs
+documents at 1 / (CPU per document), so "queued / worker only (CPU)" is worker-only CPU per
+document / queued CPU per document, and Celery's floor is worker / (worker + one no-op
+message). Each cycle runs worker only, queued, no-op and (unless ``--no-e2e``) end to end
+back to back and prints its ratios with the load average; the summary prints each cycle, the
+pooled ratios (CPU per document averaged over the cycles first) and the medians. The running
+Celery worker's CPU counts in the worker-only run too: the pipeline asks it to mail the
+notifications of each document, there as here. The queued run uses an organization of its
+own (the worker-only run's lease renewers hold worker slots of theirs until they expire), and
+the worker is started with ``RECONCILE_SETTLE_SECONDS=3600`` so the reconciler, still running
+every few seconds, leaves the worker-only run's deliberately unsent documents alone.
+``--profile DIR`` writes a CPU-time cProfile of each worker process (bench/_celery_profile.py).
 
 Both runs also print the CPU seconds each group of processes spent (web server, Celery
 worker, the PostgreSQL backends of the bench database, Redis, this script), per document:
@@ -188,13 +217,65 @@ def document_text(n: int, unique: str) -> bytes:
     ).encode()
 
 
+# With --corpus: the files of that directory, in name order; ``documents`` cycles through them.
+CORPUS: list[tuple[str, bytes]] = []
+
+
 def documents(count: int, label: str, start: int = 0) -> list[tuple[str, bytes]]:
-    """``count`` (filename, content) pairs; the same ``n`` gives the same text whatever label."""
+    """``count`` (filename, content) pairs; the same ``n`` gives the same text whatever label.
+
+    With a corpus (``--corpus``) the n-th is the corpus's n-th file (cycling), made unique.
+    """
     run = uuid.uuid4().hex[:8]
+    if CORPUS:
+        return [
+            unique_copy(*CORPUS[n % len(CORPUS)], f"{label}-{run}-{n:05d}")
+            for n in range(start, start + count)
+        ]
     return [
         (f"status-report-{n:04d}.txt", document_text(n, f"Reference: {label}-{run}-{n:05d}"))
         for n in range(start, start + count)
     ]
+
+
+def load_corpus(directory: Path) -> list[tuple[str, bytes]]:
+    """Every file of ``directory`` (the labelled corpus of #6: tests/fixtures/corpus/docs)."""
+    return [
+        (path.name, path.read_bytes()) for path in sorted(directory.iterdir()) if path.is_file()
+    ]
+
+
+def unique_copy(filename: str, content: bytes, unique: str) -> tuple[str, bytes]:
+    """The same document with a different SHA-256 and the same work for the pipeline.
+
+    Each format gets the mark where its readers ignore it: a PNG text chunk, a zip comment
+    (DOCX), a comment after a PDF's ``%%EOF``, a mail header, a trailing line of text.
+    """
+    import zipfile
+    import zlib
+
+    mark = f"Reference: {unique}".encode()
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        data = b"Comment\x00" + mark
+        chunk = len(data).to_bytes(4, "big") + b"tEXt" + data
+        chunk += zlib.crc32(b"tEXt" + data).to_bytes(4, "big")
+        end = content.rindex(b"IEND") - 4
+        return filename, content[:end] + chunk + content[end:]
+    if content.startswith(b"PK\x03\x04"):
+        buffer = io.BytesIO(content)
+        with zipfile.ZipFile(buffer, "a") as archive:
+            archive.comment = mark
+        return filename, buffer.getvalue()
+    if content.startswith(b"%PDF-"):
+        return filename, content + b"\n%" + mark + b"\n"
+    if filename.endswith(".eml"):
+        return filename, b"X-Bench-" + mark + b"\r\n" + content
+    if filename.endswith(".csv"):  # one more row of as many fields as the header
+        fields = content.split(b"\n", 1)[0].count(b",")
+        return filename, content.rstrip(b"\r\n") + b"\r\n" + mark + b"," * fields + b"\r\n"
+    if filename.endswith((".html", ".htm")):
+        return filename, content + b"\n<!-- " + mark + b" -->\n"
+    return filename, content + b"\n" + mark + b"\n"
 
 
 # --- Set-up ------------------------------------------------------------------------------
@@ -285,19 +366,26 @@ def start_stack(
     from workers.fairness import worker_queues
 
     port = free_port()
+    # --profile: the same app, with a cProfile of each worker process (bench/_celery_profile.py).
+    profiling = bool(os.environ.get("PMDI_BENCH_PROFILE_DIR"))
+    celery_module = "bench._celery_profile" if profiling else "celery_app"
     env = {
         **os.environ,
         "DATABASE_URL": app_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": SECRET_KEY,
         "PYTHONPATH": str(ROOT),
+        # The worker-only run's documents wait ``queued`` without a message or a slot, on
+        # purpose; the reconciler would take them for lost and send them to this worker. It
+        # still runs every RECONCILE_INTERVAL, only waiting an hour before it does that.
+        "RECONCILE_SETTLE_SECONDS": "3600",
     }
     for name in ("MIGRATION_DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     commands = {
         "celery": [
             sys.executable,
-            *("-m", "celery", "-A", "celery_app", "worker"),
+            *("-m", "celery", "-A", celery_module, "worker"),
             *("--beat", "--schedule", str(workdir / "celerybeat-schedule"), "--concurrency=2"),
             *(
                 "--loglevel=INFO",
@@ -679,22 +767,30 @@ def _direct_worker(
     for document_id in warmup_ids:
         process(document_id)
     barrier.wait()
-    started, cpu = time.monotonic(), time.process_time()
+    started, cpu = time.monotonic(), _cpu_with_children()
     statuses = []
     while (document_id := work.get()) is not None:
         statuses.append(process(document_id))
-    results.put((started, time.monotonic(), time.process_time() - cpu, statuses))
+    results.put((started, time.monotonic(), _cpu_with_children() - cpu, statuses))
     finished.wait(timeout=600)  # keep the connections until the parent has read their CPU
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
 
 
+def _cpu_with_children() -> float:
+    """This process's CPU seconds, with the children it waited for (Tesseract)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def run_queue_only(
     app: Any, admin_db_url: str, org_id: uuid.UUID, ids: list[str]
-) -> tuple[float, int]:
+) -> tuple[float, int, int, float]:
     """Publish stored documents through the real dispatch path (worker slots, Celery, the
-    running worker) with no uploads competing; (seconds from first publish to last done, done).
+    running worker) with no uploads competing; (seconds from first publish to last finished,
+    finished (done or failed), done, this script's CPU seconds for the dispatch, not the
+    polling).
     """
     from sqlalchemy import create_engine, text
 
@@ -704,7 +800,7 @@ def run_queue_only(
     from webapp.tenancy import current_organization, tenant_context
 
     engine = create_engine(sqlalchemy_url(admin_db_url))
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     with app.app_context(), tenant_context(org_id):
         # An upload dispatches with its organization loaded; hold it here too, or each
         # send_task would read it again (the session keeps only referenced objects).
@@ -712,6 +808,7 @@ def run_queue_only(
         for document_id in ids:
             services.send_task(services.PROCESS_TASK, organization.id, document_id)
         db.session.remove()
+    dispatching = time.process_time() - cpu
     deadline = time.monotonic() + max(600.0, 10.0 * len(ids))
     while True:
         with engine.connect() as conn:
@@ -719,7 +816,7 @@ def run_queue_only(
                 text(
                     "SELECT count(*) FILTER (WHERE status IN ('done', 'failed')), "
                     "count(*) FILTER (WHERE status = 'done'), "
-                    "extract(epoch FROM max(processed_at)) "
+                    "extract(epoch FROM max(coalesce(processed_at, updated_at))) "
                     "FROM documents WHERE id = ANY(CAST(:ids AS uuid[]))"
                 ),
                 {"ids": ids},
@@ -728,7 +825,7 @@ def run_queue_only(
             break
         time.sleep(0.1)
     engine.dispose()
-    return float(row[2]) - started, int(row[1])
+    return float(row[2]) - started, int(row[0]), int(row[1]), dispatching
 
 
 NOOP_TASK = "celery.accumulate"  # Celery's built-in task that returns its arguments
@@ -739,7 +836,8 @@ def run_noop_tasks(app: Any, stack: Stack, redis_url: str, count: int) -> tuple[
 
     Published (JSON, late ack, no result, like a document) to the free plan's document
     queue, so the same consumer takes them; done when the queue and kombu's ``unacked`` hash
-    (messages delivered but not yet acknowledged) are both empty. Returns (seconds, CPU).
+    (messages delivered but not yet acknowledged) hold none of them. Returns (seconds, CPU).
+    This script's CPU counts for the publishing only, not for its polling.
     """
     import redis
 
@@ -749,18 +847,22 @@ def run_noop_tasks(app: Any, stack: Stack, redis_url: str, count: int) -> tuple[
     celery = app.extensions["celery"]
     with app.app_context():
         queue = queue_for("free")
+    marker = NOOP_TASK.encode()
     meter = CpuMeter(stack)
     meter.start()
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     for n in range(count):
         celery.send_task(NOOP_TASK, args=[n], queue=queue, ignore_result=True, retry=False)
+    publishing = time.process_time() - cpu
     deadline = started + max(120.0, count / 10)
-    while client.llen(queue) or client.hlen("unacked"):
+    # Other messages may wait in ``unacked`` (a retry's countdown): only the no-ops count.
+    while client.llen(queue) or any(marker in value for value in client.hvals("unacked")):
         if time.monotonic() > deadline:
             raise RuntimeError(f"the worker did not finish {count} no-op tasks")
-        time.sleep(0.005)
+        time.sleep(0.01)
     seconds = time.monotonic() - started
     meter.stop()
+    meter.seconds[OWN_GROUP] = publishing
     client.close()
     return seconds, meter
 
@@ -782,6 +884,7 @@ def run_worker_only(
     ids: list[str],
     warmup_ids: list[str],
     processes: int,
+    stack: Stack | None = None,
 ) -> WorkerOnly:
     """Process ``ids`` with ``processes`` spawned processes; timed from the common start."""
     context = multiprocessing.get_context("spawn")
@@ -802,7 +905,9 @@ def run_worker_only(
     try:
         for child in children:
             child.start()
-        meter = CpuMeter(None)
+        # The running Celery worker counts too: the pipeline asks it to mail each document's
+        # notifications (workers.tasks.deliver_notifications), here as when it runs there.
+        meter = CpuMeter(stack)
         barrier.wait(timeout=300)
         meter.start()
         started = time.monotonic()
@@ -829,6 +934,44 @@ def run_worker_only(
 
 
 OWN_GROUP = "this script (clients)"
+# --private-redis: the pid of the Redis server this script started (only its CPU counts).
+REDIS_PID: int | None = None
+# Not part of the queue: the web server idles while documents are dispatched in-process.
+NOT_QUEUE = ("gunicorn",)
+
+
+def queue_cpu_ms(meter: CpuMeter, count: int) -> float:
+    """CPU milliseconds per document or message of every group but the idle web server."""
+    return 1000 * sum(v for k, v in meter.seconds.items() if k not in NOT_QUEUE) / count
+
+
+def start_private_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """A Redis server of this script's own (no persistence), so only the bench's work counts
+    in its CPU; returns the process and its URL (db 0)."""
+    import redis
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            *("--dir", str(workdir)),
+        ],
+        stdout=(workdir / "redis.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            return process, url
+        except redis.RedisError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.05)
 
 
 class CpuMeter:
@@ -856,7 +999,8 @@ class CpuMeter:
             if cmdline.startswith("postgres: ") and f" {DATABASE} " in cmdline:
                 groups["postgres (bench database)"].append(proc)
             elif (proc.info["name"] or "").startswith("redis-server"):
-                groups["redis-server"].append(proc)
+                if REDIS_PID is None or proc.pid == REDIS_PID:
+                    groups["redis-server"].append(proc)
         if self.stack is not None:
             for log_path, process in zip(self.stack.logs, self.stack.processes, strict=True):
                 try:
@@ -875,7 +1019,10 @@ class CpuMeter:
             for proc in procs:
                 try:
                     times = proc.cpu_times()
-                    sample[name][proc.pid] = times.user + times.system
+                    # Children it waited for count too: Tesseract runs as a subprocess.
+                    sample[name][proc.pid] = (
+                        times.user + times.system + times.children_user + times.children_system
+                    )
                 except psutil.Error:
                     continue
         return sample
@@ -921,37 +1068,93 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
-def report_cycles(rates: dict[str, list[float]]) -> None:
-    """Each cycle's throughputs and ratios, and their medians."""
-    print("\nCycles (documents/s; ratios taken within each cycle)")
-    print(
-        f"  {'cycle':>5} {'end to end':>11} {'worker only':>12} {'queued':>8} {'e2e/worker':>11} "
-        f"{'queued/worker':>14} {'best possible':>14}"
-    )
-    e2e_ratios, queued_ratios = [], []
-    for index, e2e in enumerate(rates["e2e"]):
-        worker, queued, floor = (
-            rates[name][index] if index < len(rates[name]) else float("nan")
-            for name in ("worker", "queued", "floor")
-        )
-        e2e_ratios.append(e2e / worker)
-        queued_ratios.append(queued / worker)
+@dataclass
+class Cycle:
+    """One cycle's figures: documents/s (wall) and CPU ms per document (all processes)."""
+
+    load: float  # the 1-minute load average when the cycle began
+    worker: float = float("nan")
+    worker_ms: float = float("nan")
+    queued: float = float("nan")
+    queued_ms: float = float("nan")
+    message_ms: float = float("nan")
+    e2e: float = float("nan")
+    e2e_ms: float = float("nan")
+
+    @property
+    def queued_wall(self) -> float:
+        """Stored first through the queue / worker only, documents per second."""
+        return self.queued / self.worker
+
+    @property
+    def queued_cpu(self) -> float:
+        """The same as a CPU-bound machine would give it: worker CPU / queued CPU per doc."""
+        return self.worker_ms / self.queued_ms
+
+    @property
+    def floor(self) -> float:
+        """The best queued / worker only with one Celery message per document."""
+        return self.worker_ms / (self.worker_ms + self.message_ms)
+
+    @property
+    def of_floor(self) -> float:
+        """queued / worker only (CPU) as a share of Celery's floor."""
+        return self.queued_cpu / self.floor
+
+    def print_summary(self, index: int) -> None:
         print(
-            f"  {index + 1:>5} {e2e:11.2f} {worker:12.2f} {queued:8.2f} {e2e / worker:11.3f} "
-            f"{queued / worker:14.3f} {floor:14.3f}"
+            f"\n  cycle {index} summary (load {self.load:.2f}): worker only {self.worker:.2f} "
+            f"docs/s {self.worker_ms:.1f} ms CPU/doc; queued {self.queued:.2f} docs/s "
+            f"{self.queued_ms:.1f} ms CPU/doc; queued/worker wall {self.queued_wall:.3f} CPU "
+            f"{self.queued_cpu:.3f}; Celery floor {self.floor:.3f} ({self.message_ms:.2f} ms "
+            f"CPU/message), queued/worker CPU / floor {self.of_floor:.3f}; end to end "
+            f"{self.e2e:.2f} docs/s, e2e/worker wall {self.e2e / self.worker:.3f}"
         )
-    print(
-        f"  median end to end / worker only {statistics.median(e2e_ratios):.3f} (queue cost "
-        f"{100 * (1 - statistics.median(e2e_ratios)):.1f} %); queued / worker only "
-        f"{statistics.median(queued_ratios):.3f} (queue cost without uploads competing "
-        f"{100 * (1 - statistics.median(queued_ratios)):.1f} %)"
+
+
+def report_cycles(rows: list[Cycle]) -> None:
+    """Each cycle's throughputs and ratios, and their medians (ratios taken within a cycle)."""
+    print("\nCycles (documents/s wall; CPU ms per document, all processes; ratios per cycle)")
+    header = (
+        f"  {'cycle':>5} {'load':>5} {'worker/s':>8} {'ms/doc':>7} {'queued/s':>8} {'ms/doc':>7} "
+        f"{'q/w wall':>8} {'q/w CPU':>8} {'msg ms':>7} {'floor':>6} {'CPU/floor':>9} "
+        f"{'e2e/s':>6} {'e2e/w':>6}"
     )
-    if rates["floor"]:
-        best = statistics.median(rates["floor"])
+    print(header)
+    for index, r in enumerate(rows, 1):
         print(
-            f"  median best possible queued / worker only, given Celery's own cost per message "
-            f"{best:.3f} (a queue cost of at least {100 * (1 - best):.1f} %)"
+            f"  {index:>5} {r.load:5.2f} {r.worker:8.2f} {r.worker_ms:7.1f} {r.queued:8.2f} "
+            f"{r.queued_ms:7.1f} {r.queued_wall:8.3f} {r.queued_cpu:8.3f} {r.message_ms:7.2f} "
+            f"{r.floor:6.3f} {r.of_floor:9.3f} {r.e2e:6.2f} {r.e2e / r.worker:6.3f}"
         )
+
+    def median(values: list[float]) -> float:
+        values = [v for v in values if v == v]  # not NaN
+        return statistics.median(values) if values else float("nan")
+
+    def mean(values: list[float]) -> float:
+        values = [v for v in values if v == v]
+        return statistics.fmean(values) if values else float("nan")
+
+    # Pooled: the cycles' CPU per document averaged first (every cycle has as many
+    # documents), then the ratios; steadier than any one cycle on a machine that drifts.
+    worker_ms, queued_ms = mean([r.worker_ms for r in rows]), mean([r.queued_ms for r in rows])
+    message_ms = mean([r.message_ms for r in rows])
+    floor = worker_ms / (worker_ms + message_ms)
+    print(
+        f"  pooled  worker only {worker_ms:.1f} ms CPU/doc, queued {queued_ms:.1f}, message "
+        f"{message_ms:.2f}: queued/worker CPU {worker_ms / queued_ms:.3f}, Celery floor "
+        f"{floor:.3f}, queued/worker CPU / floor {worker_ms / queued_ms / floor:.3f}; "
+        f"wall docs/s worker only {mean([r.worker for r in rows]):.2f}, queued "
+        f"{mean([r.queued for r in rows]):.2f}, end to end {mean([r.e2e for r in rows]):.2f}"
+    )
+    print(
+        f"  median  queued/worker wall {median([r.queued_wall for r in rows]):.3f}  CPU "
+        f"{median([r.queued_cpu for r in rows]):.3f}  Celery floor "
+        f"{median([r.floor for r in rows]):.3f}  queued/worker CPU / floor "
+        f"{median([r.of_floor for r in rows]):.3f}  end to end / worker wall "
+        f"{median([r.e2e / r.worker for r in rows]):.3f}"
+    )
 
 
 def report_end_to_end(e2e: EndToEnd, clients: int) -> float:
@@ -987,8 +1190,34 @@ def report_end_to_end(e2e: EndToEnd, clients: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Set up, measure end to end, measure the task body alone, print, clean up."""
+    global DATABASE, APP_ROLE, REDIS_PID
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=200, help="documents uploaded via the API")
+    parser.add_argument(
+        "--docs", type=int, help="documents per run (200; with --corpus, its number of files)"
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="upload the files of this directory (cycling, each made unique) instead of "
+        "one-page reports: tests/fixtures/corpus/docs is the realistic mix of #6",
+    )
+    parser.add_argument(
+        "--db-name", default=DATABASE, help="the bench database (runtime role <name>_app)"
+    )
+    parser.add_argument(
+        "--private-redis",
+        action="store_true",
+        help="start a Redis server of this script's own (instead of --redis-url), so the "
+        "Redis CPU counted is the bench's alone",
+    )
+    parser.add_argument(
+        "--no-e2e", action="store_true", help="skip the API runs (worker only, queued, no-op)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write a cProfile of each Celery pool child to this directory (slows the worker)",
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent upload threads")
     parser.add_argument(
         "--direct-docs", type=int, default=None, help="documents for the worker-only run (--docs)"
@@ -1033,6 +1262,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.url) != bool(args.token):
         parser.error("--url and --token go together")
+    DATABASE, APP_ROLE = args.db_name, f"{args.db_name}_app"
+    if args.corpus:
+        CORPUS[:] = load_corpus(args.corpus)
+    if args.docs is None:
+        args.docs = len(CORPUS) or 200
     direct_docs = args.docs if args.direct_docs is None else args.direct_docs
 
     import redis
@@ -1051,10 +1285,24 @@ def main(argv: list[str] | None = None) -> int:
             else f"server={args.url} (its own worker)"
         )
     )
+    if CORPUS:
+        kinds = sorted({name.split(".", 1)[-1] for name, _ in CORPUS})
+        print(
+            f"  corpus: {len(CORPUS)} files of {args.corpus} ({', '.join(kinds)}), "
+            f"{sum(len(c) for _, c in CORPUS) / 1e6:.1f} MB, each upload made unique"
+        )
     print(f"  load average at start: {load_average()}")
 
     signal.signal(signal.SIGTERM, _interrupt)  # ends the run like Ctrl-C, through finally
     workdir = Path(tempfile.mkdtemp(prefix="pmdi-bench-pipeline-"))
+    private_redis: subprocess.Popen | None = None
+    if args.private_redis:
+        private_redis, args.redis_url = start_private_redis(workdir)
+        REDIS_PID = private_redis.pid
+        print(f"  private Redis server: {args.redis_url} (pid {REDIS_PID})")
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        os.environ["PMDI_BENCH_PROFILE_DIR"] = str(args.profile.resolve())
     stack: Stack | None = None
     app: Any = None
     admin_db_url = None
@@ -1081,10 +1329,15 @@ def main(argv: list[str] | None = None) -> int:
         org_b = None
         if app is not None and direct_docs:
             org_b, user_b = sign_up_in_process(app, "direct")
+            # The queued run's own organization: the worker-only run's documents took worker
+            # slots of B (the lease renewer holds one while it works) that nothing frees but
+            # their expiry, so B's next documents would be parked until then.
+            org_c, user_c = sign_up_in_process(app, "queued")
         if admin_db_url:
-            raise_quotas(admin_db_url, [org_a] + ([org_b] if org_b else []), args.worker_slots)
+            orgs = [org_a] + ([org_b, org_c] if org_b else [])
+            raise_quotas(admin_db_url, orgs, args.worker_slots)
             print(
-                "  quota overrides raised for both organizations (as the admin role): "
+                "  quota overrides raised for every organization (as the admin role): "
                 f"worker_slots={args.worker_slots}, no quota or rate limit within reach"
             )
 
@@ -1094,19 +1347,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  warm-up: {len(warm.finished)} documents through the API and the worker "
                 f"({', '.join(sorted({d['status'] for d in warm.finished.values()}))})"
             )
-        rates: dict[str, list[float]] = {"e2e": [], "worker": [], "queued": [], "floor": []}
+        rows: list[Cycle] = []
         for cycle in range(1, args.cycles + 1):
-            if args.cycles > 1:
-                print(f"\n=== Cycle {cycle} of {args.cycles}  (load average {load_average()})")
-            meter = CpuMeter(stack)
-            meter.start()
-            e2e = run_end_to_end(api, documents(args.docs, "api"), args.clients)
-            meter.stop()
-            e2e_rate = report_end_to_end(e2e, args.clients)
-            rates["e2e"].append(e2e_rate)
-            if own_stack:
-                meter.report(len(e2e.finished), e2e.last_seen - e2e.first_start)
-
+            print(f"\n=== Cycle {cycle} of {args.cycles}  (load average {load_average()})")
+            row = Cycle(load=os.getloadavg()[0])
             if org_b is None:
                 print("\nWorker only: skipped (give --app-database-url to measure it)")
             else:
@@ -1116,9 +1360,8 @@ def main(argv: list[str] | None = None) -> int:
                 ids, upload_seconds = upload_in_process(
                     app, org_b, user_b, documents(direct_docs, "direct")
                 )
-                direct = run_worker_only(config, org_b, ids, warm_ids, args.processes)
-                direct_rate = len(ids) / direct.seconds
-                rates["worker"].append(direct_rate)
+                direct = run_worker_only(config, org_b, ids, warm_ids, args.processes, stack)
+                row.worker = len(ids) / direct.seconds
                 print(
                     f"\nWorker only (workers.pipeline.process called directly, {args.processes} "
                     f"spawned processes, same texts but the unique line)"
@@ -1134,63 +1377,68 @@ def main(argv: list[str] | None = None) -> int:
                     f"{', '.join(map(str, direct.per_process))})"
                 )
                 print(f"  processing took              {direct.seconds:7.2f} s")
-                print(f"  WORKER ONLY                  {direct_rate:7.2f} documents/s")
+                print(f"  WORKER ONLY                  {row.worker:7.2f} documents/s")
                 direct.meter.seconds["pipeline processes"] = direct.process_cpu
                 direct.meter.seconds.pop(OWN_GROUP, None)
                 direct.meter.report(len(ids), direct.seconds)
-                ratio = e2e_rate / direct_rate
-                print("\nQueue cost")
-                print(f"  end to end / worker only     {ratio:7.3f}")
-                print(f"  queue cost = 1 - ratio       {100 * (1 - ratio):6.1f} %")
-                if stack is not None:
-                    # The same documents through dispatch + Celery + the running worker, stored
-                    # first, so uploads do not compete for the cores: the queue's own cost.
-                    queued_ids, _ = upload_in_process(
-                        app, org_b, user_b, documents(direct_docs, "queued")
-                    )
-                    queue_meter = CpuMeter(stack)
-                    queue_meter.start()
-                    seconds, done = run_queue_only(app, admin_db_url, org_b, queued_ids)
-                    queue_meter.stop()
-                    queue_rate = done / seconds
-                    rates["queued"].append(queue_rate)
-                    print(
-                        f"  through the queue, stored first: {done} done in {seconds:.2f} s = "
-                        f"{queue_rate:.2f} documents/s (celery --concurrency=2, "
-                        f"worker_slots={args.worker_slots})"
-                    )
-                    print(
-                        f"  queued / worker only         {queue_rate / direct_rate:7.3f} -> "
-                        "queue cost without uploads competing "
-                        f"{100 * (1 - queue_rate / direct_rate):5.1f} %"
-                    )
-                    queue_meter.report(done, seconds)
-                    noop_seconds, noop_meter = run_noop_tasks(
-                        app, stack, args.redis_url, direct_docs
-                    )
-                    # CPU-bound on both runs, throughput goes as 1 / (CPU per document,
-                    # all processes): the worker-only run's, plus at least one message's.
-                    message_ms = 1000 * sum(noop_meter.seconds.values()) / direct_docs
-                    worker_ms = 1000 * sum(direct.meter.seconds.values()) / len(ids)
-                    floor = worker_ms / (worker_ms + message_ms)
-                    rates["floor"].append(floor)
-                    print(
-                        f"\nCelery's own cost per message: {direct_docs} no-op tasks "
-                        f"({NOOP_TASK}, JSON, late ack, no result) published from this script "
-                        f"to the same worker: {noop_seconds:.2f} s = "
-                        f"{direct_docs / noop_seconds:.0f} tasks/s"
-                    )
-                    noop_meter.report(direct_docs, noop_seconds)
-                    print(
-                        f"  CPU per message, all processes  {message_ms:6.2f} ms (publish, "
-                        f"deliver, run, acknowledge), against {worker_ms:.2f} ms per document "
-                        "in the worker-only run\n"
-                        "  best queued / worker only with one such message per document "
-                        f"(worker / (worker + message), CPU-bound)  {floor:.3f} -> a queue "
-                        f"cost of at least {100 * (1 - floor):.1f} %"
-                    )
-        if args.cycles > 1:
-            report_cycles(rates)
+                row.worker_ms = queue_cpu_ms(direct.meter, len(ids))
+            if stack is not None and org_b is not None:
+                # The same documents through dispatch + Celery + the running worker, stored
+                # first, so uploads do not compete for the cores: the queue's own cost.
+                queued_ids, _ = upload_in_process(
+                    app, org_c, user_c, documents(direct_docs, "queued")
+                )
+                queue_meter = CpuMeter(stack)
+                queue_meter.start()
+                seconds, finished, done, dispatching = run_queue_only(
+                    app, admin_db_url, org_c, queued_ids
+                )
+                queue_meter.stop()
+                queue_meter.seconds[OWN_GROUP] = dispatching
+                row.queued = finished / seconds
+                row.queued_ms = queue_cpu_ms(queue_meter, finished)
+                print(
+                    f"\nThrough the queue, stored first: {finished} finished ({done} done) in "
+                    f"{seconds:.2f} s = {row.queued:.2f} documents/s (celery --concurrency=2, "
+                    f"worker_slots={args.worker_slots})"
+                )
+                queue_meter.report(finished, seconds)
+                print(
+                    f"  queued / worker only: wall {row.queued / row.worker:.3f}, CPU "
+                    f"{row.worker_ms / row.queued_ms:.3f} ({row.worker_ms:.1f} against "
+                    f"{row.queued_ms:.1f} ms per document, the idle web server left out)"
+                )
+                noop_seconds, noop_meter = run_noop_tasks(app, stack, args.redis_url, direct_docs)
+                # CPU-bound on both runs, throughput goes as 1 / (CPU per document, all
+                # processes): the worker-only run's, plus at least one message's.
+                row.message_ms = queue_cpu_ms(noop_meter, direct_docs)
+                print(
+                    f"\nCelery's own cost per message: {direct_docs} no-op tasks "
+                    f"({NOOP_TASK}, JSON, late ack, no result) published from this script "
+                    f"to the same worker: {noop_seconds:.2f} s = "
+                    f"{direct_docs / noop_seconds:.0f} tasks/s"
+                )
+                noop_meter.report(direct_docs, noop_seconds)
+                print(
+                    f"  CPU per message {row.message_ms:6.2f} ms (publish, deliver, run, "
+                    f"acknowledge; the idle web server left out), against {row.worker_ms:.2f} ms "
+                    "per document in the worker-only run\n"
+                    "  Celery's floor: best queued / worker only with one such message per "
+                    f"document (worker / (worker + message), CPU-bound)  {row.floor:.3f}\n"
+                    f"  queued / worker only (CPU) against the floor  {row.of_floor:.3f}"
+                )
+            if not args.no_e2e:
+                meter = CpuMeter(stack)
+                meter.start()
+                e2e = run_end_to_end(api, documents(args.docs, "api"), args.clients)
+                meter.stop()
+                row.e2e = report_end_to_end(e2e, args.clients)
+                if own_stack:
+                    meter.report(len(e2e.finished), e2e.last_seen - e2e.first_start)
+                    row.e2e_ms = 1000 * sum(meter.seconds.values()) / len(e2e.finished)
+            rows.append(row)
+            row.print_summary(cycle)
+        report_cycles(rows)
         completed = True
     finally:
         print(f"\n  load average at end: {load_average()}")
@@ -1210,6 +1458,9 @@ def main(argv: list[str] | None = None) -> int:
                 from webapp import embedded
 
                 embedded.drop_database(args.database_url, DATABASE)
+        if private_redis is not None:
+            _signal_group(private_redis, signal.SIGTERM)
+            private_redis.wait(timeout=30)
         if completed and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:

@@ -531,3 +531,42 @@ def test_two_deliveries_at_once_mail_each_notification_once(app, make_org, monke
     for thread in threads:
         thread.join()
     assert sorted(sent) == sorted(f"note {n}\n" for n in range(6))
+
+
+def test_one_delivery_message_stands_for_every_request_until_it_starts(app, make_org, monkeypatch):
+    """A document processed asks for a delivery after its commit; while one is asked for and
+    has not started (or waits for its retry), further requests send no message: it reads
+    what is pending after it starts. Once it starts, the next request sends one again."""
+    org = make_org()
+    sent: list = []
+    celery = app.extensions["celery"]
+    monkeypatch.setattr(celery, "send_task", lambda name, **options: sent.append(options["args"]))
+    with app.app_context(), tenant_context(org.org_id):
+        for _ in range(5):
+            notify.request_delivery()
+        assert sent == [[str(org.org_id)]]
+        notify.delivery_started(org.org_id)  # the task begins: later notifications ask again
+        notify.request_delivery()
+        notify.request_delivery()
+        assert len(sent) == 2
+        notify.delivery_started(org.org_id)
+        notify.delivery_waits(org.org_id, 30)  # over its mail budget: it runs again in 30 s
+        notify.request_delivery()
+        assert len(sent) == 2
+        # Another organization's requests are its own.
+        other = make_org()
+        notify.request_delivery(other.org_id)
+        assert sent[-1] == [str(other.org_id)]
+        # A message that could not be published leaves no mark: the next request sends one.
+        notify.delivery_started(org.org_id)
+
+        def down(name, **options):  # type: ignore[no-untyped-def]
+            raise ConnectionError("broker down")
+
+        monkeypatch.setattr(celery, "send_task", down)
+        notify.request_delivery()
+        monkeypatch.setattr(
+            celery, "send_task", lambda name, **options: sent.append(options["args"])
+        )
+        notify.request_delivery()
+        assert sent[-1] == [str(org.org_id)] and len(sent) == 4

@@ -166,8 +166,10 @@ def deliver_notifications(self: Task, org_id: str) -> None:
     for the next window (a retry), so other organizations' mail is never held up."""
     from webapp.workspace import notify
 
+    notify.delivery_started(org_id)  # before reading: a later notification asks again
     wait = notify.deliver_pending()
     if wait > 0:
+        notify.delivery_waits(org_id, wait)
         raise self.retry(countdown=wait)
 
 

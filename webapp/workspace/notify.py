@@ -76,19 +76,69 @@ def notify(
     return note
 
 
+# How long a delivery asked for holds back further requests of its organization (it should
+# have started by then; if its message was lost, the next request after this sends another).
+ASKED_SECONDS = 60
+
+
+def asked_key(org_id: uuid.UUID | str) -> str:
+    """Set while a delivery of the organization is asked for and has not started yet."""
+    return f"notify:{{{org_id}}}:asked"
+
+
 def request_delivery(org_id: uuid.UUID | None = None) -> None:
     """Ask a worker to mail what is pending (call after the commit that wrote it).
 
     No outbox row: the pending notifications are themselves the durable state, so a message
     lost while the broker is down only delays their mail to the organization's next delivery.
+    One message per organization while a delivery waits to start (or waits for its retry):
+    that delivery reads the pending notifications after it starts, so it mails this one too;
+    a document processed never costs a message and a task of its own (``asked_key``).
     """
+    from workers.fairness import fairness
+
     org_id = org_id or tenancy.require_org_id()
+    key = asked_key(org_id)
+    client = None
+    try:
+        client = fairness().client
+        if not client.set(key, b"1", nx=True, ex=ASKED_SECONDS):
+            return  # a delivery is on its way; it starts after this commit and sees it
+    except Exception:  # noqa: BLE001 - Redis down: ask anyway, a duplicate delivery is harmless
+        log.debug("could not mark the delivery asked for; sending anyway", exc_info=True)
+        client = None
     try:
         current_app.extensions["celery"].send_task(
             DELIVER_TASK, args=[str(org_id)], retry=False, ignore_result=True
         )
     except Exception:  # noqa: BLE001 - mail later rather than fail what caused it
         log.warning("could not ask for notification mail; sent with the next", exc_info=True)
+        if client is not None:
+            try:
+                client.delete(key)  # the next request sends one
+            except Exception:  # noqa: BLE001 - it expires by itself
+                pass
+
+
+def delivery_started(org_id: uuid.UUID | str) -> None:
+    """A delivery starts: what is committed from now on needs a delivery of its own."""
+    from workers.fairness import fairness
+
+    try:
+        fairness().client.delete(asked_key(org_id))
+    except Exception:  # noqa: BLE001 - it expires by itself; requests meanwhile wait for it
+        log.debug("could not clear the delivery request mark", exc_info=True)
+
+
+def delivery_waits(org_id: uuid.UUID | str, seconds: float) -> None:
+    """A delivery will run again in ``seconds`` (its budget ran out): it stands for every
+    request until then, so they send no message each."""
+    from workers.fairness import fairness
+
+    try:
+        fairness().client.set(asked_key(org_id), b"1", ex=int(seconds) + ASKED_SECONDS)
+    except Exception:  # noqa: BLE001 - requests then send messages of their own, as before
+        log.debug("could not mark the delivery's retry", exc_info=True)
 
 
 def assigned(item: DigestItem, member_id: uuid.UUID, title: str) -> Notification | None:
