@@ -2,6 +2,7 @@
 
     python bench/stack.py [--rounds 6] [--requests 400] [--clients 4] [--documents 200]
                           [--baseline-json orjson|stdlib] [--database-url URL] [--redis-url URL]
+                          [--database-name NAME] [--app-root DIR] [--app-env KEY=VALUE]
 
 Two gunicorn servers (2 sync workers each) on one database of their own (``pmdi_bench_stack``):
 the app (``wsgi:app``, rate limiter and everything on, as deployed) and ``bench/stack_baseline.py``
@@ -130,7 +131,7 @@ def backend_pids(owner_engine) -> list[int]:  # type: ignore[no-untyped-def]
                     "SELECT pid FROM pg_stat_activity "
                     "WHERE datname = :d AND pid <> pg_backend_pid()"
                 ),
-                {"d": DATABASE},
+                {"d": owner_engine.url.database},
             )
         )
 
@@ -184,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         help="an admin URL that may create databases and roles",
     )
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a Redis db to flush")
+    parser.add_argument(
+        "--database-name",
+        default=DATABASE,
+        help="the bench's own database (dropped at the end): one per concurrent run",
+    )
     parser.add_argument("--app-env", action="append", default=[], help="KEY=VALUE for the app")
     parser.add_argument(
         "--app-root",
@@ -207,14 +213,22 @@ def main(argv: list[str] | None = None) -> int:
         f"app from {args.app_root}"
     )
     redis.Redis.from_url(args.redis_url).flushdb()
-    owner_url, app_url = prepare_database(args.database_url, DATABASE)
+    database = args.database_name
+    owner_url, app_url = prepare_database(args.database_url, database)
     owner_engine = create_engine(owner_url)
     workdir = Path(tempfile.mkdtemp(prefix="pmdi-bench-stack-"))
     servers: dict[str, Server] = {}
     results: dict[str, list[dict]] = {"app": [], "floor": []}
     try:
         (tenant,) = make_tenants(app_url, args.redis_url, 1)
-        set_limits(owner_url, tenant, "enterprise", requests_per_minute=10**7)
+        # Every budget out of the way (the token's too): a refusal is not a served list.
+        set_limits(
+            owner_url,
+            tenant,
+            "enterprise",
+            requests_per_minute=10**7,
+            token_requests_per_minute=10**7,
+        )
         seed(owner_url, tenant.org_id, args.documents)
         app_env = {
             "DATABASE_URL": app_url,
@@ -257,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         owner_engine.dispose()
         redis.Redis.from_url(args.redis_url).flushdb()
-        drop_database(args.database_url, DATABASE)
+        drop_database(args.database_url, database)
         shutil.rmtree(workdir, ignore_errors=True)
 
     def med(name: str, key: str) -> float:

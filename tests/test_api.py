@@ -450,6 +450,27 @@ def test_the_token_not_the_cookie_decides_the_organization(app: Flask, api_org) 
     )
 
 
+def test_an_api_call_never_loads_the_cookies_member(app: Flask, api_org, monkeypatch) -> None:
+    """With a live session cookie and a token, the API acts as the token and reads nothing of
+    the cookie's member (no user row for nothing, no tenant context from it)."""
+    from webapp.extensions import login_manager
+
+    a, b = api_org(), api_org()
+    loaded: list[str] = []
+    load_user = login_manager._user_callback
+    monkeypatch.setattr(
+        login_manager,
+        "_user_callback",
+        lambda identity: loaded.append(identity) or load_user(identity),
+    )
+    assert a.browser.get(TOKENS_PAGE).status_code == 200
+    assert loaded  # a page loads the signed-in member from the cookie
+    loaded.clear()
+    assert call(a.browser, "GET", "/api/v1/documents", b.token).status_code == 200
+    assert_error(a.browser.get("/api/v1/documents"), 401, "unauthorized")
+    assert loaded == []
+
+
 def test_a_suspended_organizations_token_is_refused(
     app: Flask, api_org, owner_engine: Engine
 ) -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import make_app
+from tests.conftest import close_app, make_app
 from webapp.extensions import db
 
 IDLE = 0.3  # seconds of idleness after which a connection is pinged, in these tests
@@ -90,3 +90,39 @@ def test_the_ping_survives_dispose_as_a_forked_worker_does(services, owner_engin
     time.sleep(IDLE + 0.2)
     assert backend_pid(app) == first
     assert calls == [1]
+
+
+def test_a_lazy_description_describes_its_own_result(owner_engine) -> None:
+    """Made on first read, after the cursor has moved on: still the columns it was asked for."""
+    import psycopg
+
+    from webapp.database import LazyDescriptionCursor
+
+    raw = owner_engine.raw_connection()
+    try:
+        cursor = raw.driver_connection.cursor()
+        assert type(cursor) is psycopg.Cursor  # the owner engine is not the app's
+        lazy = LazyDescriptionCursor(raw.driver_connection)
+        lazy.execute("SELECT 1 AS one, 'x'::text AS two, now() AS three")
+        first = lazy.description
+        lazy.execute("SELECT 2 AS other")
+        assert len(first) == 3
+        assert [column.name for column in first] == ["one", "two", "three"]
+        assert first[2].type_display == "timestamptz"
+        assert [column.name for column in lazy.description] == ["other"]
+        lazy.execute("SET LOCAL statement_timeout = 0")
+        assert lazy.description is None
+    finally:
+        raw.rollback()
+        raw.close()
+
+
+def test_the_app_engines_describe_lazily(services) -> None:
+    from webapp.database import LazyDescriptionCursor
+
+    app = make_app(services)
+    with app.app_context():
+        for engine in db.engines.values():
+            with engine.connect() as conn:
+                assert conn.connection.dbapi_connection.cursor_factory is LazyDescriptionCursor
+    close_app(app)

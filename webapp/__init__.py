@@ -34,6 +34,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, os.pardir, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    from webapp.auth.sessions import CookieSessions
+
+    app.session_interface = CookieSessions()
 
     from webapp import errors, ratelimit, tenancy
     from webapp.auth import identity

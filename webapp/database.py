@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 from flask import Flask
 from psycopg import pq
+from psycopg._column import Column
 from sqlalchemy import Engine, event, exc
 
 _CHECKED_IN_AT = "pmdi_checked_in_at"
@@ -49,6 +50,8 @@ def init_app(app: Flask) -> None:
             elif engine.dialect.driver == "psycopg" and app.config["DATABASE_FOLD_CONTEXT"]:
                 fold_transaction_start(engine)
             ping_when_idle(engine, idle_seconds)
+            if engine.dialect.driver == "psycopg":
+                describe_lazily(engine)
             if extra:
                 _connect_with(engine, extra)
 
@@ -94,6 +97,71 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # noqa: BLE001 - any failure means: not usable
             raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
+
+
+# --- Descriptions made when read (issue 15) ------------------------------------------------
+#
+# SQLAlchemy asks for ``cursor.description`` after every statement, and psycopg builds a
+# Column object per field each time (39 for the token list's two statements). For a cached
+# statement SQLAlchemy only checks that there is one: the columns it keeps were read the first
+# time. So the description is a sequence whose columns are made on first use, from the result
+# it was asked for (not whatever result the cursor holds by then).
+
+_ROW_STATUSES = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK)
+
+
+class _ResultFields:
+    """What psycopg's Column reads from its cursor, held for one result."""
+
+    __slots__ = ("pgresult", "_encoding", "adapters")
+
+    def __init__(self, pgresult: Any, encoding: str, adapters: Any) -> None:
+        self.pgresult, self._encoding, self.adapters = pgresult, encoding, adapters
+
+
+class LazyDescription(Sequence[Column]):
+    """A result's description: its length at once, its Column objects when first read."""
+
+    __slots__ = ("_fields", "_count", "_columns")
+
+    def __init__(self, fields: _ResultFields, count: int) -> None:
+        self._fields, self._count = fields, count
+        self._columns: list[Column] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        if self._columns is None:
+            self._columns = [Column(self._fields, i) for i in range(self._count)]  # type: ignore[arg-type]
+        return self._columns[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class LazyDescriptionCursor(psycopg.Cursor):
+    """psycopg's cursor, with ``description`` as a ``LazyDescription``."""
+
+    __slots__ = ()
+
+    @property
+    def description(self) -> LazyDescription | None:  # type: ignore[override]
+        result = self.pgresult
+        if result and (result.nfields or result.status in _ROW_STATUSES):
+            fields = _ResultFields(result, self._encoding, self.adapters)
+            return LazyDescription(fields, result.nfields)
+        return None
+
+
+def describe_lazily(engine: Engine) -> None:
+    """Give every connection of ``engine`` cursors that describe their results lazily."""
+
+    @event.listens_for(engine, "connect")
+    def _lazy_cursors(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.cursor_factory = LazyDescriptionCursor
 
 
 # --- One round trip for the tenant context (issue 15) --------------------------------------

@@ -70,9 +70,13 @@ def refused_part() -> str | None:
     """Which part of the current request holds a forbidden character, or None."""
     if _bad_single_line(request.path):
         return "the address"
-    for name, value in request.args.items(multi=True):
-        if _bad_single_line(name) or _bad_single_line(value):
-            return f"the query parameter {name!r}"
+    environ = request.environ
+    if environ.get("QUERY_STRING"):
+        for name, value in request.args.items(multi=True):
+            if _bad_single_line(name) or _bad_single_line(value):
+                return f"the query parameter {name!r}"
+    if not environ.get("CONTENT_TYPE"):
+        return None  # no body of a kind read below (most GETs: nothing parsed at all)
     form = request.mimetype == "application/x-www-form-urlencoded" or (
         request.mimetype == "multipart/form-data" and request.blueprint != "api"
     )

@@ -78,11 +78,9 @@ def listed_json(rows: list[Any]) -> list[dict[str, Any]]:
     """``document_json`` for rows of ``services.LISTED_COLUMNS``, for ``json_response``.
 
     UUIDs and datetimes stay as they are: orjson writes them as ``str()`` and
-    ``isoformat()`` would. The two URLs are built from one ``url_for`` each per page.
+    ``isoformat()`` would. The two URLs are put together from ``_document_url_parts``.
     """
-    marker = "00000000-0000-0000-0000-000000000000"
-    prefix, suffix = url_for("api.get_document", document_id=marker).split(marker)
-    download_suffix = url_for("api.download_document", document_id=marker).split(marker)[1]
+    prefix, suffix, download_suffix = _document_url_parts()
     listed = []
     for row in rows:
         item = dict(zip(LISTED_KEYS, row, strict=True))
@@ -91,6 +89,21 @@ def listed_json(rows: list[Any]) -> list[dict[str, Any]]:
         item["download_url"] = f"{prefix}{key}{download_suffix}"
         listed.append(item)
     return listed
+
+
+# (prefix, suffix, download suffix) of a document's URLs, by the application root they live
+# under: routes are fixed in code, so one ``url_for`` each per root and process is enough.
+_URL_PARTS: dict[str, tuple[str, str, str]] = {}
+
+
+def _document_url_parts() -> tuple[str, str, str]:
+    parts = _URL_PARTS.get(request.script_root)
+    if parts is None:
+        marker = "00000000-0000-0000-0000-000000000000"
+        prefix, suffix = url_for("api.get_document", document_id=marker).split(marker)
+        download_suffix = url_for("api.download_document", document_id=marker).split(marker)[1]
+        parts = _URL_PARTS[request.script_root] = (prefix, suffix, download_suffix)
+    return parts
 
 
 def encode_cursor(document: Any) -> str:

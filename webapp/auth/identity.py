@@ -50,6 +50,11 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _resolve_identity() -> ResponseReturnValue | None:
+        if request.blueprint == "api":
+            # A cookie never authenticates the API (webapp/api/auth.py): nobody is loaded
+            # from it, so the request reads no session, cookie or user row for nothing.
+            login_manager._update_request_context_with_user()  # anonymous, as for no cookie
+            return None
         # Touching current_user runs load_user, which sets the tenant context.
         _ = current_user.is_authenticated
         suspended = g.pop("suspended_org", None)

@@ -1,4 +1,5 @@
 """Ending sessions: a generation number per account, named by the signed session cookie.
+(And the cookie session itself, cheap for requests without a cookie: ``CookieSessions``.)
 
 Sessions are client-side (Flask's signed cookie), so a copied cookie cannot be deleted; it is
 made worthless instead. Each user and each platform admin has a ``session_version``; the
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from webapp.models import PlatformAdmin, User
 
@@ -52,3 +56,23 @@ def end_admin_sessions(admin: PlatformAdmin) -> None:
 def admin_session_current(admin: PlatformAdmin, stored: object) -> bool:
     """Whether an admin session's generation is the admin's current one."""
     return isinstance(stored, int) and stored == (admin.session_version or 0)
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with nothing to do for a request that has no cookie.
+
+    API clients send none: Flask's own interface still builds a signing serializer to open
+    the session and reads the cookie settings to save it, on every request.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()  # what the base class opens when there is no cookie
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified:  # the base class's early return, sooner
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)

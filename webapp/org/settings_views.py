@@ -72,6 +72,8 @@ def _branding_context() -> dict[str, Any]:
 @bp.before_app_request
 def _pending_deletion_notice() -> ResponseReturnValue | None:
     """A signed-out member of an organization awaiting deletion sees when, and how to restore."""
+    if request.blueprint == "api":
+        return None  # a page's notice; the API refuses such an organization's tokens itself
     identity = session.get("_user_id")
     if not identity or current_user.is_authenticated or request.endpoint in ("static", None):
         return None
