@@ -3,8 +3,9 @@
 0010 made ``app_current_org()`` recompute an HMAC under the key on every statement: a
 PL/pgSQL SECURITY DEFINER call that reads ``app_context_keys`` through SPI and hashes twice,
 and ``app_enter_org`` hashed four times under ``SET search_path``. At the database that was
-the larger part of the context's cost (bench/context_pgbench.py: 0.57-0.71 of the owner's
-plain query, against about 1.0 with the unverified 0001 function and the same statements).
+the larger part of the context's cost: in interleaved pgbench runs of the bench's statements
+the verified transaction made 0.56-0.77 of the owner's plain query's throughput, the same
+transaction with 0001's unverified function 0.76-1.06.
 
 Now the key is needed once per transaction (to check the entry proof) and never per statement:
 
@@ -15,8 +16,8 @@ Now the key is needed once per transaction (to check the entry proof) and never 
 * ``app_enter_org(org, proof)`` checks the proof as before (key, five minutes), then sets
   the session's mark to the first 64 bits of ``sha256('ctx:<org>:<transaction start>')``
   with ``setval``, and the transaction-local settings ``app.current_org_id`` (the
-  organization) and ``app.current_org_sig`` (the hex of that digest: a marker that the
-  transaction was entered, public and not secret).
+  organization) and ``app.current_org_sig`` (the hex of that digest: public, not a secret,
+  kept for whoever reads it; the check does not).
 * ``app_current_org()`` is a plain SQL function (inlined into each statement's InitPlan, no
   SECURITY DEFINER, no SPI): the organization of ``app.current_org_id`` when the session's mark
   equals the mark of (that organization, this transaction's start), otherwise NULL.
@@ -37,7 +38,8 @@ sets that setting by hand on such a connection gets an error (``currval … not 
 instead of 0 rows: refused all the same. Marks are not transactional: an entry made inside a
 savepoint that is rolled back leaves the session marked for the inner organization while the
 settings return to the outer one, which then reads as no organization (closed, not open) until
-the next ``app_enter_org``.
+the next ``app_enter_org``. ``setval`` is a write: a read-only transaction (or a hot standby)
+cannot enter an organization; nothing in the app uses one.
 
 Revision ID: 0017_context
 Revises: 0016_load
