@@ -14,8 +14,9 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.pool import NullPool
 
 from tests.test_isolation_db import tenant_tables
 from webapp import tenancy
@@ -251,15 +252,15 @@ def test_an_entered_session_cannot_switch_organization_with_any_setting(
 def test_a_session_never_entered_is_refused_even_when_it_claims_a_mark(app_engine, two_orgs):
     """No mark in this session: claiming one makes the check fail (an error), never B's rows."""
     _, b = two_orgs
-    with app_engine.connect() as conn:
-        conn.connection.dbapi_connection.close()  # a backend of its own, surely never entered
-    with app_engine.connect() as conn:
+    fresh = create_engine(app_engine.url, poolclass=NullPool)  # a backend never entered
+    with fresh.connect() as conn:
         conn.execute(SET_BOTH, {"o": str(b.org.org_id), "s": "0" * 64})
         assert conn.scalar(text("SELECT count(*) FROM users")) == 0  # unmarked: no organization
         conn.execute(MARK_SET)
         with pytest.raises(DBAPIError, match="not yet defined in this session"):
             conn.execute(text("SELECT count(*) FROM users"))
         conn.rollback()
+    fresh.dispose()
 
 
 def test_a_mark_is_dead_after_its_transaction(app_engine, enter_org, two_orgs):

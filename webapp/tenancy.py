@@ -18,7 +18,7 @@ organization's id and read it. Now:
 * ``app_enter_org`` (SECURITY DEFINER) checks an entry proof,
   ``<unix seconds>.<HMAC(key, "enter:<org>:<seconds>")>`` at most five minutes old, then marks
   the session: ``setval`` of the sequence ``app_context_marks`` to the first 64 bits of
-  ``sha256("ctx:<org>:<transaction start>")`` (migration 0017). The tenant role may read that
+  ``sha256(<org> || <transaction start>)`` (migration 0017). The tenant role may read that
   sequence's per-session ``currval`` but not move it (no USAGE or UPDATE).
 * ``app_current_org()`` (what every policy calls, once per statement, inlined by the planner)
   returns ``app.current_org_id`` only if ``currval`` is the mark of that organization and this

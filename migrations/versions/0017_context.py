@@ -14,8 +14,8 @@ Now the key is needed once per transaction (to check the entry proof) and never 
   the sequence, which no runtime role holds. The tenant role holds SELECT only (``currval``
   needs it): it can read its own session's mark, never set it.
 * ``app_enter_org(org, proof)`` checks the proof as before (key, five minutes), then sets
-  the session's mark to the first 64 bits of ``sha256('ctx:<org>:<transaction start>')``
-  with ``setval``, and the transaction-local settings ``app.current_org_id`` (the
+  the session's mark to the first 64 bits of sha256(<org> || <transaction start>) with
+  ``setval``, and the transaction-local settings ``app.current_org_id`` (the
   organization) and ``app.current_org_sig`` (the hex of that digest: public, not a secret,
   kept for whoever reads it; the check does not).
 * ``app_current_org()`` is a plain SQL function (inlined into each statement's InitPlan, no
@@ -68,10 +68,11 @@ TX_START = _0010.TX_START  # the transaction's start, microseconds since the epo
 
 
 def _mark_digest(org_text: str) -> str:
-    """SQL: sha256 of 'ctx:<org>:<transaction start>' (org as canonical uuid text)."""
+    """SQL: sha256 of the organization's text and the transaction's start (its 8-byte binary
+    form, microseconds: independent of TimeZone and DateStyle, which any role may change)."""
     return (
-        f"pg_catalog.sha256(pg_catalog.convert_to('ctx:' {CAT} {org_text} {CAT} ':' {CAT} "
-        f"{TX_START}, 'UTF8'))"
+        f"pg_catalog.sha256(pg_catalog.convert_to({org_text}, 'UTF8') {CAT} "
+        "pg_catalog.timestamptz_send(pg_catalog.now()))"
     )
 
 
@@ -101,21 +102,20 @@ $$
 """
 
 # Once per transaction: the proof under the key (0010's rules), then the mark. Written for
-# speed: no ``SET search_path`` clause (it costs a GUC nest level on every call: every name is
-# qualified instead), no regular expression (the proof's shape is checked with strpos, length
-# and ltrim: the engine's bounded repetitions were a quarter of the call), few expressions
-# (plpgsql re-initialises each one in every transaction), one SPI query (the key).
+# speed: plpgsql re-initialises every expression in every transaction, so there are few: the
+# key, the proof's digest and the mark in one query; then one comparison, the window, and the
+# mark and settings in one assignment. The digest is checked first, over the issued time as
+# sent, so a proof that is not exactly what the app signs (a malformed one included) is refused
+# before anything parses it (no regular expression: its bounded repetitions were a quarter of
+# the call). No ``SET search_path`` clause (a GUC nest level on every call): every name is
+# qualified instead.
 ENTER_ORG = f"""
 CREATE OR REPLACE FUNCTION app_enter_org(p_org pg_catalog.uuid, p_proof pg_catalog.text)
 RETURNS pg_catalog.uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $$
 DECLARE
-    v_dot pg_catalog.int4;
-    v_issued pg_catalog.int8;
-    v_inner pg_catalog.bytea;
-    v_outer pg_catalog.bytea;
+    v_ok pg_catalog.bool;
     v_mark pg_catalog.bytea;
-    v_seq pg_catalog.int8;
     v_set pg_catalog.text;
 BEGIN
     IF p_org IS NULL THEN
@@ -123,41 +123,30 @@ BEGIN
             {CAT} pg_catalog.set_config('app.current_org_sig', '', true);
         RETURN NULL;
     END IF;
-    -- <1 to 12 digits>.<64 lowercase hex digits>
-    v_dot := pg_catalog.strpos(p_proof, '.');
-    IF v_dot IS NULL OR v_dot OPERATOR(pg_catalog.<) 2 OR v_dot OPERATOR(pg_catalog.>) 13
-       OR pg_catalog.length(p_proof) OPERATOR(pg_catalog.<>) (v_dot OPERATOR(pg_catalog.+) 64)
-       OR pg_catalog.ltrim(pg_catalog.substr(p_proof, 1, v_dot OPERATOR(pg_catalog.-) 1),
-                           '0123456789') OPERATOR(pg_catalog.<>) ''
-       OR pg_catalog.ltrim(pg_catalog.substr(p_proof, v_dot OPERATOR(pg_catalog.+) 1),
-                           '0123456789abcdef') OPERATOR(pg_catalog.<>) '' THEN
-        RAISE EXCEPTION 'organization context refused: malformed proof'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    v_issued := pg_catalog.substr(p_proof, 1, v_dot OPERATOR(pg_catalog.-) 1)::pg_catalog.int8;
-    IF pg_catalog.abs(pg_catalog.extract('epoch', pg_catalog.clock_timestamp())
-                      OPERATOR(pg_catalog.-) v_issued) OPERATOR(pg_catalog.>) {_0010.PROOF_WINDOW}
-    THEN
-        RAISE EXCEPTION 'organization context refused: proof expired'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    SELECT k.inner_pad, k.outer_pad INTO v_inner, v_outer
-    FROM public.app_context_keys k WHERE k.id OPERATOR(pg_catalog.=) 1;
-    IF v_inner IS NULL OR pg_catalog.substr(p_proof, v_dot OPERATOR(pg_catalog.+) 1)
-        OPERATOR(pg_catalog.<>) pg_catalog.encode(pg_catalog.sha256(v_outer {CAT}
-            pg_catalog.sha256(v_inner {CAT} pg_catalog.convert_to('enter:' {CAT}
-                p_org::pg_catalog.text {CAT} ':' {CAT} v_issued::pg_catalog.text, 'UTF8'))),
-            'hex') THEN
+    SELECT pg_catalog.split_part(p_proof, '.', 2) {EQ} pg_catalog.encode(pg_catalog.sha256(
+               k.outer_pad {CAT} pg_catalog.sha256(k.inner_pad {CAT} pg_catalog.convert_to(
+                   'enter:' {CAT} p_org::pg_catalog.text {CAT} ':' {CAT}
+                   pg_catalog.split_part(p_proof, '.', 1), 'UTF8'))), 'hex'),
+           {_mark_digest("p_org::pg_catalog.text")}
+    INTO v_ok, v_mark
+    FROM public.app_context_keys k WHERE k.id {EQ} 1;
+    IF v_ok IS NOT TRUE THEN
         RAISE EXCEPTION 'organization context refused: bad proof'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    v_mark := {_mark_digest("p_org::pg_catalog.text")};
-    -- An assignment, not PERFORM: plpgsql's fast path, no query (and snapshot) of its own.
-    v_seq := pg_catalog.setval('{SEQUENCE}'::pg_catalog.regclass,
-        ('x' {CAT} pg_catalog.encode(pg_catalog.substr(v_mark, 1, 8), 'hex'))
-            ::pg_catalog.bit(64)::pg_catalog.int8, true);
-    -- Session-level: from now on this session has a currval for the check to read.
-    v_set := pg_catalog.set_config('app.context_marked', 'on', false)
+    IF pg_catalog.abs(pg_catalog.extract('epoch', pg_catalog.clock_timestamp())
+                      OPERATOR(pg_catalog.-)
+                      pg_catalog.split_part(p_proof, '.', 1)::pg_catalog.int8)
+       OPERATOR(pg_catalog.>) {_0010.PROOF_WINDOW} THEN
+        RAISE EXCEPTION 'organization context refused: proof expired'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- The mark (setval: the session's currval), then the settings; app.context_marked is
+    -- session-level: from now on this session has a currval for the check to read.
+    v_set := pg_catalog.setval('{SEQUENCE}'::pg_catalog.regclass,
+            ('x' {CAT} pg_catalog.encode(pg_catalog.substr(v_mark, 1, 8), 'hex'))
+                ::pg_catalog.bit(64)::pg_catalog.int8, true)::pg_catalog.text
+        {CAT} pg_catalog.set_config('app.context_marked', 'on', false)
         {CAT} pg_catalog.set_config('app.current_org_id', p_org::pg_catalog.text, true)
         {CAT} pg_catalog.set_config('app.current_org_sig', pg_catalog.encode(v_mark, 'hex'), true);
     RETURN p_org;
