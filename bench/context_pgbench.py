@@ -14,11 +14,17 @@ random per transaction), alternating round by round:
 * **tenant**: the tenant role, as the app sends it since issue 15: one pipeline (one network
   write, one Sync) of ``BEGIN``, ``SELECT app_enter_org(org, proof)`` (the verified context,
   a proof signed with the key as the app signs it), the same statement under forced RLS, and
-  ``ROLLBACK`` — one round trip.
+  ``ROLLBACK`` — one round trip;
+* **owner-tx** (a reference): the owner role, the tenant's pipeline shape with nothing
+  verified and no RLS: ``BEGIN``, ``SELECT set_config('app.current_org_id', org, true)`` (the
+  unverified context of before issue 11), the statement, ``ROLLBACK``.
 
-Both ``-M prepared`` (the app's driver prepares a statement after five uses), ``--clients``
-clients. Prints each round's transactions per second and the tenant/owner ratio (target
->= 0.9). Figures only; nothing asserts.
+All ``-M prepared`` (the app's driver prepares a statement after five uses), ``--clients``
+clients, the workloads' order rotating round by round. Prints each round's transactions per
+second and two ratios: tenant/owner, the issue's target (>= 0.9), and tenant/owner-tx, what
+the verified context and RLS cost once the transaction's four statements are paid for by both
+sides (the four statements against one cost the server and pgbench's own client, which shares
+the machine, whatever the context does). Figures only; nothing asserts.
 """
 
 from __future__ import annotations
@@ -104,22 +110,49 @@ def seeded(owner_url: str, orgs: int, per_org: int) -> bool:
     return found == orgs * per_org
 
 
-def write_scripts(workdir: Path, sample: list[int], key: bytes | None) -> list[str]:
-    """One script per organization; with ``key``, the tenant's pipelined transaction."""
+def migrate_kept(owner_url: str, app_url: str) -> None:
+    """Bring a kept database to the migrations' head, so it measures this checkout's context."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    from webapp.extensions import db
+
+    migrator = create_app(
+        {
+            "SECRET_KEY": "bench-secret",
+            "SQLALCHEMY_DATABASE_URI": app_url,
+            "MIGRATION_DATABASE_URL": owner_url,
+        }
+    )
+    with migrator.app_context():
+        upgrade()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def write_scripts(
+    workdir: Path, sample: list[int], name: str, key: bytes | None = None
+) -> list[str]:
+    """One script per organization for workload ``name``: ``owner`` (the plain statement),
+    ``tenant`` (its pipelined transaction, proofs signed with ``key``) or ``owner-tx`` (the
+    same pipeline with the unverified ``set_config``)."""
     from webapp.tenancy import entry_proof
 
     names = []
     for number in sample:
         org = org_id(number)
-        if key is None:
+        if name == "owner":
             body = list_sql(org) + "\n"
         else:
+            if name == "tenant":
+                assert key is not None, "the tenant's proofs need the key"
+                context = f"SELECT app_enter_org('{org}'::uuid, '{entry_proof(key, org)}');"
+            else:
+                context = f"SELECT set_config('app.current_org_id', '{org}', true);"
             body = (
-                "\\startpipeline\nBEGIN;\n"
-                f"SELECT app_enter_org('{org}'::uuid, '{entry_proof(key, org)}');\n"
-                f"{list_sql(org)}\nROLLBACK;\n\\endpipeline\n"
+                f"\\startpipeline\nBEGIN;\n{context}\n{list_sql(org)}\nROLLBACK;\n\\endpipeline\n"
             )
-        path = workdir / f"{'tenant' if key else 'owner'}-{number}.sql"
+        path = workdir / f"{name}-{number}.sql"
         path.write_text(body)
         names.append(f"{path}@1")
     return names
@@ -172,8 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  seeded in {time.perf_counter() - started:.0f} s")
     else:
         app_url = embedded.with_role(owner_url, memory.APP_ROLE, memory.APP_PASSWORD)
+        migrate_kept(owner_url, app_url)  # a database kept from an older checkout
+    engine = create_engine(owner_url)
+    with engine.connect() as conn:
+        head = conn.scalar(text("SELECT version_num FROM alembic_version"))
+    engine.dispose()
     print(
-        f"  {args.orgs} organizations x {args.docs_per_org} documents; {args.sample} sampled; "
+        f"  schema at {head}; "
+        f"{args.orgs} organizations x {args.docs_per_org} documents; {args.sample} sampled; "
         f"{args.clients} clients, {args.seconds} s per run, {args.rounds} rounds; "
         "pgbench -M prepared"
     )
@@ -187,34 +226,47 @@ def main(argv: list[str] | None = None) -> int:
             engine.dispose()
     sample = random.Random(15).sample(range(1, args.orgs + 1), args.sample)
     workdir = Path(tempfile.mkdtemp(prefix="pmdi-ctx-pgbench-"))
-    owner_scripts = write_scripts(workdir, sample, None)
-    results: dict[str, list[float]] = {"owner": [], "tenant": []}
+    scripts = {
+        "owner": (owner_url, write_scripts(workdir, sample, "owner")),
+        "owner-tx": (owner_url, write_scripts(workdir, sample, "owner-tx")),
+    }
+    names = ("owner", "tenant", "owner-tx")
+    results: dict[str, list[float]] = {name: [] for name in names}
     try:
-        print(f"\n  {'round':>5} {'owner tps':>10} {'tenant tps':>10} {'tenant/owner':>12}")
+        print(
+            f"\n  {'round':>5} {'owner tps':>10} {'tenant tps':>10} {'owner-tx tps':>12} "
+            f"{'tenant/owner':>12} {'tenant/owner-tx':>15}"
+        )
         for number in range(args.rounds):
             # Fresh proofs each round: one is good for five minutes.
-            tenant_scripts = write_scripts(workdir, sample, key)
-            order = ("owner", "tenant") if number % 2 == 0 else ("tenant", "owner")
+            scripts["tenant"] = (app_url, write_scripts(workdir, sample, "tenant", key))
+            order = names[number % 3 :] + names[: number % 3]
             got = {}
             for name in order:
-                url, scripts = (
-                    (owner_url, owner_scripts) if name == "owner" else (app_url, tenant_scripts)
-                )
-                got[name] = pgbench(url, scripts, args.clients, args.seconds)
+                url, files = scripts[name]
+                got[name] = pgbench(url, files, args.clients, args.seconds)
                 results[name].append(got[name])
             print(
                 f"  {number + 1:>5} {got['owner']:10.0f} {got['tenant']:10.0f} "
-                f"{got['tenant'] / got['owner']:12.3f}"
+                f"{got['owner-tx']:12.0f} {got['tenant'] / got['owner']:12.3f} "
+                f"{got['tenant'] / got['owner-tx']:15.3f}"
             )
     finally:
         if not args.keep:
             drop_database(args.database_url, DATABASE)
     ratios = [t / o for t, o in zip(results["tenant"], results["owner"], strict=True)]
+    same_shape = [t / o for t, o in zip(results["tenant"], results["owner-tx"], strict=True)]
     print(
         f"\n  median tps: owner {statistics.median(results['owner']):.0f}, tenant "
-        f"{statistics.median(results['tenant']):.0f}; tenant/owner: median of rounds "
+        f"{statistics.median(results['tenant']):.0f}, owner-tx "
+        f"{statistics.median(results['owner-tx']):.0f}; tenant/owner: median of rounds "
         f"{statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f}; "
         "target >= 0.9)"
+    )
+    print(
+        f"  tenant/owner-tx (same four statements): median of rounds "
+        f"{statistics.median(same_shape):.3f} "
+        f"(range {min(same_shape):.3f}-{max(same_shape):.3f})"
     )
     return 0
 

@@ -14,8 +14,9 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.pool import NullPool
 
 from tests.test_isolation_db import tenant_tables
 from webapp import tenancy
@@ -201,6 +202,123 @@ def test_a_refused_entry_also_drops_the_previous_organization(
         enter_org(conn, None)
         assert conn.scalar(text("SELECT app_current_org()")) is None
         assert conn.scalar(text("SELECT count(*) FROM users")) == 0
+
+
+# --- the mark of migration 0017: per-session state the tenant role reads but cannot set -------
+
+MARK_SET = text("SELECT set_config('app.context_marked', 'on', true)")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT setval('app_context_marks', 1)",
+        "SELECT setval('app_context_marks', 1, true)",
+        "SELECT nextval('app_context_marks')",
+        "ALTER SEQUENCE app_context_marks RESTART",
+    ],
+)
+def test_the_tenant_role_cannot_set_the_mark(app_engine, enter_org, make_org, statement):
+    """currval is what the check trusts: only app_enter_org may move it."""
+    org = make_org()
+    with app_engine.connect() as conn:
+        enter_org(conn, org.org_id)
+        with pytest.raises(ProgrammingError) as caught:
+            conn.execute(text(statement))
+        conn.rollback()
+    message = str(caught.value.orig)
+    assert "permission denied" in message or "must be owner" in message, message
+
+
+def test_an_entered_session_cannot_switch_organization_with_any_setting(
+    app_engine, enter_org, two_orgs
+):
+    """Entered as A: B's id, with every setting the check reads set by hand, reads nothing."""
+    a, b = two_orgs
+    with app_engine.connect() as conn:
+        enter_org(conn, a.org.org_id)
+        mark = conn.scalar(text("SELECT currval('app_context_marks')"))
+        for org in (str(b.org.org_id), str(b.org.org_id).upper(), "{" + str(b.org.org_id) + "}"):
+            conn.execute(MARK_SET)
+            conn.execute(SET_BOTH, {"o": org, "s": conn.scalar(CURRENT_SIG)})
+            assert conn.scalar(text("SELECT app_current_org()")) is None
+            assert conn.scalar(text("SELECT count(*) FROM users")) == 0
+        assert conn.scalar(text("SELECT currval('app_context_marks')")) == mark
+        conn.execute(SET_PLAIN, {"o": str(a.org.org_id)})  # A's own id again: A, as before
+        assert conn.scalar(text("SELECT app_current_org()")) == a.org.org_id
+        conn.rollback()
+
+
+def test_a_session_never_entered_is_refused_even_when_it_claims_a_mark(app_engine, two_orgs):
+    """No mark in this session: claiming one makes the check fail (an error), never B's rows."""
+    _, b = two_orgs
+    fresh = create_engine(app_engine.url, poolclass=NullPool)  # a backend never entered
+    with fresh.connect() as conn:
+        conn.execute(SET_BOTH, {"o": str(b.org.org_id), "s": "0" * 64})
+        assert conn.scalar(text("SELECT count(*) FROM users")) == 0  # unmarked: no organization
+        conn.execute(MARK_SET)
+        with pytest.raises(DBAPIError, match="not yet defined in this session"):
+            conn.execute(text("SELECT count(*) FROM users"))
+        conn.rollback()
+    fresh.dispose()
+
+
+def test_a_mark_is_dead_after_its_transaction(app_engine, enter_org, two_orgs):
+    """The next transaction starts at another time: A's mark no longer matches A."""
+    a, _ = two_orgs
+    with app_engine.connect() as conn:
+        enter_org(conn, a.org.org_id)
+        sig = conn.scalar(CURRENT_SIG)
+        conn.commit()
+        conn.execute(MARK_SET)
+        conn.execute(SET_BOTH, {"o": str(a.org.org_id), "s": sig})
+        assert conn.scalar(text("SELECT app_current_org()")) is None
+        assert conn.scalar(text("SELECT count(*) FROM users")) == 0
+        conn.rollback()
+
+
+def test_an_entry_undone_by_a_savepoint_leaves_no_organization(
+    app_engine, enter_org, context_key, two_orgs
+):
+    """Marks are not transactional: after ROLLBACK TO, the settings say A, the mark says B, and
+    the check opens neither (closed, not open) until the next entry."""
+    a, b = two_orgs
+    with app_engine.connect() as conn:
+        enter_org(conn, a.org.org_id)
+        conn.execute(text("SAVEPOINT inner_org"))
+        enter_org(conn, b.org.org_id)
+        assert conn.scalar(text("SELECT app_current_org()")) == b.org.org_id
+        conn.execute(text("ROLLBACK TO SAVEPOINT inner_org"))
+        assert conn.scalar(text("SELECT app_current_org()")) is None
+        assert conn.scalar(text("SELECT count(*) FROM users")) == 0
+        enter_org(conn, a.org.org_id)
+        assert conn.scalar(text("SELECT count(*) FROM users")) == 1
+        conn.rollback()
+
+
+def test_the_mark_ignores_the_session_s_time_zone_and_date_style(app_engine, enter_org, two_orgs):
+    """The transaction's start is hashed as epoch microseconds, not as display text."""
+    a, _ = two_orgs
+    with app_engine.connect() as conn:
+        enter_org(conn, a.org.org_id)
+        conn.execute(text("SET LOCAL TimeZone = 'Asia/Tokyo'"))
+        conn.execute(text("SET LOCAL DateStyle = 'German, DMY'"))
+        assert conn.scalar(text("SELECT app_current_org()")) == a.org.org_id
+        conn.rollback()
+
+
+def test_the_check_is_inlined_into_one_initplan_per_statement(app_engine, enter_org, make_org):
+    """No function call per statement: the planner inlines app_current_org() into the
+    policy's InitPlan (a VOLATILE or STABLE plpgsql body here would cost a call each time)."""
+    org = make_org()
+    with app_engine.connect() as conn:
+        enter_org(conn, org.org_id)
+        plan = "\n".join(
+            conn.scalars(text("EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM documents"))
+        )
+        conn.rollback()
+    assert "InitPlan" in plan and "currval(" in plan, plan
+    assert "app_current_org" not in plan, plan
 
 
 @pytest.mark.parametrize("statement", PLATFORM_DOOR_CALLS)

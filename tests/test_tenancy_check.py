@@ -14,7 +14,7 @@ from webapp.tenancy_check import UnsafeDatabaseRole
 
 _ROLES_BY_TRUST = importlib.import_module("migrations.versions.0010_roles_by_trust")
 CURRENT_ORG_PLAIN = _ROLES_BY_TRUST.CURRENT_ORG_PLAIN
-CURRENT_ORG_VERIFIED = _ROLES_BY_TRUST.CURRENT_ORG_VERIFIED
+CURRENT_ORG_VERIFIED = importlib.import_module("migrations.versions.0017_context").CURRENT_ORG
 
 
 def test_check_passes_on_the_migrated_database(runner):

@@ -15,27 +15,29 @@
 ``app.current_org_id`` held, so one SQL injection could ``set_config`` another
 organization's id and read it. Now:
 
-* ``app_current_org()`` (what every policy calls, once per statement) returns the organization
-  only if ``app.current_org_sig`` is an HMAC of (organization, ``pg_backend_pid()``, the
-  transaction's start time) under a key kept in a table nobody but the owner can read;
-  otherwise it returns NULL: no rows, and every write refused by WITH CHECK.
-* Only ``app_enter_org`` (SECURITY DEFINER) writes that signature, and only for an entry proof:
-  ``<unix seconds>.<HMAC(key, "enter:<org>:<seconds>")>``, at most five minutes old.
+* ``app_enter_org`` (SECURITY DEFINER) checks an entry proof,
+  ``<unix seconds>.<HMAC(key, "enter:<org>:<seconds>")>`` at most five minutes old, then marks
+  the session: ``setval`` of the sequence ``app_context_marks`` to the first 64 bits of
+  ``sha256(<org> || <transaction start>)`` (migration 0017). The tenant role may read that
+  sequence's per-session ``currval`` but not move it (no USAGE or UPDATE).
+* ``app_current_org()`` (what every policy calls, once per statement, inlined by the planner)
+  returns ``app.current_org_id`` only if ``currval`` is the mark of that organization and this
+  transaction's start; otherwise NULL: no rows, and every write refused by WITH CHECK.
 * The process signs entry proofs in Python with the key, which it reads once through
   ``app_context_key()`` — a door only the platform role may execute. The tenant role can
   execute neither that nor any other door that would reveal the key.
 
 Threat model: an attacker who found an SQL injection in tenant code runs any statements as the
 tenant role, inside a transaction whose context is their own organization A. They cannot
-``set_config`` B (no signature: reads as no organization), cannot forge one (no key: it is
-neither readable nor derivable by the tenant role), and cannot reuse A's signature elsewhere
-(it names this backend and this transaction, so it is dead after COMMIT). A signature minted
-for B in someone else's transaction is never visible to them: it lives in that transaction's
-settings only, on another backend or before/after theirs on this one. Entry proofs are sent
-as bind parameters (never in statement text, so not in ``pg_stat_activity``) and are never
-stored; one that leaked elsewhere (a log) opens its organization for at most five minutes and
-only to someone who can also run SQL as the tenant role. The proof does not name the backend
-on purpose: behind a transaction-pooling proxy the client cannot know it.
+``set_config`` B (the session's mark is A's: reads as no organization), cannot mark B (no
+privilege to move the sequence; no key to make a proof), and cannot reuse A's mark later (it
+names this transaction's start, so it is dead after COMMIT, and it lives in this backend's
+session only). A mark made for B on another backend is invisible to them; one made on this
+backend before their transaction was replaced by their own transaction's entry. Entry
+proofs are sent as bind parameters (never in statement text, so not in ``pg_stat_activity``)
+and are never stored; one that leaked elsewhere (a log) opens its organization for at most
+five minutes and only to someone who can also run SQL as the tenant role. The proof does not
+name the backend on purpose: behind a transaction-pooling proxy the client cannot know it.
 
 Not covered: the key and the platform role's password are in every process's memory and
 environment, so code execution in the app (not SQL) gets everything, as before. Session state

@@ -11,8 +11,11 @@ matrix of README "Roles by trust" (migration 0010):
   a violation as soon as either role holds anything on it);
 * neither role may create objects (schema CREATE, database CREATE or TEMPORARY) or be a member
   of another role;
+* the verified context (0017): ``app_current_org()`` a plain SQL function of the tenant role's
+  own, and the sequence of context marks readable by it but not settable (no USAGE, UPDATE);
 * and, live: as the tenant role, a plain ``set_config`` of an existing organization's id (and a
-  forged signature) reads no row of any tenant table and updates nothing.
+  forged signature, and one made after validly entering another organization) reads no row of
+  any tenant table and updates nothing.
 
 Also the start-up guard: the app refuses to serve when either of its database roles could
 bypass row-level security (superuser, BYPASSRLS, or owner of a table).
@@ -35,13 +38,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from webapp.extensions import db
-from webapp.tenancy import TENANT_TABLES_SQL
+from webapp.tenancy import TENANT_TABLES_SQL, context_key, enter_org
 
 # Tables guarded by RLS on a column other than organization_id.
 SELF_KEYED_TABLES = {"organizations": "id"}
 # SECURITY DEFINER functions the tenant role may execute: those acting on app_current_org()
-# alone, and the two that read and set the verified context.
-TENANT_DOORS = frozenset({"app_current_org", "app_enter_org", "app_search_documents"})
+# alone, and the one that sets the verified context. (``app_current_org()`` itself is no door
+# since 0017: a plain SQL function the planner inlines; see ``_check_context``.)
+TENANT_DOORS = frozenset({"app_enter_org", "app_search_documents"})
 # The doors across organizations, for the platform role only.
 PLATFORM_DOORS = frozenset(
     {
@@ -66,10 +70,14 @@ PLATFORM_DOORS = frozenset(
         "app_organizations_with_overdue",
     }
 )
-# Doors that run on every statement and so skip the cost of ``SET search_path``: every name in
-# them is schema-qualified (operators too), which is safe because neither runtime role may
+# Doors that run on every transaction and so skip the cost of ``SET search_path``: every name
+# in them is schema-qualified (operators too), which is safe because neither runtime role may
 # create objects anywhere (``_check_role_reach``).
-QUALIFIED_DOORS = frozenset({"app_current_org"})
+QUALIFIED_DOORS = frozenset({"app_enter_org"})
+# The verified context (migration 0017): the sequence whose per-session currval is the mark
+# app_enter_org sets. The tenant role reads it (currval); setting it (nextval: USAGE or UPDATE,
+# setval: UPDATE) would let it mark any organization.
+CONTEXT_MARKS = "app_context_marks"
 # Every SECURITY DEFINER function: the one narrow door across tenants, and the context.
 DOOR_FUNCTIONS = tuple(sorted(TENANT_DOORS | PLATFORM_DOORS))
 # Tables without organization_id: exactly what each role holds ("UPDATE(col)" = that column).
@@ -92,6 +100,7 @@ GLOBAL_TABLE_PRIVILEGES: dict[str, dict[str, frozenset[str]]] = {
         "platform": frozenset({"SELECT", "INSERT"}),
     },
     "app_context_keys": {"tenant": frozenset(), "platform": frozenset()},
+    CONTEXT_MARKS: {"tenant": frozenset({"SELECT"}), "platform": frozenset()},
     # /readyz checks, as the tenant role, that the schema is at the migrations' head.
     "alembic_version": {"tenant": frozenset({"SELECT"}), "platform": frozenset()},
 }
@@ -192,6 +201,7 @@ def check_catalog(
         violations += _check_table(conn, table, column, tables)
     violations += runtime_role_problems(conn, runtime_role)
     violations += _check_door(conn)
+    violations += _check_context(conn, runtime_role)
     roles = {"tenant": runtime_role}
     if platform_role:
         violations += runtime_role_problems(conn, platform_role)
@@ -251,8 +261,18 @@ def _check_function_matrix(conn: Connection, kind: str, role: str) -> list[Viola
 
 
 def _held_privileges(conn: Connection, role: str, table: str) -> set[str]:
-    """Table privileges ``role`` holds (directly, through PUBLIC or a membership)."""
+    """Table privileges ``role`` holds (directly, through PUBLIC or a membership).
+
+    For a sequence, USAGE too (it allows nextval)."""
     held = set()
+    if conn.scalar(
+        text("SELECT relkind = 'S' FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+        {"t": f"public.{table}"},
+    ) and conn.scalar(
+        text("SELECT has_sequence_privilege(:r, CAST(:t AS regclass), 'USAGE')"),
+        {"r": role, "t": f"public.{table}"},
+    ):
+        held.add("USAGE")
     for privilege in TABLE_PRIVILEGES:
         if conn.scalar(
             text("SELECT has_table_privilege(:r, CAST(:t AS regclass), :p)"),
@@ -326,11 +346,15 @@ def check_forged_context(tenant_conn: Connection, org_id: uuid.UUID) -> list[Vio
     ]
     tenant_conn.rollback()
     forgeries = {
-        "a plain set_config": "",
-        "a forged signature": "0" * 64,
+        "a plain set_config": ("", False),
+        "a forged signature": ("0" * 64, False),
+        # The mark of 0017: entered (validly) as another organization, then set_config.
+        "a set_config after entering another organization": ("0" * 64, True),
     }
-    for label, signature in forgeries.items():
+    for label, (signature, entered) in forgeries.items():
         with tenant_conn.begin() as transaction:
+            if entered:
+                enter_org(tenant_conn, uuid.uuid4(), context_key())
             tenant_conn.execute(
                 text(
                     "SELECT set_config('app.current_org_id', :o, true), "
@@ -478,6 +502,31 @@ def _check_door(conn: Connection) -> list[Violation]:
             found.append(Violation(where, "does not pin search_path"))
         if not (row.rolsuper or row.rolbypassrls):
             found.append(Violation(where, "its owner cannot see past row-level security"))
+    return found
+
+
+def _check_context(conn: Connection, tenant_role: str) -> list[Violation]:
+    """app_current_org(): the tenant role's own (not a door) and executable by it."""
+    row = conn.execute(
+        text(
+            "SELECT p.prosecdef, l.lanname, p.proconfig, "
+            "has_function_privilege(:r, p.oid, 'EXECUTE') AS may "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "JOIN pg_language l ON l.oid = p.prolang "
+            "WHERE n.nspname = 'public' AND p.proname = 'app_current_org'"
+        ),
+        {"r": tenant_role},
+    ).one_or_none()
+    where = "function app_current_org"
+    if row is None:
+        return [Violation(where, "is missing")]
+    found = []
+    if row.prosecdef:
+        found.append(Violation(where, "is SECURITY DEFINER (0017 made it the caller's own)"))
+    if row.lanname != "sql" or row.proconfig:
+        found.append(Violation(where, "cannot be inlined (plain SQL, no SET clause)"))
+    if not row.may:
+        found.append(Violation(where, f"is not executable by the tenant role {tenant_role}"))
     return found
 
 
