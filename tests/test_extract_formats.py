@@ -272,8 +272,22 @@ def test_csv_is_one_table_block_with_the_first_row_as_header():
     assert result.text.splitlines()[2] == "Book; confirm | Tom | 19 March"
 
 
-def test_markdown_and_text_have_no_model():
-    assert extract_text(io.BytesIO(b"# T\n\ntext\n"), "markdown").model is None
+def test_markdown_keeps_its_structure_as_blocks_and_text_has_no_model():
+    source = (
+        b"---\ndate: 2026-12-03\n---\n\n# T\n\n## Actions\n\n- [x] done thing\n"
+        b"  - [ ] nested open thing\n\n> quoted line\n\n**Ana**: I'll send it.\n\n"
+        b"| Task | Owner |\n|---|---|\n| Book | Tom |\n"
+    )
+    result = extract_text(io.BytesIO(source), "markdown")
+    blocks = [(b.kind, b.level, b.checked, b.text) for b in result.model.blocks]
+    assert ("paragraph", 0, None, "date: 2026-12-03") in blocks
+    assert ("heading", 2, None, "Actions") in blocks
+    assert ("list_item", 0, True, "done thing") in blocks
+    assert ("list_item", 1, False, "nested open thing") in blocks
+    assert ("quote", 0, None, "quoted line") in blocks
+    table = next(b for b in result.model.blocks if b.kind == "table")
+    assert (table.header, table.rows) == (["Task", "Owner"], [["Book", "Tom"]])
+    assert "**" not in result.text and "#" not in result.text
     assert extract_text(io.BytesIO(b"text\n"), "txt").model is None
 
 

@@ -94,6 +94,7 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
     blocks = list(_split_lines(tables_read))
     nicks = _known_nicks(blocks)
     repeated = _repeated_labels(blocks)
+    bold = _bold_speakers(blocks)
     out: list[Block] = []
     chat: str | None = None  # who is speaking in a chat export ("Name  9:02 AM" above)
     for block in blocks:
@@ -152,6 +153,7 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             if is_speaker(name, nicks) and (
                 " " in name.strip()
                 or name in repeated
+                or (turn.group("bold") and name in bold)
                 or _INITIALS.match(name)
                 or _HANDLE.match(name)
                 or _SPEECH.match(said)
@@ -361,6 +363,18 @@ def _known_nicks(blocks: list[Block]) -> frozenset[str]:
                     nicks.add(part)
                     nicks.add(part.split()[0])
     return frozenset(nicks)
+
+
+def _bold_speakers(blocks: list[Block]) -> frozenset[str]:
+    """Names in a transcript's ``**Name**:`` turns, when two or more people speak that way
+    (the layout then vouches for a name seen once: "**Ravi**: Worry: …")."""
+    names = set()
+    for block in blocks:
+        if block.kind in {"paragraph", "list_item"} and block.text.startswith("**"):
+            turn = _SPEAKER.match(block.text.strip())
+            if turn and turn.group("bold") and is_speaker(turn.group("bold").strip()):
+                names.add(turn.group("bold").strip())
+    return frozenset(names) if len(names) >= 2 else frozenset()
 
 
 def _repeated_labels(blocks: list[Block]) -> frozenset[str]:

@@ -272,6 +272,9 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
     for section, after in zip(sections, sections[1:], strict=False):
         section.intro = (
             after.level > section.level > 0
+            # "## Decision outcome" over "### Consequences": its own prose is the decision
+            # (a document title's prose, "# … risk register", still introduces it).
+            and (section.level == 1 or section.role not in {"actions", "decisions", "risks"})
             and bool(section.blocks)
             and all(b.kind == "paragraph" for b in section.blocks)
         )

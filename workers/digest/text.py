@@ -388,9 +388,32 @@ def _inline_text(token: Any) -> str:
     return "".join(parts)
 
 
+_FRONT_FIELD = re.compile(r"^[\w-]{1,40}:(?:\s|$)")
+
+
+def _front_matter(lines: list[str]) -> int:
+    """Lines taken by YAML front matter (``---`` / ``key: value`` lines / ``---``), else 0."""
+    if not lines or lines[0].strip() != "---":
+        return 0
+    for index, line in enumerate(lines[1:60], start=1):
+        if line.strip() in {"---", "..."}:
+            return index + 1 if index > 1 else 0
+        if line.strip() and not (_FRONT_FIELD.match(line.strip()) or line[:1] in " \t-"):
+            return 0
+    return 0
+
+
 def _markdown_blocks(text: str) -> list[Block]:
-    tokens = _parser().parse("\n".join(text.split("\n")[:MAX_LINES]))
-    blocks: list[Block] = []
+    lines = text.split("\n")[:MAX_LINES]
+    # Front matter ("date: 2026-08-27", "title: …") holds one field per line: each its own
+    # paragraph, never a setext heading over the closing "---".
+    front = _front_matter(lines)
+    blocks: list[Block] = [
+        Block("paragraph", " ".join(line.split()), line=number)
+        for number, line in enumerate(lines[1 : front - 1], start=2)
+        if line.strip() and front
+    ]
+    tokens = _parser().parse("\n".join([""] * front + lines[front:]))
     list_depth = 0
     in_item = 0
     quote_depth = 0
@@ -471,8 +494,20 @@ def _markdown_blocks(text: str) -> list[Block]:
     return blocks
 
 
+_BOLD_SPEAKER = re.compile(r"^\*\*[^*:]{1,40}?\s*(?::\s*\*\*|\*\*\s*:)")
+
+
+def unbold(text: str) -> str:
+    """``text`` without bold markup, except a leading ``**Name**:`` (a speaker's turn, which
+    ``refine`` reads by that very markup)."""
+    lead = _BOLD_SPEAKER.match(text)
+    if lead:
+        return lead.group(0) + text[lead.end() :].replace("**", "")
+    return text.replace("**", "")
+
+
 def _list_item(content: str, level: int, line: int | None) -> Block:
-    lines = content.replace("**", "").split("\n")
+    lines = [unbold(part) for part in content.split("\n")]
     first = lines[0].strip()
     checked = None
     box = _BOX.match(first)
@@ -520,6 +555,6 @@ def _regroup(lines: list[str], line: int | None) -> list[Block]:
             blocks.append(Block("heading", text.strip("*: "), 3, line=number))
             current = None
             continue
-        current = Block("paragraph", text.replace("**", ""), line=number)
+        current = Block("paragraph", unbold(text), line=number)
         blocks.append(current)
     return blocks
