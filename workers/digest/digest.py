@@ -15,6 +15,7 @@ from workers.digest.actions import extract_actions
 from workers.digest.blocks import Block, DocumentModel
 from workers.digest.dates import (
     DateHit,
+    day_first,
     document_date,
     find_dates,
     is_superseded,
@@ -55,11 +56,13 @@ def build_digest(
     title: str = "",
     pages: int | None = None,
     reference_date: dt.date | None = None,
-    dayfirst: bool = True,
+    dayfirst: bool | None = None,
     model: DocumentModel | None = None,
     filename: str = "",
 ) -> dict[str, Any]:
-    """The JSON-serialisable project-management digest of a document (see the package doc)."""
+    """The JSON-serialisable project-management digest of a document (see the package doc).
+
+    ``dayfirst`` None: the document's own dates tell (see ``dates.day_first``)."""
     text = text[:MAX_CHARS]
     if model is not None:
         raw_blocks = list(model.blocks)
@@ -70,10 +73,13 @@ def build_digest(
     else:
         raw_blocks = blocks_from_text(text, markdown=looks_like_markdown(text, filename))
     blocks = refine(raw_blocks)
+    if dayfirst is None:
+        dayfirst = day_first(text)
 
     found_date = reference_date or document_date(
         blocks,
         model_date=model.date if model is not None else None,
+        model_date_sent=model is not None and model.date_source == "sent",
         filename=filename,
         title=title,
         dayfirst=dayfirst,

@@ -45,7 +45,11 @@ def extract_eml(stream: IO[bytes], limit: int) -> Extracted:
         blocks.append(Block(kind="paragraph", text=f"Attachments: {names}"))
     subject = clean_cell(str(message.get("subject", "") or ""))
     model = DocumentModel(
-        blocks=blocks, title=subject, date=_date(message), author=_author(message)
+        blocks=blocks,
+        title=subject,
+        date=_date(message),
+        date_source="sent",
+        author=_author(message),
     )
     return Extracted(text=blocks_text(blocks), model=model, attachments=tuple(attachments))
 
