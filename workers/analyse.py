@@ -39,8 +39,8 @@ def analyse(
     against; without either, the document's own date is used (the model's date, a ``Date:``
     line, a dated heading, the file name or the title). ``dayfirst`` reads 03/04/2027 as
     3 April (True) or 4 March (False); None (the default) lets the document's own dates tell,
-    day-first unless they read month-first. ``model`` (from ``workers.extract``) supplies the document's blocks; ``filename``
-    tells Markdown from plain text and may carry the date.
+    day-first unless they read month-first. ``model`` (from ``workers.extract``) supplies the
+    document's blocks; ``filename`` tells Markdown from plain text and may carry the date.
     """
     return build_digest(
         text,
