@@ -766,3 +766,82 @@ def test_numbered_section_headings_read_as_list_items_and_scan_fragments():
         "Confirm the rollback test date with the vendor (TA)"
     ]
     assert len(digest["decisions"]) == 1 and "Agreed" in digest["decisions"][0]
+
+
+# --- Conventions added for documents the tuning set did not show (issue 10, digest3) ---------
+
+
+def test_meetbot_action_names_its_nick_first_without_to():
+    text = (
+        "16:00:31 <kb_lee> hi\n16:00:35 <mzt> o/\n"
+        "16:05:30 <ferns> #action kb_lee write a test for the locale workaround by Thursday\n"
+    )
+    action = _one(text)
+    assert action["owners"] == ["kb_lee"]
+    assert action["text"] == "write a test for the locale workaround by Thursday"
+    assert action["due_date"] == "2026-0305"[:0] + "2026-03-05"
+
+
+def test_a_nick_first_needs_a_known_participant():
+    # "Release notes" is no nick: nobody of that name took part.
+    assert _actions("ACTION: release notes need a new section")[0]["owners"] == []
+
+
+def test_a_spoken_commitment_and_the_list_entry_for_it_are_one_task_in_the_list_s_words():
+    text = (
+        "16:06:30 <mzt> i can resize it tomorrow\n"
+        "16:06:45 <ferns> #action mzt resize the Sydney mirror\n"
+    )
+    action = _one(text)
+    assert (action["text"], action["owners"], action["due_date"]) == (
+        "resize the Sydney mirror",
+        ["mzt"],
+        "2026-03-05",
+    )
+
+
+def test_notes_then_a_summary_table_with_other_words_are_one_task_each():
+    text = (
+        "# Call\n\n## Notes\n\n"
+        "**Priya**: I'll ping their maintainers again today.\n\n"
+        "**Dana**: fine.\n\n"
+        "- Dana will ask the foundation.\n\n"
+        "## Action items\n\n"
+        "| Item | Owner | Due |\n|---|---|---|\n"
+        "| Ping the font library maintainers about the tag | Priya | today |\n"
+        "| Ask the foundation about the custom domain | Dana | 10 Mar |\n"
+    )
+    actions = _actions(text, filename="call.md")
+    assert [(a["text"], a["owners"]) for a in actions] == [
+        ("Ping the font library maintainers about the tag", ["Priya"]),
+        ("Ask the foundation about the custom domain", ["Dana"]),
+    ]
+
+
+def test_a_sign_in_list_pairs_a_name_with_a_handle():
+    text = (
+        "# Weekly call\n\n## Attendees\n\n- Kai Brenner / @kbrenner / independent\n\n"
+        "## Notes\n\n- Kai will open an issue with the per-job cost breakdown\n\n"
+        "## Action items\n\n- [ ] @kbrenner issue with the per-job cost breakdown\n"
+    )
+    action = _one(text, filename="call.md")
+    assert action["owners"] == ["@kbrenner"]
+
+
+def test_a_taking_followed_by_what_is_taken():
+    action = _one("Ben: I can take that. I'll tag every flaky test by Friday.")
+    assert (action["text"], action["owners"], action["due_date"]) == (
+        "tag every flaky test by Friday.",
+        ["Ben"],
+        "2026-03-06",
+    )
+
+
+def test_bold_speaker_names_make_turns_even_for_a_single_line():
+    text = (
+        "# Retro\n\n## Discussion\n\n"
+        "**Marta**: Who wants the flaky tests?\n"
+        "**Ravi**: Worry: the certification window closes on 15 March.\n"
+    )
+    digest = analyse(text, reference_date=DATE, filename="retro.md")
+    assert [r["text"] for r in digest["risks"]] == ["the certification window closes on 15 March."]

@@ -113,6 +113,18 @@ _TOPIC = re.compile(
     r"|status|update|context|background|outcome|result)\s*:)(?P<topic>[^:]{2,50}):\s+(?P<rest>\S.+)$",
     re.IGNORECASE,
 )
+# The speaker's own lead-in, dropped from the task ("I'll ping …" -> "ping …").
+_OWN_LEAD = re.compile(
+    r"^(?:(?:ok|okay|sure|yes|yep|yeah|fine|right|so|and|also|then)[,!.]?\s+)*"
+    r"(?:i\s+will|i'll|i’ll|i\s+can|i\s+shall|will)\s+(?:also\s+)?[a-z]",
+    re.IGNORECASE,
+)
+# A taking with nothing but a pronoun for the task: "I can take that.", "I'll do it."
+_ONLY_TAKEN = re.compile(
+    r"^(?:(?:ok|okay|sure|yes|yep|yeah)[,!.]?\s+)*(?:i\s+can|i'll|i’ll|i\s+will)\s+"
+    r"(?:take|do|handle|own|grab)\s+(?:that|this|it)(?:\s+(?:one|on|up))?\W*$",
+    re.IGNORECASE,
+)
 _SPEAKER_NON_ACTION = frozenset(
     """be been have not probably also likely still just think guess say agree see""".split()
 )
@@ -148,6 +160,9 @@ class Action:
     priority: str = "medium"
     done: bool = False
     key: str = ""
+    # From an action list, table or label (not a sentence of the notes): its wording and
+    # owners are the ones the document itself lists.
+    explicit: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -161,10 +176,26 @@ class Action:
         }
 
 
+# Words that name no task of their own ("send it", "the update", "by Friday").
+_GENERIC = frozenset(
+    """and for with from the this that these those its their our into about out one all
+    today tomorrow tonight eod eow eom week next end friday monday tuesday wednesday thursday
+    """.split()
+)
+_PRONOUN_OBJECT = re.compile(r"^\w+ (?:it|that|this|them)\b")
+
+
 def task_key(text: str) -> str:
     """Words that identify a task across its copies (owner prefix, labels and case aside)."""
     words = re.findall(r"[a-z0-9]+", text.lower())
-    return " ".join(w for w in words if w not in {"to", "will", "the", "a", "an", "action"})
+    return " ".join(w for w in words if w not in _KEY_NOISE)
+
+
+# Owner-side words that are not the task ("Rui offered to test …" is the task "test …").
+_KEY_NOISE = frozenset(
+    """to will the a an action offered agreed volunteered promised has have is are going
+    shall please can must should needs need also""".split()
+)
 
 
 class ActionList:
@@ -185,6 +216,7 @@ class ActionList:
         priority: str | None = None,
         done: bool = False,
         lenient: bool = True,
+        explicit: bool = True,
     ) -> Action | None:
         text = " ".join(text.split()).strip(" -–—*")
         if len(text) < 3 or _NOT_A_TASK.match(text) or _QUESTION.search(text):
@@ -206,6 +238,11 @@ class ActionList:
         cleaned = _clean(text)
         lead = leading_owners(cleaned, self.ctx, lenient=lenient)
         task = cleaned[lead[1] :] if lead else cleaned
+        if not lead and owners:
+            # "@kbrenner issue with the CI cost breakdown": the owner named first, no verb.
+            first = cleaned.split(" ", 1)
+            if len(first) == 2 and first[0].strip(":,") in owners:
+                task = first[1]
         key = task_key(task)
         if not key:
             return None
@@ -217,8 +254,21 @@ class ActionList:
             due_text, due_date = deadline(
                 text, self.ctx.reference, self.ctx.dayfirst, self.ctx.next_meeting
             )
-        existing = self._by_key.get(key) or self._similar(key) or self._same_task(key, owners)
+        existing = (
+            self._by_key.get(key)
+            or self._similar(key)
+            or self._same_task(key, owners, explicit=explicit)
+        )
         if existing is not None:
+            if explicit and not existing.explicit:
+                # A sentence of the notes, then the action list's entry for it: the list's
+                # wording, owners and date are the ones the document settles on.
+                existing.text, existing.explicit = cleaned, True
+                existing.owners = owners or existing.owners
+                if due_text and due_date:
+                    existing.due_text, existing.due_date = due_text, due_date.isoformat()
+                self._by_key.setdefault(key, existing)
+                self._word_sets.append((existing, frozenset(key.split())))
             if not existing.owners and owners:
                 existing.owners = owners
             if existing.due_text is None and due_text:
@@ -237,6 +287,7 @@ class ActionList:
             priority=_priority(level, text),
             done=done,
             key=key,
+            explicit=explicit,
         )
         self.items.append(action)
         self._by_key[key] = action
@@ -257,25 +308,46 @@ class ActionList:
             return action
         return None
 
-    def _same_task(self, key: str, owners: list[str]) -> Action | None:
+    def _same_task(self, key: str, owners: list[str], *, explicit: bool) -> Action | None:
         """The same owner's task with the same verb and two more words in common ("Paul to
         ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
         the summer round" in the action list) — one task written twice."""
         words = key.split()
         if not owners or len(words) < 2 or not words[0].isalpha():
             return None  # "v3.2.0-rc.0 released" starts with a name, not a verb
-        who = {o.lower().lstrip("@").split()[0] for o in owners if o.strip()}
+        who = {self.ctx.person(o) for o in owners if o.strip()}
         verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
+        content = {w for w in words if len(w) >= 3 and w not in _GENERIC}
         for action, other in self._word_sets:
-            mine = {o.lower().lstrip("@").split()[0] for o in action.owners if o.strip()}
-            if not who & mine or action.key.split()[0] != verb:
+            mine = {self.ctx.person(o) for o in action.owners if o.strip()}
+            if not who & mine:
                 continue
-            # A short restatement ("Chairs: start WGLC") is all in the longer one.
-            if set(words) <= other or len(rest & other) >= 2:
-                mine, theirs = set(words) - other, other - set(words)
-                if _DIGIT.search(" ".join(mine)) and _DIGIT.search(" ".join(theirs)):
-                    continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
-                return action
+            theirs = {w for w in other if len(w) >= 3 and w not in _GENERIC}
+            if action.key.split()[0] == verb and action.explicit != explicit:
+                # A sentence of the notes and the list's entry for it, both the owner's with
+                # the same verb and a thing in common ("I'll ping their maintainers …" /
+                # "Ping the font library maintainers about the tag").
+                if rest & theirs:
+                    return action
+            if action.key.split()[0] != verb:
+                # The same owner's task named by its object in a summary list ("@lena
+                # plugin-author survey (9/4)" for "write the plugin-author survey …").
+                short, long = sorted((content, theirs), key=len)
+                if len(short) < 2 or not short <= long:
+                    continue
+            # A short restatement ("Chairs: start WGLC") is all in the longer one, either way
+            # round; "I can resize it tomorrow" is the "resize the Sydney mirror" of the list.
+            elif not (
+                set(words) <= other
+                or other <= set(words)
+                or len(rest & other) >= 2
+                or (_PRONOUN_OBJECT.search(key) or _PRONOUN_OBJECT.search(action.key))
+            ):
+                continue
+            mine_only, theirs_only = set(words) - other, other - set(words)
+            if _DIGIT.search(" ".join(mine_only)) and _DIGIT.search(" ".join(theirs_only)):
+                continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
+            return action
         return None
 
     def attach_field(self, key: str, value: str) -> bool:
@@ -396,7 +468,7 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
                 # owned by who took it.
                 rest = accepted.group("rest").strip(" ,.;")
                 task = f"{request[0]}, {rest}" if rest else request[0]
-                found.add(task, owners=[block.speaker or ""], lenient=True)
+                found.add(task, owners=[block.speaker or ""], lenient=True, explicit=False)
                 request = None
                 last_was_action = True
                 continue
@@ -451,6 +523,8 @@ def _block_action(
     labelled = label_body(text)
     if labelled is not None and role != "agenda":
         body, owners = labelled
+        if not owners and (nick := nick_first(body, ctx)):
+            owners, body = nick  # MeetBot: "#action kb_lee write a test …", no "to"
         parts = _compound(body, ctx)
         for part in parts:
             _add(found, part, owners or inherited if len(parts) == 1 else None, done, lenient=True)
@@ -490,6 +564,8 @@ def _block_action(
             or (text.endswith(":") and len(text) < 60)
         ):
             return False
+        if not inherited and (nick := nick_first(text, ctx)):
+            return _add(found, nick[1], nick[0], done, lenient=True)
         return _add(found, text, inherited, done, lenient=True)
     if role in {"agenda", "questions", "background", "consequences", "attendees", "form"}:
         return False
@@ -499,9 +575,34 @@ def _block_action(
 
 
 def _add(
-    found: ActionList, text: str, owners: list[str] | None, done: bool, *, lenient: bool
+    found: ActionList,
+    text: str,
+    owners: list[str] | None,
+    done: bool,
+    *,
+    lenient: bool,
+    explicit: bool = True,
 ) -> bool:
-    return found.add(text, owners=owners, done=done, lenient=lenient) is not None or True
+    found.add(text, owners=owners, done=done, lenient=lenient, explicit=explicit)
+    return True
+
+
+def nick_first(text: str, ctx: Context) -> tuple[list[str], str] | None:
+    """A task whose first word is a participant's nick, then its verb: meeting bots print
+    "ACTION: kb_lee write a test …" (``#action nick task``) and list it so again."""
+    first = re.match(r"^(@?[\w.\-\[\]|`^]{2,32})\s+([a-z][\w'-]+)\s+\S", text)
+    if not first or first.group(2) in _NICK_NOT_VERB:
+        return None
+    nick = first.group(1)
+    if nick not in ctx.known and nick.lstrip("@") not in ctx.known:
+        return None
+    return [nick], text[first.end(1) :].strip()
+
+
+_NICK_NOT_VERB = frozenset(
+    """to will and or is are was were has have had said says thinks asked the a an of in on
+    at for with from""".split()
+)
 
 
 def _bare_owner(text: str, ctx: Context) -> bool:
@@ -519,16 +620,22 @@ def _speaker_action(
     labelled = label_body(text)
     if labelled is not None:
         body, owners = labelled
+        if not owners and (nick := nick_first(body, ctx)):
+            owners, body = nick
         return _add(found, body, owners or None, done, lenient=True)
-    for sentence in _first_sentences(text):
+    said = _first_sentences(text)
+    for index, sentence in enumerate(said):
         commitment = _SPEAKER_COMMITMENT.match(sentence)
         if commitment and commitment.group("verb").lower() not in _SPEAKER_NON_ACTION:
-            if _QUESTION.search(sentence):
-                continue
-            return _add(found, sentence, [speaker], done, lenient=True)
+            if _QUESTION.search(sentence) or (
+                _ONLY_TAKEN.match(sentence) and index + 1 < len(said)
+            ):
+                continue  # "I can take that. I'll tag every flaky test …": the next one says what
+            task = sentence[commitment.start("verb") :] if _OWN_LEAD.match(sentence) else sentence
+            return _add(found, task, [speaker], done, lenient=True, explicit=False)
         lead = leading_owners(sentence, ctx, lenient=False)
         if lead and not lead[1] == 0:
-            return _add(found, sentence, lead[0], done, lenient=False)
+            return _add(found, sentence, lead[0], done, lenient=False, explicit=False)
     if role == "actions":
         return _add(found, text, [speaker], done, lenient=True)
     return False
@@ -567,7 +674,9 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
         lead = leading_owners(sentence, ctx, lenient=False)
         if lead and lead[1] > 0:
             added = (
-                found.add(sentence, owners=lead[0], done=done, lenient=False) is not None or added
+                found.add(sentence, owners=lead[0], done=done, lenient=False, explicit=False)
+                is not None
+                or added
             )
             continue
         topic = _TOPIC.match(sentence)
@@ -576,12 +685,16 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
             if lead[1] > 0 and not topic.group("rest").startswith(topic.group("topic")):
                 rest = topic.group("rest")
                 added = (
-                    found.add(rest, owners=lead[0], done=done, lenient=False) is not None or added
+                    found.add(rest, owners=lead[0], done=done, lenient=False, explicit=False)
+                    is not None
+                    or added
                 )
                 continue
         assigned = ASSIGNED.search(sentence)
         if assigned and re.search(r"\bassigned to\b", sentence, re.I):
-            added = found.add(sentence, done=done, lenient=True) is not None or added
+            added = (
+                found.add(sentence, done=done, lenient=True, explicit=False) is not None or added
+            )
     return added
 
 

@@ -24,7 +24,7 @@ from workers.digest.dates import (
 )
 from workers.digest.decisions import extract_decisions
 from workers.digest.locate import locate
-from workers.digest.owners import Context
+from workers.digest.owners import Context, person_aliases
 from workers.digest.people import PEOPLE_FIELD, collect_people, keywords
 from workers.digest.refine import refine
 from workers.digest.risks import extract_risks
@@ -92,6 +92,10 @@ def build_digest(
         known={b.speaker for b in blocks if b.speaker} | _attendee_names(blocks),
         author=_display_name(model.author) if model is not None and model.author else None,
         next_meeting=next_meeting_date(blocks, found_date, dayfirst),
+        aliases=person_aliases(
+            [b.text for b in blocks[:200] if b.kind in {"paragraph", "list_item", "heading"}]
+            + [" / ".join(row) for b in blocks[:200] if b.kind == "table" for row in b.rows]
+        ),
     )
     sections = split_sections(blocks)
 

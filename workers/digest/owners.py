@@ -29,6 +29,43 @@ class Context:
     author: str | None = None
     #: The next meeting's date, when the document states it.
     next_meeting: dt.date | None = None
+    #: One person's several names, as a sign-in list pairs them ("Kai Brenner / @kbrenner",
+    #: "Helen Marsh (HM)"): each lower-cased name → one key for that person.
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def person(self, owner: str) -> str:
+        """A key that is the same for every name of one person ("Kai", "@kbrenner")."""
+        name = owner.strip().lower()
+        return (
+            self.aliases.get(name)
+            or self.aliases.get(name.lstrip("@"))
+            or (name.lstrip("@").split()[0] if name.strip("@ ") else name)
+        )
+
+
+_ALIAS = re.compile(
+    r"(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s*(?:/|\(|,|[-–—]|\|)\s*"
+    r"(?P<other>@[\w.\-]{2,40}|[A-Z]{2,3}\b)"
+)
+
+
+def person_aliases(texts: list[str]) -> dict[str, str]:
+    """Names paired with a handle or initials in the document ("Lena Moretti / @lmoretti",
+    "Tomasz Nowak (TN)"), each name → the handle or initials it goes with."""
+    aliases: dict[str, str] = {}
+    for text in texts:
+        for match in _ALIAS.finditer(text):
+            name, other = match.group("name"), match.group("other")
+            if not person_name(name) or (other.isupper() and other != _initials(name)):
+                continue
+            key = other.lower().lstrip("@")
+            for alias in {name.lower(), name.split()[0].lower(), other.lower(), key}:
+                aliases.setdefault(alias, key)
+    return aliases
+
+
+def _initials(name: str) -> str:
+    return "".join(part[0] for part in name.split() if part[:1].isupper())
 
 
 _TOKEN = (
