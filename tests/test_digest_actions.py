@@ -845,3 +845,47 @@ def test_bold_speaker_names_make_turns_even_for_a_single_line():
     )
     digest = analyse(text, reference_date=DATE, filename="retro.md")
     assert [r["text"] for r in digest["risks"]] == ["the certification window closes on 15 March."]
+
+
+def test_an_office_owns_a_task_in_formal_minutes():
+    text = (
+        "## Action items\n\n"
+        "- Executive Director: renewal reminder to the two gold members\n"
+        "- Secretary: publish these minutes on the website within 14 days\n"
+    )
+    assert [a["owners"] for a in _actions(text, filename="m.md")] == [
+        ["Executive Director"],
+        ["Secretary"],
+    ]
+
+
+def test_initials_that_spell_a_word_are_a_person_when_the_document_says_whose():
+    text = "AS (Amir)\n  Blockers: staging down\n\nFollow-ups\n- AS to raise the outage.\n"
+    assert _one(text)["owners"] == ["AS"]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Release 2.3 is still planned for 25 Mar.",  # a status fact
+        "Who owns the flaky e2e suite? Nobody right now, raise at retro.",  # nobody took it
+    ],
+)
+def test_status_facts_and_unanswered_questions_in_an_action_list_are_no_tasks(item):
+    assert _actions(f"## Follow-ups\n\n- {item}\n", filename="n.md") == []
+
+
+def test_a_past_participle_is_no_owner():
+    assert _actions("Called to order at 17:02 UTC by the Chair, Oluwaseun Adeyemi.") == []
+
+
+def test_a_status_cell_that_moves_the_date_gives_the_due_date():
+    text = (
+        "| Ref | Action | Owner | Due | Status |\n|---|---|---|---|---|\n"
+        "| A-42 | Cost estimate for the second region | DR | 2 Mar | Open - now 16 Mar |\n"
+    )
+    assert _one(text, filename="a.md")["due_date"] == "2026-03-16"
+
+
+def test_a_task_that_is_itself_a_demo_is_due_on_its_day():
+    assert _one("JT will demo the export to Lucia on Friday.")["due_date"] == "2026-03-06"

@@ -298,3 +298,58 @@ def test_an_undecided_entry_and_a_status_header_cell():
     )
     assert digest["decisions"] == ["Use the existing scanners for the pilot."]
     assert digest["risks"] == []
+
+
+# --- Conventions added for documents the tuning set did not show (issue 10, digest3) ---------
+
+
+def _decided(text: str) -> list[str]:
+    return analyse(text)["decisions"]
+
+
+def _risk_texts(text: str) -> list[str]:
+    return [r["text"] for r in analyse(text)["risks"]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A decision with a condition of fact is taken all the same.
+        "Consensus was to wait until Friday; if upstream has not tagged by then we ship the RC.",
+        # The chair closing a point.
+        "Let's keep the Friday freeze for now and revisit at the next retro.",
+        # A board turning something down, or putting it off, decides.
+        "The board declined the sponsorship request this year.",
+        "The committee deferred the trademark policy to November.",
+    ],
+)
+def test_more_decision_wordings(text):
+    assert _decided(text) == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We agreed to ship if the board approves.",  # hangs on another decision
+        "If we agreed to this, we would lose a week.",  # supposes
+        "Hard stop: if not live by 14 September the go-live moves to January.",  # contingency
+        "Hosting could exceed the budget approved in March.",  # a risk, not a decision
+        "tmeyer to write up the plugin API proposal - carried over, now by next Wednesday",
+        "Decision needed: who signs off the data model?",
+    ],
+)
+def test_conditions_hypotheses_and_carried_over_items_are_no_decisions(text):
+    assert _decided(text) == []
+
+
+def test_a_risk_and_its_effect_in_two_sentences_are_one_risk():
+    text = (
+        "The hosting provider will end its free tier on 1 March 2027. "
+        "Our CI and mirrors depend on that tier."
+    )
+    assert _risk_texts(text) == [text]
+
+
+def test_a_review_nobody_has_done_yet_is_a_risk():
+    text = "Mei pointed out the extra write load; the DBA team has not reviewed the plan yet."
+    assert _risk_texts(text) == [text]

@@ -144,6 +144,13 @@ _NOT_A_TASK = re.compile(
     re.IGNORECASE,
 )
 _QUESTION = re.compile(r"\?\s*(?:\([^)]*\))?\s*$")
+# A fact about a thing's state, not a task: "Release 2.3 is still planned for 25 Nov."
+_STATUS_FACT = re.compile(
+    r"^(?:the\s+)?[\w.\-]+(?:\s+[\w.\-]+){0,4}\s+(?:is|are|was|were|has been|have been)\s+"
+    r"(?:still\s+|now\s+|already\s+|currently\s+)?(?:planned|scheduled|expected|on track|live"
+    r"|complete|completed|done|ready|in progress|underway|out|released|green|amber|red)\b",
+    re.IGNORECASE,
+)
 _PASSIVE_OR_STATUS = re.compile(
     r"^(?:we|it|this|that|there|they)\b|\b(?:was|were|has been|have been)\s+\w+ed\b", re.I
 )
@@ -554,6 +561,10 @@ def _block_action(
             return False  # a scanned table's header or a cell's wrapped tail ("vendor May")
         if _OTHER_LABEL.match(text):
             return False  # "Risk: two providers still pin …" in a list of open items
+        if _STATUS_FACT.match(text) or (
+            _QUESTION.search(_first_sentences(text)[0]) and not owners_in(text, ctx, lenient=False)
+        ):
+            return False  # "Release 2.3 is still planned for 25 Nov."; "Who owns …? Nobody"
         if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
             return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
         if (
@@ -743,16 +754,27 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         if not text:
             continue
         status = cell(roles.get("status"))
+        due = cell(roles.get("due")) or None
+        moved = _MOVED_DUE.search(status)
+        if moved and find_dates(moved.group(1), ctx.reference, ctx.dayfirst):
+            due = moved.group(1)  # "Open - now 4 Nov": the date the row was moved to
         owner_cell = cell(roles.get("owner"))
         owners = [p for p in re.split(r"\s*(?:,|\band\b|&|/|;)\s*", owner_cell) if p.strip()]
         owners = [o for o in owners if o.lower() not in {"-", "n/a", "tbd", "tbc", "none"}]
         found.add(
             text,
             owners=owners or None,
-            due=cell(roles.get("due")) or None,
+            due=due,
             priority=cell(roles.get("severity")) or None,
             done=is_done_status(status) or bool(_DONE.search(text)),
         )
+
+
+_MOVED_DUE = re.compile(
+    r"\b(?:now(?: due)?|moved to|new (?:date|target|due date)|revised(?: to)?|extended to"
+    r"|re-?planned (?:for|to))\s*:?\s*(.{3,30})$",
+    re.IGNORECASE,
+)
 
 
 def _cell(row: list[str]):  # type: ignore[no-untyped-def]

@@ -105,6 +105,7 @@ _EVENT_AFTER = re.compile(
     r"|stand-?up|review|retro|offsite|kick-?off|webinar|presentation|event|plenary|board)\b",
     re.IGNORECASE,
 )
+_AS_VERB = re.compile(r"(?:\bto|\bwill|['’]ll|\bshall|^|[:\-–—])\s*$", re.IGNORECASE)
 # "by the next steering meeting on 6 March": the deadline is the event's date.
 _BY_EVENT = re.compile(
     r"\b(?:by|before|until|ahead of|in time for)\s+(?:the\s+)?(?:next\s+)?[\w\s-]{0,30}"
@@ -395,9 +396,10 @@ def deadline(
             continue  # "the 12 May meeting", "Friday's call"
         if _DUE_MARKER.search(before) or _SELF_DUE.match(hit.text):
             return hit.text, hit.date
-        if _ON_MARKER.search(before) and (
-            not _EVENT_BEFORE.search(before[:-3]) or _BY_EVENT.search(before)
-        ):
+        event = _EVENT_BEFORE.search(before[:-3])
+        if event and _AS_VERB.search(before[: event.start()]):
+            event = None  # "JT will demo the export on Friday": the task itself, not an event
+        if _ON_MARKER.search(before) and (not event or _BY_EVENT.search(before)):
             return hit.text, hit.date
     for hit in hits:
         # A bare date closing the task ("send the deck - 12 March", "(Friday)") is its deadline.

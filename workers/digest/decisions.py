@@ -74,7 +74,7 @@ _CAPS_LABEL = re.compile(
 _SENTENCE = re.compile(
     r"\b(?:(?:we|it was|the \w+(?: \w+)?|they|all|everyone|group|committee|board|tsc|team)"
     r"\s+(?:have\s+|has\s+|had\s+)?(?:unanimously\s+)?(?:agreed|decided|approved"
-    r"|resolved (?:to|that)"
+    r"|declined|turned down|deferred|tabled|postponed|endorsed|ratified|resolved (?:to|that)"
     r"|confirmed that|voted|chose|selected|settled on|accepted|rejected)"
     r"|(?:was|were|has been|have been|is|are)\s+(?:unanimously\s+)?(?:agreed|decided|approved"
     r"|signed off|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
@@ -107,14 +107,18 @@ _SENTENCE = re.compile(
     r"|we(?:'ll| will) go with|going with"
     r"|(?:made|took|taken|reached) (?:a|the) decision"
     r"|(?:motion|vote|resolution|proposal|ballot|amendment)\b[^.;]{0,80}\b(?:passed|passes"
-    r"|carried|carries|adopted)"
+    r"|carried(?! over| forward)|carries|adopted)"
     r"|(?:was|were|is|are|been) tabled|\bgo/no-?go\W+go\b|\bgo decision"
     r"|^going forward,? we(?:'ll| will)"
     r"|(?:date|deadline|go-live|release|launch|milestone|freeze|cut-?over|meeting)\b[^.;]{0,30}"
     r"\b(?:moves|moved|rescheduled|changed|brought forward) to"
     r"|(?:approval|go-ahead|green light) (?:was |has been )?(?:granted|given)"
     r"|(?:gave|given|got) (?:the |a )?(?:go-ahead|green light)"
-    r"|(?:nobody|no one|none) objected|without objection|unanimous(?:ly)?)\b"
+    r"|(?:nobody|no one|none) objected|without objection|unanimous(?:ly)?"
+    # The chair closing a point: "Let's keep the Friday freeze for now", "we'll stick with".
+    r"|let(?:'|’)?s (?:keep|stick with|stay with|go with|leave)|we(?:'ll|’ll| will) (?:keep"
+    r"|stick with|stay with)|no change (?:to|in|for) the\b"
+    r"|(?:stays?|remains?) (?:as (?:is|planned)|unchanged|the same))\b"
     # "12:48 - decision to roll the image rather than revert": a timeline's decision.
     r"|(?:^|[-–—:]\s+)(?:the )?decision to\b(?! be\b)"
     # A sentence that opens on the verdict: "Agreed, provided the rollback test passes."
@@ -127,12 +131,19 @@ _SENTENCE = re.compile(
     re.IGNORECASE,
 )
 _NOT = re.compile(
-    r"\b(?:not (?:yet )?(?:been )?(?:agreed|decided|approved|accepted)|awaiting|pending|if"
+    r"\b(?:not (?:yet )?(?:been )?(?:agreed|decided|approved|accepted)|awaiting|pending"
+    # "If we move the date, …" supposes; "if approved", "if the board agrees" hang on another
+    # decision; a decision with a condition of fact ("… we ship the RC if upstream has not
+    # tagged by then") is taken all the same.
+    r"|(?:^\W*|:\s+)if\b|\b(?:could|might)\s+(?:\w+\s+)?(?:exceed|slip|delay|miss|fail|break"
+    r"|overrun|cost|lose|block|need)\b"
+    r"|\bif\s+(?:\w+\s+){0,4}(?:approv\w*|agree\w*|accept\w*|decid\w*|confirm\w*|sign\w* off)"
     r"|unless|once (?:\w+ ){0,4}(?:has|have) (?:approved|agreed|decided)|subject to"
     r"|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
     r"|no decision|undecided|tbd|tbc|to be confirmed|pending confirmation|provisional\w*"
-    r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm)\b",
+    r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm"
+    r"|decisions? (?:needed|required|requested)|needs? a decision|(?:still )?to decide)\b",
     re.IGNORECASE,
 )
 # "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.

@@ -72,6 +72,9 @@ _WORDS = re.compile(
     r"|only \w+ knows|would (?:delay|slip|overrun|exceed|block|break|miss)"
     r"|(?:be|been|is|are) exceeded|will (?:be (?:late|missed|delayed)|slip|overrun)"
     r"|shortage of"
+    r"|(?:has|have|had) not (?:yet )?(?:reviewed|confirmed|approved|signed|replied|responded"
+    r"|committed|agreed|booked|delivered)\b"
+    r"|\bdepend (?:on|upon)\b|will (?:end|stop|drop|withdraw|discontinue|retire|sunset)\b"
     r"|(?:is|are|was|were|has been|have been) not (?:yet )?(?:confirmed|replaced|staffed|funded"
     r"|signed|scheduled|available)|not (?:yet )?(?:confirmed|replaced|scheduled) yet"
     r"|reduced (?:review )?capacity|under embargo|embargoed"
@@ -306,9 +309,18 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 and not is_discussion(section.role, block)
             ):
                 continue
+            # Risk sentences back to back state one risk and its effect ("The provider ends
+            # its free tier on 1 March. Our CI depends on that tier."): one entry.
+            run: list[str] = []
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
-                    found.add(sentence)
+                    run.append(sentence)
+                    continue
+                if run:
+                    found.add(" ".join(run))
+                run = []
+            if run:
+                found.add(" ".join(run))
     return found.items
 
 
