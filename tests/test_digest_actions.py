@@ -889,3 +889,33 @@ def test_a_status_cell_that_moves_the_date_gives_the_due_date():
 
 def test_a_task_that_is_itself_a_demo_is_due_on_its_day():
     assert _one("JT will demo the export to Lucia on Friday.")["due_date"] == "2026-03-06"
+
+
+def test_a_heading_that_names_whose_items_they_are():
+    text = (
+        "HANDOVER ITEMS FOR TARIQ\n"
+        "1. Renew the status page certificate before it expires.\n"
+        "2. Chase finance about the capacity request on Monday.\n"
+    )
+    assert [a["owners"] for a in _actions(text)] == [["Tariq"], ["Tariq"]]
+
+
+def test_a_tracker_s_risk_rows_are_no_tasks():
+    text = (
+        "Issue Type | Summary | Assignee | Due Date | Status\n"
+        "Task | Migrate nightly backups | Leila Haddad | 20/03/2026 | In Progress\n"
+        "Risk | Storage contract ends and renewal is not signed | Owen Price | | Open\n"
+    )
+    assert [a["text"] for a in _actions(text)] == ["Migrate nightly backups"]
+
+
+def test_tasks_written_among_the_conclusions_are_tasks_not_decisions():
+    text = (
+        "Attendees: Chen Wei (CW), Greta Olsen (GO)\n\n## Logging proposal\n\n### Conclusion\n\n"
+        "- Consensus to advance the logging proposal to draft stage.\n"
+        "- CW to write the constrained-profile annex before the next plenary.\n"
+        "- No consensus on the deprecation. GO will collect usage data from the vendors.\n"
+    )
+    digest = analyse(text, reference_date=DATE, filename="notes.md")
+    assert digest["decisions"] == ["Consensus to advance the logging proposal to draft stage."]
+    assert [a["owners"] for a in digest["action_items"]] == [["CW"], ["GO"]]

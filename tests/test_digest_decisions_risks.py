@@ -321,6 +321,7 @@ def _risk_texts(text: str) -> list[str]:
         # A board turning something down, or putting it off, decides.
         "The board declined the sponsorship request this year.",
         "The committee deferred the trademark policy to November.",
+        "Consensus reached to advance the proposal to stage 2.",
     ],
 )
 def test_more_decision_wordings(text):
@@ -336,6 +337,8 @@ def test_more_decision_wordings(text):
         "Hosting could exceed the budget approved in March.",  # a risk, not a decision
         "tmeyer to write up the plugin API proposal - carried over, now by next Wednesday",
         "Decision needed: who signs off the data model?",
+        "There was no consensus on the naming.",
+        "We did not reach consensus on the API.",
     ],
 )
 def test_conditions_hypotheses_and_carried_over_items_are_no_decisions(text):
@@ -353,3 +356,22 @@ def test_a_risk_and_its_effect_in_two_sentences_are_one_risk():
 def test_a_review_nobody_has_done_yet_is_a_risk():
     text = "Mei pointed out the extra write load; the DBA team has not reviewed the plan yet."
     assert _risk_texts(text) == [text]
+
+
+def test_a_question_of_fact_answered_yes_is_no_decision():
+    text = "- DN: is the timestamp always UTC?\n- CW: Yes, always UTC with a Z suffix.\n"
+    assert _decided(text) == []
+    assert _decided("- Should the report mention the outage?\n- Yes.\n") != []
+
+
+@pytest.mark.parametrize(
+    ("text", "risky"),
+    [
+        ("DN: I object to deprecating it this year; our users upgrade every three years.", True),
+        ("The status page certificate expires on 19 Oct; the auto-renewal failed twice.", True),
+        ("GO: I propose we mark it deprecated in the next edition.", False),
+        ("No objection to the new schedule.", False),
+    ],
+)
+def test_objections_and_expiries_are_risks_proposals_are_not(text, risky):
+    assert bool(_risk_texts(text)) is risky

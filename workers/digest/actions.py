@@ -33,7 +33,7 @@ from workers.digest.owners import (
     owners_in,
 )
 from workers.digest.sections import Section
-from workers.digest.tables import column_roles, is_done_status
+from workers.digest.tables import RISK_TYPES, column_roles, is_done_status
 from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line
 
 MAX_ACTIONS = 50
@@ -187,7 +187,8 @@ class Action:
 _GENERIC = frozenset(
     """and for with from the this that these those its their our into about out one all
     today tomorrow tonight eod eow eom week next end friday monday tuesday wednesday thursday
-    """.split()
+    jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june
+    july august september october november december due""".split()
 )
 _PRONOUN_OBJECT = re.compile(r"^\w+ (?:it|that|this|them)\b")
 
@@ -267,6 +268,13 @@ class ActionList:
             or self._same_task(key, owners, explicit=explicit)
         )
         if existing is not None:
+            if (
+                not explicit
+                and not existing.explicit
+                and _PRONOUN_OBJECT.search(existing.key)
+                and not _PRONOUN_OBJECT.search(key)
+            ):
+                existing.text = cleaned  # "write that up" said first, the annex named after
             if explicit and not existing.explicit:
                 # A sentence of the notes, then the action list's entry for it: the list's
                 # wording, owners and date are the ones the document settles on.
@@ -336,19 +344,21 @@ class ActionList:
                 # "Ping the font library maintainers about the tag").
                 if rest & theirs:
                     return action
+            pronoun = bool(_PRONOUN_OBJECT.search(key) or _PRONOUN_OBJECT.search(action.key))
             if action.key.split()[0] != verb:
                 # The same owner's task named by its object in a summary list ("@lena
-                # plugin-author survey (9/4)" for "write the plugin-author survey …").
+                # plugin-author survey (9/4)" for "write the plugin-author survey …"), or a
+                # spoken "I'll write that up as an annex" for the list's "annex".
                 short, long = sorted((content, theirs), key=len)
-                if len(short) < 2 or not short <= long:
+                if not (
+                    (len(short) >= 2 and short <= long)
+                    or (pronoun and {w for w in content & theirs if len(w) >= 4})
+                ):
                     continue
             # A short restatement ("Chairs: start WGLC") is all in the longer one, either way
             # round; "I can resize it tomorrow" is the "resize the Sydney mirror" of the list.
             elif not (
-                set(words) <= other
-                or other <= set(words)
-                or len(rest & other) >= 2
-                or (_PRONOUN_OBJECT.search(key) or _PRONOUN_OBJECT.search(action.key))
+                set(words) <= other or other <= set(words) or len(rest & other) >= 2 or pronoun
             ):
                 continue
             mine_only, theirs_only = set(words) - other, other - set(words)
@@ -460,6 +470,13 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
     # Prose beside a list of tasks introduces or comments it; it is read like notes.
     listed = role == "actions" and any(b.kind in {"list_item", "table"} for b in section.blocks)
     group_owner: tuple[int, str] | None = None  # (level, owner) of a bare name over items
+    # "Handover items for Tariq", "Actions for @lena": the heading names whose items they are.
+    for_whom = _FOR_WHOM.search(section.heading) if role == "actions" else None
+    if for_whom:
+        who = for_whom.group(1)
+        who = who.title() if who.isupper() and len(who) > 3 else who
+        if owner := owner_part(who, ctx, lenient=False):
+            group_owner = (-1, owner)
     last_was_action = False
     request: tuple[str, str, int] | None = None  # (task, who asked, block index) in a chat
     for index, block in enumerate(section.blocks):
@@ -500,7 +517,7 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
             field = _FIELD_LINE.match(text)
             if field and last_was_action and found.attach_field(field["key"], field["value"]):
                 continue
-        if group_owner is not None and block.level <= group_owner[0]:
+        if group_owner is not None and block.level <= group_owner[0] and group_owner[0] >= 0:
             group_owner = None
         here = "form" if form else role
         if listed and block.kind == "paragraph":
@@ -580,7 +597,9 @@ def _block_action(
         return _add(found, text, inherited, done, lenient=True)
     if role in {"agenda", "questions", "background", "consequences", "attendees", "form"}:
         return False
-    if role in {"decisions", "done"}:
+    if role == "decisions":
+        return _owned_tasks(text, ctx, found, done)
+    if role == "done":
         return False
     return _prose_actions(text, ctx, found, done)
 
@@ -596,6 +615,11 @@ def _add(
 ) -> bool:
     found.add(text, owners=owners, done=done, lenient=lenient, explicit=explicit)
     return True
+
+
+_FOR_WHOM = re.compile(
+    r"\b(?:for|to)\s+(@[\w.\-]+|[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)\s*:?\s*$", re.IGNORECASE
+)
 
 
 def nick_first(text: str, ctx: Context) -> tuple[list[str], str] | None:
@@ -676,6 +700,27 @@ def _first_sentences(text: str) -> list[str]:
     return [p.strip() for p in parts[:40] if p.strip()]
 
 
+def _owned_tasks(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
+    """Tasks written among decisions or conclusions: "CW to write the annex", "No consensus.
+    GO will collect usage data …" — a named person's "to", or a participant's "will"."""
+    added = False
+    for sentence in _first_sentences(text):
+        lead = leading_owners(sentence, ctx, lenient=False)
+        if not lead or lead[1] == 0 or _QUESTION.search(sentence):
+            continue
+        verbword = sentence[lead[1] :].split(" ", 1)[0].lower()
+        known = all(
+            o in ctx.known
+            or ctx.person(o) in ctx.aliases.values()
+            or re.fullmatch(r"@?[A-Z]{2,3}|@\S+", o)
+            for o in lead[0]
+        )
+        if verbword == "to" or (verbword == "will" and known):
+            found.add(sentence, owners=lead[0], done=done, lenient=False, explicit=False)
+            added = True
+    return added
+
+
 def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
     """Commitments in running text: "X to …", "X will …", "Assigned to X to …"."""
     added = False
@@ -753,6 +798,8 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         text = cell(text_col)
         if not text:
             continue
+        if "action" not in roles and cell(roles.get("category")).lower() in RISK_TYPES:
+            continue  # a tracker's or RAID log's Risk / Dependency row is a risk, not a task
         status = cell(roles.get("status"))
         due = cell(roles.get("due")) or None
         moved = _MOVED_DUE.search(status)

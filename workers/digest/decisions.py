@@ -99,7 +99,7 @@ _SENTENCE = re.compile(
     r"(?=[^.;]{0,40}(?:\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu"
     r"|fri|sat|sun|week|month|quarter|q[1-4]|spring|summer|autumn|fall|winter)))"
     r"\S[^.;]{0,40}\s+to\s"
-    r"|consensus (?:was|is) (?:reached|to)|no objections?"
+    r"|consensus (?:was|is) (?:reached|to)|consensus (?:reached|achieved)|no objections?"
     r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final)"
     # "-> agreed by everyone", "(approved by the clinical safety officer)"
     r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
@@ -143,11 +143,23 @@ _NOT = re.compile(
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
     r"|no decision|undecided|tbd|tbc|to be confirmed|pending confirmation|provisional\w*"
     r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm"
-    r"|decisions? (?:needed|required|requested)|needs? a decision|(?:still )?to decide)\b",
+    r"|decisions? (?:needed|required|requested)|needs? a decision|(?:still )?to decide"
+    r"|no consensus|(?:not|never) (?:reach|reached|achieve|achieved) consensus"
+    r"|lack(?:ed)? (?:of )?consensus)\b",
     re.IGNORECASE,
 )
 # "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.
-_OPEN_ENTRY = re.compile(r"^(?:undecided|open|pending|tbd|to be decided|not decided)\b", re.I)
+_OPEN_ENTRY = re.compile(
+    r"^(?:undecided|open|pending|tbd|to be decided|not decided|no consensus|no decision"
+    r"|no agreement)\b",
+    re.I,
+)
+# A task written among the decisions ("CW to write the annex before the next plenary"): the
+# actions extractor takes it; a decision of the group does not start with one person's name.
+_TASK_ITEM = re.compile(
+    r"^(?:[A-Z]{2,3}|@[\w.\-]+|[A-Z][a-z][\w'’-]*(?:\s+[A-Z][\w'’-]+)?)"
+    r"(?:\s*(?:,|and|&|/)\s*(?:[A-Z]{2,3}|@[\w.\-]+|[A-Z][a-z][\w'’-]*))*\s+to\s+[a-z]"
+)
 _NOT_AN_ENTRY = re.compile(
     r"^(?:\(?none(?: yet| so far| this (?:week|month|time|period))?\)?|n/?a|-+|nothing"
     r"(?: to report| new)?|tbd|no decisions?(?: \w+){0,3})\.?$",
@@ -276,6 +288,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 if _TALLY.match(text) or _OPEN_ENTRY.match(text):
                     continue
+                if _TASK_ITEM.match(text) and not is_decision_sentence(text):
+                    continue
                 if block.kind == "paragraph" and len(text) > 400:
                     for sentence in sentences(text):
                         if is_decision_sentence(sentence):
@@ -341,10 +355,20 @@ _ANSWER = re.compile(
 )
 
 
+# A question that asks for a decision ("Should we …?", "Can we auto-reject …?", "OK to …?").
+_DECIDING_QUESTION = re.compile(
+    r"\b(?:should|shall|can we|could we|do we|will we|are we|may we|ok(?:ay)? to|agree|approve"
+    r"|accept|adopt|go ahead|proceed|want to|mention|include|keep|drop|move|switch|allow)\b",
+    re.IGNORECASE,
+)
+
+
 def _answered(question: str, answer: str) -> str | None:
     """ "Should the review mention X?" answered "Yes." (the next item or sentence): a decision."""
     if not question.rstrip(")").endswith("?") or len(question) > 300:
         return None
+    if not _DECIDING_QUESTION.search(question):
+        return None  # "is the timestamp always UTC?" "Yes, …": a fact, not a decision
     if not _ANSWER.match(answer) or len(answer) > 300 or answer.rstrip(")").endswith("?"):
         return None
     return f"{question} {answer}"

@@ -75,6 +75,8 @@ _WORDS = re.compile(
     r"|(?:has|have|had) not (?:yet )?(?:reviewed|confirmed|approved|signed|replied|responded"
     r"|committed|agreed|booked|delivered)\b"
     r"|\bdepend (?:on|upon)\b|will (?:end|stop|drop|withdraw|discontinue|retire|sunset)\b"
+    r"|expires? (?:on|in|at|before|soon)|will expire|expiring|not (?:yet )?fixed"
+    r"|\bi object\b|\bobject(?:s|ed)? to\b|raised an objection"
     r"|(?:is|are|was|were|has been|have been) not (?:yet )?(?:confirmed|replaced|staffed|funded"
     r"|signed|scheduled|available)|not (?:yet )?(?:confirmed|replaced|scheduled) yet"
     r"|reduced (?:review )?capacity|under embargo|embargoed"
@@ -98,6 +100,8 @@ _NO_RISK = re.compile(
     r" (?:low|minimal|negligible|small)|concerns? (?:were|was|have been|has been|are|is)"
     r" (?:addressed|resolved|answered|cleared|closed))\b"
     r"|:\s*(?:none|n/?a|nil|0)\W*$"
+    r"|^\W*(?:i|we) (?:propose|suggest)\b|^\W*(?:proposal|idea|suggestion)\s*:"
+    r"|\bno objections?\b"
     # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
     r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
