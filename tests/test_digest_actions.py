@@ -919,3 +919,18 @@ def test_tasks_written_among_the_conclusions_are_tasks_not_decisions():
     digest = analyse(text, reference_date=DATE, filename="notes.md")
     assert digest["decisions"] == ["Consensus to advance the logging proposal to draft stage."]
     assert [a["owners"] for a in digest["action_items"]] == [["CW"], ["GO"]]
+
+
+def test_matters_arising_name_the_task_in_brackets_and_give_its_status():
+    text = (
+        "1. Matters arising\n"
+        "Action 07 (vendor contract review) - complete.\n"
+        "Action 09 (capacity forecast) - half done; carried forward, now due 26 Mar.\n"
+        "ACTION 10: AB to circulate the pen test report by Monday.\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["text"], a["due_date"]) for a in digest["action_items"]] == [
+        ("capacity forecast", "2026-03-26"),
+        ("AB to circulate the pen test report by Monday.", "2026-03-09"),
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["vendor contract review"]

@@ -375,3 +375,12 @@ def test_a_question_of_fact_answered_yes_is_no_decision():
 )
 def test_objections_and_expiries_are_risks_proposals_are_not(text, risky):
     assert bool(_risk_texts(text)) is risky
+
+
+def test_two_risks_in_a_row_stay_two_unless_the_second_goes_on_about_the_first():
+    text = (
+        "Two gold members have not yet confirmed renewal. "
+        "Marguerite raised a concern that the events budget assumed full renewals."
+    )
+    assert len(_risk_texts(text)) == 2
+    assert len(_risk_texts("The installer fails signing. If it isn't fixed the RC slips.")) == 1

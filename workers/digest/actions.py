@@ -54,7 +54,9 @@ _CLOSING = re.compile(
     re.IGNORECASE,
 )
 # Meeting-bot tables print the tag without a colon: "ACTION elena_r to book the van".
-_CAPS_LABEL = re.compile(r"^(?:ACTION|TODO)\s+(?P<body>\S.+)$")
+_CAPS_LABEL = re.compile(
+    r"^(?:ACTION|TODO)\s+(?:(?:#|no\.?\s*)?\d[\d/.\-]*\s*[:.\-–—]\s+)?(?P<body>\S.+)$"
+)
 _INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
 _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTODO\b", re.I)
 _DONE = re.compile(
@@ -544,6 +546,19 @@ def _block_action(
     inherited = [group_owner[1]] if group_owner and block.level > group_owner[0] else None
     if block.kind == "speaker":
         return _speaker_action(block, text, role, ctx, found, done)
+    arising = _ARISING.match(text)
+    if arising and role != "agenda" and not owner_part(arising["task"], ctx, lenient=False):
+        # Matters arising: "Action 09 (capacity forecast) - carried forward, now due 26 Nov",
+        # "Action 07 (vendor contract review) - complete": the bracket names the task, the
+        # rest is its status.
+        status = arising["status"]
+        moved = _MOVED_DUE.search(status.rstrip(". "))
+        found.add(
+            arising["task"],
+            due=moved.group(1) if moved else None,
+            done=done or bool(_ARISING_DONE.search(status)),
+        )
+        return True
     labelled = label_body(text)
     if labelled is not None and role != "agenda":
         body, owners = labelled
@@ -817,6 +832,16 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         )
 
 
+_ARISING = re.compile(
+    r"^(?:action|ai|item)\s*(?:no\.?\s*)?#?\d[\d/.\-]*\s*\((?P<task>[^()]{3,80})\)\s*"
+    r"(?:[:\-–—]|\s-)\s*(?P<status>\S.*)$",
+    re.IGNORECASE,
+)
+_ARISING_DONE = re.compile(
+    r"^\W*(?:complete[d]?|done|closed|finished|delivered)\b|\b(?:is|was|has been) (?:complete[d]?"
+    r"|done|closed)\b",
+    re.IGNORECASE,
+)
 _MOVED_DUE = re.compile(
     r"\b(?:now(?: due)?|moved to|new (?:date|target|due date)|revised(?: to)?|extended to"
     r"|re-?planned (?:for|to))\s*:?\s*(.{3,30})$",

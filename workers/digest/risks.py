@@ -83,7 +83,8 @@ _WORDS = re.compile(
     r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
     r"|shipped|announced|disclosed))"
     r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
-    r"|costs?|lose|loses|miss(?:es)?)\b"
+    r"|costs?|lose|loses|miss(?:es)?|moves? online|(?:is|gets|will be) (?:cancell?ed|postponed"
+    r"|delayed|dropped))\b"
     # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
     r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
     r"|is (?:fixed|deployed|released|merged|done|rolled out)))",
@@ -195,6 +196,15 @@ _CATEGORY_ALIASES = {
 }
 # Sections whose sentences do not state this project's risks.
 _QUIET = {"background", "agenda", "questions", "attendees", "consequences", "done", "decisions"}
+
+
+# A sentence that goes on about the risk before it: "Our CI depends on that tier.", "If it
+# isn't fixed the RC slips.", "This would delay …".
+_CONTINUES = re.compile(
+    r"^\W*(?:if|this|that|these|those|it|its|it's|our|we|we're|they|their|so|which|otherwise"
+    r"|then|and|but|as a result|in that case|that would|which would)\b",
+    re.IGNORECASE,
+)
 
 
 def category(text: str) -> str:
@@ -318,6 +328,9 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
             run: list[str] = []
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
+                    if run and not _CONTINUES.match(sentence):
+                        found.add(" ".join(run))  # "Marguerite raised a concern …": another
+                        run = []
                     run.append(sentence)
                     continue
                 if run:
