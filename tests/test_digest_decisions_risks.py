@@ -384,3 +384,15 @@ def test_two_risks_in_a_row_stay_two_unless_the_second_goes_on_about_the_first()
     )
     assert len(_risk_texts(text)) == 2
     assert len(_risk_texts("The installer fails signing. If it isn't fixed the RC slips.")) == 1
+
+
+def test_bracketed_bot_commands_are_read_like_hash_commands():
+    # MootBot prints "[AGREED] …" and "[ACTION] …"; meetingology adds "#progress", "#vote".
+    text = (
+        "[12:05] <chair> [AGREED] the team drafts the decision process page\n"
+        "[12:06] <chair> [ACTION] persia to post the draft to the list\n"
+        "[12:08] <chair> #progress the sync is half done\n"
+    )
+    digest = analyse(text)
+    assert digest["decisions"] == ["the team drafts the decision process page"]
+    assert [a["owners"] for a in digest["action_items"]] == [["persia"]]

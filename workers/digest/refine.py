@@ -37,11 +37,30 @@ _CLAUSE_NUMBER = re.compile(r"^\(?\d{1,2}(?:\.\d{1,2})+\)?\s+(?=\S)")
 _BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
 _RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
+# Meeting-bot commands: "#agreed …" (MeetBot, meetingology, zodbot), "[AGREED] …" (MootBot).
 _MEETBOT_COMMAND = re.compile(
-    r"^#(?P<cmd>action|agreed|agree|info|idea|link|help|topic|startmeeting|endmeeting|chair"
-    r"|undo|accept|accepted|reject|rejected)\b\s*",
+    r"^(?:#(?P<cmd>action|agreed|agree|info|idea|link|help|topic|subtopic|startmeeting|endmeeting"
+    r"|chair|undo|accept|accepted|reject|rejected|progress|vote|endvote|motion)\b"
+    r"|\[(?P<bcmd>action|agreed|info|idea|link|topic|vote|accepted|rejected)\])\s*",
     re.IGNORECASE,
 )
+_COMMAND_NAMES = {
+    "AGREE": "AGREED",
+    "ACCEPT": "ACCEPTED",
+    "REJECT": "REJECTED",
+    "SUBTOPIC": "TOPIC",
+    "PROGRESS": "INFO",
+    "MOTION": "INFO",
+    "VOTE": "INFO",
+    "ENDVOTE": "INFO",
+}
+
+
+def _command(match: re.Match[str]) -> str:
+    name = (match.group("cmd") or match.group("bcmd") or "").upper()
+    return _COMMAND_NAMES.get(name, name)
+
+
 _SPEAKER = re.compile(
     r"^(?:\*\*(?P<bold>[^*:]{1,40}?)\s*(?::\s*\*\*|\*\*\s*:)|(?P<plain>[^:\s][^:]{0,39}?)\s*:)"
     r"\s+(?P<text>\S.*)$",
@@ -125,9 +144,7 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             continue
         command = _MEETBOT_COMMAND.match(text)
         if command:
-            name = command.group("cmd").upper()
-            name = {"AGREE": "AGREED", "ACCEPT": "ACCEPTED", "REJECT": "REJECTED"}.get(name, name)
-            text = f"{name}: {text[command.end() :]}"
+            text = f"{_command(command)}: {text[command.end() :]}"
         tally = _TALLY.match(text)
         if tally and block.kind == "list_item":
             out.append(
@@ -139,11 +156,7 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             said = irc.group("text")
             command = _MEETBOT_COMMAND.match(said)
             if command:
-                name = command.group("cmd").upper()
-                name = {"AGREE": "AGREED", "ACCEPT": "ACCEPTED", "REJECT": "REJECTED"}.get(
-                    name, name
-                )
-                said = f"{name}: {said[command.end() :]}"
+                said = f"{_command(command)}: {said[command.end() :]}"
             out.append(_speaker(block, irc.group("nick"), said))
             continue
         turn = _SPEAKER.match(text)
