@@ -206,6 +206,9 @@ def test_a_date_in_the_file_name_beats_the_files_metadata():
         ("by 14th", "2026-03-14"),
         # Half-years: "end of H2" is 31 December.
         ("by end of H2", "2026-12-31"),
+        # Incident follow-ups count hours; some teams write dates year/month/day.
+        ("within 48 hours", "2026-03-06"),
+        ("by 2026/03/20", "2026-03-20"),
     ],
 )
 def test_more_deadline_shapes_resolve_against_the_reference(phrase, due):
@@ -219,6 +222,7 @@ def test_more_deadline_shapes_resolve_against_the_reference(phrase, due):
         "3/4 of the team voted for it",  # a fraction, no deadline word
         "the wed group meets later",  # a lower-case word, not a weekday
         "hire a 3rd party auditor",  # an ordinal before a word
+        "ship version 2026.3.1 to users",  # a version number
     ],
 )
 def test_fractions_words_and_ordinals_are_no_dates(text):

@@ -61,7 +61,7 @@ DATE_RE = re.compile(
         (?P<m1>{MON})(?:,?\s+(?P<y1>\d{{4}}))?\b)
   | (?P<mdy>\b(?:{_WD},?\s+)?(?P<m2>{MON})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\b
         (?:,?\s+(?P<y2>\d{{4}})\b)?)
-  | (?P<iso>\b(?P<y3>\d{{4}})-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)
+  | (?P<iso>\b(?P<y3>\d{{4}})(?P<sep3>[-/.])(?P<m3>[01]?\d)(?P=sep3)(?P<d3>[0-3]?\d)\b)
   | (?P<num>\b(?P<a4>[0-3]?\d)[/.](?P<b4>[0-3]?\d)[/.](?P<y4>\d{{4}}|\d{{2}})\b)
   | (?P<dm>(?<![\w/.])(?P<a5>[0-3]?\d)/(?P<b5>[0-3]?\d)(?![\w/]|\.\d))
   | (?P<rel>\b(?:
@@ -79,7 +79,8 @@ DATE_RE = re.compile(
       | (?P<eo2>week|month|quarter|year)(?:'s|’s)?[\s-]+end
       | (?P<fortnight>in\s+a\s+fortnight)
       | (?P<within>in|within)\s+(?:the\s+next\s+)?(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six
-            |a\s+couple\s+of|couple\s+of|a\s+few|few)\s+(?P<nunit>days?|weeks?|months?)
+            |a\s+couple\s+of|couple\s+of|a\s+few|few)\s*(?P<nunit>days?|weeks?|months?|hours?|hrs?
+            |h(?![\w-]))
     )\b)
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -231,7 +232,10 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
         raw = re.sub(r"\s+", " ", g["n"] or "").lower().removeprefix("a ").strip()
         n = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 1)
         unit = (g["nunit"] or "").lower()
-        days = n if unit.startswith("day") else n * 7 if unit.startswith("week") else n * 30
+        if unit.startswith("h"):
+            days = n // 24  # "within 48 hours": two days; "in 2 hours": today
+        else:
+            days = n if unit.startswith("day") else n * 7 if unit.startswith("week") else n * 30
         return reference + dt.timedelta(days=days)
     return None
 
@@ -301,6 +305,8 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
             elif reference:
                 date = _nearest_year(month, day, reference)
         elif g["iso"]:
+            if g["sep3"] == "." and (len(g["m3"] or "") < 2 or len(g["d3"] or "") < 2):
+                continue  # "2026.3.1" is a version number
             date = safe_date(int(g["y3"] or 0), int(g["m3"] or 0), int(g["d3"] or 0))
             absolute = date is not None
             if date is None:
