@@ -934,3 +934,16 @@ def test_matters_arising_name_the_task_in_brackets_and_give_its_status():
         ("AB to circulate the pen test report by Monday.", "2026-03-09"),
     ]
     assert [a["text"] for a in digest["done_actions"]] == ["vendor contract review"]
+
+
+def test_a_carried_over_item_s_status_is_no_part_of_its_task():
+    text = (
+        "## Last retro's action items\n\n"
+        "- [ ] @sam.w document the release checklist — not started, carrying over\n\n"
+        "## Action items\n\n- [ ] @sam.w document the release checklist by 20 Mar 2026\n"
+    )
+    action = _one(text, filename="retro.md")
+    assert (action["text"], action["due_date"]) == (
+        "@sam.w document the release checklist",
+        "2026-03-20",
+    )

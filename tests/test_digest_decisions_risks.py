@@ -396,3 +396,7 @@ def test_bracketed_bot_commands_are_read_like_hash_commands():
     digest = analyse(text)
     assert digest["decisions"] == ["the team drafts the decision process page"]
     assert [a["owners"] for a in digest["action_items"]] == [["persia"]]
+
+
+def test_an_overloaded_team_is_a_risk():
+    assert _risk_texts("The design team is overloaded until the new designer starts.") != []

@@ -420,6 +420,14 @@ def _priority(level: str | None, text: str) -> str:
     return "medium"
 
 
+_STATUS_TAIL = re.compile(
+    r"\s+(?:[-–—]|->|→)\s*(?:not (?:yet )?started|carried (?:over|forward)"
+    r"|carrying (?:over|forward)|still open|in progress|ongoing|on hold|open|pending)\b"
+    r"[^()]{0,40}$",
+    re.IGNORECASE,
+)
+
+
 def _clean(text: str) -> str:
     """Drop markers and field-only brackets: "(Owner: Sam, Due: 3 May)" become fields."""
 
@@ -429,6 +437,8 @@ def _clean(text: str) -> str:
 
     text = re.sub(r"\s*\(([^()]*)\)", only_fields, text)
     text = _TODO_INLINE.sub("", text)
+    # "… — not started, carrying over": the item's status, not its task.
+    text = _STATUS_TAIL.sub("", text)
     text = re.sub(
         r"^(?:done|completed?)\s*[:\-–—]\s*|\((?:done|completed?)[^)]*\)", "", text, flags=re.I
     )

@@ -60,6 +60,7 @@ _WORDS = re.compile(
     r"|could (?:delay|slip|miss|exceed|impact|affect|jeopardi[sz]e|fail|prevent|block)"
     r"|likely to (?:slip|overrun|be late|miss|exceed)|has slipped|is slipping|behind schedule"
     r"|over budget|overrun|worried|bottleneck|single point of failure|understaffed"
+    r"|overloaded|overstretched|stretched (?:too )?thin|no (?:spare )?capacity"
     r"|no (?:one|owner|maintainer) (?:for|to)|bus factor|liabilit(?:y|ies)|exposes? (?:us|the)"
     r"|cannot (?:start|proceed|continue|go ahead|ship|launch|release|be completed|begin|finish)"
     r"|can't (?:start|proceed|continue|ship|release)|stuck|burn-?out|weak (?:point|spot)"
