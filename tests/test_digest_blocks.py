@@ -146,3 +146,20 @@ def test_known_nick_speaks_in_lower_case():
         ("speaker", "jlee"),
         ("paragraph", None),
     ]
+
+
+def test_markdown_html_tables_and_indented_text_are_read_code_and_comments_are_not():
+    text = (
+        "# Minutes\n\nIntro line.\n\n"
+        "    Outcome: the board approved the budget.\n\n"
+        "<table><tr><th>Action</th><th>Owner</th></tr>"
+        "<tr><td>Send the deck</td><td>Ana</td></tr></table>\n\n"
+        "<!-- Action: not a real one -->\n\n```\nAction: code sample\n```\n"
+    )
+    blocks = blocks_from_text(text, markdown=True)
+    assert ("paragraph", "Outcome: the board approved the budget.") in [
+        (b.kind, b.text) for b in blocks
+    ]
+    table = next(b for b in blocks if b.kind == "table")
+    assert (table.header, table.rows) == (["Action", "Owner"], [["Send the deck", "Ana"]])
+    assert [b.kind for b in blocks if "Action:" in b.text] == ["quote", "quote"]

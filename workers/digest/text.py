@@ -450,8 +450,13 @@ def _markdown_blocks(text: str) -> list[Block]:
             continue
         elif kind == "hr":
             blocks.append(Block("rule", line=line))
-        elif kind in {"fence", "code_block", "html_block"}:
-            blocks.append(Block("quote", tok.content.strip(), line=line))
+        elif kind == "fence" or (kind == "html_block" and tok.content.lstrip().startswith("<!--")):
+            blocks.append(Block("quote", tok.content.strip(), line=line))  # code, comments
+        elif kind in {"code_block", "html_block"}:
+            # An indented paragraph ("    Outcome: …" under a numbered item) or an HTML table
+            # pasted into the notes: still the author's words, read as plain text.
+            content = tok.content if kind == "code_block" else _html_text(tok.content)
+            blocks.extend(_plain_blocks(content.split("\n"), first_line=line or 1))
         elif kind == "table_open":
             table = Block("table", line=line)
             blocks.append(table)
@@ -504,6 +509,20 @@ def unbold(text: str) -> str:
     if lead:
         return lead.group(0) + text[lead.end() :].replace("**", "")
     return text.replace("**", "")
+
+
+_HTML_BREAK = re.compile(r"<(?:br\s*/?|/p|/li|/tr|/h[1-6]|/div|/table)\s*>", re.IGNORECASE)
+_HTML_CELL = re.compile(r"</t[dh]\s*>\s*(?=<t[dh])", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<[^>]{0,400}>")
+
+
+def _html_text(html: str) -> str:
+    """The lines of an HTML block inside Markdown: rows as "a | b", tags dropped."""
+    import html as entities
+
+    text = _HTML_CELL.sub(" | ", html)
+    text = _HTML_BREAK.sub("\n", text)
+    return entities.unescape(_HTML_TAG.sub("", text))
 
 
 def _list_item(content: str, level: int, line: int | None) -> Block:
