@@ -947,3 +947,31 @@ def test_a_carried_over_item_s_status_is_no_part_of_its_task():
         "@sam.w document the release checklist",
         "2026-03-20",
     )
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Ben to book the venue: completed 3 March",
+        "Chloe to update the wiki (landed in #412)",
+        "Dev to fix the CI cache - merged",
+        "Finn to publish the notes -- done.",
+        "Jo to write the ADR — superseded by ADR 12",  # closed, not open
+        "~~Mo to set up the mailing list~~ (not needed)",
+        "Kai sent the invitation last week",  # a report in the past tense
+    ],
+)
+def test_statuses_written_after_a_previous_action_close_it(item):
+    digest = analyse(
+        f"## Review of previous actions\n\n- {item}\n", reference_date=DATE, filename="m.md"
+    )
+    assert digest["action_items"] == []
+    assert len(digest["done_actions"]) == 1
+
+
+def test_an_open_item_with_a_status_word_inside_stays_open():
+    text = (
+        "## Actions\n\n- Ivan to chase the vendor - ongoing\n"
+        "- Ana to review the contract, sent by legal\n"
+    )
+    assert len(_actions(text, filename="m.md")) == 2

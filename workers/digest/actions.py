@@ -59,14 +59,23 @@ _CAPS_LABEL = re.compile(
 )
 _INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
 _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTODO\b", re.I)
+_CLOSED_WORDS = (
+    r"(?:done|completed?|closed|finished|merged|landed|shipped|fixed|sent|delivered|published"
+    r"|resolved|superseded|not needed|no longer needed|cancell?ed|dropped|withdrawn|obsolete)"
+)
 _DONE = re.compile(
     r"^(?:done|completed?|closed|fixed|resolved|finished)\s*[:\-–—]\s*"
     r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
     r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|(?-i:\b(?:DONE|COMPLETED?)\b)|[✓✔✅]"
     r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
     r"|\balready (?:done|completed|merged|sent|fixed|shipped|closed)\b"
-    r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
-    r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$",
+    r"|^~~.*~~|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
+    r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$"
+    # A status after the task: "- merged", "-- done.", ": completed 3 March", "(landed in
+    # #412)"; superseded or dropped items are closed too (neither open nor to do).
+    rf"|(?:\s(?:--?|[–—])|:)\s*{_CLOSED_WORDS}\b[^()]{{0,40}}$"
+    r"|[,;]\s*(?:done|completed?|closed|finished|merged|landed|shipped|superseded)\b[^()]{0,40}$"
+    rf"|\(\s*{_CLOSED_WORDS}\b[^)]*\)\W*$",
     re.IGNORECASE,
 )
 _FIELD = re.compile(
@@ -467,6 +476,15 @@ def is_done(block: Block, text: str) -> bool:
     return block.checked is True or bool(_DONE.search(text))
 
 
+# In a list of actions, a report in the past tense is a done item: "Kai sent the invitation".
+_PAST_DONE = re.compile(
+    r"^(?:@?[A-Z][\w.'’-]*(?:\s+[A-Z][\w'’-]+)?|[A-Z]{2,3}|@[\w.\-]+)\s+(?:has\s+|have\s+)?"
+    r"(?:sent|booked|published|shared|circulated|completed|finished|merged|fixed|updated"
+    r"|created|added|wrote|written|submitted|delivered|closed|reviewed|confirmed|ordered"
+    r"|uploaded|posted|organised|organized|scheduled|moved|migrated|released|removed)\b"
+)
+
+
 def extract_actions(sections: list[Section], ctx: Context) -> ActionList:
     """All tasks of the document, open and done."""
     found = ActionList(ctx)
@@ -609,6 +627,8 @@ def _block_action(
             return False  # "Release 2.3 is still planned for 25 Nov."; "Who owns …? Nobody"
         if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
             return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
+        if _PAST_DONE.match(text) and not re.search(r"\b(?:to|will)\b", text.split(" ", 2)[1]):
+            return _add(found, text, inherited, True, lenient=True)
         if (
             _CLOSING.match(text)
             or META_LINE.match(text)
