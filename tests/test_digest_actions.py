@@ -975,3 +975,19 @@ def test_an_open_item_with_a_status_word_inside_stays_open():
         "- Ana to review the contract, sent by legal\n"
     )
     assert len(_actions(text, filename="m.md")) == 2
+
+
+def test_departments_several_owners_before_a_colon_and_semicolon_fields():
+    text = (
+        "## Action items\n\n"
+        "- Procurement to place the tablet order\n"
+        "- QA to add regression tests\n"
+        "- Jane, Raj, Sofia: prepare the demo\n"
+        "- Draft the FAQ; owner Raj; due Friday\n"
+    )
+    assert [(a["owners"], a["due_date"]) for a in _actions(text, filename="m.md")] == [
+        (["Procurement"], None),
+        (["QA"], None),
+        (["Jane", "Raj", "Sofia"], None),
+        (["Raj"], "2026-03-06"),
+    ]

@@ -34,7 +34,7 @@ from workers.digest.owners import (
 )
 from workers.digest.sections import Section
 from workers.digest.tables import RISK_TYPES, column_roles, is_done_status
-from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line
+from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, split_names
 
 MAX_ACTIONS = 50
 
@@ -81,7 +81,9 @@ _DONE = re.compile(
 _FIELD = re.compile(
     r"\b(?P<key>owner|responsible|assigned to|assignee|action owner|who|due(?: date)?|deadline"
     r"|target date|priority|when|status)\s*[:=]\s*"
-    r"(?P<value>(?:(?!\.\s|\s(?:due|owner|deadline|priority|status)\b)[^,;)|\]])+)",
+    r"(?P<value>(?:(?!\.\s|\s(?:due|owner|deadline|priority|status)\b)[^,;)|\]])+)"
+    # "Draft the FAQ; owner Raj; due Friday": fields between semicolons, no colon.
+    r"|(?<=;)\s*(?P<key2>owner|assignee|responsible)\s+(?P<value2>[^,;)|\]]{2,40})(?=;|$)",
     re.IGNORECASE,
 )
 _FIELD_LINE = re.compile(
@@ -240,7 +242,12 @@ class ActionList:
         text = " ".join(text.split()).strip(" -–—*")
         if len(text) < 3 or _NOT_A_TASK.match(text) or _QUESTION.search(text):
             return None
-        fields = {m.group("key").lower(): m.group("value").strip() for m in _FIELD.finditer(text)}
+        fields = {
+            (m.group("key") or m.group("key2")).lower(): (
+                m.group("value") or m.group("value2")
+            ).strip()
+            for m in _FIELD.finditer(text)
+        }
         if not owners:
             field_owner = next(
                 (v for k, v in fields.items() if k.startswith(("owner", "resp", "assign", "who"))),
@@ -386,7 +393,10 @@ class ActionList:
         several = list(_FIELD.finditer(f"{key}: {value}"))
         if len(several) > 1:
             return all(
-                self._attach_one(m.group("key"), re.sub(r"\s*\(.*$", "", m.group("value")))
+                self._attach_one(
+                    m.group("key") or m.group("key2"),
+                    re.sub(r"\s*\(.*$", "", m.group("value") or m.group("value2")),
+                )
                 for m in several
             )
         return self._attach_one(key, value)
@@ -717,7 +727,12 @@ def _speaker_action(
         if lead and not lead[1] == 0:
             return _add(found, sentence, lead[0], done, lenient=False, explicit=False)
     if role == "actions":
-        return _add(found, text, [speaker], done, lenient=True)
+        # "Jane, Raj, Sofia: prepare the demo": several owners before one colon.
+        names = split_names(speaker) if re.search(r",|&|\band\b|/", speaker) else [speaker]
+        owners = [o for o in (owner_part(n, ctx, lenient=True) for n in names) if o]
+        return _add(
+            found, text, owners if len(owners) == len(names) else [speaker], done, lenient=True
+        )
     return False
 
 

@@ -168,6 +168,8 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
         return None
     if _HANDLE.match(part) or _TEAM.match(part) or _ROLE.match(part):
         return part
+    if lenient and part.lower() in _DEPARTMENTS and part[0].isupper():
+        return part  # "Legal to review the DPA", "QA to add regression tests"
     if part in ctx.known:
         return part
     if _INITIALS.match(part) and part.lower() in ctx.aliases:
@@ -184,6 +186,13 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
 
 
 _PARTICIPLE = re.compile(r"^[A-Z][a-z]{3,}ed$")
+# Departments and functions that own tasks in programme minutes ("Procurement to …").
+_DEPARTMENTS = frozenset(
+    """legal finance procurement security marketing sales engineering operations ops support
+    qa hr it design product facilities comms communications infra infrastructure platform
+    devops sre data pmo accounts payroll compliance audit research ux documentation docs
+    releng""".split()
+)
 # An office or role that owns a task in formal minutes: "Treasurer: circulate …", "Executive
 # Director to …", "Release Manager", "Scrum Master", "the Chair".
 _ROLE = re.compile(
@@ -222,7 +231,9 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
             ctx,
             lenient=lenient
             or (verbword == "to" and p.lower() in _EVERYONE)
-            or (verbword in {"to", "will", "shall"} and p.lower() in _GROUPS),
+            or (verbword in {"to", "will", "shall"} and p.lower() in _GROUPS)
+            # "Procurement to place the order"; not "Product will launch in May" (a plan).
+            or (verbword == "to" and p.lower() in _DEPARTMENTS),
         )
         for p in parts
     ]
