@@ -339,6 +339,7 @@ def test_more_decision_wordings(text):
         "Decision needed: who signs off the data model?",
         "There was no consensus on the naming.",
         "We did not reach consensus on the API.",
+        "Agreed to disagree on naming; revisit later.",
     ],
 )
 def test_conditions_hypotheses_and_carried_over_items_are_no_decisions(text):
@@ -371,6 +372,8 @@ def test_a_question_of_fact_answered_yes_is_no_decision():
         ("The status page certificate expires on 19 Oct; the auto-renewal failed twice.", True),
         ("GO: I propose we mark it deprecated in the next edition.", False),
         ("No objection to the new schedule.", False),
+        ("The firewall blocker was cleared yesterday.", False),
+        ("The blocker on the firewall is still open.", True),
     ],
 )
 def test_objections_and_expiries_are_risks_proposals_are_not(text, risky):

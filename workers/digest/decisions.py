@@ -145,6 +145,7 @@ _NOT = re.compile(
     r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm"
     r"|decisions? (?:needed|required|requested)|needs? a decision|(?:still )?to decide"
     r"|no consensus|(?:not|never) (?:reach|reached|achieve|achieved) consensus"
+    r"|agreed? to disagree"
     r"|lack(?:ed)? (?:of )?consensus)\b",
     re.IGNORECASE,
 )

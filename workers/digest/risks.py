@@ -96,6 +96,8 @@ _NO_RISK = re.compile(
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
     r"|was resolved|has been resolved|were resolved"
+    r"|(?:blockers?|risks?|issues?|concerns?)\b[^.;]{0,30}\b(?:was|were|has been|have been|is|are)"
+    r" (?:now )?(?:cleared|removed|lifted|gone|closed|fixed|mitigated|retired)"
     r"|no longer (?:considered |seen as |treated as )?(?:an? )?(?:\w+ )?(?:blocker|risk|blocking)"
     # "a low-risk change", "the risk of data loss is low", "concerns were addressed"
     r"|(?:low|minimal|negligible|no)[- ]risk|risk (?:of [^.;]{1,40} )?(?:is|was|remains|seems)"
