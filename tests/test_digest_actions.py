@@ -991,3 +991,24 @@ def test_departments_several_owners_before_a_colon_and_semicolon_fields():
         (["Jane", "Raj", "Sofia"], None),
         (["Raj"], "2026-03-06"),
     ]
+
+
+def test_a_title_over_an_attendance_table_ends_the_action_list():
+    blocks = [
+        Block("heading", "Actions/On-going", 1),
+        Block("list_item", "ACTION: Noor Rahimi to start an email vote."),
+        Block("paragraph", "TSC Members"),
+        Block("table", header=["Name", "Present"], rows=[["Anika Brandt", "Yes"]]),
+    ]
+    digest = analyse("", reference_date=DATE, model=DocumentModel(blocks=blocks))
+    assert [a["owners"] for a in digest["action_items"]] == [["Noor Rahimi"]]
+
+
+def test_in_a_transcript_a_name_seen_once_speaks_too():
+    text = (
+        "Marta: Who wants it?\nBen: I can take that.\nMarta: Thanks.\nBen: Sure.\n"
+        "Ravi: Worry: the certification window closes on 15 March.\n"
+    )
+    assert [r["text"] for r in analyse(text, reference_date=DATE)["risks"]] == [
+        "the certification window closes on 15 March."
+    ]

@@ -838,6 +838,8 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         roles = {**roles, "text": roles["action"]}
         role = "actions"
     text_col = roles.get("text")
+    if _ATTENDANCE.search(" ".join(block.header)) and "due" not in roles:
+        return  # "Name | Present", "Member | Affiliation | Attended": who came, not tasks
     if text_col is None and role == "actions" and block.header and rows is block.rows:
         text_col = next((i for i, _ in enumerate(block.header) if i not in roles.values()), None)
     if text_col is None:
@@ -890,6 +892,13 @@ _ARISING_DONE = re.compile(
 _MOVED_DUE = re.compile(
     r"\b(?:now(?: due)?|moved to|new (?:date|target|due date)|revised(?: to)?|extended to"
     r"|re-?planned (?:for|to))\s*:?\s*(.{3,30})$",
+    re.IGNORECASE,
+)
+
+
+_ATTENDANCE = re.compile(
+    r"\b(?:present|attend(?:ed|ance|ing)?|apologies|affiliation|organi[sz]ation|company"
+    r"|employer|e-?mail|github|handle|voting|quorum)\b",
     re.IGNORECASE,
 )
 

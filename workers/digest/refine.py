@@ -36,7 +36,7 @@ _TERMINAL_STOP = re.compile(r"[.!?;,]$")
 _CLAUSE_NUMBER = re.compile(r"^\(?\d{1,2}(?:\.\d{1,2})+\)?\s+(?=\S)")
 _BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
-_RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
+_RULE_TEXT = re.compile(r"^\s*(?:([-=_*~])\1{2,}|--)\s*$")  # "--": a signature's separator
 # Meeting-bot commands: "#agreed …" (MeetBot, meetingology, zodbot), "[AGREED] …" (MootBot).
 _MEETBOT_COMMAND = re.compile(
     r"^(?:#(?P<cmd>action|agreed|agree|info|idea|link|help|topic|subtopic|startmeeting|endmeeting"
@@ -114,6 +114,9 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
     nicks = _known_nicks(blocks)
     repeated = _repeated_labels(blocks)
     bold = _bold_speakers(blocks)
+    # A transcript (two or more people speaking in turns): a name seen once speaks too
+    # ("Ravi: Worry: the certification window closes …").
+    transcript = sum(1 for name in repeated if is_speaker(name, nicks) and " " not in name) >= 2
     out: list[Block] = []
     chat: str | None = None  # who is speaking in a chat export ("Name  9:02 AM" above)
     for block in blocks:
@@ -167,6 +170,7 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
                 " " in name.strip()
                 or name in repeated
                 or (turn.group("bold") and name in bold)
+                or (transcript and person_name(name) is not None and len(name.split()) == 1)
                 or _INITIALS.match(name)
                 or _HANDLE.match(name)
                 or _SPEECH.match(said)
@@ -221,6 +225,20 @@ def _promote_headings(blocks: list[Block]) -> list[Block]:
         # "Actions" over a speaker's line, "Concerns" over an indented item: a section word
         # alone on its line still names the section below it.
         named = len(text.split()) <= 3 and heading_role(text) in {"actions", "decisions", "risks"}
+        if (
+            block.kind == "paragraph"
+            and following.kind == "table"
+            and len(text) <= 40
+            and not _TERMINAL_STOP.search(text)
+            and ":" not in text
+            and heading_role(text) not in {None, "notes"}
+        ):
+            # "TSC Members" over the attendance table, "Open risks" over a register: a
+            # title that lost its heading style names the table's section.
+            level = last_level if content_since and last_level else 6
+            blocks[index] = Block("heading", text, level, line=block.line, page=block.page)
+            last_level, content_since = level, False
+            continue
         if block.kind != "paragraph" or following.kind not in {"list_item", "speaker"}:
             content_since = True
             continue
