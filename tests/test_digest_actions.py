@@ -1012,3 +1012,17 @@ def test_in_a_transcript_a_name_seen_once_speaks_too():
     assert [r["text"] for r in analyse(text, reference_date=DATE)["risks"]] == [
         "the certification window closes on 15 March."
     ]
+
+
+def test_turns_and_tasks_run_together_by_a_lost_line_break_are_each_a_task():
+    blocks = [
+        Block("heading", "Actions", 2),
+        Block(
+            "paragraph",
+            "Pete: will send the project plan to everyone by Friday. Yusuf: will pull the "
+            "duplicate-account report next Tuesday. Hana to ask the IT director for an SSO "
+            "contact.",
+        ),
+    ]
+    digest = analyse("", reference_date=DATE, model=DocumentModel(blocks=blocks))
+    assert [a["owners"] for a in digest["action_items"]] == [["Pete"], ["Yusuf"], ["Hana"]]

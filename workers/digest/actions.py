@@ -714,6 +714,7 @@ def _speaker_action(
             owners, body = nick
         return _add(found, body, owners or None, done, lenient=True)
     said = _first_sentences(text)
+    added = False
     for index, sentence in enumerate(said):
         commitment = _SPEAKER_COMMITMENT.match(sentence)
         if commitment and commitment.group("verb").lower() not in _SPEAKER_NON_ACTION:
@@ -721,11 +722,17 @@ def _speaker_action(
                 _ONLY_TAKEN.match(sentence) and index + 1 < len(said)
             ):
                 continue  # "I can take that. I'll tag every flaky test …": the next one says what
+            if added:
+                continue  # the speaker's first commitment; later ones mostly restate it
             task = sentence[commitment.start("verb") :] if _OWN_LEAD.match(sentence) else sentence
-            return _add(found, task, [speaker], done, lenient=True, explicit=False)
+            added = _add(found, task, [speaker], done, lenient=True, explicit=False)
+            continue
         lead = leading_owners(sentence, ctx, lenient=False)
         if lead and not lead[1] == 0:
-            return _add(found, sentence, lead[0], done, lenient=False, explicit=False)
+            # "… by Friday. Hana to ask the IT director …": a line break lost between tasks.
+            added = _add(found, sentence, lead[0], done, lenient=False, explicit=False)
+    if added:
+        return True
     if role == "actions":
         # "Jane, Raj, Sofia: prepare the demo": several owners before one colon.
         names = split_names(speaker) if re.search(r",|&|\band\b|/", speaker) else [speaker]

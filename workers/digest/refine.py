@@ -422,7 +422,8 @@ def _repeated_labels(blocks: list[Block]) -> frozenset[str]:
 
 # "… by Friday Beatriz: Book the room …": turns whose line breaks a format lost.
 _GLUED_TURN = re.compile(
-    r"(?:^|(?<=\s))(?P<name>[A-Z][\w'’-]+(?:\s+and\s+[A-Z][\w'’-]+)?):\s+[A-Z]"
+    r"(?:^|(?<=\s))(?P<name>[A-Z][\w'’-]+(?:\s+and\s+[A-Z][\w'’-]+)?):\s+"
+    r"(?:[A-Z]|will\b|i'll\b|to\s)"  # "… by Friday. Yusuf: will pull the report …"
 )
 
 
