@@ -639,3 +639,20 @@ def test_a_forwarded_mail_is_an_attachment_and_inline_images_are_not():
     assert attachment.filename == "Original minutes.eml"
     assert detect_type(io.BytesIO(attachment.data), attachment.filename) == "eml"
     assert "Tom to book the room." in extract_text(io.BytesIO(attachment.data), "eml").text
+
+
+def test_a_plain_mail_body_is_read_like_a_text_upload():
+    # Minutes pasted into a mail keep their headings, numbered tasks and aligned tables.
+    body = (
+        "Hi all,\n\nACTION SUMMARY\n"
+        "No.   Action                       Owner   Due\n"
+        "09    Capacity forecast            TN      26 Nov\n"
+        "10    Circulate pen test report    AB      16 Nov\n\n"
+        "Decisions\n- Go-live stays on 7 December.\n\n> quoted old line\n"
+    )
+    result = extract_text(io.BytesIO(mail_bytes("Minutes", body)), "eml")
+    kinds = [(b.kind, b.text) for b in result.model.blocks if b.kind != "table"]
+    assert ("heading", "ACTION SUMMARY") in kinds and ("heading", "Decisions") in kinds
+    assert ("quote", "quoted old line") in kinds
+    table = next(b for b in result.model.blocks if b.kind == "table")
+    assert table.header == ["No.", "Action", "Owner", "Due"] and len(table.rows) == 2

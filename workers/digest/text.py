@@ -311,7 +311,7 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             and next_blank
             and len(lines) > 3
             and len(stripped) <= 100
-            and not stripped.endswith(".")
+            and not stripped.endswith((".", ",", "!"))  # "Hi all," greets, it is no title
             and not _OWN_LINE.match(stripped)
         ):
             blocks.append(Block("heading", stripped.strip("*_ #"), 1, line=number))
