@@ -1026,3 +1026,32 @@ def test_turns_and_tasks_run_together_by_a_lost_line_break_are_each_a_task():
     ]
     digest = analyse("", reference_date=DATE, model=DocumentModel(blocks=blocks))
     assert [a["owners"] for a in digest["action_items"]] == [["Pete"], ["Yusuf"], ["Hana"]]
+
+
+def test_a_document_typed_without_styles_is_read_from_its_typed_lines():
+    # Minutes typed in Word as plain paragraphs: the title, "ACTIONS" and "- " are only text.
+    lines = [
+        "ORCHARD STEERING GROUP - MINUTES",
+        "Date: 4 March 2026",
+        "Present: Helen Marsh, Tomasz Nowak",
+        "The group reviewed the plan.",
+        "ACTIONS",
+        "- Helen to circulate the pen test report by Friday",
+        "- [x] Tomasz booked the room",
+        "DECISIONS",
+        "- Go-live stays on 7 April.",
+    ]
+    model = DocumentModel(blocks=[Block("paragraph", line) for line in lines])
+    digest = analyse("", model=model)
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Helen"], "2026-03-06")
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Tomasz booked the room"]
+    assert digest["decisions"] == ["Go-live stays on 7 April."]
+
+
+def test_a_styled_document_keeps_its_blocks():
+    from workers.digest.digest import unstyled
+
+    blocks = [Block("heading", "Notes", 1)] + [Block("paragraph", f"- line {i}") for i in range(5)]
+    assert unstyled(blocks) is blocks

@@ -65,7 +65,7 @@ def build_digest(
     ``dayfirst`` None: the document's own dates tell (see ``dates.day_first``)."""
     text = text[:MAX_CHARS]
     if model is not None:
-        raw_blocks = list(model.blocks)
+        raw_blocks = unstyled(list(model.blocks))
         if not text:
             text = "\n".join(_block_text(b) for b in raw_blocks)
         pages = pages if pages is not None else model.pages
@@ -129,6 +129,48 @@ def build_digest(
             "reading_minutes": math.ceil(words / WORDS_PER_MINUTE) if words else 0,
         },
     }
+
+
+_TYPED_MARK = re.compile(r"^\s*(?:[-*•·▪–]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\[[ xX✓]?\])\s+\S")
+JOIN = "\n"
+
+
+def unstyled(blocks: list[Block]) -> list[Block]:
+    """A document typed without styles (Word paragraphs, a PDF of plain lines): its headings,
+    bullets and boxes are only in the typed text ("ACTIONS", "- Ana to …", "[ ] …"), so its
+    paragraphs are read again as the lines of a text file. A document that used heading or
+    list styles keeps its blocks."""
+    paragraphs = sum(1 for b in blocks if b.kind == "paragraph")
+    items = sum(1 for b in blocks if b.kind == "list_item")
+    if paragraphs < 4 or items * 4 > paragraphs or any(b.kind == "heading" for b in blocks):
+        return blocks
+    out: list[Block] = []
+    run: list[Block] = []
+
+    def flush() -> None:
+        if run:
+            parsed = blocks_from_text(JOIN.join(_typed(b) for b in run))
+            for block in parsed:
+                block.page = run[0].page
+            out.extend(parsed)
+            run.clear()
+
+    for block in blocks:
+        if block.kind in {"paragraph", "list_item"}:
+            run.append(block)
+            continue
+        flush()
+        out.append(block)
+    flush()
+    return out
+
+
+def _typed(block: Block) -> str:
+    """A block as the line someone would type for it ("- [x] Tom booked the room")."""
+    if block.kind != "list_item":
+        return block.text
+    box = {True: "[x] ", False: "[ ] ", None: ""}[block.checked]
+    return f"{'  ' * block.level}- {box}{block.text}"
 
 
 def _block_text(block: Block) -> str:
