@@ -656,3 +656,19 @@ def test_a_plain_mail_body_is_read_like_a_text_upload():
     assert ("quote", "quoted old line") in kinds
     table = next(b for b in result.model.blocks if b.kind == "table")
     assert table.header == ["No.", "Action", "Owner", "Due"] and len(table.rows) == 2
+
+
+def test_preformatted_html_is_read_like_a_text_file():
+    # A mailing-list archive page holds the message in <pre>: headings, bullets and aligned
+    # columns are in its lines.
+    page = (
+        "<html><body><h1>[tsc] Minutes</h1><pre>STEERING GROUP\n\nACTIONS\n"
+        "- Ana to send the budget by Friday\n- [x] Tom booked the room\n\n"
+        "No.   Action              Owner   Due\n09    Capacity forecast   TN      26 Nov\n"
+        "</pre></body></html>"
+    )
+    blocks = extract_text(io.BytesIO(page.encode()), "html").model.blocks
+    kinds = [(b.kind, b.checked, b.text) for b in blocks if b.kind != "table"]
+    assert ("heading", None, "ACTIONS") in kinds
+    assert ("list_item", True, "Tom booked the room") in kinds
+    assert any(b.kind == "table" and b.header[:2] == ["No.", "Action"] for b in blocks)
