@@ -163,3 +163,19 @@ def test_markdown_html_tables_and_indented_text_are_read_code_and_comments_are_n
     table = next(b for b in blocks if b.kind == "table")
     assert (table.header, table.rows) == (["Action", "Owner"], [["Send the deck", "Ana"]])
     assert [b.kind for b in blocks if "Action:" in b.text] == ["quote", "quote"]
+
+
+def test_numbered_titles_without_blank_lines_head_their_minutes_but_a_numbered_list_stays():
+    text = (
+        "Minutes\n1. Welcome and purpose\nGW welcomed everyone and set out the purpose.\n"
+        "2. Risks and issues\n- JP: the portal team is fully booked until August.\n"
+        "3. Decisions recorded at the kick-off\n- The pilot runs in the North region only.\n"
+    )
+    headings = [b.text for b in blocks_from_text(text) if b.kind == "heading"]
+    assert headings[-3:] == [
+        "Welcome and purpose",
+        "Risks and issues",
+        "Decisions recorded at the kick-off",
+    ]
+    agenda = "Agenda\n1. Release status\n2. Docs hosting\n3. AOB\n"
+    assert [b.kind for b in blocks_from_text(agenda)][1:] == ["list_item"] * 3

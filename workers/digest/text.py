@@ -277,6 +277,11 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
                     blocks.append(Block("heading", body.rstrip(":"), level, line=number))
                     current = None
                     continue
+                if checked is None and mark[0].isdigit() and _numbered_title(lines, offset, body):
+                    # "2. Objectives and scope" over its minutes, no blank line around it.
+                    blocks.append(Block("heading", body.rstrip(":"), 2, line=number))
+                    current = None
+                    continue
             current = Block("list_item", body, level=indent // 2, checked=checked, line=number)
             blocks.append(current)
             continue
@@ -335,6 +340,28 @@ def _aligned_table(lines: list[str], offset: int) -> tuple[Block, int] | None:
         return None
     header, rows, used = found
     return Block("table", header=header, rows=rows), used
+
+
+_NUMBERED = re.compile(r"^\s*\(?\d{1,3}[.)]\s")
+
+
+def _numbered_title(lines: list[str], offset: int, body: str) -> bool:
+    """A numbered line that titles the text under it: short, no sentence of its own, and the
+    next line is its body (not the next number of a list)."""
+    if offset + 1 >= len(lines) or not lines[offset + 1].strip():
+        return False
+    following = lines[offset + 1]
+    if _NUMBERED.match(following) or re.match(r"^\s*\(?[a-z][.)]\s", following):
+        return False  # the next item of the same numbered list
+    bullets = bool(_BULLET.match(following) or _BOX.match(following.strip()))
+    words = body.rstrip(":").split()
+    return (
+        1 <= len(words) <= 8
+        and body[:1].isupper()
+        and not re.search(r"[.;!?,]$", body)
+        and not _VERBISH.search(body)
+        and (bullets or len(following.strip()) > len(body))
+    )
 
 
 def _next_is_deeper(lines: list[str], offset: int, indent: int) -> bool:
