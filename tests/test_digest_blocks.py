@@ -179,3 +179,14 @@ def test_numbered_titles_without_blank_lines_head_their_minutes_but_a_numbered_l
     ]
     agenda = "Agenda\n1. Release status\n2. Docs hosting\n3. AOB\n"
     assert [b.kind for b in blocks_from_text(agenda)][1:] == ["list_item"] * 3
+
+
+def test_a_title_line_right_above_a_table_row_is_its_heading():
+    text = (
+        "Previous actions\nRef | Action | Owner\nA-1 | Publish the guideline | CW\n"
+        "Submissions\nItem | Summary | Outcome\nOrder split | Split the service | Approved\n"
+    )
+    assert [b.text for b in blocks_from_text(text) if b.kind == "heading"] == [
+        "Previous actions",
+        "Submissions",
+    ]

@@ -231,7 +231,10 @@ def _promote_headings(blocks: list[Block]) -> list[Block]:
             and len(text) <= 40
             and not _TERMINAL_STOP.search(text)
             and ":" not in text
-            and heading_role(text) not in {None, "notes"}
+            and (
+                heading_role(text) not in {None, "notes"}
+                or heading_level(text, alone=True, over_body=True) is not None
+            )
         ):
             # "TSC Members" over the attendance table, "Open risks" over a register: a
             # title that lost its heading style names the table's section.

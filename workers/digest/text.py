@@ -382,7 +382,12 @@ def _next_is_body(lines: list[str], offset: int) -> bool:
     if offset + 1 >= len(lines):
         return False
     following = lines[offset + 1]
-    return bool(_BULLET.match(following) or _BOX.match(following.strip()) or _RULE.match(following))
+    return bool(
+        _BULLET.match(following)
+        or _BOX.match(following.strip())
+        or _RULE.match(following)
+        or following.count(" | ") >= 1  # a table's header row: "Ref | Action | Owner"
+    )
 
 
 # --------------------------------------------------------------------------------------------
