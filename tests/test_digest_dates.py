@@ -223,6 +223,7 @@ def test_more_deadline_shapes_resolve_against_the_reference(phrase, due):
         "the wed group meets later",  # a lower-case word, not a weekday
         "hire a 3rd party auditor",  # an ordinal before a word
         "ship version 2026.3.1 to users",  # a version number
+        "confirm weekend cover for 12-13 March",  # a range of days: when, not by when
     ],
 )
 def test_fractions_words_and_ordinals_are_no_dates(text):

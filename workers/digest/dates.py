@@ -411,6 +411,8 @@ def deadline(
         # A bare date closing the task ("send the deck - 12 March", "(Friday)") is its deadline.
         tail = text[hit.end :].strip(" .)]")
         before = text[: hit.start].rstrip()
+        if re.search(r"\d\s*[-–—]$", before):
+            continue  # "cover for 12-13 December": a range of days, when, not by when
         if not tail and before.endswith(("(", "-", "–", "—", ",", ":")):
             return hit.text, hit.date
         if not tail and hit.absolute and not _ON_MARKER.search(before) and before:
