@@ -48,8 +48,8 @@ class DocumentModel:
     # The document's own date when the format carries one (e-mail Date header, PDF/DOCX
     # metadata); the digest also looks for a Date: line, a dated heading and the filename.
     date: dt.date | None = None
+    author: str | None = None
+    pages: int | None = None
     # Where ``date`` comes from: "sent" (an e-mail's Date header: the day it was written) or
     # "file" (PDF/DOCX properties: often the day the file was saved or exported, later).
     date_source: Literal["sent", "file"] = "file"
-    author: str | None = None
-    pages: int | None = None
