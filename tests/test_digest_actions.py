@@ -766,3 +766,292 @@ def test_numbered_section_headings_read_as_list_items_and_scan_fragments():
         "Confirm the rollback test date with the vendor (TA)"
     ]
     assert len(digest["decisions"]) == 1 and "Agreed" in digest["decisions"][0]
+
+
+# --- Conventions added for documents the tuning set did not show (issue 10, digest3) ---------
+
+
+def test_meetbot_action_names_its_nick_first_without_to():
+    text = (
+        "16:00:31 <kb_lee> hi\n16:00:35 <mzt> o/\n"
+        "16:05:30 <ferns> #action kb_lee write a test for the locale workaround by Thursday\n"
+    )
+    action = _one(text)
+    assert action["owners"] == ["kb_lee"]
+    assert action["text"] == "write a test for the locale workaround by Thursday"
+    assert action["due_date"] == "2026-0305"[:0] + "2026-03-05"
+
+
+def test_a_nick_first_needs_a_known_participant():
+    # "Release notes" is no nick: nobody of that name took part.
+    assert _actions("ACTION: release notes need a new section")[0]["owners"] == []
+
+
+def test_a_spoken_commitment_and_the_list_entry_for_it_are_one_task_in_the_list_s_words():
+    text = (
+        "16:06:30 <mzt> i can resize it tomorrow\n"
+        "16:06:45 <ferns> #action mzt resize the Sydney mirror\n"
+    )
+    action = _one(text)
+    assert (action["text"], action["owners"], action["due_date"]) == (
+        "resize the Sydney mirror",
+        ["mzt"],
+        "2026-03-05",
+    )
+
+
+def test_notes_then_a_summary_table_with_other_words_are_one_task_each():
+    text = (
+        "# Call\n\n## Notes\n\n"
+        "**Priya**: I'll ping their maintainers again today.\n\n"
+        "**Dana**: fine.\n\n"
+        "- Dana will ask the foundation.\n\n"
+        "## Action items\n\n"
+        "| Item | Owner | Due |\n|---|---|---|\n"
+        "| Ping the font library maintainers about the tag | Priya | today |\n"
+        "| Ask the foundation about the custom domain | Dana | 10 Mar |\n"
+    )
+    actions = _actions(text, filename="call.md")
+    assert [(a["text"], a["owners"]) for a in actions] == [
+        ("Ping the font library maintainers about the tag", ["Priya"]),
+        ("Ask the foundation about the custom domain", ["Dana"]),
+    ]
+
+
+def test_a_sign_in_list_pairs_a_name_with_a_handle():
+    text = (
+        "# Weekly call\n\n## Attendees\n\n- Kai Brenner / @kbrenner / independent\n\n"
+        "## Notes\n\n- Kai will open an issue with the per-job cost breakdown\n\n"
+        "## Action items\n\n- [ ] @kbrenner issue with the per-job cost breakdown\n"
+    )
+    action = _one(text, filename="call.md")
+    assert action["owners"] == ["@kbrenner"]
+
+
+def test_a_taking_followed_by_what_is_taken():
+    action = _one("Ben: I can take that. I'll tag every flaky test by Friday.")
+    assert (action["text"], action["owners"], action["due_date"]) == (
+        "tag every flaky test by Friday.",
+        ["Ben"],
+        "2026-03-06",
+    )
+
+
+def test_bold_speaker_names_make_turns_even_for_a_single_line():
+    text = (
+        "# Retro\n\n## Discussion\n\n"
+        "**Marta**: Who wants the flaky tests?\n"
+        "**Ravi**: Worry: the certification window closes on 15 March.\n"
+    )
+    digest = analyse(text, reference_date=DATE, filename="retro.md")
+    assert [r["text"] for r in digest["risks"]] == ["the certification window closes on 15 March."]
+
+
+def test_an_office_owns_a_task_in_formal_minutes():
+    text = (
+        "## Action items\n\n"
+        "- Executive Director: renewal reminder to the two gold members\n"
+        "- Secretary: publish these minutes on the website within 14 days\n"
+    )
+    assert [a["owners"] for a in _actions(text, filename="m.md")] == [
+        ["Executive Director"],
+        ["Secretary"],
+    ]
+
+
+def test_initials_that_spell_a_word_are_a_person_when_the_document_says_whose():
+    text = "AS (Amir)\n  Blockers: staging down\n\nFollow-ups\n- AS to raise the outage.\n"
+    assert _one(text)["owners"] == ["AS"]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Release 2.3 is still planned for 25 Mar.",  # a status fact
+        "Who owns the flaky e2e suite? Nobody right now, raise at retro.",  # nobody took it
+    ],
+)
+def test_status_facts_and_unanswered_questions_in_an_action_list_are_no_tasks(item):
+    assert _actions(f"## Follow-ups\n\n- {item}\n", filename="n.md") == []
+
+
+def test_a_past_participle_is_no_owner():
+    assert _actions("Called to order at 17:02 UTC by the Chair, Oluwaseun Adeyemi.") == []
+
+
+def test_a_status_cell_that_moves_the_date_gives_the_due_date():
+    text = (
+        "| Ref | Action | Owner | Due | Status |\n|---|---|---|---|---|\n"
+        "| A-42 | Cost estimate for the second region | DR | 2 Mar | Open - now 16 Mar |\n"
+    )
+    assert _one(text, filename="a.md")["due_date"] == "2026-03-16"
+
+
+def test_a_task_that_is_itself_a_demo_is_due_on_its_day():
+    assert _one("JT will demo the export to Lucia on Friday.")["due_date"] == "2026-03-06"
+
+
+def test_a_heading_that_names_whose_items_they_are():
+    text = (
+        "HANDOVER ITEMS FOR TARIQ\n"
+        "1. Renew the status page certificate before it expires.\n"
+        "2. Chase finance about the capacity request on Monday.\n"
+    )
+    assert [a["owners"] for a in _actions(text)] == [["Tariq"], ["Tariq"]]
+
+
+def test_a_tracker_s_risk_rows_are_no_tasks():
+    text = (
+        "Issue Type | Summary | Assignee | Due Date | Status\n"
+        "Task | Migrate nightly backups | Leila Haddad | 20/03/2026 | In Progress\n"
+        "Risk | Storage contract ends and renewal is not signed | Owen Price | | Open\n"
+    )
+    assert [a["text"] for a in _actions(text)] == ["Migrate nightly backups"]
+
+
+def test_tasks_written_among_the_conclusions_are_tasks_not_decisions():
+    text = (
+        "Attendees: Chen Wei (CW), Greta Olsen (GO)\n\n## Logging proposal\n\n### Conclusion\n\n"
+        "- Consensus to advance the logging proposal to draft stage.\n"
+        "- CW to write the constrained-profile annex before the next plenary.\n"
+        "- No consensus on the deprecation. GO will collect usage data from the vendors.\n"
+    )
+    digest = analyse(text, reference_date=DATE, filename="notes.md")
+    assert digest["decisions"] == ["Consensus to advance the logging proposal to draft stage."]
+    assert [a["owners"] for a in digest["action_items"]] == [["CW"], ["GO"]]
+
+
+def test_matters_arising_name_the_task_in_brackets_and_give_its_status():
+    text = (
+        "1. Matters arising\n"
+        "Action 07 (vendor contract review) - complete.\n"
+        "Action 09 (capacity forecast) - half done; carried forward, now due 26 Mar.\n"
+        "ACTION 10: AB to circulate the pen test report by Monday.\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["text"], a["due_date"]) for a in digest["action_items"]] == [
+        ("capacity forecast", "2026-03-26"),
+        ("AB to circulate the pen test report by Monday.", "2026-03-09"),
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["vendor contract review"]
+
+
+def test_a_carried_over_item_s_status_is_no_part_of_its_task():
+    text = (
+        "## Last retro's action items\n\n"
+        "- [ ] @sam.w document the release checklist — not started, carrying over\n\n"
+        "## Action items\n\n- [ ] @sam.w document the release checklist by 20 Mar 2026\n"
+    )
+    action = _one(text, filename="retro.md")
+    assert (action["text"], action["due_date"]) == (
+        "@sam.w document the release checklist",
+        "2026-03-20",
+    )
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Ben to book the venue: completed 3 March",
+        "Chloe to update the wiki (landed in #412)",
+        "Dev to fix the CI cache - merged",
+        "Finn to publish the notes -- done.",
+        "Jo to write the ADR — superseded by ADR 12",  # closed, not open
+        "~~Mo to set up the mailing list~~ (not needed)",
+        "Kai sent the invitation last week",  # a report in the past tense
+    ],
+)
+def test_statuses_written_after_a_previous_action_close_it(item):
+    digest = analyse(
+        f"## Review of previous actions\n\n- {item}\n", reference_date=DATE, filename="m.md"
+    )
+    assert digest["action_items"] == []
+    assert len(digest["done_actions"]) == 1
+
+
+def test_an_open_item_with_a_status_word_inside_stays_open():
+    text = (
+        "## Actions\n\n- Ivan to chase the vendor - ongoing\n"
+        "- Ana to review the contract, sent by legal\n"
+    )
+    assert len(_actions(text, filename="m.md")) == 2
+
+
+def test_departments_several_owners_before_a_colon_and_semicolon_fields():
+    text = (
+        "## Action items\n\n"
+        "- Procurement to place the tablet order\n"
+        "- QA to add regression tests\n"
+        "- Jane, Raj, Sofia: prepare the demo\n"
+        "- Draft the FAQ; owner Raj; due Friday\n"
+    )
+    assert [(a["owners"], a["due_date"]) for a in _actions(text, filename="m.md")] == [
+        (["Procurement"], None),
+        (["QA"], None),
+        (["Jane", "Raj", "Sofia"], None),
+        (["Raj"], "2026-03-06"),
+    ]
+
+
+def test_a_title_over_an_attendance_table_ends_the_action_list():
+    blocks = [
+        Block("heading", "Actions/On-going", 1),
+        Block("list_item", "ACTION: Noor Rahimi to start an email vote."),
+        Block("paragraph", "TSC Members"),
+        Block("table", header=["Name", "Present"], rows=[["Anika Brandt", "Yes"]]),
+    ]
+    digest = analyse("", reference_date=DATE, model=DocumentModel(blocks=blocks))
+    assert [a["owners"] for a in digest["action_items"]] == [["Noor Rahimi"]]
+
+
+def test_in_a_transcript_a_name_seen_once_speaks_too():
+    text = (
+        "Marta: Who wants it?\nBen: I can take that.\nMarta: Thanks.\nBen: Sure.\n"
+        "Ravi: Worry: the certification window closes on 15 March.\n"
+    )
+    assert [r["text"] for r in analyse(text, reference_date=DATE)["risks"]] == [
+        "the certification window closes on 15 March."
+    ]
+
+
+def test_turns_and_tasks_run_together_by_a_lost_line_break_are_each_a_task():
+    blocks = [
+        Block("heading", "Actions", 2),
+        Block(
+            "paragraph",
+            "Pete: will send the project plan to everyone by Friday. Yusuf: will pull the "
+            "duplicate-account report next Tuesday. Hana to ask the IT director for an SSO "
+            "contact.",
+        ),
+    ]
+    digest = analyse("", reference_date=DATE, model=DocumentModel(blocks=blocks))
+    assert [a["owners"] for a in digest["action_items"]] == [["Pete"], ["Yusuf"], ["Hana"]]
+
+
+def test_a_document_typed_without_styles_is_read_from_its_typed_lines():
+    # Minutes typed in Word as plain paragraphs: the title, "ACTIONS" and "- " are only text.
+    lines = [
+        "ORCHARD STEERING GROUP - MINUTES",
+        "Date: 4 March 2026",
+        "Present: Helen Marsh, Tomasz Nowak",
+        "The group reviewed the plan.",
+        "ACTIONS",
+        "- Helen to circulate the pen test report by Friday",
+        "- [x] Tomasz booked the room",
+        "DECISIONS",
+        "- Go-live stays on 7 April.",
+    ]
+    model = DocumentModel(blocks=[Block("paragraph", line) for line in lines])
+    digest = analyse("", model=model)
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Helen"], "2026-03-06")
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Tomasz booked the room"]
+    assert digest["decisions"] == ["Go-live stays on 7 April."]
+
+
+def test_a_styled_document_keeps_its_blocks():
+    from workers.digest.digest import unstyled
+
+    blocks = [Block("heading", "Notes", 1)] + [Block("paragraph", f"- line {i}") for i in range(5)]
+    assert unstyled(blocks) is blocks

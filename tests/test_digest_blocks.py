@@ -146,3 +146,47 @@ def test_known_nick_speaks_in_lower_case():
         ("speaker", "jlee"),
         ("paragraph", None),
     ]
+
+
+def test_markdown_html_tables_and_indented_text_are_read_code_and_comments_are_not():
+    text = (
+        "# Minutes\n\nIntro line.\n\n"
+        "    Outcome: the board approved the budget.\n\n"
+        "<table><tr><th>Action</th><th>Owner</th></tr>"
+        "<tr><td>Send the deck</td><td>Ana</td></tr></table>\n\n"
+        "<!-- Action: not a real one -->\n\n```\nAction: code sample\n```\n"
+    )
+    blocks = blocks_from_text(text, markdown=True)
+    assert ("paragraph", "Outcome: the board approved the budget.") in [
+        (b.kind, b.text) for b in blocks
+    ]
+    table = next(b for b in blocks if b.kind == "table")
+    assert (table.header, table.rows) == (["Action", "Owner"], [["Send the deck", "Ana"]])
+    assert [b.kind for b in blocks if "Action:" in b.text] == ["quote", "quote"]
+
+
+def test_numbered_titles_without_blank_lines_head_their_minutes_but_a_numbered_list_stays():
+    text = (
+        "Minutes\n1. Welcome and purpose\nGW welcomed everyone and set out the purpose.\n"
+        "2. Risks and issues\n- JP: the portal team is fully booked until August.\n"
+        "3. Decisions recorded at the kick-off\n- The pilot runs in the North region only.\n"
+    )
+    headings = [b.text for b in blocks_from_text(text) if b.kind == "heading"]
+    assert headings[-3:] == [
+        "Welcome and purpose",
+        "Risks and issues",
+        "Decisions recorded at the kick-off",
+    ]
+    agenda = "Agenda\n1. Release status\n2. Docs hosting\n3. AOB\n"
+    assert [b.kind for b in blocks_from_text(agenda)][1:] == ["list_item"] * 3
+
+
+def test_a_title_line_right_above_a_table_row_is_its_heading():
+    text = (
+        "Previous actions\nRef | Action | Owner\nA-1 | Publish the guideline | CW\n"
+        "Submissions\nItem | Summary | Outcome\nOrder split | Split the service | Approved\n"
+    )
+    assert [b.text for b in blocks_from_text(text) if b.kind == "heading"] == [
+        "Previous actions",
+        "Submissions",
+    ]

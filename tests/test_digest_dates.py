@@ -185,3 +185,72 @@ def test_a_date_in_the_file_name_beats_the_files_metadata():
     blocks = [Block("paragraph", "Notes")]
     found = document_date(blocks, model_date=dt.date(2026, 12, 1), filename="tc-2026-03-11.pdf")
     assert found == dt.date(2026, 3, 11)
+
+
+# --- Conventions added for documents the tuning set did not show (issue 10, digest3) ---------
+
+
+@pytest.mark.parametrize(
+    ("phrase", "due"),
+    [
+        # Retro and stand-up boards abbreviate weekdays: "(Wed)", "by Thurs.", "by fri".
+        ("(Wed)", "2026-03-11"),
+        ("by Thurs.", "2026-03-05"),
+        ("by fri", "2026-03-06"),
+        # UK plans: "w/c 16 Mar" / "week commencing 16 March" is due by that week's Friday.
+        ("w/c 16 Mar", "2026-03-20"),
+        ("week commencing 16 March", "2026-03-20"),
+        # A day and month without a year after a deadline word ("by 9/4"), day first here.
+        ("by 20/3", "2026-03-20"),
+        # An ordinal without "the": "by 14th" is this month's 14th, or next month's.
+        ("by 14th", "2026-03-14"),
+        # Half-years: "end of H2" is 31 December.
+        ("by end of H2", "2026-12-31"),
+        # Incident follow-ups count hours; some teams write dates year/month/day.
+        ("within 48 hours", "2026-03-06"),
+        ("by 2026/03/20", "2026-03-20"),
+    ],
+)
+def test_more_deadline_shapes_resolve_against_the_reference(phrase, due):
+    text, date = deadline(f"Ana to send the report {phrase}", WEDNESDAY)
+    assert date is not None and date.isoformat() == due, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3/4 of the team voted for it",  # a fraction, no deadline word
+        "the wed group meets later",  # a lower-case word, not a weekday
+        "hire a 3rd party auditor",  # an ordinal before a word
+        "ship version 2026.3.1 to users",  # a version number
+        "confirm weekend cover for 12-13 March",  # a range of days: when, not by when
+    ],
+)
+def test_fractions_words_and_ordinals_are_no_dates(text):
+    assert deadline(text, WEDNESDAY) == (None, None)
+
+
+def test_month_first_documents_read_numeric_dates_month_first():
+    from workers.digest.dates import day_first
+
+    us = "Weaver community meeting: Thursday, Aug 27, 2026\n- Lena to send the survey by 9/4"
+    assert day_first(us) is False
+    assert day_first("Review of 27 August 2026. Sign-off by 9/4.") is True
+    assert day_first("Dates: 25/11/2026 and 4/12/2026") is True  # 25 cannot be a month
+    digest = analyse(us + "\n")
+    assert digest["action_items"][0]["due_date"] == "2026-09-04"
+
+
+def test_a_written_date_beats_the_file_s_metadata_but_not_the_mail_date_header():
+    blocks = [
+        Block("heading", "Project charter", 1),
+        Block(
+            "table", header=["Item", "Detail"], rows=[["Version", "1.2, approved 12 January 2026"]]
+        ),
+    ]
+    saved = dt.date(2026, 12, 1)
+    assert document_date(blocks, model_date=saved) == dt.date(2026, 1, 12)
+    assert document_date(blocks, model_date=saved, model_date_sent=True) == saved
+    # A page's metadata table: "Created | Status" over its values.
+    meta = [Block("table", header=["Created", "Status"], rows=[["2026-02-03", "Accepted"]])]
+    assert document_date(meta, model_date=saved) == dt.date(2026, 2, 3)

@@ -298,3 +298,108 @@ def test_an_undecided_entry_and_a_status_header_cell():
     )
     assert digest["decisions"] == ["Use the existing scanners for the pilot."]
     assert digest["risks"] == []
+
+
+# --- Conventions added for documents the tuning set did not show (issue 10, digest3) ---------
+
+
+def _decided(text: str) -> list[str]:
+    return analyse(text)["decisions"]
+
+
+def _risk_texts(text: str) -> list[str]:
+    return [r["text"] for r in analyse(text)["risks"]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A decision with a condition of fact is taken all the same.
+        "Consensus was to wait until Friday; if upstream has not tagged by then we ship the RC.",
+        # The chair closing a point.
+        "Let's keep the Friday freeze for now and revisit at the next retro.",
+        # A board turning something down, or putting it off, decides.
+        "The board declined the sponsorship request this year.",
+        "The committee deferred the trademark policy to November.",
+        "Consensus reached to advance the proposal to stage 2.",
+    ],
+)
+def test_more_decision_wordings(text):
+    assert _decided(text) == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We agreed to ship if the board approves.",  # hangs on another decision
+        "If we agreed to this, we would lose a week.",  # supposes
+        "Hard stop: if not live by 14 September the go-live moves to January.",  # contingency
+        "Hosting could exceed the budget approved in March.",  # a risk, not a decision
+        "tmeyer to write up the plugin API proposal - carried over, now by next Wednesday",
+        "Decision needed: who signs off the data model?",
+        "There was no consensus on the naming.",
+        "We did not reach consensus on the API.",
+        "Agreed to disagree on naming; revisit later.",
+    ],
+)
+def test_conditions_hypotheses_and_carried_over_items_are_no_decisions(text):
+    assert _decided(text) == []
+
+
+def test_a_risk_and_its_effect_in_two_sentences_are_one_risk():
+    text = (
+        "The hosting provider will end its free tier on 1 March 2027. "
+        "Our CI and mirrors depend on that tier."
+    )
+    assert _risk_texts(text) == [text]
+
+
+def test_a_review_nobody_has_done_yet_is_a_risk():
+    text = "Mei pointed out the extra write load; the DBA team has not reviewed the plan yet."
+    assert _risk_texts(text) == [text]
+
+
+def test_a_question_of_fact_answered_yes_is_no_decision():
+    text = "- DN: is the timestamp always UTC?\n- CW: Yes, always UTC with a Z suffix.\n"
+    assert _decided(text) == []
+    assert _decided("- Should the report mention the outage?\n- Yes.\n") != []
+
+
+@pytest.mark.parametrize(
+    ("text", "risky"),
+    [
+        ("DN: I object to deprecating it this year; our users upgrade every three years.", True),
+        ("The status page certificate expires on 19 Oct; the auto-renewal failed twice.", True),
+        ("GO: I propose we mark it deprecated in the next edition.", False),
+        ("No objection to the new schedule.", False),
+        ("The firewall blocker was cleared yesterday.", False),
+        ("The blocker on the firewall is still open.", True),
+    ],
+)
+def test_objections_and_expiries_are_risks_proposals_are_not(text, risky):
+    assert bool(_risk_texts(text)) is risky
+
+
+def test_two_risks_in_a_row_stay_two_unless_the_second_goes_on_about_the_first():
+    text = (
+        "Two gold members have not yet confirmed renewal. "
+        "Marguerite raised a concern that the events budget assumed full renewals."
+    )
+    assert len(_risk_texts(text)) == 2
+    assert len(_risk_texts("The installer fails signing. If it isn't fixed the RC slips.")) == 1
+
+
+def test_bracketed_bot_commands_are_read_like_hash_commands():
+    # MootBot prints "[AGREED] …" and "[ACTION] …"; meetingology adds "#progress", "#vote".
+    text = (
+        "[12:05] <chair> [AGREED] the team drafts the decision process page\n"
+        "[12:06] <chair> [ACTION] persia to post the draft to the list\n"
+        "[12:08] <chair> #progress the sync is half done\n"
+    )
+    digest = analyse(text)
+    assert digest["decisions"] == ["the team drafts the decision process page"]
+    assert [a["owners"] for a in digest["action_items"]] == [["persia"]]
+
+
+def test_an_overloaded_team_is_a_risk():
+    assert _risk_texts("The design team is overloaded until the new designer starts.") != []

@@ -272,8 +272,22 @@ def test_csv_is_one_table_block_with_the_first_row_as_header():
     assert result.text.splitlines()[2] == "Book; confirm | Tom | 19 March"
 
 
-def test_markdown_and_text_have_no_model():
-    assert extract_text(io.BytesIO(b"# T\n\ntext\n"), "markdown").model is None
+def test_markdown_keeps_its_structure_as_blocks_and_text_has_no_model():
+    source = (
+        b"---\ndate: 2026-12-03\n---\n\n# T\n\n## Actions\n\n- [x] done thing\n"
+        b"  - [ ] nested open thing\n\n> quoted line\n\n**Ana**: I'll send it.\n\n"
+        b"| Task | Owner |\n|---|---|\n| Book | Tom |\n"
+    )
+    result = extract_text(io.BytesIO(source), "markdown")
+    blocks = [(b.kind, b.level, b.checked, b.text) for b in result.model.blocks]
+    assert ("paragraph", 0, None, "date: 2026-12-03") in blocks
+    assert ("heading", 2, None, "Actions") in blocks
+    assert ("list_item", 0, True, "done thing") in blocks
+    assert ("list_item", 1, False, "nested open thing") in blocks
+    assert ("quote", 0, None, "quoted line") in blocks
+    table = next(b for b in result.model.blocks if b.kind == "table")
+    assert (table.header, table.rows) == (["Task", "Owner"], [["Book", "Tom"]])
+    assert "**" not in result.text and "#" not in result.text
     assert extract_text(io.BytesIO(b"text\n"), "txt").model is None
 
 
@@ -625,3 +639,36 @@ def test_a_forwarded_mail_is_an_attachment_and_inline_images_are_not():
     assert attachment.filename == "Original minutes.eml"
     assert detect_type(io.BytesIO(attachment.data), attachment.filename) == "eml"
     assert "Tom to book the room." in extract_text(io.BytesIO(attachment.data), "eml").text
+
+
+def test_a_plain_mail_body_is_read_like_a_text_upload():
+    # Minutes pasted into a mail keep their headings, numbered tasks and aligned tables.
+    body = (
+        "Hi all,\n\nACTION SUMMARY\n"
+        "No.   Action                       Owner   Due\n"
+        "09    Capacity forecast            TN      26 Nov\n"
+        "10    Circulate pen test report    AB      16 Nov\n\n"
+        "Decisions\n- Go-live stays on 7 December.\n\n> quoted old line\n"
+    )
+    result = extract_text(io.BytesIO(mail_bytes("Minutes", body)), "eml")
+    kinds = [(b.kind, b.text) for b in result.model.blocks if b.kind != "table"]
+    assert ("heading", "ACTION SUMMARY") in kinds and ("heading", "Decisions") in kinds
+    assert ("quote", "quoted old line") in kinds
+    table = next(b for b in result.model.blocks if b.kind == "table")
+    assert table.header == ["No.", "Action", "Owner", "Due"] and len(table.rows) == 2
+
+
+def test_preformatted_html_is_read_like_a_text_file():
+    # A mailing-list archive page holds the message in <pre>: headings, bullets and aligned
+    # columns are in its lines.
+    page = (
+        "<html><body><h1>[tsc] Minutes</h1><pre>STEERING GROUP\n\nACTIONS\n"
+        "- Ana to send the budget by Friday\n- [x] Tom booked the room\n\n"
+        "No.   Action              Owner   Due\n09    Capacity forecast   TN      26 Nov\n"
+        "</pre></body></html>"
+    )
+    blocks = extract_text(io.BytesIO(page.encode()), "html").model.blocks
+    kinds = [(b.kind, b.checked, b.text) for b in blocks if b.kind != "table"]
+    assert ("heading", None, "ACTIONS") in kinds
+    assert ("list_item", True, "Tom booked the room") in kinds
+    assert any(b.kind == "table" and b.header[:2] == ["No.", "Action"] for b in blocks)

@@ -28,7 +28,7 @@ def analyse(
     title: str = "",
     pages: int | None = None,
     reference_date: dt.date | None = None,
-    dayfirst: bool = True,
+    dayfirst: bool | None = None,
     model: DocumentModel | None = None,
     filename: str = "",
     document_date: dt.date | None = None,
@@ -38,8 +38,9 @@ def analyse(
     ``reference_date`` (or ``document_date``) is the date relative and year-less dates resolve
     against; without either, the document's own date is used (the model's date, a ``Date:``
     line, a dated heading, the file name or the title). ``dayfirst`` reads 03/04/2027 as
-    3 April. ``model`` (from ``workers.extract``) supplies the document's blocks; ``filename``
-    tells Markdown from plain text and may carry the date.
+    3 April (True) or 4 March (False); None (the default) lets the document's own dates tell,
+    day-first unless they read month-first. ``model`` (from ``workers.extract``) supplies the
+    document's blocks; ``filename`` tells Markdown from plain text and may carry the date.
     """
     return build_digest(
         text,

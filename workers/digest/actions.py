@@ -33,8 +33,8 @@ from workers.digest.owners import (
     owners_in,
 )
 from workers.digest.sections import Section
-from workers.digest.tables import column_roles, is_done_status
-from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line
+from workers.digest.tables import RISK_TYPES, column_roles, is_done_status
+from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, split_names
 
 MAX_ACTIONS = 50
 
@@ -54,23 +54,36 @@ _CLOSING = re.compile(
     re.IGNORECASE,
 )
 # Meeting-bot tables print the tag without a colon: "ACTION elena_r to book the van".
-_CAPS_LABEL = re.compile(r"^(?:ACTION|TODO)\s+(?P<body>\S.+)$")
+_CAPS_LABEL = re.compile(
+    r"^(?:ACTION|TODO)\s+(?:(?:#|no\.?\s*)?\d[\d/.\-]*\s*[:.\-–—]\s+)?(?P<body>\S.+)$"
+)
 _INLINE_MARK = re.compile(r"[.;!?]\s+(?:\[\s*action|action(?: item)?:|AI:|TODO:)", re.IGNORECASE)
 _TODO_INLINE = re.compile(r"\((?:todo|to-?do|action)\)|\[(?:todo|action)\]|\bTODO\b", re.I)
+_CLOSED_WORDS = (
+    r"(?:done|completed?|closed|finished|merged|landed|shipped|fixed|sent|delivered|published"
+    r"|resolved|superseded|not needed|no longer needed|cancell?ed|dropped|withdrawn|obsolete)"
+)
 _DONE = re.compile(
     r"^(?:done|completed?|closed|fixed|resolved|finished)\s*[:\-–—]\s*"
     r"|\((?:done|completed?|closed|fixed|finished)\b[^)]*\)|\[(?:done|completed?|closed)\]"
     r"|\s[-–—]\s*(?:done|completed?|closed)\.?$|(?-i:\b(?:DONE|COMPLETED?)\b)|[✓✔✅]"
     r"|[-–—:,]\s*(?:done|closed|completed?)\s*\]"
     r"|\balready (?:done|completed|merged|sent|fixed|shipped|closed)\b"
-    r"|^~~.*~~$|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
-    r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$",
+    r"|^~~.*~~|\b(?:has been|was|were|is now|now) (?:done|completed|sent|merged|shipped"
+    r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$"
+    # A status after the task: "- merged", "-- done.", ": completed 3 March", "(landed in
+    # #412)"; superseded or dropped items are closed too (neither open nor to do).
+    rf"|(?:\s(?:--?|[–—])|:)\s*{_CLOSED_WORDS}\b[^()]{{0,40}}$"
+    r"|[,;]\s*(?:done|completed?|closed|finished|merged|landed|shipped|superseded)\b[^()]{0,40}$"
+    rf"|\(\s*{_CLOSED_WORDS}\b[^)]*\)\W*$",
     re.IGNORECASE,
 )
 _FIELD = re.compile(
     r"\b(?P<key>owner|responsible|assigned to|assignee|action owner|who|due(?: date)?|deadline"
     r"|target date|priority|when|status)\s*[:=]\s*"
-    r"(?P<value>(?:(?!\.\s|\s(?:due|owner|deadline|priority|status)\b)[^,;)|\]])+)",
+    r"(?P<value>(?:(?!\.\s|\s(?:due|owner|deadline|priority|status)\b)[^,;)|\]])+)"
+    # "Draft the FAQ; owner Raj; due Friday": fields between semicolons, no colon.
+    r"|(?<=;)\s*(?P<key2>owner|assignee|responsible)\s+(?P<value2>[^,;)|\]]{2,40})(?=;|$)",
     re.IGNORECASE,
 )
 _FIELD_LINE = re.compile(
@@ -113,6 +126,18 @@ _TOPIC = re.compile(
     r"|status|update|context|background|outcome|result)\s*:)(?P<topic>[^:]{2,50}):\s+(?P<rest>\S.+)$",
     re.IGNORECASE,
 )
+# The speaker's own lead-in, dropped from the task ("I'll ping …" -> "ping …").
+_OWN_LEAD = re.compile(
+    r"^(?:(?:ok|okay|sure|yes|yep|yeah|fine|right|so|and|also|then)[,!.]?\s+)*"
+    r"(?:i\s+will|i'll|i’ll|i\s+can|i\s+shall|will)\s+(?:also\s+)?[a-z]",
+    re.IGNORECASE,
+)
+# A taking with nothing but a pronoun for the task: "I can take that.", "I'll do it."
+_ONLY_TAKEN = re.compile(
+    r"^(?:(?:ok|okay|sure|yes|yep|yeah)[,!.]?\s+)*(?:i\s+can|i'll|i’ll|i\s+will)\s+"
+    r"(?:take|do|handle|own|grab)\s+(?:that|this|it)(?:\s+(?:one|on|up))?\W*$",
+    re.IGNORECASE,
+)
 _SPEAKER_NON_ACTION = frozenset(
     """be been have not probably also likely still just think guess say agree see""".split()
 )
@@ -132,6 +157,13 @@ _NOT_A_TASK = re.compile(
     re.IGNORECASE,
 )
 _QUESTION = re.compile(r"\?\s*(?:\([^)]*\))?\s*$")
+# A fact about a thing's state, not a task: "Release 2.3 is still planned for 25 Nov."
+_STATUS_FACT = re.compile(
+    r"^(?:the\s+)?[\w.\-]+(?:\s+[\w.\-]+){0,4}\s+(?:is|are|was|were|has been|have been)\s+"
+    r"(?:still\s+|now\s+|already\s+|currently\s+)?(?:planned|scheduled|expected|on track|live"
+    r"|complete|completed|done|ready|in progress|underway|out|released|green|amber|red)\b",
+    re.IGNORECASE,
+)
 _PASSIVE_OR_STATUS = re.compile(
     r"^(?:we|it|this|that|there|they)\b|\b(?:was|were|has been|have been)\s+\w+ed\b", re.I
 )
@@ -148,6 +180,9 @@ class Action:
     priority: str = "medium"
     done: bool = False
     key: str = ""
+    # From an action list, table or label (not a sentence of the notes): its wording and
+    # owners are the ones the document itself lists.
+    explicit: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -161,10 +196,27 @@ class Action:
         }
 
 
+# Words that name no task of their own ("send it", "the update", "by Friday").
+_GENERIC = frozenset(
+    """and for with from the this that these those its their our into about out one all
+    today tomorrow tonight eod eow eom week next end friday monday tuesday wednesday thursday
+    jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june
+    july august september october november december due""".split()
+)
+_PRONOUN_OBJECT = re.compile(r"^\w+ (?:it|that|this|them)\b")
+
+
 def task_key(text: str) -> str:
     """Words that identify a task across its copies (owner prefix, labels and case aside)."""
     words = re.findall(r"[a-z0-9]+", text.lower())
-    return " ".join(w for w in words if w not in {"to", "will", "the", "a", "an", "action"})
+    return " ".join(w for w in words if w not in _KEY_NOISE)
+
+
+# Owner-side words that are not the task ("Rui offered to test …" is the task "test …").
+_KEY_NOISE = frozenset(
+    """to will the a an action offered agreed volunteered promised has have is are going
+    shall please can must should needs need also""".split()
+)
 
 
 class ActionList:
@@ -185,11 +237,17 @@ class ActionList:
         priority: str | None = None,
         done: bool = False,
         lenient: bool = True,
+        explicit: bool = True,
     ) -> Action | None:
         text = " ".join(text.split()).strip(" -–—*")
         if len(text) < 3 or _NOT_A_TASK.match(text) or _QUESTION.search(text):
             return None
-        fields = {m.group("key").lower(): m.group("value").strip() for m in _FIELD.finditer(text)}
+        fields = {
+            (m.group("key") or m.group("key2")).lower(): (
+                m.group("value") or m.group("value2")
+            ).strip()
+            for m in _FIELD.finditer(text)
+        }
         if not owners:
             field_owner = next(
                 (v for k, v in fields.items() if k.startswith(("owner", "resp", "assign", "who"))),
@@ -206,6 +264,11 @@ class ActionList:
         cleaned = _clean(text)
         lead = leading_owners(cleaned, self.ctx, lenient=lenient)
         task = cleaned[lead[1] :] if lead else cleaned
+        if not lead and owners:
+            # "@kbrenner issue with the CI cost breakdown": the owner named first, no verb.
+            first = cleaned.split(" ", 1)
+            if len(first) == 2 and first[0].strip(":,") in owners:
+                task = first[1]
         key = task_key(task)
         if not key:
             return None
@@ -217,8 +280,28 @@ class ActionList:
             due_text, due_date = deadline(
                 text, self.ctx.reference, self.ctx.dayfirst, self.ctx.next_meeting
             )
-        existing = self._by_key.get(key) or self._similar(key) or self._same_task(key, owners)
+        existing = (
+            self._by_key.get(key)
+            or self._similar(key)
+            or self._same_task(key, owners, explicit=explicit)
+        )
         if existing is not None:
+            if (
+                not explicit
+                and not existing.explicit
+                and _PRONOUN_OBJECT.search(existing.key)
+                and not _PRONOUN_OBJECT.search(key)
+            ):
+                existing.text = cleaned  # "write that up" said first, the annex named after
+            if explicit and not existing.explicit:
+                # A sentence of the notes, then the action list's entry for it: the list's
+                # wording, owners and date are the ones the document settles on.
+                existing.text, existing.explicit = cleaned, True
+                existing.owners = owners or existing.owners
+                if due_text and due_date:
+                    existing.due_text, existing.due_date = due_text, due_date.isoformat()
+                self._by_key.setdefault(key, existing)
+                self._word_sets.append((existing, frozenset(key.split())))
             if not existing.owners and owners:
                 existing.owners = owners
             if existing.due_text is None and due_text:
@@ -237,6 +320,7 @@ class ActionList:
             priority=_priority(level, text),
             done=done,
             key=key,
+            explicit=explicit,
         )
         self.items.append(action)
         self._by_key[key] = action
@@ -257,25 +341,48 @@ class ActionList:
             return action
         return None
 
-    def _same_task(self, key: str, owners: list[str]) -> Action | None:
+    def _same_task(self, key: str, owners: list[str], *, explicit: bool) -> Action | None:
         """The same owner's task with the same verb and two more words in common ("Paul to
         ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
         the summer round" in the action list) — one task written twice."""
         words = key.split()
         if not owners or len(words) < 2 or not words[0].isalpha():
             return None  # "v3.2.0-rc.0 released" starts with a name, not a verb
-        who = {o.lower().lstrip("@").split()[0] for o in owners if o.strip()}
+        who = {self.ctx.person(o) for o in owners if o.strip()}
         verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
+        content = {w for w in words if len(w) >= 3 and w not in _GENERIC}
         for action, other in self._word_sets:
-            mine = {o.lower().lstrip("@").split()[0] for o in action.owners if o.strip()}
-            if not who & mine or action.key.split()[0] != verb:
+            mine = {self.ctx.person(o) for o in action.owners if o.strip()}
+            if not who & mine:
                 continue
-            # A short restatement ("Chairs: start WGLC") is all in the longer one.
-            if set(words) <= other or len(rest & other) >= 2:
-                mine, theirs = set(words) - other, other - set(words)
-                if _DIGIT.search(" ".join(mine)) and _DIGIT.search(" ".join(theirs)):
-                    continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
-                return action
+            theirs = {w for w in other if len(w) >= 3 and w not in _GENERIC}
+            if action.key.split()[0] == verb and action.explicit != explicit:
+                # A sentence of the notes and the list's entry for it, both the owner's with
+                # the same verb and a thing in common ("I'll ping their maintainers …" /
+                # "Ping the font library maintainers about the tag").
+                if rest & theirs:
+                    return action
+            pronoun = bool(_PRONOUN_OBJECT.search(key) or _PRONOUN_OBJECT.search(action.key))
+            if action.key.split()[0] != verb:
+                # The same owner's task named by its object in a summary list ("@lena
+                # plugin-author survey (9/4)" for "write the plugin-author survey …"), or a
+                # spoken "I'll write that up as an annex" for the list's "annex".
+                short, long = sorted((content, theirs), key=len)
+                if not (
+                    (len(short) >= 2 and short <= long)
+                    or (pronoun and {w for w in content & theirs if len(w) >= 4})
+                ):
+                    continue
+            # A short restatement ("Chairs: start WGLC") is all in the longer one, either way
+            # round; "I can resize it tomorrow" is the "resize the Sydney mirror" of the list.
+            elif not (
+                set(words) <= other or other <= set(words) or len(rest & other) >= 2 or pronoun
+            ):
+                continue
+            mine_only, theirs_only = set(words) - other, other - set(words)
+            if _DIGIT.search(" ".join(mine_only)) and _DIGIT.search(" ".join(theirs_only)):
+                continue  # "… by 12 March 2027" and "… by 12 March 2028" are two tasks
+            return action
         return None
 
     def attach_field(self, key: str, value: str) -> bool:
@@ -286,7 +393,10 @@ class ActionList:
         several = list(_FIELD.finditer(f"{key}: {value}"))
         if len(several) > 1:
             return all(
-                self._attach_one(m.group("key"), re.sub(r"\s*\(.*$", "", m.group("value")))
+                self._attach_one(
+                    m.group("key") or m.group("key2"),
+                    re.sub(r"\s*\(.*$", "", m.group("value") or m.group("value2")),
+                )
                 for m in several
             )
         return self._attach_one(key, value)
@@ -329,6 +439,14 @@ def _priority(level: str | None, text: str) -> str:
     return "medium"
 
 
+_STATUS_TAIL = re.compile(
+    r"\s+(?:[-–—]|->|→)\s*(?:not (?:yet )?started|carried (?:over|forward)"
+    r"|carrying (?:over|forward)|still open|in progress|ongoing|on hold|open|pending)\b"
+    r"[^()]{0,40}$",
+    re.IGNORECASE,
+)
+
+
 def _clean(text: str) -> str:
     """Drop markers and field-only brackets: "(Owner: Sam, Due: 3 May)" become fields."""
 
@@ -338,6 +456,8 @@ def _clean(text: str) -> str:
 
     text = re.sub(r"\s*\(([^()]*)\)", only_fields, text)
     text = _TODO_INLINE.sub("", text)
+    # "… — not started, carrying over": the item's status, not its task.
+    text = _STATUS_TAIL.sub("", text)
     text = re.sub(
         r"^(?:done|completed?)\s*[:\-–—]\s*|\((?:done|completed?)[^)]*\)", "", text, flags=re.I
     )
@@ -366,6 +486,15 @@ def is_done(block: Block, text: str) -> bool:
     return block.checked is True or bool(_DONE.search(text))
 
 
+# In a list of actions, a report in the past tense is a done item: "Kai sent the invitation".
+_PAST_DONE = re.compile(
+    r"^(?:@?[A-Z][\w.'’-]*(?:\s+[A-Z][\w'’-]+)?|[A-Z]{2,3}|@[\w.\-]+)\s+(?:has\s+|have\s+)?"
+    r"(?:sent|booked|published|shared|circulated|completed|finished|merged|fixed|updated"
+    r"|created|added|wrote|written|submitted|delivered|closed|reviewed|confirmed|ordered"
+    r"|uploaded|posted|organised|organized|scheduled|moved|migrated|released|removed)\b"
+)
+
+
 def extract_actions(sections: list[Section], ctx: Context) -> ActionList:
     """All tasks of the document, open and done."""
     found = ActionList(ctx)
@@ -381,6 +510,13 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
     # Prose beside a list of tasks introduces or comments it; it is read like notes.
     listed = role == "actions" and any(b.kind in {"list_item", "table"} for b in section.blocks)
     group_owner: tuple[int, str] | None = None  # (level, owner) of a bare name over items
+    # "Handover items for Tariq", "Actions for @lena": the heading names whose items they are.
+    for_whom = _FOR_WHOM.search(section.heading) if role == "actions" else None
+    if for_whom:
+        who = for_whom.group(1)
+        who = who.title() if who.isupper() and len(who) > 3 else who
+        if owner := owner_part(who, ctx, lenient=False):
+            group_owner = (-1, owner)
     last_was_action = False
     request: tuple[str, str, int] | None = None  # (task, who asked, block index) in a chat
     for index, block in enumerate(section.blocks):
@@ -396,7 +532,7 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
                 # owned by who took it.
                 rest = accepted.group("rest").strip(" ,.;")
                 task = f"{request[0]}, {rest}" if rest else request[0]
-                found.add(task, owners=[block.speaker or ""], lenient=True)
+                found.add(task, owners=[block.speaker or ""], lenient=True, explicit=False)
                 request = None
                 last_was_action = True
                 continue
@@ -421,7 +557,7 @@ def _section_actions(section: Section, ctx: Context, found: ActionList) -> None:
             field = _FIELD_LINE.match(text)
             if field and last_was_action and found.attach_field(field["key"], field["value"]):
                 continue
-        if group_owner is not None and block.level <= group_owner[0]:
+        if group_owner is not None and block.level <= group_owner[0] and group_owner[0] >= 0:
             group_owner = None
         here = "form" if form else role
         if listed and block.kind == "paragraph":
@@ -448,9 +584,24 @@ def _block_action(
     inherited = [group_owner[1]] if group_owner and block.level > group_owner[0] else None
     if block.kind == "speaker":
         return _speaker_action(block, text, role, ctx, found, done)
+    arising = _ARISING.match(text)
+    if arising and role != "agenda" and not owner_part(arising["task"], ctx, lenient=False):
+        # Matters arising: "Action 09 (capacity forecast) - carried forward, now due 26 Nov",
+        # "Action 07 (vendor contract review) - complete": the bracket names the task, the
+        # rest is its status.
+        status = arising["status"]
+        moved = _MOVED_DUE.search(status.rstrip(". "))
+        found.add(
+            arising["task"],
+            due=moved.group(1) if moved else None,
+            done=done or bool(_ARISING_DONE.search(status)),
+        )
+        return True
     labelled = label_body(text)
     if labelled is not None and role != "agenda":
         body, owners = labelled
+        if not owners and (nick := nick_first(body, ctx)):
+            owners, body = nick  # MeetBot: "#action kb_lee write a test …", no "to"
         parts = _compound(body, ctx)
         for part in parts:
             _add(found, part, owners or inherited if len(parts) == 1 else None, done, lenient=True)
@@ -480,8 +631,14 @@ def _block_action(
             return False  # a scanned table's header or a cell's wrapped tail ("vendor May")
         if _OTHER_LABEL.match(text):
             return False  # "Risk: two providers still pin …" in a list of open items
+        if _STATUS_FACT.match(text) or (
+            _QUESTION.search(_first_sentences(text)[0]) and not owners_in(text, ctx, lenient=False)
+        ):
+            return False  # "Release 2.3 is still planned for 25 Nov."; "Who owns …? Nobody"
         if is_decision_sentence(text) and not owners_in(text, ctx, lenient=True):
             return False  # "no-meeting Wednesdays -> agreed by everyone" was decided, not owed
+        if _PAST_DONE.match(text) and not re.search(r"\b(?:to|will)\b", text.split(" ", 2)[1]):
+            return _add(found, text, inherited, True, lenient=True)
         if (
             _CLOSING.match(text)
             or META_LINE.match(text)
@@ -490,18 +647,52 @@ def _block_action(
             or (text.endswith(":") and len(text) < 60)
         ):
             return False
+        if not inherited and (nick := nick_first(text, ctx)):
+            return _add(found, nick[1], nick[0], done, lenient=True)
         return _add(found, text, inherited, done, lenient=True)
     if role in {"agenda", "questions", "background", "consequences", "attendees", "form"}:
         return False
-    if role in {"decisions", "done"}:
+    if role == "decisions":
+        return _owned_tasks(text, ctx, found, done)
+    if role == "done":
         return False
     return _prose_actions(text, ctx, found, done)
 
 
 def _add(
-    found: ActionList, text: str, owners: list[str] | None, done: bool, *, lenient: bool
+    found: ActionList,
+    text: str,
+    owners: list[str] | None,
+    done: bool,
+    *,
+    lenient: bool,
+    explicit: bool = True,
 ) -> bool:
-    return found.add(text, owners=owners, done=done, lenient=lenient) is not None or True
+    found.add(text, owners=owners, done=done, lenient=lenient, explicit=explicit)
+    return True
+
+
+_FOR_WHOM = re.compile(
+    r"\b(?:for|to)\s+(@[\w.\-]+|[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)\s*:?\s*$", re.IGNORECASE
+)
+
+
+def nick_first(text: str, ctx: Context) -> tuple[list[str], str] | None:
+    """A task whose first word is a participant's nick, then its verb: meeting bots print
+    "ACTION: kb_lee write a test …" (``#action nick task``) and list it so again."""
+    first = re.match(r"^(@?[\w.\-\[\]|`^]{2,32})\s+([a-z][\w'-]+)\s+\S", text)
+    if not first or first.group(2) in _NICK_NOT_VERB:
+        return None
+    nick = first.group(1)
+    if nick not in ctx.known and nick.lstrip("@") not in ctx.known:
+        return None
+    return [nick], text[first.end(1) :].strip()
+
+
+_NICK_NOT_VERB = frozenset(
+    """to will and or is are was were has have had said says thinks asked the a an of in on
+    at for with from""".split()
+)
 
 
 def _bare_owner(text: str, ctx: Context) -> bool:
@@ -519,18 +710,36 @@ def _speaker_action(
     labelled = label_body(text)
     if labelled is not None:
         body, owners = labelled
+        if not owners and (nick := nick_first(body, ctx)):
+            owners, body = nick
         return _add(found, body, owners or None, done, lenient=True)
-    for sentence in _first_sentences(text):
+    said = _first_sentences(text)
+    added = False
+    for index, sentence in enumerate(said):
         commitment = _SPEAKER_COMMITMENT.match(sentence)
         if commitment and commitment.group("verb").lower() not in _SPEAKER_NON_ACTION:
-            if _QUESTION.search(sentence):
-                continue
-            return _add(found, sentence, [speaker], done, lenient=True)
+            if _QUESTION.search(sentence) or (
+                _ONLY_TAKEN.match(sentence) and index + 1 < len(said)
+            ):
+                continue  # "I can take that. I'll tag every flaky test …": the next one says what
+            if added:
+                continue  # the speaker's first commitment; later ones mostly restate it
+            task = sentence[commitment.start("verb") :] if _OWN_LEAD.match(sentence) else sentence
+            added = _add(found, task, [speaker], done, lenient=True, explicit=False)
+            continue
         lead = leading_owners(sentence, ctx, lenient=False)
         if lead and not lead[1] == 0:
-            return _add(found, sentence, lead[0], done, lenient=False)
+            # "… by Friday. Hana to ask the IT director …": a line break lost between tasks.
+            added = _add(found, sentence, lead[0], done, lenient=False, explicit=False)
+    if added:
+        return True
     if role == "actions":
-        return _add(found, text, [speaker], done, lenient=True)
+        # "Jane, Raj, Sofia: prepare the demo": several owners before one colon.
+        names = split_names(speaker) if re.search(r",|&|\band\b|/", speaker) else [speaker]
+        owners = [o for o in (owner_part(n, ctx, lenient=True) for n in names) if o]
+        return _add(
+            found, text, owners if len(owners) == len(names) else [speaker], done, lenient=True
+        )
     return False
 
 
@@ -558,6 +767,27 @@ def _first_sentences(text: str) -> list[str]:
     return [p.strip() for p in parts[:40] if p.strip()]
 
 
+def _owned_tasks(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
+    """Tasks written among decisions or conclusions: "CW to write the annex", "No consensus.
+    GO will collect usage data …" — a named person's "to", or a participant's "will"."""
+    added = False
+    for sentence in _first_sentences(text):
+        lead = leading_owners(sentence, ctx, lenient=False)
+        if not lead or lead[1] == 0 or _QUESTION.search(sentence):
+            continue
+        verbword = sentence[lead[1] :].split(" ", 1)[0].lower()
+        known = all(
+            o in ctx.known
+            or ctx.person(o) in ctx.aliases.values()
+            or re.fullmatch(r"@?[A-Z]{2,3}|@\S+", o)
+            for o in lead[0]
+        )
+        if verbword == "to" or (verbword == "will" and known):
+            found.add(sentence, owners=lead[0], done=done, lenient=False, explicit=False)
+            added = True
+    return added
+
+
 def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
     """Commitments in running text: "X to …", "X will …", "Assigned to X to …"."""
     added = False
@@ -567,7 +797,9 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
         lead = leading_owners(sentence, ctx, lenient=False)
         if lead and lead[1] > 0:
             added = (
-                found.add(sentence, owners=lead[0], done=done, lenient=False) is not None or added
+                found.add(sentence, owners=lead[0], done=done, lenient=False, explicit=False)
+                is not None
+                or added
             )
             continue
         topic = _TOPIC.match(sentence)
@@ -576,12 +808,16 @@ def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bo
             if lead[1] > 0 and not topic.group("rest").startswith(topic.group("topic")):
                 rest = topic.group("rest")
                 added = (
-                    found.add(rest, owners=lead[0], done=done, lenient=False) is not None or added
+                    found.add(rest, owners=lead[0], done=done, lenient=False, explicit=False)
+                    is not None
+                    or added
                 )
                 continue
         assigned = ASSIGNED.search(sentence)
         if assigned and re.search(r"\bassigned to\b", sentence, re.I):
-            added = found.add(sentence, done=done, lenient=True) is not None or added
+            added = (
+                found.add(sentence, done=done, lenient=True, explicit=False) is not None or added
+            )
     return added
 
 
@@ -609,6 +845,8 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         roles = {**roles, "text": roles["action"]}
         role = "actions"
     text_col = roles.get("text")
+    if _ATTENDANCE.search(" ".join(block.header)) and "due" not in roles:
+        return  # "Name | Present", "Member | Affiliation | Attended": who came, not tasks
     if text_col is None and role == "actions" and block.header and rows is block.rows:
         text_col = next((i for i, _ in enumerate(block.header) if i not in roles.values()), None)
     if text_col is None:
@@ -629,17 +867,47 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         text = cell(text_col)
         if not text:
             continue
+        if "action" not in roles and cell(roles.get("category")).lower() in RISK_TYPES:
+            continue  # a tracker's or RAID log's Risk / Dependency row is a risk, not a task
         status = cell(roles.get("status"))
+        due = cell(roles.get("due")) or None
+        moved = _MOVED_DUE.search(status)
+        if moved and find_dates(moved.group(1), ctx.reference, ctx.dayfirst):
+            due = moved.group(1)  # "Open - now 4 Nov": the date the row was moved to
         owner_cell = cell(roles.get("owner"))
         owners = [p for p in re.split(r"\s*(?:,|\band\b|&|/|;)\s*", owner_cell) if p.strip()]
         owners = [o for o in owners if o.lower() not in {"-", "n/a", "tbd", "tbc", "none"}]
         found.add(
             text,
             owners=owners or None,
-            due=cell(roles.get("due")) or None,
+            due=due,
             priority=cell(roles.get("severity")) or None,
             done=is_done_status(status) or bool(_DONE.search(text)),
         )
+
+
+_ARISING = re.compile(
+    r"^(?:action|ai|item)\s*(?:no\.?\s*)?#?\d[\d/.\-]*\s*\((?P<task>[^()]{3,80})\)\s*"
+    r"(?:[:\-–—]|\s-)\s*(?P<status>\S.*)$",
+    re.IGNORECASE,
+)
+_ARISING_DONE = re.compile(
+    r"^\W*(?:complete[d]?|done|closed|finished|delivered)\b|\b(?:is|was|has been) (?:complete[d]?"
+    r"|done|closed)\b",
+    re.IGNORECASE,
+)
+_MOVED_DUE = re.compile(
+    r"\b(?:now(?: due)?|moved to|new (?:date|target|due date)|revised(?: to)?|extended to"
+    r"|re-?planned (?:for|to))\s*:?\s*(.{3,30})$",
+    re.IGNORECASE,
+)
+
+
+_ATTENDANCE = re.compile(
+    r"\b(?:present|attend(?:ed|ance|ing)?|apologies|affiliation|organi[sz]ation|company"
+    r"|employer|e-?mail|github|handle|voting|quorum)\b",
+    re.IGNORECASE,
+)
 
 
 def _cell(row: list[str]):  # type: ignore[no-untyped-def]

@@ -50,3 +50,6 @@ class DocumentModel:
     date: dt.date | None = None
     author: str | None = None
     pages: int | None = None
+    # Where ``date`` comes from: "sent" (an e-mail's Date header: the day it was written) or
+    # "file" (PDF/DOCX properties: often the day the file was saved or exported, later).
+    date_source: Literal["sent", "file"] = "file"

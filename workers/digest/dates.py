@@ -54,27 +54,33 @@ MON = (
 )
 DATE_RE = re.compile(
     rf"""
-    (?P<dmy>\b(?:{_WD},?\s+)?(?:the\s+)?(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+
+    (?P<wc>\b(?:w/c|w\.c\.|wc|week\s+(?:commencing|starting|beginning|of))\s+
+        (?:{_WD},?\s+)?(?P<wcd>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<wcm>{MON})
+        (?:,?\s+(?P<wcy>\d{{4}}))?\b)
+  | (?P<dmy>\b(?:{_WD},?\s+)?(?:the\s+)?(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+
         (?P<m1>{MON})(?:,?\s+(?P<y1>\d{{4}}))?\b)
   | (?P<mdy>\b(?:{_WD},?\s+)?(?P<m2>{MON})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\b
         (?:,?\s+(?P<y2>\d{{4}})\b)?)
-  | (?P<iso>\b(?P<y3>\d{{4}})-(?P<m3>[01]\d)-(?P<d3>[0-3]\d)\b)
+  | (?P<iso>\b(?P<y3>\d{{4}})(?P<sep3>[-/.])(?P<m3>[01]?\d)(?P=sep3)(?P<d3>[0-3]?\d)\b)
   | (?P<num>\b(?P<a4>[0-3]?\d)[/.](?P<b4>[0-3]?\d)[/.](?P<y4>\d{{4}}|\d{{2}})\b)
+  | (?P<dm>(?<![\w/.])(?P<a5>[0-3]?\d)/(?P<b5>[0-3]?\d)(?![\w/]|\.\d))
   | (?P<rel>\b(?:
         (?:(?:the\s+)?end\s+of\s+)?(?P<next>next|this|coming)\s+(?P<unit>week|month)
       | (?:(?P<wdq>next|this|coming)\s+)?(?P<wd>monday|tuesday|wednesday|thursday|friday|
-            saturday|sunday)
+            saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri)\.?
       | (?P<day>today|tomorrow|tonight)
       | (?:the\s+)?end\s+of\s+(?:the\s+)?(?P<eo>day|week|month|quarter|year|sprint)
       | (?:the\s+)?(?:end\s+of\s+|end[-\s]+|late\s+)(?P<eom>{MON})(?!\s*\d)
       | (?:(?:the\s+)?end\s+of\s+)?(?P<q>q[1-4])(?:\s+(?P<qy>20\d\d))?
       | (?:the\s+)?(?:(?:mid|middle\s+of)[\s-]*)(?P<mid>{MON})
-      | the\s+(?P<ord>[0-3]?\d)(?:st|nd|rd|th)(?!\s+(?:of\s+)?{MON})
+      | (?:the\s+)?(?P<ord>[0-3]?\d)(?:st|nd|rd|th)(?!\s*(?:of\s+)?{MON})(?![\w-]|\s+[a-z])
+      | (?:(?:the\s+)?end\s+of\s+)?(?P<half>h[12])(?:\s+(?P<hy>20\d\d))?
       | (?P<abbr>eod|eow|eom|eoq|cob|close\s+of\s+business)
       | (?P<eo2>week|month|quarter|year)(?:'s|’s)?[\s-]+end
       | (?P<fortnight>in\s+a\s+fortnight)
       | (?P<within>in|within)\s+(?:the\s+next\s+)?(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six
-            |a\s+couple\s+of|couple\s+of|a\s+few|few)\s+(?P<nunit>days?|weeks?|months?)
+            |a\s+couple\s+of|couple\s+of|a\s+few|few)\s*(?P<nunit>days?|weeks?|months?|hours?|hrs?
+            |h(?![\w-]))
     )\b)
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -100,6 +106,7 @@ _EVENT_AFTER = re.compile(
     r"|stand-?up|review|retro|offsite|kick-?off|webinar|presentation|event|plenary|board)\b",
     re.IGNORECASE,
 )
+_AS_VERB = re.compile(r"(?:\bto|\bwill|['’]ll|\bshall|^|[:\-–—])\s*$", re.IGNORECASE)
 # "by the next steering meeting on 6 March": the deadline is the event's date.
 _BY_EVENT = re.compile(
     r"\b(?:by|before|until|ahead of|in time for)\s+(?:the\s+)?(?:next\s+)?[\w\s-]{0,30}"
@@ -108,7 +115,7 @@ _BY_EVENT = re.compile(
 )
 _SELF_DUE = re.compile(
     r"^(?:within|in\s|eod|eow|eom|eoq|cob|close|end\b|the end|next\s|this\s|today|tomorrow"
-    r"|tonight)",
+    r"|tonight|w/c|w\.c\.|wc\s|week\s+(?:commencing|starting|beginning))",
     re.I,
 )
 
@@ -150,6 +157,12 @@ def _nearest_year(month: int, day: int, reference: dt.date) -> dt.date | None:
     return min(window or candidates, key=lambda d: (abs((d - reference).days), d))
 
 
+def weekday_number(word: str) -> int:
+    """0 (Monday) to 6 from a weekday's name or its usual abbreviation ("Wed", "Thurs.")."""
+    word = word.lower().rstrip(".")
+    return next(i for i, name in enumerate(WEEKDAYS) if name.startswith(word[:3]))
+
+
 def _friday_of_week(day: dt.date, weeks_ahead: int) -> dt.date:
     monday = day - dt.timedelta(days=day.weekday())
     return monday + dt.timedelta(days=7 * weeks_ahead + 4)
@@ -158,7 +171,7 @@ def _friday_of_week(day: dt.date, weeks_ahead: int) -> dt.date:
 def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date | None:
     """Resolve "Friday", "next week", "end of month"... against the reference date."""
     if g["wd"]:
-        target = WEEKDAYS.index(g["wd"].lower())
+        target = weekday_number(g["wd"])
         ahead = (target - reference.weekday()) % 7 or 7
         if (g["wdq"] or "").lower() == "next" and ahead < 7 - reference.weekday():
             ahead += 7  # "next Friday" said on a Monday means the Friday of next week
@@ -197,6 +210,11 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
                 return found
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return None
+    if g["half"]:
+        month = 6 if g["half"][1] == "1" else 12
+        if g["hy"]:
+            return month_end(int(g["hy"]), month)
+        return month_end(reference.year + (1 if month < reference.month - 3 else 0), month)
     if g["fortnight"]:
         return reference + dt.timedelta(days=14)
     period = (g["eo"] or g["abbr"] or g["eo2"] or "").lower()
@@ -214,7 +232,10 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
         raw = re.sub(r"\s+", " ", g["n"] or "").lower().removeprefix("a ").strip()
         n = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 1)
         unit = (g["nunit"] or "").lower()
-        days = n if unit.startswith("day") else n * 7 if unit.startswith("week") else n * 30
+        if unit.startswith("h"):
+            days = n // 24  # "within 48 hours": two days; "in 2 hours": today
+        else:
+            days = n if unit.startswith("day") else n * 7 if unit.startswith("week") else n * 30
         return reference + dt.timedelta(days=days)
     return None
 
@@ -228,7 +249,47 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
         g = match.groupdict()
         date: dt.date | None = None
         absolute = False
-        if g["dmy"] or g["mdy"]:
+        if g["wc"]:
+            # "w/c 14 Dec": the week that starts then; a deadline in it is its working end.
+            month = month_number(g["wcm"] or "")
+            day = int(g["wcd"] or 0)
+            if month is None:
+                continue
+            if g["wcy"]:
+                start, absolute = safe_date(int(g["wcy"]), month, day), True
+            else:
+                start = _nearest_year(month, day, reference) if reference else None
+            if start is None and (g["wcy"] or reference):
+                continue
+            date = _friday_of_week(start, 0) if start else None
+        elif g["dm"]:
+            # "by 9/4", "(14/12)": a day and month without a year, only where a deadline or a
+            # cell of its own says it is a date (not "3/4 of the team", not "2/3 passed").
+            before = text[: match.start()]
+            if reference is None or not (
+                _DUE_MARKER.search(before)
+                or _ON_MARKER.search(before)
+                or before.rstrip().endswith(("(", "-", "–", "—", ",", ":"))
+                or (not before.strip() and not text[match.end() :].strip(" .)"))
+            ):
+                continue
+            first, second = int(g["a5"] or 0), int(g["b5"] or 0)
+            day, month = (first, second) if dayfirst else (second, first)
+            if month > 12 >= day:
+                day, month = month, day
+            if not (1 <= month <= 12):
+                continue
+            date = _nearest_year(month, day, reference)
+            if date is None:
+                continue
+        elif (
+            g["wd"]
+            and len(g["wd"].rstrip(".")) <= 5
+            and not g["wd"][0].isupper()
+            and not _DUE_MARKER.search(text[: match.start()])
+        ):
+            continue  # "wed", "fri" alone are words or nicks; "Wed", "by fri" are weekdays
+        elif g["dmy"] or g["mdy"]:
             month_token = g["m1"] or g["m2"] or ""
             if month_token.lower() == "may" and month_token[0] == "m":
                 continue  # the modal verb, not the month
@@ -244,6 +305,8 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
             elif reference:
                 date = _nearest_year(month, day, reference)
         elif g["iso"]:
+            if g["sep3"] == "." and (len(g["m3"] or "") < 2 or len(g["d3"] or "") < 2):
+                continue  # "2026.3.1" is a version number
             date = safe_date(int(g["y3"] or 0), int(g["m3"] or 0), int(g["d3"] or 0))
             absolute = date is not None
             if date is None:
@@ -258,7 +321,7 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
             absolute = date is not None
             if date is None:
                 continue
-        elif reference:
+        if not (g["wc"] or g["dm"] or g["dmy"] or g["mdy"] or g["iso"] or g["num"]) and reference:
             date = _resolve_relative(g, reference)
         hit = DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute)
         if (
@@ -282,10 +345,37 @@ _JUST_BEFORE = re.compile(r"\s*(?:on\s+|,\s*)?", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 _MAYBE_RELATIVE = re.compile(
     r"day\b|week|month|\beo[dwmq]\b|\bcob\b|tomorrow|tonight|business|quarter|year|sprint"
+    r"|\b(?:Mon|Tues?|Wed|Thu|Thurs?|Fri)\b|\b[hH][12]\b"
     r"|fortnight"
     r"|\bq[1-4]\b|\b(?:[0-3]?\d)(?:st|nd|rd|th)\b|" + MON,
     re.IGNORECASE,
 )
+
+
+_WRITTEN_MDY = re.compile(rf"\b{MON}\s+[0-3]?\d(?:st|nd|rd|th)?\b(?!:)", re.IGNORECASE)
+_WRITTEN_DMY = re.compile(rf"\b[0-3]?\d(?:st|nd|rd|th)?(?:\s+of)?\s+{MON}(?!\w)", re.IGNORECASE)
+_NUMERIC = re.compile(r"(?<![\w/.])([0-3]?\d)[/.]([0-3]?\d)(?:[/.](?:\d{4}|\d{2}))?(?![\w/])")
+
+
+def day_first(text: str) -> bool:
+    """Whether the document writes day before month (3/4 is 3 April), told by its own dates:
+    numeric dates that only read one way ("25/11/2026", "11/25"), else its written ones
+    ("Aug 27, 2026" against "27 August"). Day-first when nothing tells."""
+    sample = text[:200_000]
+    votes = 0
+    for first, second in _NUMERIC.findall(sample):
+        if int(first) > 12 >= int(second):
+            votes += 2
+        elif int(second) > 12 >= int(first):
+            votes -= 2
+    if votes:
+        return votes > 0
+    month_first = sum(
+        1
+        for m in _WRITTEN_MDY.finditer(sample)
+        if not (m.group(0)[:3].lower() == "may" and m.group(0)[0] == "m")
+    )
+    return month_first <= len(_WRITTEN_DMY.findall(sample))
 
 
 def deadline(
@@ -312,14 +402,17 @@ def deadline(
             continue  # "the 12 May meeting", "Friday's call"
         if _DUE_MARKER.search(before) or _SELF_DUE.match(hit.text):
             return hit.text, hit.date
-        if _ON_MARKER.search(before) and (
-            not _EVENT_BEFORE.search(before[:-3]) or _BY_EVENT.search(before)
-        ):
+        event = _EVENT_BEFORE.search(before[:-3])
+        if event and _AS_VERB.search(before[: event.start()]):
+            event = None  # "JT will demo the export on Friday": the task itself, not an event
+        if _ON_MARKER.search(before) and (not event or _BY_EVENT.search(before)):
             return hit.text, hit.date
     for hit in hits:
         # A bare date closing the task ("send the deck - 12 March", "(Friday)") is its deadline.
         tail = text[hit.end :].strip(" .)]")
         before = text[: hit.start].rstrip()
+        if re.search(r"\d\s*[-–—]$", before):
+            continue  # "cover for 12-13 December": a range of days, when, not by when
         if not tail and before.endswith(("(", "-", "–", "—", ",", ":")):
             return hit.text, hit.date
         if not tail and hit.absolute and not _ON_MARKER.search(before) and before:
@@ -401,6 +494,7 @@ def document_date(
     blocks: Iterable[Block],
     *,
     model_date: dt.date | None = None,
+    model_date_sent: bool = False,
     filename: str = "",
     title: str = "",
     dayfirst: bool = True,
@@ -438,22 +532,35 @@ def document_date(
                 if len(row) >= 2 and (match := _DATE_LINE.match(f"{row[0]}: {row[1]}")):
                     if found := _absolute(match.group(1), dayfirst):
                         return found
+                if first_date is None and index < 10 and len(row) == 2:
+                    first_date = _absolute(row[1][:300], dayfirst)  # "Charter | 1.2, 12 Jan"
             for i, cell in enumerate(block.header):
-                if re.fullmatch(r"\W*date\W*", cell, re.IGNORECASE) and block.rows:
+                if _DATE_COLUMN.fullmatch(cell) and block.rows:
                     row = block.rows[0]
                     if i < len(row) and (found := _absolute(row[i], dayfirst)):
                         return found
     # The format's own date (e-mail header, file metadata) after what the text itself says
     # and after a date someone wrote in the file name: metadata is often the day the file was
     # saved or printed, not the day of the meeting.
+    # A file's own date (PDF/DOCX properties) is when it was saved or exported, often well
+    # after the meeting; a date written near the top of the text is the better guess then.
     return (
         heading_date
         or early_date
         or date_from_name(filename)
-        or model_date
+        or (model_date if model_date_sent else None)
         or date_from_name(title)
         or first_date
+        or model_date
     )
+
+
+# A page's metadata column: "Created | Status" over "2026-02-03 | Accepted".
+_DATE_COLUMN = re.compile(
+    r"\W*(?:(?:meeting |report |status |document |review )?date|created|created on|updated"
+    r"|last updated|modified|last modified|published|issued|as of|date of meeting)\W*",
+    re.IGNORECASE,
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ _CAPS_LABEL = re.compile(
 _SENTENCE = re.compile(
     r"\b(?:(?:we|it was|the \w+(?: \w+)?|they|all|everyone|group|committee|board|tsc|team)"
     r"\s+(?:have\s+|has\s+|had\s+)?(?:unanimously\s+)?(?:agreed|decided|approved"
-    r"|resolved (?:to|that)"
+    r"|declined|turned down|deferred|tabled|postponed|endorsed|ratified|resolved (?:to|that)"
     r"|confirmed that|voted|chose|selected|settled on|accepted|rejected)"
     r"|(?:was|were|has been|have been|is|are)\s+(?:unanimously\s+)?(?:agreed|decided|approved"
     r"|signed off|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
@@ -99,7 +99,7 @@ _SENTENCE = re.compile(
     r"(?=[^.;]{0,40}(?:\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu"
     r"|fri|sat|sun|week|month|quarter|q[1-4]|spring|summer|autumn|fall|winter)))"
     r"\S[^.;]{0,40}\s+to\s"
-    r"|consensus (?:was|is) (?:reached|to)|no objections?"
+    r"|consensus (?:was|is) (?:reached|to)|consensus (?:reached|achieved)|no objections?"
     r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final)"
     # "-> agreed by everyone", "(approved by the clinical safety officer)"
     r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
@@ -107,14 +107,18 @@ _SENTENCE = re.compile(
     r"|we(?:'ll| will) go with|going with"
     r"|(?:made|took|taken|reached) (?:a|the) decision"
     r"|(?:motion|vote|resolution|proposal|ballot|amendment)\b[^.;]{0,80}\b(?:passed|passes"
-    r"|carried|carries|adopted)"
+    r"|carried(?! over| forward)|carries|adopted)"
     r"|(?:was|were|is|are|been) tabled|\bgo/no-?go\W+go\b|\bgo decision"
     r"|^going forward,? we(?:'ll| will)"
     r"|(?:date|deadline|go-live|release|launch|milestone|freeze|cut-?over|meeting)\b[^.;]{0,30}"
     r"\b(?:moves|moved|rescheduled|changed|brought forward) to"
     r"|(?:approval|go-ahead|green light) (?:was |has been )?(?:granted|given)"
     r"|(?:gave|given|got) (?:the |a )?(?:go-ahead|green light)"
-    r"|(?:nobody|no one|none) objected|without objection|unanimous(?:ly)?)\b"
+    r"|(?:nobody|no one|none) objected|without objection|unanimous(?:ly)?"
+    # The chair closing a point: "Let's keep the Friday freeze for now", "we'll stick with".
+    r"|let(?:'|’)?s (?:keep|stick with|stay with|go with|leave)|we(?:'ll|’ll| will) (?:keep"
+    r"|stick with|stay with)|no change (?:to|in|for) the\b"
+    r"|(?:stays?|remains?) (?:as (?:is|planned)|unchanged|the same))\b"
     # "12:48 - decision to roll the image rather than revert": a timeline's decision.
     r"|(?:^|[-–—:]\s+)(?:the )?decision to\b(?! be\b)"
     # A sentence that opens on the verdict: "Agreed, provided the rollback test passes."
@@ -127,16 +131,36 @@ _SENTENCE = re.compile(
     re.IGNORECASE,
 )
 _NOT = re.compile(
-    r"\b(?:not (?:yet )?(?:been )?(?:agreed|decided|approved|accepted)|awaiting|pending|if"
+    r"\b(?:not (?:yet )?(?:been )?(?:agreed|decided|approved|accepted)|awaiting|pending"
+    # "If we move the date, …" supposes; "if approved", "if the board agrees" hang on another
+    # decision; a decision with a condition of fact ("… we ship the RC if upstream has not
+    # tagged by then") is taken all the same.
+    r"|(?:^\W*|:\s+)if\b|\b(?:could|might)\s+(?:\w+\s+)?(?:exceed|slip|delay|miss|fail|break"
+    r"|overrun|cost|lose|block|need)\b"
+    r"|\bif\s+(?:\w+\s+){0,4}(?:approv\w*|agree\w*|accept\w*|decid\w*|confirm\w*|sign\w* off)"
     r"|unless|once (?:\w+ ){0,4}(?:has|have) (?:approved|agreed|decided)|subject to"
     r"|to be (?:agreed|decided|approved|discussed)|needs? (?:to be )?"
     r"(?:agreed|approved|decided)|for approval|seek(?:ing)? approval|should we|whether"
     r"|no decision|undecided|tbd|tbc|to be confirmed|pending confirmation|provisional\w*"
-    r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm)\b",
+    r"|straw poll|non-binding|show of hands|will (?:still )?(?:need to )?confirm"
+    r"|decisions? (?:needed|required|requested)|needs? a decision|(?:still )?to decide"
+    r"|no consensus|(?:not|never) (?:reach|reached|achieve|achieved) consensus"
+    r"|agreed? to disagree"
+    r"|lack(?:ed)? (?:of )?consensus)\b",
     re.IGNORECASE,
 )
 # "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.
-_OPEN_ENTRY = re.compile(r"^(?:undecided|open|pending|tbd|to be decided|not decided)\b", re.I)
+_OPEN_ENTRY = re.compile(
+    r"^(?:undecided|open|pending|tbd|to be decided|not decided|no consensus|no decision"
+    r"|no agreement)\b",
+    re.I,
+)
+# A task written among the decisions ("CW to write the annex before the next plenary"): the
+# actions extractor takes it; a decision of the group does not start with one person's name.
+_TASK_ITEM = re.compile(
+    r"^(?:[A-Z]{2,3}|@[\w.\-]+|[A-Z][a-z][\w'’-]*(?:\s+[A-Z][\w'’-]+)?)"
+    r"(?:\s*(?:,|and|&|/)\s*(?:[A-Z]{2,3}|@[\w.\-]+|[A-Z][a-z][\w'’-]*))*\s+to\s+[a-z]"
+)
 _NOT_AN_ENTRY = re.compile(
     r"^(?:\(?none(?: yet| so far| this (?:week|month|time|period))?\)?|n/?a|-+|nothing"
     r"(?: to report| new)?|tbd|no decisions?(?: \w+){0,3})\.?$",
@@ -265,6 +289,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 if _TALLY.match(text) or _OPEN_ENTRY.match(text):
                     continue
+                if _TASK_ITEM.match(text) and not is_decision_sentence(text):
+                    continue
                 if block.kind == "paragraph" and len(text) > 400:
                     for sentence in sentences(text):
                         if is_decision_sentence(sentence):
@@ -330,10 +356,20 @@ _ANSWER = re.compile(
 )
 
 
+# A question that asks for a decision ("Should we …?", "Can we auto-reject …?", "OK to …?").
+_DECIDING_QUESTION = re.compile(
+    r"\b(?:should|shall|can we|could we|do we|will we|are we|may we|ok(?:ay)? to|agree|approve"
+    r"|accept|adopt|go ahead|proceed|want to|mention|include|keep|drop|move|switch|allow)\b",
+    re.IGNORECASE,
+)
+
+
 def _answered(question: str, answer: str) -> str | None:
     """ "Should the review mention X?" answered "Yes." (the next item or sentence): a decision."""
     if not question.rstrip(")").endswith("?") or len(question) > 300:
         return None
+    if not _DECIDING_QUESTION.search(question):
+        return None  # "is the timestamp always UTC?" "Yes, …": a fact, not a decision
     if not _ANSWER.match(answer) or len(answer) > 300 or answer.rstrip(")").endswith("?"):
         return None
     return f"{question} {answer}"

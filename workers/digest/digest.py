@@ -15,6 +15,7 @@ from workers.digest.actions import extract_actions
 from workers.digest.blocks import Block, DocumentModel
 from workers.digest.dates import (
     DateHit,
+    day_first,
     document_date,
     find_dates,
     is_superseded,
@@ -23,7 +24,7 @@ from workers.digest.dates import (
 )
 from workers.digest.decisions import extract_decisions
 from workers.digest.locate import locate
-from workers.digest.owners import Context
+from workers.digest.owners import Context, person_aliases
 from workers.digest.people import PEOPLE_FIELD, collect_people, keywords
 from workers.digest.refine import refine
 from workers.digest.risks import extract_risks
@@ -55,14 +56,16 @@ def build_digest(
     title: str = "",
     pages: int | None = None,
     reference_date: dt.date | None = None,
-    dayfirst: bool = True,
+    dayfirst: bool | None = None,
     model: DocumentModel | None = None,
     filename: str = "",
 ) -> dict[str, Any]:
-    """The JSON-serialisable project-management digest of a document (see the package doc)."""
+    """The JSON-serialisable project-management digest of a document (see the package doc).
+
+    ``dayfirst`` None: the document's own dates tell (see ``dates.day_first``)."""
     text = text[:MAX_CHARS]
     if model is not None:
-        raw_blocks = list(model.blocks)
+        raw_blocks = unstyled(list(model.blocks))
         if not text:
             text = "\n".join(_block_text(b) for b in raw_blocks)
         pages = pages if pages is not None else model.pages
@@ -70,10 +73,13 @@ def build_digest(
     else:
         raw_blocks = blocks_from_text(text, markdown=looks_like_markdown(text, filename))
     blocks = refine(raw_blocks)
+    if dayfirst is None:
+        dayfirst = day_first(text)
 
     found_date = reference_date or document_date(
         blocks,
         model_date=model.date if model is not None else None,
+        model_date_sent=model is not None and model.date_source == "sent",
         filename=filename,
         title=title,
         dayfirst=dayfirst,
@@ -86,6 +92,10 @@ def build_digest(
         known={b.speaker for b in blocks if b.speaker} | _attendee_names(blocks),
         author=_display_name(model.author) if model is not None and model.author else None,
         next_meeting=next_meeting_date(blocks, found_date, dayfirst),
+        aliases=person_aliases(
+            [b.text for b in blocks[:200] if b.kind in {"paragraph", "list_item", "heading"}]
+            + [" / ".join(row) for b in blocks[:200] if b.kind == "table" for row in b.rows]
+        ),
     )
     sections = split_sections(blocks)
 
@@ -119,6 +129,48 @@ def build_digest(
             "reading_minutes": math.ceil(words / WORDS_PER_MINUTE) if words else 0,
         },
     }
+
+
+_TYPED_MARK = re.compile(r"^\s*(?:[-*•·▪–]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\[[ xX✓]?\])\s+\S")
+JOIN = "\n"
+
+
+def unstyled(blocks: list[Block]) -> list[Block]:
+    """A document typed without styles (Word paragraphs, a PDF of plain lines): its headings,
+    bullets and boxes are only in the typed text ("ACTIONS", "- Ana to …", "[ ] …"), so its
+    paragraphs are read again as the lines of a text file. A document that used heading or
+    list styles keeps its blocks."""
+    paragraphs = sum(1 for b in blocks if b.kind == "paragraph")
+    items = sum(1 for b in blocks if b.kind == "list_item")
+    if paragraphs < 4 or items * 4 > paragraphs or any(b.kind == "heading" for b in blocks):
+        return blocks
+    out: list[Block] = []
+    run: list[Block] = []
+
+    def flush() -> None:
+        if run:
+            parsed = blocks_from_text(JOIN.join(_typed(b) for b in run))
+            for block in parsed:
+                block.page = run[0].page
+            out.extend(parsed)
+            run.clear()
+
+    for block in blocks:
+        if block.kind in {"paragraph", "list_item"}:
+            run.append(block)
+            continue
+        flush()
+        out.append(block)
+    flush()
+    return out
+
+
+def _typed(block: Block) -> str:
+    """A block as the line someone would type for it ("- [x] Tom booked the room")."""
+    if block.kind != "list_item":
+        return block.text
+    box = {True: "[x] ", False: "[ ] ", None: ""}[block.checked]
+    return f"{'  ' * block.level}- {box}{block.text}"
 
 
 def _block_text(block: Block) -> str:

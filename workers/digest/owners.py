@@ -29,6 +29,53 @@ class Context:
     author: str | None = None
     #: The next meeting's date, when the document states it.
     next_meeting: dt.date | None = None
+    #: One person's several names, as a sign-in list pairs them ("Kai Brenner / @kbrenner",
+    #: "Helen Marsh (HM)"): each lower-cased name → one key for that person.
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def person(self, owner: str) -> str:
+        """A key that is the same for every name of one person ("Kai", "@kbrenner")."""
+        name = owner.strip().lower()
+        return (
+            self.aliases.get(name)
+            or self.aliases.get(name.lstrip("@"))
+            or (name.lstrip("@").split()[0] if name.strip("@ ") else name)
+        )
+
+
+_ALIAS = re.compile(
+    r"(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s*(?:/|\(|,|[-–—]|\|)\s*"
+    r"(?P<other>@[\w.\-]{2,40}|[A-Z]{2,3}\b)"
+)
+
+
+_INITIALS_FIRST = re.compile(
+    r"(?<![\w@])(?P<other>[A-Z]{2,3})\s*\((?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\)"
+)
+
+
+def person_aliases(texts: list[str]) -> dict[str, str]:
+    """Names paired with a handle or initials in the document ("Lena Moretti / @lmoretti",
+    "Tomasz Nowak (TN)", "JT (Jonas)"), each name → the handle or initials it goes with."""
+    aliases: dict[str, str] = {}
+    for text in texts:
+        for match in _INITIALS_FIRST.finditer(text):
+            name, other = match.group("name"), match.group("other")
+            if person_name(name) and other[0] == name[0]:
+                for alias in {name.lower(), name.split()[0].lower(), other.lower()}:
+                    aliases.setdefault(alias, other.lower())
+        for match in _ALIAS.finditer(text):
+            name, other = match.group("name"), match.group("other")
+            if not person_name(name) or (other.isupper() and other != _initials(name)):
+                continue
+            key = other.lower().lstrip("@")
+            for alias in {name.lower(), name.split()[0].lower(), other.lower(), key}:
+                aliases.setdefault(alias, key)
+    return aliases
+
+
+def _initials(name: str) -> str:
+    return "".join(part[0] for part in name.split() if part[:1].isupper())
 
 
 _TOKEN = (
@@ -119,10 +166,14 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
         return None
     if part.lower().startswith("the ") and not _TEAM.match(part):
         return None
-    if _HANDLE.match(part) or _TEAM.match(part):
+    if _HANDLE.match(part) or _TEAM.match(part) or _ROLE.match(part):
         return part
+    if lenient and part.lower() in _DEPARTMENTS and part[0].isupper():
+        return part  # "Legal to review the DPA", "QA to add regression tests"
     if part in ctx.known:
         return part
+    if _INITIALS.match(part) and part.lower() in ctx.aliases:
+        return part  # "AS (Amir)" makes "AS to raise …" a person, though "as" is a word
     if _INITIALS.match(part):
         return part if part.lower() not in NON_NAME_WORDS and part not in _NOT_INITIALS else None
     if person_name(part, ctx.lower_vocabulary if not lenient else None) == part:
@@ -134,6 +185,22 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
     return None
 
 
+_PARTICIPLE = re.compile(r"^[A-Z][a-z]{3,}ed$")
+# Departments and functions that own tasks in programme minutes ("Procurement to …").
+_DEPARTMENTS = frozenset(
+    """legal finance procurement security marketing sales engineering operations ops support
+    qa hr it design product facilities comms communications infra infrastructure platform
+    devops sre data pmo accounts payroll compliance audit research ux documentation docs
+    releng""".split()
+)
+# An office or role that owns a task in formal minutes: "Treasurer: circulate …", "Executive
+# Director to …", "Release Manager", "Scrum Master", "the Chair".
+_ROLE = re.compile(
+    r"^(?:[Tt]he\s+)?(?:[A-Z][\w-]*\s+){0,2}(?:Director|Secretary|Treasurer|Chair(?:person|man"
+    r"|woman)?|Co-?[Cc]hairs?|Chairs|Manager|Lead|Owner|Officer|Master|Coordinator|Architect"
+    r"|Sponsor|Editor|Liaison|Champion|President|Clerk|Administrator|Engineer|Analyst"
+    r"|Counsel|Registrar|Convenor|Convener|Facilitator|Scribe)s?$"
+)
 _NOT_INITIALS = frozenset("AI QA PM HR IT BA CI CD TBD TBC FYI ETA API PR UI DB OK NB PS".split())
 
 
@@ -155,6 +222,8 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
     if (match.group("verbword") or "").lower() == "can" and not lenient:
         return None  # "Inspectors can complete an inspection offline" states an ability
     parts = [p for p in re.split(r"\s*(?:,|\band\b|&|/|\+)\s*", match.group("name")) if p]
+    if len(parts) == 1 and _PARTICIPLE.match(parts[0]) and parts[0] not in ctx.known:
+        return None  # "Called to order at 17:02", "Limited to members": a verb, not a name
     verbword = (match.group("verbword") or "").lower()
     owners = [
         owner_part(
@@ -162,7 +231,9 @@ def leading_owners(text: str, ctx: Context, *, lenient: bool) -> tuple[list[str]
             ctx,
             lenient=lenient
             or (verbword == "to" and p.lower() in _EVERYONE)
-            or (verbword in {"to", "will", "shall"} and p.lower() in _GROUPS),
+            or (verbword in {"to", "will", "shall"} and p.lower() in _GROUPS)
+            # "Procurement to place the order"; not "Product will launch in May" (a plan).
+            or (verbword == "to" and p.lower() in _DEPARTMENTS),
         )
         for p in parts
     ]

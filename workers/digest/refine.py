@@ -36,12 +36,31 @@ _TERMINAL_STOP = re.compile(r"[.!?;,]$")
 _CLAUSE_NUMBER = re.compile(r"^\(?\d{1,2}(?:\.\d{1,2})+\)?\s+(?=\S)")
 _BOT_TAG = re.compile(r"^(?:INFO|IDEA|LINK|HELP|TOPIC)\s+")
 _TALLY = re.compile(r"^(?P<nick>[\w\-\[\]\\`^{}|.@]{1,32})\s*\((?P<count>\d{1,6})\)$")
-_RULE_TEXT = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
+_RULE_TEXT = re.compile(r"^\s*(?:([-=_*~])\1{2,}|--)\s*$")  # "--": a signature's separator
+# Meeting-bot commands: "#agreed …" (MeetBot, meetingology, zodbot), "[AGREED] …" (MootBot).
 _MEETBOT_COMMAND = re.compile(
-    r"^#(?P<cmd>action|agreed|agree|info|idea|link|help|topic|startmeeting|endmeeting|chair"
-    r"|undo|accept|accepted|reject|rejected)\b\s*",
+    r"^(?:#(?P<cmd>action|agreed|agree|info|idea|link|help|topic|subtopic|startmeeting|endmeeting"
+    r"|chair|undo|accept|accepted|reject|rejected|progress|vote|endvote|motion)\b"
+    r"|\[(?P<bcmd>action|agreed|info|idea|link|topic|vote|accepted|rejected)\])\s*",
     re.IGNORECASE,
 )
+_COMMAND_NAMES = {
+    "AGREE": "AGREED",
+    "ACCEPT": "ACCEPTED",
+    "REJECT": "REJECTED",
+    "SUBTOPIC": "TOPIC",
+    "PROGRESS": "INFO",
+    "MOTION": "INFO",
+    "VOTE": "INFO",
+    "ENDVOTE": "INFO",
+}
+
+
+def _command(match: re.Match[str]) -> str:
+    name = (match.group("cmd") or match.group("bcmd") or "").upper()
+    return _COMMAND_NAMES.get(name, name)
+
+
 _SPEAKER = re.compile(
     r"^(?:\*\*(?P<bold>[^*:]{1,40}?)\s*(?::\s*\*\*|\*\*\s*:)|(?P<plain>[^:\s][^:]{0,39}?)\s*:)"
     r"\s+(?P<text>\S.*)$",
@@ -94,6 +113,10 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
     blocks = list(_split_lines(tables_read))
     nicks = _known_nicks(blocks)
     repeated = _repeated_labels(blocks)
+    bold = _bold_speakers(blocks)
+    # A transcript (two or more people speaking in turns): a name seen once speaks too
+    # ("Ravi: Worry: the certification window closes …").
+    transcript = sum(1 for name in repeated if is_speaker(name, nicks) and " " not in name) >= 2
     out: list[Block] = []
     chat: str | None = None  # who is speaking in a chat export ("Name  9:02 AM" above)
     for block in blocks:
@@ -124,9 +147,7 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             continue
         command = _MEETBOT_COMMAND.match(text)
         if command:
-            name = command.group("cmd").upper()
-            name = {"AGREE": "AGREED", "ACCEPT": "ACCEPTED", "REJECT": "REJECTED"}.get(name, name)
-            text = f"{name}: {text[command.end() :]}"
+            text = f"{_command(command)}: {text[command.end() :]}"
         tally = _TALLY.match(text)
         if tally and block.kind == "list_item":
             out.append(
@@ -138,11 +159,7 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             said = irc.group("text")
             command = _MEETBOT_COMMAND.match(said)
             if command:
-                name = command.group("cmd").upper()
-                name = {"AGREE": "AGREED", "ACCEPT": "ACCEPTED", "REJECT": "REJECTED"}.get(
-                    name, name
-                )
-                said = f"{name}: {said[command.end() :]}"
+                said = f"{_command(command)}: {said[command.end() :]}"
             out.append(_speaker(block, irc.group("nick"), said))
             continue
         turn = _SPEAKER.match(text)
@@ -152,6 +169,8 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             if is_speaker(name, nicks) and (
                 " " in name.strip()
                 or name in repeated
+                or (turn.group("bold") and name in bold)
+                or (transcript and person_name(name) is not None and len(name.split()) == 1)
                 or _INITIALS.match(name)
                 or _HANDLE.match(name)
                 or _SPEECH.match(said)
@@ -206,6 +225,23 @@ def _promote_headings(blocks: list[Block]) -> list[Block]:
         # "Actions" over a speaker's line, "Concerns" over an indented item: a section word
         # alone on its line still names the section below it.
         named = len(text.split()) <= 3 and heading_role(text) in {"actions", "decisions", "risks"}
+        if (
+            block.kind == "paragraph"
+            and following.kind == "table"
+            and len(text) <= 40
+            and not _TERMINAL_STOP.search(text)
+            and ":" not in text
+            and (
+                heading_role(text) not in {None, "notes"}
+                or heading_level(text, alone=True, over_body=True) is not None
+            )
+        ):
+            # "TSC Members" over the attendance table, "Open risks" over a register: a
+            # title that lost its heading style names the table's section.
+            level = last_level if content_since and last_level else 6
+            blocks[index] = Block("heading", text, level, line=block.line, page=block.page)
+            last_level, content_since = level, False
+            continue
         if block.kind != "paragraph" or following.kind not in {"list_item", "speaker"}:
             content_since = True
             continue
@@ -363,6 +399,18 @@ def _known_nicks(blocks: list[Block]) -> frozenset[str]:
     return frozenset(nicks)
 
 
+def _bold_speakers(blocks: list[Block]) -> frozenset[str]:
+    """Names in a transcript's ``**Name**:`` turns, when two or more people speak that way
+    (the layout then vouches for a name seen once: "**Ravi**: Worry: …")."""
+    names = set()
+    for block in blocks:
+        if block.kind in {"paragraph", "list_item"} and block.text.startswith("**"):
+            turn = _SPEAKER.match(block.text.strip())
+            if turn and turn.group("bold") and is_speaker(turn.group("bold").strip()):
+                names.add(turn.group("bold").strip())
+    return frozenset(names) if len(names) >= 2 else frozenset()
+
+
 def _repeated_labels(blocks: list[Block]) -> frozenset[str]:
     """ "Name:" prefixes used on two or more lines: a person speaking again, not a field."""
     counts: dict[str, int] = {}
@@ -377,7 +425,8 @@ def _repeated_labels(blocks: list[Block]) -> frozenset[str]:
 
 # "… by Friday Beatriz: Book the room …": turns whose line breaks a format lost.
 _GLUED_TURN = re.compile(
-    r"(?:^|(?<=\s))(?P<name>[A-Z][\w'’-]+(?:\s+and\s+[A-Z][\w'’-]+)?):\s+[A-Z]"
+    r"(?:^|(?<=\s))(?P<name>[A-Z][\w'’-]+(?:\s+and\s+[A-Z][\w'’-]+)?):\s+"
+    r"(?:[A-Z]|will\b|i'll\b|to\s)"  # "… by Friday. Yusuf: will pull the report …"
 )
 
 

@@ -60,6 +60,7 @@ _WORDS = re.compile(
     r"|could (?:delay|slip|miss|exceed|impact|affect|jeopardi[sz]e|fail|prevent|block)"
     r"|likely to (?:slip|overrun|be late|miss|exceed)|has slipped|is slipping|behind schedule"
     r"|over budget|overrun|worried|bottleneck|single point of failure|understaffed"
+    r"|overloaded|overstretched|stretched (?:too )?thin|no (?:spare )?capacity"
     r"|no (?:one|owner|maintainer) (?:for|to)|bus factor|liabilit(?:y|ies)|exposes? (?:us|the)"
     r"|cannot (?:start|proceed|continue|go ahead|ship|launch|release|be completed|begin|finish)"
     r"|can't (?:start|proceed|continue|ship|release)|stuck|burn-?out|weak (?:point|spot)"
@@ -72,13 +73,19 @@ _WORDS = re.compile(
     r"|only \w+ knows|would (?:delay|slip|overrun|exceed|block|break|miss)"
     r"|(?:be|been|is|are) exceeded|will (?:be (?:late|missed|delayed)|slip|overrun)"
     r"|shortage of"
+    r"|(?:has|have|had) not (?:yet )?(?:reviewed|confirmed|approved|signed|replied|responded"
+    r"|committed|agreed|booked|delivered)\b"
+    r"|\bdepend (?:on|upon)\b|will (?:end|stop|drop|withdraw|discontinue|retire|sunset)\b"
+    r"|expires? (?:on|in|at|before|soon)|will expire|expiring|not (?:yet )?fixed"
+    r"|\bi object\b|\bobject(?:s|ed)? to\b|raised an objection"
     r"|(?:is|are|was|were|has been|have been) not (?:yet )?(?:confirmed|replaced|staffed|funded"
     r"|signed|scheduled|available)|not (?:yet )?(?:confirmed|replaced|scheduled) yet"
     r"|reduced (?:review )?capacity|under embargo|embargoed"
     r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
     r"|shipped|announced|disclosed))"
     r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
-    r"|costs?|lose|loses|miss(?:es)?)\b"
+    r"|costs?|lose|loses|miss(?:es)?|moves? online|(?:is|gets|will be) (?:cancell?ed|postponed"
+    r"|delayed|dropped))\b"
     # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
     r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
     r"|is (?:fixed|deployed|released|merged|done|rolled out)))",
@@ -89,12 +96,16 @@ _NO_RISK = re.compile(
     r"|risks? (?:\w+ ){0,3}(?:are|is|were|was|will be) (?:reviewed|tracked|logged|managed"
     r"|escalated|monitored|recorded|discussed|updated)|no longer blocked|unblocked"
     r"|was resolved|has been resolved|were resolved"
+    r"|(?:blockers?|risks?|issues?|concerns?)\b[^.;]{0,30}\b(?:was|were|has been|have been|is|are)"
+    r" (?:now )?(?:cleared|removed|lifted|gone|closed|fixed|mitigated|retired)"
     r"|no longer (?:considered |seen as |treated as )?(?:an? )?(?:\w+ )?(?:blocker|risk|blocking)"
     # "a low-risk change", "the risk of data loss is low", "concerns were addressed"
     r"|(?:low|minimal|negligible|no)[- ]risk|risk (?:of [^.;]{1,40} )?(?:is|was|remains|seems)"
     r" (?:low|minimal|negligible|small)|concerns? (?:were|was|have been|has been|are|is)"
     r" (?:addressed|resolved|answered|cleared|closed))\b"
     r"|:\s*(?:none|n/?a|nil|0)\W*$"
+    r"|^\W*(?:i|we) (?:propose|suggest)\b|^\W*(?:proposal|idea|suggestion)\s*:"
+    r"|\bno objections?\b"
     # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
     r"|\b(?:low|medium|high)[- ]risk\s*$",
     re.IGNORECASE,
@@ -188,6 +199,15 @@ _CATEGORY_ALIASES = {
 }
 # Sections whose sentences do not state this project's risks.
 _QUIET = {"background", "agenda", "questions", "attendees", "consequences", "done", "decisions"}
+
+
+# A sentence that goes on about the risk before it: "Our CI depends on that tier.", "If it
+# isn't fixed the RC slips.", "This would delay …".
+_CONTINUES = re.compile(
+    r"^\W*(?:if|this|that|these|those|it|its|it's|our|we|we're|they|their|so|which|otherwise"
+    r"|then|and|but|as a result|in that case|that would|which would)\b",
+    re.IGNORECASE,
+)
 
 
 def category(text: str) -> str:
@@ -306,9 +326,21 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
                 and not is_discussion(section.role, block)
             ):
                 continue
+            # Risk sentences back to back state one risk and its effect ("The provider ends
+            # its free tier on 1 March. Our CI depends on that tier."): one entry.
+            run: list[str] = []
             for sentence in sentences(text) if len(text) < 3000 else []:
                 if is_risk_sentence(sentence) and not sentence.rstrip(")").endswith("?"):
-                    found.add(sentence)
+                    if run and not _CONTINUES.match(sentence):
+                        found.add(" ".join(run))  # "Marguerite raised a concern …": another
+                        run = []
+                    run.append(sentence)
+                    continue
+                if run:
+                    found.add(" ".join(run))
+                run = []
+            if run:
+                found.add(" ".join(run))
     return found.items
 
 

@@ -50,6 +50,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("meta", re.compile(r"^(?:next meeting|logistics|meeting (?:info|details|logistics))\b")),
+    # A shift handover's list for whoever takes over: "Handover items for Tariq".
+    ("actions", re.compile(r"\b(?:hand-?over|hand-?off) (?:items|tasks|actions|to-?dos?)\b")),
     (
         "done",
         re.compile(
@@ -220,6 +222,10 @@ _NOT_YET: tuple[tuple[str, re.Pattern[str]], ...] = (
             # "Discussion and decisions": the discussion is minuted; its decisions are sentences.
             r"|\b(?:discussion|notes|minutes)\b.*\bdecisions?\b|\bdecisions?\b.*\b(?:discussion"
             r"|notes|minutes)\b"
+            # "Summary of conclusions and actions": each item says which it is ("Action: …").
+            r"|\b(?:decisions?|conclusions?|resolutions?|outcomes?)\b.*\b(?:actions?|action items"
+            r"|next steps)\b|\b(?:actions?|action items)\b.*\b(?:decisions?|conclusions?"
+            r"|resolutions?)\b"
         ),
     ),
     (
@@ -272,6 +278,9 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
     for section, after in zip(sections, sections[1:], strict=False):
         section.intro = (
             after.level > section.level > 0
+            # "## Decision outcome" over "### Consequences": its own prose is the decision
+            # (a document title's prose, "# … risk register", still introduces it).
+            and (section.level == 1 or section.role not in {"actions", "decisions", "risks"})
             and bool(section.blocks)
             and all(b.kind == "paragraph" for b in section.blocks)
         )

@@ -277,6 +277,11 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
                     blocks.append(Block("heading", body.rstrip(":"), level, line=number))
                     current = None
                     continue
+                if checked is None and mark[0].isdigit() and _numbered_title(lines, offset, body):
+                    # "2. Objectives and scope" over its minutes, no blank line around it.
+                    blocks.append(Block("heading", body.rstrip(":"), 2, line=number))
+                    current = None
+                    continue
             current = Block("list_item", body, level=indent // 2, checked=checked, line=number)
             blocks.append(current)
             continue
@@ -311,7 +316,7 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             and next_blank
             and len(lines) > 3
             and len(stripped) <= 100
-            and not stripped.endswith(".")
+            and not stripped.endswith((".", ",", "!"))  # "Hi all," greets, it is no title
             and not _OWN_LINE.match(stripped)
         ):
             blocks.append(Block("heading", stripped.strip("*_ #"), 1, line=number))
@@ -337,6 +342,28 @@ def _aligned_table(lines: list[str], offset: int) -> tuple[Block, int] | None:
     return Block("table", header=header, rows=rows), used
 
 
+_NUMBERED = re.compile(r"^\s*\(?\d{1,3}[.)]\s")
+
+
+def _numbered_title(lines: list[str], offset: int, body: str) -> bool:
+    """A numbered line that titles the text under it: short, no sentence of its own, and the
+    next line is its body (not the next number of a list)."""
+    if offset + 1 >= len(lines) or not lines[offset + 1].strip():
+        return False
+    following = lines[offset + 1]
+    if _NUMBERED.match(following) or re.match(r"^\s*\(?[a-z][.)]\s", following):
+        return False  # the next item of the same numbered list
+    bullets = bool(_BULLET.match(following) or _BOX.match(following.strip()))
+    words = body.rstrip(":").split()
+    return (
+        1 <= len(words) <= 8
+        and body[:1].isupper()
+        and not re.search(r"[.;!?,]$", body)
+        and not _VERBISH.search(body)
+        and (bullets or len(following.strip()) > len(body))
+    )
+
+
 def _next_is_deeper(lines: list[str], offset: int, indent: int) -> bool:
     """The next line is a list item indented deeper than ``indent`` (notes under a topic)."""
     if offset + 1 >= len(lines):
@@ -355,7 +382,12 @@ def _next_is_body(lines: list[str], offset: int) -> bool:
     if offset + 1 >= len(lines):
         return False
     following = lines[offset + 1]
-    return bool(_BULLET.match(following) or _BOX.match(following.strip()) or _RULE.match(following))
+    return bool(
+        _BULLET.match(following)
+        or _BOX.match(following.strip())
+        or _RULE.match(following)
+        or following.count(" | ") >= 1  # a table's header row: "Ref | Action | Owner"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,9 +420,32 @@ def _inline_text(token: Any) -> str:
     return "".join(parts)
 
 
+_FRONT_FIELD = re.compile(r"^[\w-]{1,40}:(?:\s|$)")
+
+
+def _front_matter(lines: list[str]) -> int:
+    """Lines taken by YAML front matter (``---`` / ``key: value`` lines / ``---``), else 0."""
+    if not lines or lines[0].strip() != "---":
+        return 0
+    for index, line in enumerate(lines[1:60], start=1):
+        if line.strip() in {"---", "..."}:
+            return index + 1 if index > 1 else 0
+        if line.strip() and not (_FRONT_FIELD.match(line.strip()) or line[:1] in " \t-"):
+            return 0
+    return 0
+
+
 def _markdown_blocks(text: str) -> list[Block]:
-    tokens = _parser().parse("\n".join(text.split("\n")[:MAX_LINES]))
-    blocks: list[Block] = []
+    lines = text.split("\n")[:MAX_LINES]
+    # Front matter ("date: 2026-08-27", "title: …") holds one field per line: each its own
+    # paragraph, never a setext heading over the closing "---".
+    front = _front_matter(lines)
+    blocks: list[Block] = [
+        Block("paragraph", " ".join(line.split()), line=number)
+        for number, line in enumerate(lines[1 : front - 1], start=2)
+        if line.strip() and front
+    ]
+    tokens = _parser().parse("\n".join([""] * front + lines[front:]))
     list_depth = 0
     in_item = 0
     quote_depth = 0
@@ -427,8 +482,13 @@ def _markdown_blocks(text: str) -> list[Block]:
             continue
         elif kind == "hr":
             blocks.append(Block("rule", line=line))
-        elif kind in {"fence", "code_block", "html_block"}:
-            blocks.append(Block("quote", tok.content.strip(), line=line))
+        elif kind == "fence" or (kind == "html_block" and tok.content.lstrip().startswith("<!--")):
+            blocks.append(Block("quote", tok.content.strip(), line=line))  # code, comments
+        elif kind in {"code_block", "html_block"}:
+            # An indented paragraph ("    Outcome: …" under a numbered item) or an HTML table
+            # pasted into the notes: still the author's words, read as plain text.
+            content = tok.content if kind == "code_block" else _html_text(tok.content)
+            blocks.extend(_plain_blocks(content.split("\n"), first_line=line or 1))
         elif kind == "table_open":
             table = Block("table", line=line)
             blocks.append(table)
@@ -471,8 +531,34 @@ def _markdown_blocks(text: str) -> list[Block]:
     return blocks
 
 
+_BOLD_SPEAKER = re.compile(r"^\*\*[^*:]{1,40}?\s*(?::\s*\*\*|\*\*\s*:)")
+
+
+def unbold(text: str) -> str:
+    """``text`` without bold markup, except a leading ``**Name**:`` (a speaker's turn, which
+    ``refine`` reads by that very markup)."""
+    lead = _BOLD_SPEAKER.match(text)
+    if lead:
+        return lead.group(0) + text[lead.end() :].replace("**", "")
+    return text.replace("**", "")
+
+
+_HTML_BREAK = re.compile(r"<(?:br\s*/?|/p|/li|/tr|/h[1-6]|/div|/table)\s*>", re.IGNORECASE)
+_HTML_CELL = re.compile(r"</t[dh]\s*>\s*(?=<t[dh])", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<[^>]{0,400}>")
+
+
+def _html_text(html: str) -> str:
+    """The lines of an HTML block inside Markdown: rows as "a | b", tags dropped."""
+    import html as entities
+
+    text = _HTML_CELL.sub(" | ", html)
+    text = _HTML_BREAK.sub("\n", text)
+    return entities.unescape(_HTML_TAG.sub("", text))
+
+
 def _list_item(content: str, level: int, line: int | None) -> Block:
-    lines = content.replace("**", "").split("\n")
+    lines = [unbold(part) for part in content.split("\n")]
     first = lines[0].strip()
     checked = None
     box = _BOX.match(first)
@@ -520,6 +606,6 @@ def _regroup(lines: list[str], line: int | None) -> list[Block]:
             blocks.append(Block("heading", text.strip("*: "), 3, line=number))
             current = None
             continue
-        current = Block("paragraph", text.replace("**", ""), line=number)
+        current = Block("paragraph", unbold(text), line=number)
         blocks.append(current)
     return blocks

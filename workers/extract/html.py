@@ -151,10 +151,13 @@ class _Reader:
                 self.flush()
                 self.add(Block(kind="rule"))
             elif name == "pre":
+                # Preformatted text (a mailing-list archive's message, a pasted log) is a
+                # plain-text document: its own lines, blank lines and indents say its layout.
+                from workers.digest.text import blocks_from_text
+
                 self.flush()
-                for line in child.get_text().splitlines():
-                    if clean_cell(line):
-                        self.add(Block(kind="paragraph", text=clean_cell(line)))
+                for block in blocks_from_text(child.get_text()):
+                    self.add(block)
             elif name == "input":
                 if (child.get("type") or "").lower() == "checkbox":
                     state = child.has_attr("checked")

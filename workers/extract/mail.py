@@ -11,7 +11,6 @@ are not attachments.
 from __future__ import annotations
 
 import io
-import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -24,9 +23,6 @@ from workers.extract.errors import EmptyFile
 
 #: More attachments than this in one mail are not stored (each would be a document).
 MAX_ATTACHMENTS = 20
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+(?:\[(?P<mark>[ xX])\]\s+)?(?P<rest>\S.*)$")
-# Hard-wrapped mail lines are ~72 characters; a line this long was probably wrapped.
-_WRAPPED = 60
 
 
 def extract_eml(stream: IO[bytes], limit: int) -> Extracted:
@@ -45,7 +41,11 @@ def extract_eml(stream: IO[bytes], limit: int) -> Extracted:
         blocks.append(Block(kind="paragraph", text=f"Attachments: {names}"))
     subject = clean_cell(str(message.get("subject", "") or ""))
     model = DocumentModel(
-        blocks=blocks, title=subject, date=_date(message), author=_author(message)
+        blocks=blocks,
+        title=subject,
+        date=_date(message),
+        date_source="sent",
+        author=_author(message),
     )
     return Extracted(text=blocks_text(blocks), model=model, attachments=tuple(attachments))
 
@@ -91,15 +91,27 @@ def _body_blocks(message: EmailMessage, limit: int) -> list[Block]:
 
 
 def plain_blocks(text: str) -> list[Block]:
-    """Blocks of a plain-text mail body: paragraphs, list items, quoted replies; no signature."""
-    blocks: list[Block] = []
-    paragraph: list[str] = []
-    quote: list[str] = []
+    """Blocks of a plain-text mail body: the text read like a plain-text (or Markdown) upload
+    — headings, lists with boxes, tables, wrapped lines — with quoted replies (``> …``) as
+    quote blocks and no signature (after "-- ")."""
+    from workers.digest.digest import looks_like_markdown
+    from workers.digest.text import blocks_from_text
 
-    def flush() -> None:
-        if paragraph:
-            blocks.append(Block(kind="paragraph", text=clean_cell(" ".join(paragraph))))
-            paragraph.clear()
+    blocks: list[Block] = []
+    run: list[str] = []  # the lines of the author's own text since the last quote
+    quote: list[str] = []
+    first = 1  # the number of the run's first line
+
+    def flush_run() -> None:
+        if any(line.strip() for line in run):
+            body = "\n".join(run)
+            for block in blocks_from_text(body, markdown=looks_like_markdown(body)):
+                if block.line is not None:
+                    block.line += first - 1
+                blocks.append(block)
+        run.clear()
+
+    def flush_quote() -> None:
         if quote:
             blocks.append(Block(kind="quote", text=clean_cell(" ".join(quote))))
             quote.clear()
@@ -107,39 +119,18 @@ def plain_blocks(text: str) -> list[Block]:
     for number, raw in enumerate(text.splitlines(), start=1):
         if raw.rstrip() == "--" and raw.startswith("--"):
             break  # "-- " starts the signature
-        line = raw.strip()
-        if line.startswith(">"):
-            if paragraph:
-                flush()
-            quote.append(line.lstrip("> "))
+        if raw.lstrip().startswith(">"):
+            flush_run()
+            quote.append(raw.strip().lstrip("> "))
             continue
         if quote:
-            flush()
-        if not line:
-            flush()
-            continue
-        bullet = _BULLET.match(raw)
-        if bullet:
-            flush()
-            mark = bullet.group("mark")
-            blocks.append(
-                Block(
-                    kind="list_item",
-                    text=clean_cell(bullet.group("rest")),
-                    level=min((len(raw) - len(raw.lstrip())) // 2, 5),
-                    checked=None if mark is None else mark != " ",
-                    line=number,
-                )
-            )
-            continue
-        if blocks and blocks[-1].kind == "list_item" and not paragraph and raw[:1].isspace():
-            blocks[-1].text = f"{blocks[-1].text} {clean_cell(line)}"  # a wrapped item
-            continue
-        if paragraph and len(paragraph[-1]) < _WRAPPED:
-            flush()  # the line above ended on purpose
-        paragraph.append(line)
-    flush()
-    return [block for block in blocks if block.text]
+            flush_quote()
+        if not run:
+            first = number
+        run.append(raw)
+    flush_run()
+    flush_quote()
+    return [block for block in blocks if block.text or block.kind in {"table", "rule"}]
 
 
 def _attachments(message: EmailMessage) -> list[Attachment]:

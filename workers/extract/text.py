@@ -1,7 +1,10 @@
 """Plain text, Markdown and CSV: decoded a chunk at a time and counted while decoding.
 
-Text and Markdown get no document model (the digest parses their text itself); a CSV becomes
-one table block whose header is its first row. Reading stops as soon as the text is over the
+Plain text gets no document model (the digest reads its structure from the lines); Markdown
+keeps its markup's structure as blocks (headings with levels, nested lists with checkbox state,
+tables with header cells, quotes, ``**Name**:`` speakers) parsed by markdown-it-py, while its
+``.text`` is the markup-free plain text; a CSV becomes one table block whose header is its
+first row. Reading stops as soon as the text is over the
 limit (issue 11 §6: a 20 MB CSV of short cells used to be parsed whole, ~40x its size in
 memory, before being refused).
 """
@@ -92,7 +95,7 @@ def _aligned_as_rows(lines: Iterable[str]) -> Iterator[str]:
     yield from flush()
 
 
-def read_text(stream: IO[bytes], limit: int) -> str:
+def read_text(stream: IO[bytes], limit: int, *, keep_indent: bool = False) -> str:
     """The tidied text of a UTF-8 file, refused as soon as it grows over ``limit`` characters.
 
     Counted after tidying each line (spaces collapsed, blank runs kept to one), so padding
@@ -101,8 +104,12 @@ def read_text(stream: IO[bytes], limit: int) -> str:
     budget = TextBudget(limit)
     out: list[str] = []
     blank = True  # leading blank lines are dropped
-    for raw in _aligned_as_rows(_lines(stream)):
+    lines = _lines(stream) if keep_indent else _aligned_as_rows(_lines(stream))
+    for raw in lines:
         line = tidy_line(raw)
+        if keep_indent and line:
+            # Markdown: a list item's indentation is its nesting, a code block's is its markup.
+            line = raw[: len(raw) - len(raw.lstrip(" \t"))].expandtabs(4) + line
         if not line:
             if not blank:
                 out.append("")
@@ -166,8 +173,14 @@ def _strip_markdown(text: str) -> str:
 
 
 def extract_markdown(stream: IO[bytes], limit: int) -> Extracted:
+    """The plain text without markup, and the blocks the markup states (the digest reads those:
+    stripping the markup first lost heading levels, nesting, checkboxes, quotes and tables)."""
+    from workers.digest.text import blocks_from_text
+
     # Markup only shrinks the text, so the budget on the source bounds the result too.
-    return Extracted(text=_strip_markdown(read_text(stream, limit)))
+    source = read_text(stream, limit, keep_indent=True)
+    model = DocumentModel(blocks=blocks_from_text(source, markdown=True))
+    return Extracted(text=_strip_markdown(source), model=model)
 
 
 def extract_csv(stream: IO[bytes], limit: int) -> Extracted:
