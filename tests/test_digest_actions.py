@@ -1055,3 +1055,23 @@ def test_a_styled_document_keeps_its_blocks():
 
     blocks = [Block("heading", "Notes", 1)] + [Block("paragraph", f"- line {i}") for i in range(5)]
     assert unstyled(blocks) is blocks
+
+
+def test_a_timed_agenda_slot_is_minuted_even_with_a_background_word():
+    # "Governance (7:15-7:45)" is a slot of the meeting: its commitments are actions, whereas
+    # an ADR's "Governance" section explains how decisions are made.
+    text = "# Planning session\n\n### Governance (7:15-7:45)\n- Halvard will add Jo to the alias\n"
+    assert [a["owners"] for a in _actions(text)] == [["Halvard"]]
+    assert heading_role("Governance (7:15-7:45)") is None
+    assert heading_role("Governance (20 min)") is None
+    assert heading_role("Governance") == "background"
+
+
+def test_a_sub_heading_under_attendees_is_not_a_name_list():
+    # "### Recap" under "## Attendees": the minutes, not more names; without a role it reads
+    # as notes, so the commitments in it and in the sections after it are found.
+    text = (
+        "# Planning session\n\n## Attendees\n- **Halvard**\n- **Jo**\n\n"
+        "### Recap\n- Jo will ask the library about July 18\n"
+    )
+    assert [a["owners"] for a in _actions(text)] == [["Jo"]]

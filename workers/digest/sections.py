@@ -171,6 +171,11 @@ class Section:
     intro: bool = False
 
 
+# A time slot in a heading's aside marks an item of the meeting's own agenda, discussed then
+# and there: "Governance (7:15-7:45)", "Background (10 min)", "Context (14:00)".
+_TIMEBOX = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,3}\s*(?:min|mins|minutes|m)\b")
+
+
 def heading_role(heading: str) -> str | None:
     """The role a heading's words give its section, or None when they say nothing."""
     # "3. Notes", "iv) Risks", "## Votes" — numbering and marks, not the "i" of "Issues".
@@ -193,6 +198,8 @@ def heading_role(heading: str) -> str | None:
         return None
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
+            if role == "background" and _TIMEBOX.search(aside):
+                return None  # "Governance (7:15-7:45)": a meeting's timed slot is minuted
             return role
     # A heading in a board's own vocabulary explains itself by a noun: "ROCKS (risks ahead)";
     # an aside with a verb only qualifies it ("Milestones (as agreed today)").
@@ -263,8 +270,10 @@ def split_sections(blocks: Iterable[Block]) -> list[Section]:
                 stack.pop()
             own = heading_role(block.text)
             role = own or (stack[-1][1] if stack else "notes")
-            if not own and role == "agenda":
-                role = "notes"  # "### 1. Release status" under "## Agenda" holds its discussion
+            if not own and role in {"agenda", "attendees"}:
+                # "### 1. Release status" under "## Agenda" holds its discussion; "### Recap"
+                # under "## Attendees" (a deeper heading level than the names') is no name list.
+                role = "notes"
             stack.append((level, role))
             sections.append(Section(block.text, level, role, heading_block=block))
         elif block.kind == "rule":
