@@ -403,3 +403,35 @@ def test_bracketed_bot_commands_are_read_like_hash_commands():
 
 def test_an_overloaded_team_is_a_risk():
     assert _risk_texts("The design team is overloaded until the new designer starts.") != []
+
+
+def test_a_vote_record_decides_the_motion_above_it_as_one_decision():
+    # A board's log: the motion, who proposed it, then the votes. The motion with its result
+    # is the decision, whatever the result; a vote still open decides nothing.
+    text = (
+        "# Board votes\n\n## 2026-08-19: Travel grants\n\n"
+        "**Proposal:** Fund up to 1,500 EUR of travel for two members?\n\n"
+        "**Proposed by:** Ingrid Solvang\n\n**Votes:** Unanimous yes\n\n"
+        "## 2026-09-02: Free servers\n\n"
+        "**Proposal:** Accept the offer of free servers for 12 months?\n\n"
+        "**Votes:** Yes from Hiroshi Kanda. No from Ingrid Solvang, Dele Ogun.\n\n"
+        "## 2026-10-28: Signing authority\n\n"
+        "**Proposal:** Give the treasurer sole signing authority for small payments?\n\n"
+        "**Votes:** Yes from Dele Ogun. No vote yet from Ingrid Solvang.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        "Proposal: Fund up to 1,500 EUR of travel for two members? Votes: Unanimous yes",
+        "Proposal: Accept the offer of free servers for 12 months? "
+        "Votes: Yes from Hiroshi Kanda. No from Ingrid Solvang, Dele Ogun.",
+    ]
+
+
+def test_a_motion_set_in_bold_then_carried_is_one_decision():
+    text = (
+        "# Board meeting\n\n### Trademark\n\n"
+        '**Register "Tidewater Maps" as an EU word mark.**\n\n'
+        "Proposed by: Ingrid\n\nUnanimously approved.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        'Register "Tidewater Maps" as an EU word mark. Unanimously approved.'
+    ]

@@ -254,10 +254,34 @@ def extract_decisions(sections: list[Section]) -> list[str]:
         # Prose beside a list of decisions introduces it; it is read sentence by sentence.
         listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
         question = ""  # the item above, when it asked a question ("Should we …?" / "Yes.")
+        # The motion a vote record below it decides ("Proposal: …" / "Votes: …"); a motion
+        # set in bold on its own line reads as a heading, a full sentence rather than a topic.
+        heading = section.heading.strip()
+        sentence_like = heading.endswith((".", "?")) and len(heading.split()) >= 4
+        motion = heading if sentence_like and len(heading) <= 400 else ""
+        first = not motion
         for block in section.blocks:
             if block.kind in {"quote", "heading", "rule"}:
-                question = ""
+                question = motion = ""
                 continue
+            if block.kind != "table" and not field_line(block.text.strip()):
+                text = block.text.strip()
+                if motion and _VOTE_RECORD.match(text) and len(text) <= 300:
+                    if _VOTE_OPEN.search(text):
+                        motion = question = ""
+                        continue  # "No vote yet from …": the vote is still open
+                    add(f"{motion} {text}")  # the motion with its result is one decision
+                    motion = question = ""
+                    first = False
+                    continue
+                motion = (
+                    text
+                    if (first or _MOTION.match(text))
+                    and len(text) <= 400
+                    and not _TALLY.match(text)
+                    else ""
+                )
+                first = False
             if block.kind == "table":
                 _table_decisions(block, section.role, add)
                 question = ""
@@ -330,6 +354,19 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     terse = len(sentence.split()) <= 6 or _VERDICT_FIRST.match(sentence)
                     add(text if terse and len(parts) > 1 and len(text) <= 300 else sentence)
     return found
+
+
+# A motion put to a vote, then its result a line or two below (only "Proposed by: …" /
+# "Seconded: …" lines between): "**Proposal:** Fund …?" … "**Votes:** Unanimous yes".
+_MOTION = re.compile(r"^\W*(?:proposal|motion|proposed (?:motion|resolution))\W*:", re.I)
+_VOTE_RECORD = re.compile(
+    r"^\W*(?:votes?|vote result|result of (?:the )?vote)\s*:"
+    r"|^\W*(?:unanimously (?:approved|agreed|carried|adopted|passed|rejected)"
+    r"|(?:approved|carried|passed|rejected|defeated) unanimously"
+    r"|(?:motion )?(?:carried|passed|defeated|failed))\b",
+    re.I,
+)
+_VOTE_OPEN = re.compile(r"\b(?:not? (?:\w+ )?yet|still open|pending|in progress)\b", re.I)
 
 
 # Sections where a question and its answer are not minuted decisions (an FAQ, a Q&A).
