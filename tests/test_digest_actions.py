@@ -1075,3 +1075,22 @@ def test_a_sub_heading_under_attendees_is_not_a_name_list():
         "### Recap\n- Jo will ask the library about July 18\n"
     )
     assert [a["owners"] for a in _actions(text)] == [["Jo"]]
+
+
+def test_a_previous_actions_log_with_a_result_column_reports_done_rows_done():
+    # "Action | Who | Result": what came of last time's actions; "Done, …" rows are done,
+    # "Not done, carried over" stays open. A bare "By" column is the due date.
+    text = (
+        "# Retro\n\n## Previous actions\n\n| Action | Who | Result |\n|---|---|---|\n"
+        "| Split the checkout epic | PR | Done, five slices |\n"
+        "| Automate the release notes | YK | Not done, carried over |\n\n"
+        "## Actions\n\n| Action | Who | By |\n|---|---|---|\n"
+        "| Raise staging stability at the sync | EN | Tue 17 Nov |\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 11, 13))
+    assert [a["text"] for a in digest["action_items"]] == [
+        "Automate the release notes",
+        "Raise staging stability at the sync",
+    ]
+    assert digest["action_items"][1]["due_date"] == "2026-11-17"
+    assert [a["text"] for a in digest["done_actions"]] == ["Split the checkout epic"]

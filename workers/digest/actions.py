@@ -862,6 +862,18 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         return
     if not (action_table or role == "actions"):
         return
+    # A log of earlier actions tells what came of each: "Action | Who | Result" ("Done, held
+    # on 5 Nov", "Not done, carried over"), read as the row's status.
+    result_col = next(
+        (
+            i
+            for i, c in enumerate(block.header)
+            if rows is block.rows
+            and i not in roles.values()
+            and _RESULT_HEADER.fullmatch(c.strip(" :*_"))
+        ),
+        None,
+    )
     for row in rows:
         cell = _cell(row)
         text = cell(text_col)
@@ -869,7 +881,7 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
             continue
         if "action" not in roles and cell(roles.get("category")).lower() in RISK_TYPES:
             continue  # a tracker's or RAID log's Risk / Dependency row is a risk, not a task
-        status = cell(roles.get("status"))
+        status = cell(roles.get("status", result_col))
         due = cell(roles.get("due")) or None
         moved = _MOVED_DUE.search(status)
         if moved and find_dates(moved.group(1), ctx.reference, ctx.dayfirst):
@@ -886,6 +898,7 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
         )
 
 
+_RESULT_HEADER = re.compile(r"(?:result|outcome|what happened|update)", re.IGNORECASE)
 _ARISING = re.compile(
     r"^(?:action|ai|item)\s*(?:no\.?\s*)?#?\d[\d/.\-]*\s*\((?P<task>[^()]{3,80})\)\s*"
     r"(?:[:\-–—]|\s-)\s*(?P<status>\S.*)$",

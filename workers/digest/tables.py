@@ -34,7 +34,9 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "due",
         re.compile(
-            r"(?!.*\b(?:raised|opened|created|logged|decided|identified|closed|added|submitted"
+            # "Who | By": a bare "By" column is when the task is due.
+            r"by|by when\??"
+            r"|(?!.*\b(?:raised|opened|created|logged|decided|identified|closed|added|submitted"
             r"|reported|updated|start)\b).*\b(?:due|deadline|target date|target|by when|when"
             r"|date|eta)\b.*"
         ),
