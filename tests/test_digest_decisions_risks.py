@@ -435,3 +435,25 @@ def test_a_motion_set_in_bold_then_carried_is_one_decision():
     assert analyse(text)["decisions"] == [
         'Register "Tidewater Maps" as an EU word mark. Unanimously approved.'
     ]
+
+
+def test_decision_rows_under_a_title_row_of_an_action_log():
+    # One sheet: the action log, then a "Decisions" title row and rows of another shape.
+    model = DocumentModel(
+        [
+            Block(
+                "table",
+                header=["Ref", "Raised", "Action", "Who", "By", "Status"],
+                rows=[
+                    ["A-31", "12/09/2026", "Get three quotes for the pipe", "Treasurer", "", "Open"],
+                    ["Decisions (14/11/2026)", "", "", "", "", ""],
+                    ["D1", "Annual rent stays at £38 per full plot for 2027.", "", "", "", ""],
+                    ["D2", "No bonfires on site from 1 January 2027.", "", "", "", ""],
+                ],
+            )
+        ]
+    )
+    assert analyse("", model=model)["decisions"] == [
+        "Annual rent stays at £38 per full plot for 2027.",
+        "No bonfires on site from 1 January 2027.",
+    ]

@@ -457,6 +457,13 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
                 if is_decision_sentence(sentence):
                     add(sentence)
         if text_col is None or not cell(text_col):
+            if role == "decisions" and verdict_col is None:
+                # Rows of another shape under a "Decisions" title row of an action log
+                # ("D1 | Annual rent stays at £38 …" under "Ref | Raised | Action | …"): the
+                # row's one sentence is the decision.
+                longest = max(cells, key=len, default="")
+                if len(longest.split()) >= 4 and not _UNDECIDED.match(longest):
+                    add(longest)
             continue
         if _UNDECIDED.match(cell(status_col)):
             continue  # a decision log's open row: the question, not yet a decision
