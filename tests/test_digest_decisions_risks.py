@@ -445,7 +445,7 @@ def test_decision_rows_under_a_title_row_of_an_action_log():
                 "table",
                 header=["Ref", "Raised", "Action", "Who", "By", "Status"],
                 rows=[
-                    ["A-31", "12/09/2026", "Get three quotes for the pipe", "Treasurer", "", "Open"],
+                    ["A-31", "12/09/2026", "Get quotes for the pipe", "Treasurer", "", "Open"],
                     ["Decisions (14/11/2026)", "", "", "", "", ""],
                     ["D1", "Annual rent stays at £38 per full plot for 2027.", "", "", "", ""],
                     ["D2", "No bonfires on site from 1 January 2027.", "", "", "", ""],
