@@ -457,3 +457,13 @@ def test_decision_rows_under_a_title_row_of_an_action_log():
         "Annual rent stays at £38 per full plot for 2027.",
         "No bonfires on site from 1 January 2027.",
     ]
+
+
+def test_a_leading_verdict_is_a_decision_though_conditioned():
+    # "GO …, subject to …" was given; "pending the board" without a verdict was not.
+    text = (
+        "Go-live check\n\nNotes\n"
+        "Decision: GO for Thursday, subject to the backfill rerun.\n"
+        "Outcome: pending the board, subject to funding.\n"
+    )
+    assert analyse(text)["decisions"] == ["GO for Thursday, subject to the backfill rerun."]

@@ -297,7 +297,11 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
             labelled = decision_label(text)
             if labelled:
-                if not _NOT.search(labelled) or section.role == "decisions":
+                if (
+                    not _NOT.search(labelled)
+                    or section.role == "decisions"
+                    or _VERDICT_LEAD.match(labelled)
+                ):
                     add(labelled)
                 continue
             # A speaker's turn under "Decisions" is discussion: only its decided sentences count.
@@ -367,6 +371,15 @@ _VOTE_RECORD = re.compile(
     re.I,
 )
 _VOTE_OPEN = re.compile(r"\b(?:not? (?:\w+ )?yet|still open|pending|in progress)\b", re.I)
+
+
+# A verdict that leads its label's body is given, whatever it is conditioned on: "Decision:
+# GO for Thursday, subject to the backfill rerun", "Outcome: approved, pending the budget".
+_VERDICT_LEAD = re.compile(
+    r"^\W*(?:go|no[- ]go|approved|accepted|rejected|declined|conditional (?:go|approval))\b"
+    r"(?![-\s]+(?:live|to|ahead\?))",
+    re.IGNORECASE,
+)
 
 
 # Sections where a question and its answer are not minuted decisions (an FAQ, a Q&A).
