@@ -1094,3 +1094,14 @@ def test_a_previous_actions_log_with_a_result_column_reports_done_rows_done():
     ]
     assert digest["action_items"][1]["due_date"] == "2026-11-17"
     assert [a["text"] for a in digest["done_actions"]] == ["Split the checkout epic"]
+
+
+def test_an_action_schedule_by_column_beside_a_due_column_is_the_owner():
+    # Construction minutes: "Action | By | Due" — "By" is who, "Due" is when.
+    text = (
+        "# Site meeting\n\n## Action schedule\n\n| Ref | Action | By | Due | Status |\n"
+        "|---|---|---|---|---|\n| 12/5.2 | Respond to RFI-071 | GH | 20 Nov | New |\n"
+    )
+    action = _one(text, reference_date=dt.date(2026, 11, 13))
+    assert action["owners"] == ["GH"]
+    assert action["due_date"] == "2026-11-20"

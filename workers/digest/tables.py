@@ -101,7 +101,9 @@ def column_roles(header: list[str]) -> dict[str, int]:
         # "Date | … | Due": a column that says due beats one that only says date.
         strong = next((i for i, c in enumerate(header) if _STRONG_DUE.search(c)), None)
         if strong is not None and strong not in roles.values():
-            roles["due"] = strong
+            weak, roles["due"] = roles["due"], strong
+            if "owner" not in roles and header[weak].lower().strip(" :*_") == "by":
+                roles["owner"] = weak  # "Action | By | Due": who the action is by
     return roles
 
 
