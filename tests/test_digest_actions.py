@@ -1105,3 +1105,19 @@ def test_an_action_schedule_by_column_beside_a_due_column_is_the_owner():
     action = _one(text, reference_date=dt.date(2026, 11, 13))
     assert action["owners"] == ["GH"]
     assert action["due_date"] == "2026-11-20"
+
+
+def test_a_box_drawn_as_a_character_and_who_then_when_in_closing_brackets():
+    # "⬜ task (Name and Name, by date)": an open box, its owners, then its due date.
+    text = (
+        "# Follow-ups\n\n"
+        "- ⬜ Weekly restore test for every schema (Ilse and Kofi, by 18 December)\n"
+        "- ⬜ Contract test against the staging tenant (Paulina, end of November)\n"
+        "- ✅ Rotate the partner keys (Kofi, 2 Nov)\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 11, 10))
+    assert [(a["text"][:14], a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Weekly restore", ["Ilse", "Kofi"], "2026-12-18"),
+        ("Contract test ", ["Paulina"], "2026-11-30"),
+    ]
+    assert [a["text"][:10] for a in digest["done_actions"]] == ["Rotate the"]

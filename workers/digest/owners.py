@@ -267,6 +267,15 @@ def _without_trailing_date(text: str, ctx: Context) -> str:
     return head[: cut.start()] if cut else head
 
 
+_CLOSING_PAREN = re.compile(r"\((?P<who>[^(),]{2,40}),\s*(?P<when>[^()]{2,40})\)\s*[.;]?$")
+_WHEN_NOTE = re.compile(
+    r"(?:by|due|before|until|end of|eo[dwmy]|mid|early|late|next|this|no date|tbd|tbc|asap"
+    r"|ongoing|\d|(?:mon|tue|wed|thu|fri|sat|sun)\w*|(?:jan|feb|mar|apr|may|jun|jul|aug|sep"
+    r"|oct|nov|dec)\w*)\b",
+    re.IGNORECASE,
+)
+
+
 def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     """Owners named anywhere in a task: leading name, "assigned to", a field, @mention, a
     trailing "(Name)" / "- Name"."""
@@ -316,6 +325,14 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
                 )
             )
         ):
+            return [n for n in names if n]
+    closing = _CLOSING_PAREN.search(text)
+    if closing and _WHEN_NOTE.match(closing.group("when")):
+        # "(Ilse and Kofi, by 18 December)", "(Paulina, end of November)", "(support team,
+        # no date)": who, then when.
+        parts = split_names(closing.group("who"))
+        names = [owner_part(p, ctx, lenient=lenient) for p in parts]
+        if parts and all(names):
             return [n for n in names if n]
     mentions = [m.group(0) for m in MENTION.finditer(text)]
     if mentions:

@@ -101,6 +101,10 @@ _FIELD_WORDS = frozenset(
 )
 
 
+_CHECKED_GLYPHS = frozenset("☑☒✅")
+_BOX_GLYPH = re.compile(r"^(?P<mark>[⬜☐🔲□◻☑☒✅])\ufe0f?\s+")
+
+
 def refine(blocks: Iterable[Block]) -> list[Block]:
     """The blocks with speaker turns, chat lines, rules and tallies made explicit."""
     tables_read = [
@@ -141,6 +145,13 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             out.append(Block("rule", line=block.line, page=block.page))
             continue
         text = _TRAILER.sub("", _REFERENCE.sub("", text))
+        box = (
+            _BOX_GLYPH.match(text) if block.kind == "list_item" and block.checked is None else None
+        )
+        if box:
+            # "⬜ Per-tenant retry queues (@ines.m, by 27 Nov)": a box drawn as a character.
+            block.checked = box.group("mark") in _CHECKED_GLYPHS
+            text = text[box.end() :]
         if block.kind == "paragraph":
             text = _CLAUSE_NUMBER.sub("", text)  # "4.2 RESOLVED: …" in numbered minutes
         if not text:
