@@ -467,3 +467,14 @@ def test_a_leading_verdict_is_a_decision_though_conditioned():
         "Outcome: pending the board, subject to funding.\n"
     )
     assert analyse(text)["decisions"] == ["GO for Thursday, subject to the backfill rerun."]
+
+
+def test_a_decision_needed_listed_among_decisions_is_not_one():
+    text = (
+        "# Report\n\n## Decisions\n\n"
+        "- Decision taken by the Sponsor on 4 Nov: accept the December delivery.\n"
+        "- Decision needed from the Board: whether to fund a second week of hire.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        "Decision taken by the Sponsor on 4 Nov: accept the December delivery."
+    ]

@@ -152,7 +152,10 @@ _NOT = re.compile(
 # "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.
 _OPEN_ENTRY = re.compile(
     r"^(?:undecided|open|pending|tbd|to be decided|not decided|no consensus|no decision"
-    r"|no agreement)\b",
+    r"|no agreement"
+    # "Decision needed from the Board: whether to fund …", listed among decisions: an ask.
+    r"|(?:decisions?|approval|sign-?off) (?:is |are )?(?:needed|required|requested|sought"
+    r"|pending))\b",
     re.I,
 )
 # A task written among the decisions ("CW to write the annex before the next plenary"): the
