@@ -478,3 +478,25 @@ def test_a_decision_needed_listed_among_decisions_is_not_one():
     assert analyse(text)["decisions"] == [
         "Decision taken by the Sponsor on 4 Nov: accept the December delivery."
     ]
+
+
+def test_a_seconded_motion_then_its_verdict_is_one_decision():
+    # Council minutes: the motion (proposed, seconded) and "Unanimously agreed." after it,
+    # in the same long paragraph or on the next line.
+    text = (
+        "# Minutes\n\n## Neighbourhood plan\n\n"
+        "The consultants have asked for an additional fee for the extra round of site "
+        "assessment, which the clerk had expected after the delays to the consultation that "
+        "were reported in May and again in June. The referendum is now unlikely before "
+        "February. Cllr Pennick proposed, seconded by Cllr Oyelaran, that the council "
+        "contribute a further £1,200 towards the fees. Unanimously agreed.\n\n"
+        "## Payments\n\n"
+        "Cllr Oyelaran proposed approval of the payments listed, seconded by Cllr Pennick.\n\n"
+        "Unanimously agreed.\n"
+    )
+    assert analyse(text)["decisions"] == [
+        "Cllr Pennick proposed, seconded by Cllr Oyelaran, that the council contribute a "
+        "further £1,200 towards the fees. Unanimously agreed.",
+        "Cllr Oyelaran proposed approval of the payments listed, seconded by Cllr Pennick. "
+        "Unanimously agreed.",
+    ]

@@ -359,13 +359,25 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 elif is_decision_sentence(sentence):
                     # "Change accepted." / "Agreed, provided …": the verdict needs its item.
                     terse = len(sentence.split()) <= 6 or _VERDICT_FIRST.match(sentence)
-                    add(text if terse and len(parts) > 1 and len(text) <= 300 else sentence)
+                    if terse and len(parts) > 1 and len(text) <= 300:
+                        add(text)
+                    elif terse and index and len(sentence.split()) <= 4:
+                        # "… proposed, seconded by …, that the council contribute £1,200.
+                        # Unanimously agreed." in a long paragraph: the motion and its verdict.
+                        add(f"{parts[index - 1]} {sentence}")
+                    else:
+                        add(sentence)
     return found
 
 
 # A motion put to a vote, then its result a line or two below (only "Proposed by: …" /
 # "Seconded: …" lines between): "**Proposal:** Fund …?" … "**Votes:** Unanimous yes".
-_MOTION = re.compile(r"^\W*(?:proposal|motion|proposed (?:motion|resolution))\W*:", re.I)
+_MOTION = re.compile(
+    r"^\W*(?:proposal|motion|proposed (?:motion|resolution))\W*:"
+    # "Cllr Oyelaran proposed approval of the payments, seconded by Cllr Pennick."
+    r"|^[^.]{0,60}\b(?:proposed|moved)\b[^.]{0,160}\bseconded\b",
+    re.I,
+)
 _VOTE_RECORD = re.compile(
     r"^\W*(?:votes?|vote result|result of (?:the )?vote)\s*:"
     r"|^\W*(?:unanimously (?:approved|agreed|carried|adopted|passed|rejected)"
