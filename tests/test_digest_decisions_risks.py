@@ -500,3 +500,13 @@ def test_a_seconded_motion_then_its_verdict_is_one_decision():
         "Cllr Oyelaran proposed approval of the payments listed, seconded by Cllr Pennick. "
         "Unanimously agreed.",
     ]
+
+
+def test_an_unconcluded_item_and_a_struck_out_task_under_conclusion_are_not_decisions():
+    text = (
+        "# Dev meeting\n\n## Range#step\n\nConclusion:\n\n"
+        "* not concluded. hollis will write up the two options by next Monday.\n\n"
+        "## Warnings\n\nConclusion:\n\n* lead: go ahead, but only under -W:deprecated\n"
+        "* ~~kaede to add a NEWS entry~~ already in NEWS\n"
+    )
+    assert analyse(text)["decisions"] == ["lead: go ahead, but only under -W:deprecated"]

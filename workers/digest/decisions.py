@@ -152,7 +152,7 @@ _NOT = re.compile(
 # "UNDECIDED Whether store managers get admin rights": listed among decisions, still open.
 _OPEN_ENTRY = re.compile(
     r"^(?:undecided|open|pending|tbd|to be decided|not decided|no consensus|no decision"
-    r"|no agreement"
+    r"|no agreement|not concluded|inconclusive|no conclusion"
     # "Decision needed from the Board: whether to fund …", listed among decisions: an ask.
     r"|(?:decisions?|approval|sign-?off) (?:is |are )?(?:needed|required|requested|sought"
     r"|pending))\b",
@@ -318,8 +318,8 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
                 if META_LINE.match(text) or text.rstrip(")").endswith("?") or text.endswith(":"):
                     continue
-                if _TALLY.match(text) or _OPEN_ENTRY.match(text):
-                    continue
+                if _TALLY.match(text) or _OPEN_ENTRY.match(text) or text.startswith("~~"):
+                    continue  # "~~kaede to add a NEWS entry~~ already in NEWS": struck out
                 if _TASK_ITEM.match(text) and not is_decision_sentence(text):
                     continue
                 if block.kind == "paragraph" and len(text) > 400:
