@@ -1121,3 +1121,15 @@ def test_a_box_drawn_as_a_character_and_who_then_when_in_closing_brackets():
         ("Contract test ", ["Paulina"], "2026-11-30"),
     ]
     assert [a["text"][:10] for a in digest["done_actions"]] == ["Rotate the"]
+
+
+def test_a_bilingual_status_column_marks_done_rows():
+    text = (
+        "# Comité / Committee\n\n## Suivis / Follow-ups\n\n"
+        "| Action | Responsable / Lead | Échéance / Due | Statut / Status |\n|---|---|---|---|\n"
+        "| Send the audit report to the architect | Nadia Boucher | 2026-04-17 | Terminé / Done |\n"
+        "| Prepare the draft resolution | Karen O'Donnell | 2026-05-04 | En cours / Open |\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 4, 22))
+    assert [a["text"] for a in digest["action_items"]] == ["Prepare the draft resolution"]
+    assert [a["text"] for a in digest["done_actions"]] == ["Send the audit report to the architect"]

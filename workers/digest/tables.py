@@ -93,8 +93,10 @@ def column_roles(header: list[str]) -> dict[str, int]:
         if "text" in roles and "action" not in roles and _ACTION_FIRST.match(name):
             roles["action"] = index  # "Action / by when" beside a register's risk column
             continue
+        # "Statut / Status", "Échéance / Due": a bilingual header names its column twice.
+        names = [name, *(n.strip() for n in name.split(" / ")[1:2])] if " / " in name else [name]
         for role, pattern in _COLUMN_ROLES:
-            if role not in roles and pattern.fullmatch(name):
+            if role not in roles and any(pattern.fullmatch(n) for n in names):
                 roles[role] = index
                 break
     if "due" in roles and not _STRONG_DUE.search(header[roles["due"]]):
@@ -117,8 +119,9 @@ def is_done_status(value: str | None) -> bool:
         return False
     if re.match(r"^\W*[✓✔✅☑]", value):
         return True
-    # "✅ done", "⏳ in progress": a status emoji before the word.
-    return bool(_DONE_STATUS.match(re.sub(r"^[^\w(]+", "", value.strip())))
+    # "✅ done", "⏳ in progress": a status emoji before the word; "Terminé / Done" (bilingual).
+    parts = value.split(" / ")[:2]
+    return any(_DONE_STATUS.match(re.sub(r"^[^\w(]+", "", p.strip())) for p in parts)
 
 
 # --------------------------------------------------------------------------------------------
