@@ -45,8 +45,14 @@ def _client(app: Flask, user: User) -> FlaskClient:
 
 
 @pytest.fixture
-def team(app, make_org, login_as) -> Team:
-    """An organization whose member Maria Lopez is named in the minutes it uploaded."""
+def team(app, make_org, login_as, monkeypatch) -> Team:
+    """An organization whose member Maria Lopez is named in the minutes it uploaded.
+
+    Its notifications' mail stays pending for the test to deliver in-process: no delivery is
+    published, so a real worker still running from an earlier test file cannot mail them
+    first (it would, on the shared default queue, whenever it is quicker than the test).
+    """
+    monkeypatch.setattr(notify, "request_delivery", lambda org_id=None: None)
     org = make_org()
     maria = add_member(app, org.org_id, "member", name="Maria Lopez")
     owner = login_as(org)
