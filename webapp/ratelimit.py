@@ -891,13 +891,10 @@ class RateLimiter:
             response, found.get("rate_limit"), found.get("rate_limit_ms") if self.timing else None
         )
 
-    def add_headers(self, response: Response) -> Response:
-        """X-RateLimit-* on every checked response; Retry-After on a refusal."""
-        return self._rate_limit_headers(response, g.get("rate_limit"), g.get("rate_limit_ms"))
-
     def _rate_limit_headers(
         self, response: Response, decision: Decision | None, elapsed_ms: float | None
     ) -> Response:
+        """X-RateLimit-* on every checked response; Retry-After on a refusal."""
         if self.timing and elapsed_ms is not None:
             response.headers["Server-Timing"] = f"ratelimit;dur={elapsed_ms:.3f}"
         if decision is None:

@@ -34,6 +34,7 @@ from webapp.models import (
     User,
     utcnow,
 )
+from workers.fairness import fairness
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ def request_delivery(org_id: uuid.UUID | None = None) -> None:
     that delivery reads the pending notifications after it starts, so it mails this one too;
     a document processed never costs a message and a task of its own (``asked_key``).
     """
-    from workers.fairness import fairness
-
     org_id = org_id or tenancy.require_org_id()
     key = asked_key(org_id)
     client = None
@@ -122,8 +121,6 @@ def request_delivery(org_id: uuid.UUID | None = None) -> None:
 
 def delivery_started(org_id: uuid.UUID | str) -> None:
     """A delivery starts: what is committed from now on needs a delivery of its own."""
-    from workers.fairness import fairness
-
     try:
         fairness().client.delete(asked_key(org_id))
     except Exception:  # noqa: BLE001 - it expires by itself; requests meanwhile wait for it
@@ -133,8 +130,6 @@ def delivery_started(org_id: uuid.UUID | str) -> None:
 def delivery_waits(org_id: uuid.UUID | str, seconds: float) -> None:
     """A delivery will run again in ``seconds`` (its budget ran out): it stands for every
     request until then, so they send no message each."""
-    from workers.fairness import fairness
-
     try:
         fairness().client.set(asked_key(org_id), b"1", ex=int(seconds) + ASKED_SECONDS)
     except Exception:  # noqa: BLE001 - requests then send messages of their own, as before
