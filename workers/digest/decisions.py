@@ -49,7 +49,10 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 # "4.2 RESOLVED: …", "(b) Agreed: …": a minute's own numbering before its label.
-_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
+# An arrow that marks the outcome of a point ("-> Decision: …", "=> agreed: …") goes too.
+_NUMBERING = re.compile(
+    r"^(?:(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)|(?:-+>|=+>|[→⇒➔])\s*(?=\w))"
+)
 # Labels whose word is part of what was decided ("Dropped: the weekly demo recording").
 _KEEP_LABEL = {
     "chosen option",
@@ -67,6 +70,13 @@ _KEEP_LABEL = {
     "adopted",
     "tabled",
 }
+# A committee's "Action:" line that records what the meeting did with an item ("Action:
+# Approved for first reading", "Action taken: Tabled until …"): a verdict, not a task.
+_ACTION_VERDICT = re.compile(
+    r"^(?:action(?: taken)?|committee action|motion)\s*:\s*(?:approved|tabled|rejected|deferred"
+    r"|carried|not (?:approved|carried|accepted)|declined|withdrawn|postponed|adopted)\b",
+    re.IGNORECASE,
+)
 # Meeting-bot tables print the tag without a colon: "AGREED freeze changes from 3 to 7 August".
 _CAPS_LABEL = re.compile(
     r"^(?P<label>AGREED|DECIDED|DECISION|RESOLVED|RESOLUTION|ACCEPTED)\s+(?P<body>\S.+)$"
@@ -77,9 +87,9 @@ _SENTENCE = re.compile(
     r"|declined|turned down|deferred|tabled|postponed|endorsed|ratified|resolved (?:to|that)"
     r"|confirmed that|voted|chose|selected|settled on|accepted|rejected)"
     r"|(?:was|were|has been|have been|is|are)\s+(?:unanimously\s+)?(?:agreed|decided|approved"
-    r"|signed off|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
+    r"|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
     r"|parked|deferred|postponed indefinitely|cancell?ed|called off|scrapped|withdrawn)"
-    r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
+    r"|decision (?:was|has been) (?:made|taken)"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
     r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
     r"|(?:^|[.;:]\s+)(?:agreed|approved|decided)(?=[,.;])"
@@ -125,6 +135,10 @@ _SENTENCE = re.compile(
     r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided|resolved)[,;:]\s+\w"
     # Minutes in the past tense, subject left out: "Adopted the two-maintainer rule."
     r"|^\W*(?:approved|adopted|ratified|endorsed|rejected) the\b"
+    # A point put off by the meeting: "Deferred to the September meeting pending …".
+    r"|^\W*(?:deferred|postponed|tabled) (?:to|until)\b"
+    # "Agreed with the sponsor that the kiosks are out of scope."
+    r"|^\W*agreed with [^.;:]{1,40}?\b(?:that|to)\b"
     # "Change accepted.", "Proposal rejected.": a short verdict on a named thing.
     r"|^\W*(?:the )?\w+(?:[ -]\w+)? (?:accepted|approved|rejected|adopted|agreed)\W*$"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
@@ -183,7 +197,8 @@ def decision_label(text: str) -> str | None:
     text = _NUMBERING.sub("", text.strip())
     match = _LABEL.match(text) or _CAPS_LABEL.match(text)
     if not match:
-        return None
+        verdict = _ACTION_VERDICT.match(text)
+        return text.strip() if verdict else None
     label = match.group("label").lower()
     body = match.group("body").strip()
     if match.groupdict().get("qual") and match.group("sep") != ":":
@@ -224,13 +239,52 @@ _NAMED_VERDICT = re.compile(
 )
 
 
+# A settled "no": "The request was not approved", "Not agreed for rev C: …" (not "has not been
+# approved yet", "not agreed until …", which are still open).
+_NEGATIVE_VERDICT = re.compile(
+    r"\b(?:was|were) not (?:approved|accepted|agreed|adopted|endorsed|supported|carried)\b"
+    r"|^\W*not (?:agreed|approved|accepted|adopted|supported)\b(?! (?:yet|until|by|with)\b)",
+    re.IGNORECASE,
+)
+_STILL_OPEN = re.compile(r"\b(?:yet|still|until|pending|awaiting|so far)\b", re.IGNORECASE)
+# Minutes leave the auxiliary out: "Minutes of the May meeting approved without changes",
+# "New date agreed with the supplier for 16/11", "Budget adopted unanimously".
+_ELLIPTIC = re.compile(
+    r"^\W*(?!(?:i|we|you|he|she|it|they|this|that|who|which|if|when|once)\b)[a-z][^.;:?!]{2,80}?"
+    r"\s(?:approved|accepted|adopted|ratified|agreed|rejected)"
+    r"(?:\s+(?:without|as|with|unanimously|by (?:the |all\b|consensus)|nem\.? con)\b|\s*,|\W*$)",
+    re.IGNORECASE,
+)
+# What may follow a verdict without taking it back: its condition or the next step ("Deferred
+# to September pending the hall's accounts", "agreed to try it for two sprints and then decide
+# whether to keep it", "accepted, subject to 4.3 being amended").
+_LATER = re.compile(
+    r"\W*(?:pending|subject to|whether|unless|until|once|awaiting|to be (?:agreed|decided"
+    r"|confirmed|discussed)|tbc|tbd)\b",
+    re.IGNORECASE,
+)
+# "If the grant is refused, the committee agreed that …": a decision for a contingency.
+_CONTINGENT = re.compile(r"\b(?:agreed|decided|resolved|voted)\s+(?:that|to)\b", re.IGNORECASE)
+
+
 def is_decision_sentence(sentence: str) -> bool:
     if _COMMITMENT.match(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
-    return (
-        bool(_SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence))
-        and not _NOT.search(sentence)
-        and not sentence.rstrip(")").endswith("?")
+    if sentence.rstrip(")").endswith("?"):
+        return False
+    if _NEGATIVE_VERDICT.search(sentence) and not _STILL_OPEN.search(sentence):
+        return True
+    hit = _SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence)
+    hit = hit or _ELLIPTIC.search(sentence)
+    if not hit:
+        return False
+    hedge = _NOT.search(sentence)
+    if not hedge:
+        return True
+    if hedge.start() >= hit.end() and _LATER.match(hedge.group(0)):
+        return True  # the verdict comes first; what follows is its condition or next step
+    return bool(re.fullmatch(r"\W*if", hedge.group(0), re.IGNORECASE)) and bool(
+        _CONTINGENT.search(sentence, hit.start())
     )
 
 
@@ -340,6 +394,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 section.role in _QUIET
                 and not section.minuted
                 and not is_discussion(section.role, block)
+                and not _minuted_sentence(section.role, block)
             ):
                 # Only a question answered on the spot ("… blurry photos? Interesting, but no").
                 if section.role not in _NO_ANSWERS:
@@ -349,7 +404,9 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 continue
             for index, sentence in enumerate(parts):
                 inline = decision_label(sentence)  # "… compared. Agreed: to award the contract."
-                if inline:
+                if inline and index and len(inline.split()) <= 3:
+                    add(f"{parts[index - 1]} {inline}")  # "ENVS 215, … Action: Approved."
+                elif inline:
                     add(inline)
                 elif _BARE_VERDICT.match(sentence):
                     if index and len(text) <= 300:
@@ -368,6 +425,19 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     else:
                         add(sentence)
     return found
+
+
+def _minuted_sentence(role: str, block: Block) -> bool:
+    """A full sentence under "Welcome and apologies" ("1.2 The minutes of the last meeting
+    were approved."): the meeting's business, minuted where the names are."""
+    text = block.text.strip()
+    return (
+        role == "attendees"
+        and block.kind == "paragraph"
+        and len(text.split()) >= 6
+        and text.endswith(".")
+        and not re.search(r"\b(?:present|apologies|attendees|absent|regrets)\s*:", text, re.I)
+    )
 
 
 # A motion put to a vote, then its result a line or two below (only "Proposed by: …" /
@@ -413,7 +483,9 @@ _REJECTED_OPTION = re.compile(
 )
 _TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)
 _BARE_VERDICT = re.compile(r"^\W*(?:agreed|approved|accepted|adopted|rejected)\W*$", re.I)
-_VERDICT_FIRST = re.compile(r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined)\b", re.I)
+_VERDICT_FIRST = re.compile(
+    r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined|deferred|tabled|postponed)\b", re.I
+)
 _ANSWER = re.compile(
     r"^\W*(?:(?:yes|no|agreed|approved|accepted|rejected|declined)(?:[.!,;]|\s*$)"
     r"|\w+(?: \w+)?,? but (?:yes|no)\b)",
@@ -467,6 +539,17 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
         ),
         None,
     )
+    if "text" not in roles and text_col is not None and verdict_col is None:
+        # "CR | Change | Cost | Decision" with "Approved" / "Rejected: …" in the Decision
+        # column: that column holds verdicts; the topic is the row's longest other cell.
+        verdicts = [row[text_col] for row in block.rows if text_col < len(row)]
+        if verdicts and sum(bool(_VERDICT_WORD.match(v)) for v in verdicts) * 2 > len(verdicts):
+            topic = _topic_column(block, text_col)
+            if topic is not None:
+                text_col, verdict_col = topic, text_col
+    # A table with no owner, due or verdict column (a timeline, an item list): its text
+    # cells are read for decided sentences like any other cell.
+    plain = not ({"owner", "due", "decision"} & roles.keys()) and verdict_col is None
     heading = block.header[text_col].lower() if text_col is not None else ""
     for row in block.rows:
         cells = [value.strip() for value in row]
@@ -479,7 +562,9 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
             if value and not _NOT.search(value):
                 add(value)
         for index, value in enumerate(cells):
-            if index == text_col or _CELL_LABEL.match(value) or len(value.split()) < 4:
+            if (index == text_col and not plain) or _CELL_LABEL.match(value):
+                continue
+            if len(value.split()) < 4:
                 continue
             for sentence in sentences(value):
                 if is_decision_sentence(sentence):
@@ -505,6 +590,22 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
             continue
         if "decision" in heading or role == "decisions":
             add(cell(text_col))
+
+
+def _topic_column(block: Block, skip: int) -> int | None:
+    """The column with the longest texts (not numbers or amounts), other than ``skip``."""
+    best, best_length = None, 0.0
+    for index in range(len(block.header)):
+        if index == skip:
+            continue
+        values = [row[index] for row in block.rows if index < len(row)]
+        wordy = [v for v in values if re.search(r"[a-z]{3}", v, re.IGNORECASE)]
+        if len(wordy) * 2 <= len(values):
+            continue
+        length = sum(len(v) for v in values) / max(1, len(values))
+        if length > best_length:
+            best, best_length = index, length
+    return best
 
 
 def _getter(cells: list[str]):  # type: ignore[no-untyped-def]
