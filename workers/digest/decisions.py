@@ -250,9 +250,11 @@ _STILL_OPEN = re.compile(r"\b(?:yet|still|until|pending|awaiting|so far)\b", re.
 # Minutes leave the auxiliary out: "Minutes of the May meeting approved without changes",
 # "New date agreed with the supplier for 16/11", "Budget adopted unanimously".
 _ELLIPTIC = re.compile(
-    r"^\W*(?!(?:i|we|you|he|she|it|they|this|that|who|which|if|when|once)\b)[a-z][^.;:?!]{2,80}?"
+    r"^\W*(?!(?:i|we|you|he|she|it|they|this|that|who|which|if|when|once)\b)[a-z]"
+    # a plain noun phrase before it, not a clause ("DH asked that …, and AM agreed")
+    r"(?:(?!\b(?:that|and|but|who|which|because)\b)[^.;:?!,]){2,80}?"
     r"\s(?:approved|accepted|adopted|ratified|agreed|rejected)"
-    r"(?:\s+(?:without|as|with|unanimously|by (?:the |all\b|consensus)|nem\.? con)\b|\s*,|\W*$)",
+    r"(?:\s+(?:without|as|with|unanimously|by (?:all|consensus)|nem\.? con)\b|\s*,|\W*$)",
     re.IGNORECASE,
 )
 # What may follow a verdict without taking it back: its condition or the next step ("Deferred
@@ -267,8 +269,16 @@ _LATER = re.compile(
 _CONTINGENT = re.compile(r"\b(?:agreed|decided|resolved|voted)\s+(?:that|to)\b", re.IGNORECASE)
 
 
+# "…, and Lorna agreed to look at whether …": a task someone took, inside a longer sentence.
+_TAKEN = re.compile(
+    r"(?:^|[,;]\s*|\band\s+)(?!(?:The|This|That|It|We|They|All|Everyone)\b)(?:@[\w.-]+"
+    r"|[A-Z][\w'’-]+(?: [A-Z][\w'’-]+)?) (?:has |had )?(?:agreed|volunteered|offered|promised)"
+    r" to [a-z]"
+)
+
+
 def is_decision_sentence(sentence: str) -> bool:
-    if _COMMITMENT.match(sentence):
+    if _COMMITMENT.match(sentence) or _TAKEN.search(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
     if sentence.rstrip(")").endswith("?"):
         return False

@@ -83,9 +83,26 @@ _WORDS = re.compile(
     r"|reduced (?:review )?capacity|under embargo|embargoed"
     r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
     r"|shipped|announced|disclosed))"
-    r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
-    r"|costs?|lose|loses|miss(?:es)?|moves? online|(?:is|gets|will be) (?:cancell?ed|postponed"
-    r"|delayed|dropped))\b"
+    # A condition and its harm: "if 0.4 slips again they will freeze on 0.3", "If it lapses,
+    # the planner falls back to timetable data", "if the campaign falls short we will have to
+    # cut the travel grants" (a decimal point does not end the clause).
+    r"|\bif\b(?:[^.;]|\.(?=\d)){3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?"
+    r"|slips?|costs?|lose|loses|miss(?:es)?|moves? online|(?:is|gets|will be) (?:cancell?ed"
+    r"|postponed|delayed|dropped)|(?:will|would|may) (?:have|need) to|(?:has|have) to be"
+    r"|(?:will )?falls? back|will freeze|stays? on the old|be cancell?ed)\b"
+    # Something that cannot happen until, without or before something else, or could not
+    # because of it: "without them CP-352 cannot be tested", "cannot be built before it".
+    r"|\b(?:cannot|can't|can not)\s+(?:be\s+)?\w+\b(?:[^.;]|\.(?=\d)){0,60}\b(?:until|without"
+    r"|before|unless)\b|\bwithout\b[^.;]{1,60}\b(?:cannot|can't|will not|won't)\b"
+    r"|\b(?:could not|couldn't|was unable to|were unable to)\b[^.;]{0,60}\bbecause\b"
+    # A gap nobody has filled: "nobody has started the renewal", "no volunteer group has
+    # offered yet", "Landlord has not answered", "the fallback has not been tested".
+    r"|\b(?:nobody|no one|no-one)\s+(?:has|have|is|was)\s+(?:yet\s+)?(?:\w+\s+)?(?:started"
+    r"|signed up|replied|answered|volunteered|offered|free|available|picked|taken)\b"
+    r"|\bno \w+(?: \w+)? (?:has|have) (?:yet )?(?:offered|volunteered|signed up|replied|come"
+    r" forward)\b(?: yet)?"
+    r"|(?:has|have|had) not (?:yet )?(?:answered|started|been tested|been contracted)\b"
+    r"|\bnot (?:contracted|tested|booked|funded|staffed|signed|confirmed) yet\b"
     # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
     r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
     r"|is (?:fixed|deployed|released|merged|done|rolled out)))",
