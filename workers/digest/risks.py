@@ -86,7 +86,7 @@ _WORDS = re.compile(
     # A condition and its harm: "if 0.4 slips again they will freeze on 0.3", "If it lapses,
     # the planner falls back to timetable data", "if the campaign falls short we will have to
     # cut the travel grants" (a decimal point does not end the clause).
-    r"|\bif\b(?:[^.;]|\.(?=\d)){3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?"
+    r"|\bif\b(?:[^.;]|\.(?=\d)){3,120}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?"
     r"|slips?|costs?|lose|loses|miss(?:es)?|moves? online|(?:is|gets|will be) (?:cancell?ed"
     r"|postponed|delayed|dropped)|(?:will|would|may) (?:have|need) to|(?:has|have) to be"
     r"|(?:will )?falls? back|will freeze|stays? on the old|be cancell?ed)\b"
@@ -101,7 +101,7 @@ _WORDS = re.compile(
     r"|signed up|replied|answered|volunteered|offered|free|available|picked|taken)\b"
     r"|\bno \w+(?: \w+)? (?:has|have) (?:yet )?(?:offered|volunteered|signed up|replied|come"
     r" forward)\b(?: yet)?"
-    r"|(?:has|have|had) not (?:yet )?(?:answered|started|been tested|been contracted)\b"
+    r"|(?:has|have|had) not (?:yet )?(?:answered|been tested|been contracted)\b"
     r"|\bnot (?:contracted|tested|booked|funded|staffed|signed|confirmed) yet\b"
     # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
     r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
@@ -122,6 +122,8 @@ _NO_RISK = re.compile(
     r" (?:addressed|resolved|answered|cleared|closed))\b"
     r"|:\s*(?:none|n/?a|nil|0)\W*$"
     r"|^\W*(?:i|we) (?:propose|suggest)\b|^\W*(?:proposal|idea|suggestion)\s*:"
+    # Keeping the log is a task: "I'll update the RAID log with the rights data risk".
+    r"|\b(?:update|add|log|record|enter|put)\b[^.;]{0,40}\b(?:raid|risk) (?:log|register)\b"
     r"|\bno objections?\b"
     # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
     r"|\b(?:low|medium|high)[- ]risk\s*$",
