@@ -113,6 +113,8 @@ _SENTENCE = re.compile(
     r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final)"
     # "-> agreed by everyone", "(approved by the clinical safety officer)"
     r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
+    # "Milestones re-baselined (approved by the SRO on 12 November)"
+    r"|\(\s*(?:approved|agreed|endorsed|authori[sz]ed|ratified) by\b"
     r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
     r"|we(?:'ll| will) go with|going with"
     r"|(?:made|took|taken|reached) (?:a|the) decision"
@@ -277,6 +279,20 @@ _TAKEN = re.compile(
 )
 
 
+# A date that moved as the consequence of something that happened is a slip, not a decision:
+# "As a result the start on site moves from 7 to 21 September", "Pilot moved to 23 November:
+# the SSO testing failed twice" (unless someone approved or agreed it). A move the meeting
+# states with its reason ("moved to 14 October because of the regression") stays a decision.
+_MOVE = re.compile(
+    r"\b(?:mov(?:e|es|ed)|pushed|postponed|rescheduled|slip\w*|re-?baselined)\b", re.I
+)
+_CAUSE = re.compile(
+    r"^\W*(?:as a result|consequently|in consequence)\b|\b(?:failed|fell through)\b",
+    re.IGNORECASE,
+)
+_AUTHORITY = re.compile(r"\b(?:approved|agreed|decided|resolved|confirmed by|signed off)\b", re.I)
+
+
 def is_decision_sentence(sentence: str) -> bool:
     if _COMMITMENT.match(sentence) or _TAKEN.search(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
@@ -287,6 +303,8 @@ def is_decision_sentence(sentence: str) -> bool:
     hit = _SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence)
     hit = hit or _ELLIPTIC.search(sentence)
     if not hit:
+        return False
+    if _MOVE.search(hit.group(0)) and _CAUSE.search(sentence) and not _AUTHORITY.search(sentence):
         return False
     hedge = _NOT.search(sentence)
     if not hedge:
@@ -302,6 +320,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
     said: list[frozenset[str]] = []
+    refs: set[str] = set()  # item references already decided ("CR-024", "D3")
 
     def add(text: str) -> None:
         text = " ".join(text.split()).strip(" -–—*")
@@ -313,6 +332,11 @@ def extract_decisions(sections: list[Section]) -> list[str]:
         tokens = topic_tokens(text)
         if restates(tokens, said):
             return  # the same decision again (a summary, the bot's list after the log)
+        ref = _REF.match(text)
+        if ref and ref.group(1).upper() in refs:
+            return  # "CR-024 cycle counting. … Approved unanimously." after the CR table
+        if ref:
+            refs.add(ref.group(1).upper())
         seen.add(key)
         said.append(tokens)
         found.append(clip(text))
@@ -596,10 +620,18 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
             if verdict and (
                 "decision" in block.header[verdict_col].lower() or _VERDICT_WORD.match(verdict)
             ):
-                add(f"{cell(text_col)}: {verdict}")
+                ref = next((c for c in cells if _REF.fullmatch(c)), "")
+                topic = cell(text_col)
+                if ref and ref not in topic:
+                    topic = f"{ref} {topic}"
+                add(f"{topic}: {verdict}")
             continue
         if "decision" in heading or role == "decisions":
             add(cell(text_col))
+
+
+# An item's reference at the start of a line: "CR-024", "RFC-12", "D3", "ADR-0031".
+_REF = re.compile(r"^\W*([A-Z]{1,6}-?\d{1,5})\b\W*")
 
 
 def _topic_column(block: Block, skip: int) -> int | None:
