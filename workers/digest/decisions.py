@@ -114,7 +114,7 @@ _SENTENCE = re.compile(
     # "-> agreed by everyone", "(approved by the clinical safety officer)"
     r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
     # "Milestones re-baselined (approved by the SRO on 12 November)"
-    r"|\(\s*(?:approved|agreed|endorsed|authori[sz]ed|ratified) by\b"
+    r"|(?<=\()(?:approved|agreed|endorsed|authori[sz]ed|ratified) by\b"
     r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
     r"|we(?:'ll| will) go with|going with"
     r"|(?:made|took|taken|reached) (?:a|the) decision"
