@@ -322,7 +322,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
     said: list[frozenset[str]] = []
     refs: set[str] = set()  # item references already decided ("CR-024", "D3")
 
-    def add(text: str) -> None:
+    def add(text: str, ref: str = "") -> None:
         text = " ".join(text.split()).strip(" -–—*")
         key = re.sub(r"\W+", " ", text.lower()).strip()
         if len(text) < 8 or key in seen or len(found) >= MAX_DECISIONS:
@@ -332,11 +332,12 @@ def extract_decisions(sections: list[Section]) -> list[str]:
         tokens = topic_tokens(text)
         if restates(tokens, said):
             return  # the same decision again (a summary, the bot's list after the log)
-        ref = _REF.match(text)
-        if ref and ref.group(1).upper() in refs:
+        lead = _REF.match(text)
+        ref = (ref or (lead.group(1) if lead else "")).upper()
+        if ref and ref in refs:
             return  # "CR-024 cycle counting. … Approved unanimously." after the CR table
         if ref:
-            refs.add(ref.group(1).upper())
+            refs.add(ref)
         seen.add(key)
         said.append(tokens)
         found.append(clip(text))
@@ -508,7 +509,10 @@ _NO_ANSWERS = {"questions", "background", "agenda"}
 # "accepted" is left out, being how reviews mark work done ("CP-412 Upload: Accepted").
 _REJECTED_OPTION = re.compile(
     r"^(?!(?:status|state|stage|phase|result|outcome|decision|resolution|vote)\s*[:–—-])"
-    r"[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen"
+    # (a topic within one sentence: "… by the department. Action: Approved." is read per
+    # sentence below)
+    r"(?:[^:.]|\.(?!\s)){3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded"
+    r"|not chosen"
     r"|shelved|dropped|approved|deferred|not (?:approved|accepted))\b"
     # A proposal's own verdict may be a plain "accepted": "ADR-0040 Outbox pattern: Accepted".
     r"|^\W*(?:adr|rfc|pep|kep|proposal|change request|cr|chg)\b[^:]{0,100}(?::|\s[-–—]\s)\s*"
@@ -596,7 +600,9 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
             if value and not _NOT.search(value):
                 add(value)
         for index, value in enumerate(cells):
-            if (index == text_col and not plain) or _CELL_LABEL.match(value):
+            if (index == text_col and not plain) or index == verdict_col:
+                continue  # the verdict column is paired with its topic below
+            if _CELL_LABEL.match(value):
                 continue
             if len(value.split()) < 4:
                 continue
@@ -620,11 +626,10 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
             if verdict and (
                 "decision" in block.header[verdict_col].lower() or _VERDICT_WORD.match(verdict)
             ):
+                # the row's reference ("CR-024"), so that the minutes' prose on the same
+                # item later is known for a restatement
                 ref = next((c for c in cells if _REF.fullmatch(c)), "")
-                topic = cell(text_col)
-                if ref and ref not in topic:
-                    topic = f"{ref} {topic}"
-                add(f"{topic}: {verdict}")
+                add(f"{cell(text_col)}: {verdict}", ref)
             continue
         if "decision" in heading or role == "decisions":
             add(cell(text_col))

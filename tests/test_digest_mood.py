@@ -1,0 +1,164 @@
+"""Decisions and risks by a sentence's mood and a section's role (issue 10, held-out writers).
+
+A settled "no", a verdict given before its condition, minutes that leave the auxiliary out, a
+committee's "Action: Approved", verdict columns; a condition with its harm, something that
+cannot happen without another, a gap nobody has filled. Inline texts only, no database:
+``pytest --noconftest tests/test_digest_mood.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.analyse import analyse
+from workers.digest.blocks import Block, DocumentModel
+from workers.digest.sections import heading_role
+
+
+def _decisions(text: str) -> list[str]:
+    return analyse(text)["decisions"]
+
+
+def _model_decisions(blocks: list[Block]) -> list[str]:
+    return analyse("", model=DocumentModel(blocks=blocks))["decisions"]
+
+
+def _risks(text: str) -> list[str]:
+    return [r["text"] for r in analyse(text)["risks"]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a settled "no"
+        "The request for a second tester was not approved.",
+        "Not agreed for the spring build: it doubles the cost of the kit.",
+        # the verdict first, then its condition or the next step
+        "Deferred to the autumn meeting pending the club's accounts.",
+        "We agreed to pilot the rota for a month and then decide whether to keep it.",
+        "Notes of the March call accepted, subject to item 2 being corrected.",
+        # minutes without the auxiliary
+        "Minutes of the spring meeting approved without changes.",
+        "Agreed with Lena that the kiosks stay out of scope.",
+        # a decision for a contingency
+        "If the hall is unavailable, the committee agreed that the fair moves to the church.",
+        # an authority named in brackets
+        "Bakery milestones re-planned (approved by the sponsor on 3 March).",
+    ],
+)
+def test_settled_statements_are_decisions(text):
+    assert _decisions(text) == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The request has not been approved yet.",
+        "The poster designs were signed off by Mira on Monday.",
+        "Tom will print the flyers, and Asha agreed to look at whether the kiosk needs power.",
+        "Priya asked that the bakery reopen on Sundays, and Tom agreed.",
+        "As a result the opening moves from 3 May to 17 May.",
+        "Beta moved from 2 June to 9 June: the load test failed twice.",
+    ],
+)
+def test_open_taken_or_consequent_statements_are_no_decisions(text):
+    assert _decisions(text) == []
+
+
+def test_a_date_moved_with_its_reason_stays_a_decision():
+    text = "The launch moved from 2 June to 9 June because of the bank holiday."
+    assert _decisions(text) == [text]
+
+
+def test_a_committee_action_line_records_a_verdict():
+    text = (
+        "GEOG 120, Maps and Power, as proposed by the department. Action: Approved. "
+        "HIST 220, Port Cities. Several members asked for a reading list. "
+        "Action: Tabled until the author sends a reading list."
+    )
+    found = _decisions(text)
+    assert "HIST 220, Port Cities. Action: Tabled" not in found
+    assert any(d.startswith("GEOG 120") and d.endswith("Action: Approved.") for d in found)
+    assert "Action: Tabled until the author sends a reading list." in found
+
+
+def test_an_arrow_before_a_decision_label():
+    text = "-> Decision: keep the old parser for one more cycle."
+    assert _decisions(text) == ["keep the old parser for one more cycle."]
+
+
+def test_a_decision_column_of_verdicts_pairs_with_the_topic_and_knows_its_reference():
+    blocks = [
+        Block("heading", "Change requests", level=2),
+        Block(
+            "table",
+            header=["Ref", "Change", "Cost", "Decision"],
+            rows=[
+                ["CH-3", "Paint the hall in light grey", "£200", "Approved"],
+                ["CH-4", "A second notice board", "£90", "Deferred to May"],
+            ],
+        ),
+        Block("heading", "Discussion", level=2),
+        Block("paragraph", "CH-3 hall painting. Approved after a short discussion."),
+    ]
+    assert _model_decisions(blocks) == [
+        "Paint the hall in light grey: Approved",
+        "A second notice board: Deferred to May",
+    ]
+
+
+def test_a_timeline_row_can_record_a_decision():
+    blocks = [
+        Block("heading", "Timeline", level=2),
+        Block(
+            "table",
+            header=["Time", "Event"],
+            rows=[
+                ["10:02", "Cache hit rate drops to 40 percent"],
+                ["10:20", "Decision to keep the cache warm rather than flush it"],
+            ],
+        ),
+    ]
+    assert _model_decisions(blocks) == ["Decision to keep the cache warm rather than flush it"]
+
+
+def test_minutes_approved_under_welcome_and_apologies():
+    blocks = [
+        Block("heading", "1. Welcome and apologies", level=2),
+        Block("list_item", "Apologies: Ines, Bram"),
+        Block("paragraph", "1.1 The notes of the June meeting were approved as written."),
+    ]
+    assert _model_decisions(blocks) == ["The notes of the June meeting were approved as written."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If the grant lapses, the youth club will have to close early.",
+        "Two partners need 2.1 for their survey; if 2.1 slips again they will freeze on 2.0.",
+        "If the spring is wet the planting falls back to the second week of May.",
+        "Without the keys from the caretaker the shed cannot be opened.",
+        "The survey cannot be sent before the mailing list is cleaned.",
+        "Nobody has volunteered to run the cake stall.",
+        "No parent group has offered yet.",
+        "The landlord has not answered.",
+        "The fallback route has not been tested.",
+        "Ops could not send the data this week because of their own migration.",
+    ],
+)
+def test_threats_by_mood(text):
+    assert _risks(text) == [text]
+
+
+def test_keeping_the_risk_log_is_a_task_not_a_risk():
+    assert _risks("I'll update the risk register with the parking risk today.") == []
+
+
+def test_discussed_and_agreed_is_minuted_discussion():
+    assert heading_role("Discussed / agreed") == "notes"
+    assert heading_role("After discussion, the board agreed that") == "decisions"
+    text = (
+        "## Discussed / agreed\n\n"
+        "- If the courier misses the 20th, the December issue stays on the old printer.\n"
+    )
+    assert len(analyse(text)["risks"]) == 1
