@@ -162,3 +162,47 @@ def test_discussed_and_agreed_is_minuted_discussion():
         "- If the courier misses the 20th, the December issue stays on the old printer.\n"
     )
     assert len(analyse(text)["risks"]) == 1
+
+
+def test_a_change_log_with_an_impact_column_is_no_risk_register():
+    model = DocumentModel(
+        blocks=[
+            Block("heading", "Change board outcomes", level=2),
+            Block(
+                "table",
+                header=["Ref", "Title", "Cost / schedule impact", "Decision"],
+                rows=[
+                    ["CH-7", "Add a second loading bay", "+12k, +3 days", "Approved"],
+                    ["CH-8", "Swap the label printers", "+4k", "Rejected"],
+                ],
+            ),
+        ]
+    )
+    assert analyse("", model=model)["risks"] == []
+
+
+def test_risk_rows_of_another_shape_under_a_risks_title_row():
+    model = DocumentModel(
+        blocks=[
+            Block("heading", "Key risks noted by the committee", level=2),
+            Block(
+                "table",
+                header=["Ref", "Raised", "Action", "Owner"],
+                rows=[["R-4", "The hall lease renewal depends on the parish vote in May", "", ""]],
+            ),
+        ]
+    )
+    risks = [r["text"] for r in analyse("", model=model)["risks"]]
+    assert risks == ["The hall lease renewal depends on the parish vote in May"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Members present: Ann Grey (AG), Chief Risk Officer; Bo Lind (BL), Treasurer.",
+        "BL presented the top risks from the RAID log.",
+        "AG added that the Risk Committee will want to see the log in March.",
+    ],
+)
+def test_the_risk_process_and_its_people_are_no_risks(text):
+    assert _risks(text) == []

@@ -47,7 +47,8 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _WORDS = re.compile(
-    r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
+    r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d"
+    r"| committee| narrative| officer| appetite| lead\b| manager| matrix| score| rating)"
     r"|at risk"
     r"|threat|concerned (?:that|about|with|over|by)"
     r"|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
@@ -122,6 +123,8 @@ _NO_RISK = re.compile(
     r" (?:addressed|resolved|answered|cleared|closed))\b"
     r"|:\s*(?:none|n/?a|nil|0)\W*$"
     r"|^\W*(?:i|we) (?:propose|suggest)\b|^\W*(?:proposal|idea|suggestion)\s*:"
+    # Presenting the log is the process: "LP presented the top risks from the RAID log".
+    r"|\b(?:presented|reviewed|walked through|went through|summari[sz]ed)\b[^.;]{0,25}\brisks\b"
     # Keeping the log is a task: "I'll update the RAID log with the rights data risk".
     r"|\b(?:update|add|log|record|enter|put)\b[^.;]{0,40}\b(?:raid|risk) (?:log|register)\b"
     r"|\bno objections?\b"
@@ -374,9 +377,20 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     if _STATUS_VALUE.match(heading):
         return  # "Project status | AT RISK" over key/value rows: a fact sheet, not a register
     typed = _raid_typed(block, roles)
+    # A change log's "Cost / schedule impact" beside its Decision column rates a change, not
+    # a threat: a table that records verdicts is no register unless it says likelihood.
+    decided = any(_VERDICT_HEADER.fullmatch(c.lower().strip(" :*_")) for c in block.header)
     is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
-        "likelihood" in roles or "impact" in roles or typed
+        "likelihood" in roles or ("impact" in roles and not decided) or typed
     )
+    if role == "risks":
+        # Rows of another shape under a "Key risks" title row of an action log ("R-12 |
+        # Migration trial 2 depends on …" in the Date raised column): the row's sentence.
+        for row in block.rows:
+            if not _cell(row)(text_col):
+                longest = max((v.strip() for v in row), key=len, default="")
+                if len(longest.split()) >= 4 and not _NO_RISK.search(longest):
+                    found.add(longest)
     if not (is_register or (role == "risks" and "decision" not in heading)):
         _waits_in_cells(block, text_col, found)
         return
@@ -402,6 +416,7 @@ def _register(block: Block, role: str, found: RiskList) -> None:
 
 
 _CLOSED = {"closed", "resolved", "done", "retired"}
+_VERDICT_HEADER = re.compile(r"(?:decisions?|outcome|resolution|verdict|ruling|cab decision)")
 _STATUS_VALUE = re.compile(r"^\W*(?:at risk|on track|off track|red|amber|green|rag)\W*$")
 
 # What an action log's update column says when a task is stuck: "waiting on the chair's diary".
