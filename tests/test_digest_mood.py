@@ -206,3 +206,39 @@ def test_risk_rows_of_another_shape_under_a_risks_title_row():
 )
 def test_the_risk_process_and_its_people_are_no_risks(text):
     assert _risks(text) == []
+
+
+def test_a_threat_in_an_open_tasks_notes_but_not_its_progress_note():
+    model = DocumentModel(
+        blocks=[
+            Block(
+                "table",
+                header=["Ref", "Action", "Owner", "Due", "Status", "Notes"],
+                rows=[
+                    [
+                        "A-1",
+                        "Check the van insurance",
+                        "Treasurer",
+                        "05/12/2026",
+                        "Open",
+                        "If drivers are not covered, the food run on 6 Dec cannot go ahead.",
+                    ],
+                    ["A-2", "Book the hall", "Secretary", "", "Open", "Not booked yet"],
+                ],
+            )
+        ]
+    )
+    risks = [r["text"] for r in analyse("", model=model)["risks"]]
+    assert risks == ["If drivers are not covered, the food run on 6 Dec cannot go ahead."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Until the retry fix ships, any queue stall will again drop orders silently.",
+        "The two surveyors warned that timber prices may rise by the summer.",
+        "A late start could use up most of the remaining allowance.",
+    ],
+)
+def test_exposures_and_warnings(text):
+    assert _risks(text) == [text]

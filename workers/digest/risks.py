@@ -48,7 +48,8 @@ _LABEL = re.compile(
 )
 _WORDS = re.compile(
     r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d"
-    r"| committee| narrative| officer| appetite| lead\b| manager| matrix| score| rating)"
+    r"| committee| narrative| officer| appetite| lead\b| manager| matrix| score| rating| report"
+    r"| allowance)"
     r"|at risk"
     r"|threat|concerned (?:that|about|with|over|by)"
     r"|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
@@ -106,7 +107,13 @@ _WORDS = re.compile(
     r"|\bnot (?:contracted|tested|booked|funded|staffed|signed|confirmed) yet\b"
     # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
     r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
-    r"|is (?:fixed|deployed|released|merged|done|rolled out)))",
+    r"|is (?:fixed|deployed|released|merged|done|rolled out))"
+    # "Until action 4 ships, any replica lag will again show users stale data."
+    r"|^\W*until\b[^.;,]{2,60}\b(?:ships|lands|is (?:fixed|deployed|released|merged|done"
+    r"|rolled out)),[^.;]{0,80}\b(?:will|would|can|could|may)\b"
+    # A warning given: "Both warned that steel prices may rise 8 to 12%".
+    r"|\bwarn(?:ed|s|ing)? (?:that|of|about)\b"
+    r"|\b(?:could|may|might) (?:use up|run out|eat (?:into|up)|wipe out|rise|increase)\b)",
     re.IGNORECASE,
 )
 _NO_RISK = re.compile(
@@ -449,6 +456,21 @@ def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
                 said = True
                 continue
             if not _WAIT.search(value):
+                # A threat written in an open task's notes ("Renewal due 1 Jan. If volunteers
+                # are not covered, the work party cannot use the strimmer.").
+                if (
+                    index != type_col
+                    and index != status_col
+                    and len(value.split()) >= 4
+                    and not _STUCK.match(value)
+                    and not _CLOSED_ROW.search(" ".join(row))
+                    and any(
+                        is_risk_sentence(part) and not _STATUS_NOTE.search(part)
+                        for part in sentences(value)
+                    )
+                ):
+                    found.add(value)
+                    said = True
                 continue
             for clause in re.split(r"\s*[;\n]\s*|(?<=\.)\s+", value):
                 if _WAIT.search(clause) and not _NO_RISK.search(clause):
@@ -459,6 +481,9 @@ def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
             found.add(row[text_col])
 
 
+# A task's progress note, not a threat: "Not tested yet", "New - needed before the meeting".
+_STATUS_NOTE = re.compile(r"\bnot (?:\w+ ){0,2}yet\b|\b(?:needed|required) before\b", re.I)
+_CLOSED_ROW = re.compile(r"\b(?:done|closed|complete|completed|resolved|cancell?ed)\b", re.I)
 _THREAT_TYPES = {"risk", "blocker", "impediment", "dependency", "concern", "threat"}
 # A task's status that makes it a blocker: "Blocked", "On hold", "❌ blocked", "At risk".
 _STUCK = re.compile(r"^\W*(?:blocked|on hold|at risk|stuck|impeded)\b", re.IGNORECASE)
