@@ -57,12 +57,20 @@ def test_settled_statements_are_decisions(text):
         "The poster designs were signed off by Mira on Monday.",
         "Tom will print the flyers, and Asha agreed to look at whether the kiosk needs power.",
         "Priya asked that the bakery reopen on Sundays, and Tom agreed.",
+        "The editor (quill) agreed to send the second draft to the list.",
+        "Thanks to all who came; the notes below reflect what we agreed there.",
+        "Do we still need the beta banner? (nobody knows, ask design)",
         "As a result the opening moves from 3 May to 17 May.",
         "Beta moved from 2 June to 9 June: the load test failed twice.",
     ],
 )
 def test_open_taken_or_consequent_statements_are_no_decisions(text):
     assert _decisions(text) == []
+
+
+def test_a_group_agreeing_stays_a_decision_after_a_comma():
+    text = "After a long debate, Members agreed to move the fair to June."
+    assert _decisions(text) == [text]
 
 
 def test_a_date_moved_with_its_reason_stays_a_decision():

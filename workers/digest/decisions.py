@@ -273,9 +273,14 @@ _CONTINGENT = re.compile(r"\b(?:agreed|decided|resolved|voted)\s+(?:that|to)\b",
 
 # "…, and Lorna agreed to look at whether …": a task someone took, inside a longer sentence.
 _TAKEN = re.compile(
-    r"(?:^|[,;]\s*|\band\s+)(?!(?:The|This|That|It|We|They|All|Everyone)\b)(?:@[\w.-]+"
+    # (after a comma or "and": a sentence that opens on a name is _COMMITMENT's to judge)
+    r"(?:[,;]\s*|\band\s+)(?!(?:The|This|That|It|We|They|All|Everyone|Members|Committee"
+    r"|Board|Team|Group|Council|Both)\b)(?:@[\w.-]+"
     r"|[A-Z][\w'’-]+(?: [A-Z][\w'’-]+)?) (?:has |had )?(?:agreed|volunteered|offered|promised)"
     r" to [a-z]"
+    # "The author (hollow) agreed to send v2": a role with its nick in brackets
+    r"|^\W*(?:[Tt]he\s+)?[\w-]+\s\([^)]{1,30}\)\s(?:has |had )?(?:agreed|volunteered|offered"
+    r"|promised) to [a-z]"
 )
 
 
@@ -293,11 +298,21 @@ _CAUSE = re.compile(
 _AUTHORITY = re.compile(r"\b(?:approved|agreed|decided|resolved|confirmed by|signed off)\b", re.I)
 
 
+_ASIDE_END = re.compile(r"(?:\s*\([^()]*\))*[\s)]*$")
+_REFERS_BACK = re.compile(
+    r"\b(?:what|as) (?:we|you|they|the \w+) (?:had |have )?(?:agreed|decided)(?: (?:there|then"
+    r"|on|at|in)\b|\W*$)",
+    re.IGNORECASE,
+)
+
+
 def is_decision_sentence(sentence: str) -> bool:
     if _COMMITMENT.match(sentence) or _TAKEN.search(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
-    if sentence.rstrip(")").endswith("?"):
-        return False
+    if _ASIDE_END.sub("", sentence).endswith("?"):
+        return False  # "Do we need the flag? (nobody knows, ask product)"
+    if _REFERS_BACK.search(sentence):
+        return False  # "the report reflects what we agreed there" points at a decision
     if _NEGATIVE_VERDICT.search(sentence) and not _STILL_OPEN.search(sentence):
         return True
     hit = _SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence)
