@@ -250,3 +250,43 @@ def test_a_threat_in_an_open_tasks_notes_but_not_its_progress_note():
 )
 def test_exposures_and_warnings(text):
     assert _risks(text) == [text]
+
+
+def test_a_status_column_of_verdicts_records_decisions():
+    model = DocumentModel(
+        blocks=[
+            Block(
+                "table",
+                header=["CR No", "Description of change", "Cost", "Status", "Decided by"],
+                rows=[
+                    ["CR-1", "Widen the north gate", "2,000", "Approved", "Client"],
+                    ["CR-2", "Swap the floor finish", "900", "Rejected", "Client"],
+                    ["CR-3", "Extra bike racks", "400", "Approved", "Client"],
+                ],
+            )
+        ]
+    )
+    assert analyse("", model=model)["decisions"] == [
+        "Widen the north gate: Approved",
+        "Swap the floor finish: Rejected",
+        "Extra bike racks: Approved",
+    ]
+
+
+def test_an_approved_yes_no_column_pairs_with_the_measure_not_the_level():
+    model = DocumentModel(
+        blocks=[
+            Block(
+                "table",
+                header=["Ref", "Measure", "Residual risk", "Measure approved"],
+                rows=[
+                    ["M1", "Mask faces on every export", "Low", "Yes"],
+                    ["M2", "Keep clips for seven days only", "Medium", "Yes"],
+                ],
+            )
+        ]
+    )
+    assert analyse("", model=model)["decisions"] == [
+        "Mask faces on every export: Yes",
+        "Keep clips for seven days only: Yes",
+    ]

@@ -568,12 +568,12 @@ def _answered(question: str, answer: str) -> str | None:
 # A column that holds the verdict itself, beside the topic decided on.
 _VERDICT_COLUMN = re.compile(
     r"(?:decisions?(?: (?:made|taken|agreed))?|outcome|resolution|result|verdict|ruling"
-    r"|cab decision|board decision)",
+    r"|cab decision|board decision|(?:\w+ )?approved\??|accepted\??)",
     re.IGNORECASE,
 )
 _VERDICT_WORD = re.compile(
     r"^\W*(?:approved|rejected|deferred|declined|agreed|adopted|postponed|not (?:accepted"
-    r"|approved)|accepted\b.+|approved\b|withdrawn|refused)",
+    r"|approved)|accepted\b.+|approved\b|withdrawn|refused|accept\b|reject\b)",
     re.IGNORECASE,
 )
 _CELL_LABEL = re.compile(r"^\W*(?:decisions?|decided|agreed|resolved|resolution)\s*:", re.I)
@@ -600,10 +600,27 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
             topic = _topic_column(block, text_col)
             if topic is not None:
                 text_col, verdict_col = topic, text_col
+    if verdict_col is None and status_col is not None and len(block.rows) >= 2:
+        # A change log's Status column that says Approved / Rejected / Deferred per row.
+        values = [row[status_col] for row in block.rows if status_col < len(row)]
+        if sum(bool(_VERDICT_WORD.match(v)) for v in values) * 2 > len(values):
+            verdict_col = status_col
+            status_col = None
+    if verdict_col is not None and text_col is not None:
+        # "Ref | Measure | Residual risk | Measure approved": a text column of level words
+        # ("Low", "Medium") is no topic; the wordiest column is.
+        texts = [row[text_col].strip().lower() for row in block.rows if text_col < len(row)]
+        if texts and all(_LEVEL.fullmatch(t) for t in texts):
+            topic = _topic_column(block, verdict_col)
+            if topic is not None:
+                text_col = topic
     # A table with no owner, due or verdict column (a timeline, an item list): its text
     # cells are read for decided sentences like any other cell.
     plain = not ({"owner", "due", "decision"} & roles.keys()) and verdict_col is None
     heading = block.header[text_col].lower() if text_col is not None else ""
+    topics = [
+        row[text_col].strip() for row in block.rows if text_col is not None and text_col < len(row)
+    ]
     for row in block.rows:
         cells = [value.strip() for value in row]
         cell = _getter(cells)
@@ -638,13 +655,19 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
         verdict = cell(verdict_col)
         if verdict_col is not None:
             # Decision log ("Decision required | Decision") or a review's "Story | Outcome".
+            named = block.header[verdict_col].lower()
             if verdict and (
-                "decision" in block.header[verdict_col].lower() or _VERDICT_WORD.match(verdict)
+                "decision" in named
+                or _VERDICT_WORD.match(verdict)
+                or ("approved" in named and re.match(r"^\W*(?:yes|no)\b", verdict, re.I))
             ):
                 # the row's reference ("CR-024"), so that the minutes' prose on the same
                 # item later is known for a restatement
                 ref = next((c for c in cells if _REF.fullmatch(c)), "")
-                add(f"{cell(text_col)}: {verdict}", ref)
+                topic = cell(text_col)
+                if ref and topics.count(topic) > 1:
+                    topic = f"{ref} {topic}"  # "Speaker" on several rows: the row's reference
+                add(f"{topic}: {verdict}", ref)
             continue
         if "decision" in heading or role == "decisions":
             add(cell(text_col))
@@ -652,6 +675,9 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
 
 # An item's reference at the start of a line: "CR-024", "RFC-12", "D3", "ADR-0031".
 _REF = re.compile(r"^\W*([A-Z]{1,6}-?\d{1,5})\b\W*")
+
+
+_LEVEL = re.compile(r"low|medium|moderate|high|critical|minor|major|red|amber|green|[lmh]|-*")
 
 
 def _topic_column(block: Block, skip: int) -> int | None:
@@ -662,8 +688,8 @@ def _topic_column(block: Block, skip: int) -> int | None:
             continue
         values = [row[index] for row in block.rows if index < len(row)]
         wordy = [v for v in values if re.search(r"[a-z]{3}", v, re.IGNORECASE)]
-        if len(wordy) * 2 <= len(values):
-            continue
+        if len(wordy) * 5 < len(block.rows) * 4:
+            continue  # mostly numbers, or a notes column filled on a few rows only
         length = sum(len(v) for v in values) / max(1, len(values))
         if length > best_length:
             best, best_length = index, length
