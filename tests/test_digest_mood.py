@@ -44,6 +44,16 @@ def _risks(text: str) -> list[str]:
         "If the hall is unavailable, the committee agreed that the fair moves to the church.",
         # an authority named in brackets
         "Bakery milestones re-planned (approved by the sponsor on 3 March).",
+        # a resolution's mood
+        "That the notes of the May meeting be confirmed as a correct record.",
+        "any one trustee be authorised to sign the lease on behalf of the charity;",
+        # a verdict after its topic
+        "Late fee cap: 10% of the invoice - Agreed",
+        "Design review moved to the second gate (agreed)",
+        "Ship 4.1 on Monday; Android follows in 4.1.1. Approved by consensus.",
+        # a group in the plural, and a settled agreement whatever follows it
+        "Trustees agreed to accept the gift and to name the room after the donor.",
+        "The panel agreed to recommend the budget to the council for approval in May.",
     ],
 )
 def test_settled_statements_are_decisions(text):
@@ -54,6 +64,9 @@ def test_settled_statements_are_decisions(text):
     "text",
     [
         "The request has not been approved yet.",
+        "Status: accepted",
+        "The draft should be approved by Friday.",
+        "The report's risks be noted.",
         "The poster designs were signed off by Mira on Monday.",
         "Tom will print the flyers, and Asha agreed to look at whether the kiosk needs power.",
         "Priya asked that the bakery reopen on Sundays, and Tom agreed.",
@@ -66,6 +79,13 @@ def test_settled_statements_are_decisions(text):
 )
 def test_open_taken_or_consequent_statements_are_no_decisions(text):
     assert _decisions(text) == []
+
+
+def test_a_resolution_with_its_condition_after_the_label():
+    text = "RESOLVED: that the lettings policy be approved subject to the change asked for by KO."
+    assert _decisions(text) == [
+        "that the lettings policy be approved subject to the change asked for by KO."
+    ]
 
 
 def test_a_group_agreeing_stays_a_decision_after_a_comma():

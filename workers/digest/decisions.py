@@ -137,6 +137,20 @@ _SENTENCE = re.compile(
     r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided|resolved)[,;:]\s+\w"
     # Minutes in the past tense, subject left out: "Adopted the two-maintainer rule."
     r"|^\W*(?:approved|adopted|ratified|endorsed|rejected) the\b"
+    # A resolution's mood: "that the minutes be confirmed as a correct record", "(b) any one
+    # director be authorised to sign", "the Documents be and are hereby approved".
+    r"|^\W*(?:that\s+)?(?:the|any|a|an|this|these|all|[A-Z][\w-]+)\b[^.;:]{0,100}?"
+    r"(?<!should)(?<!must)(?<!will)(?<!would)(?<!could)(?<!shall)(?<!\bto)(?<!\bmay)"
+    r"(?<!might)(?<!\bcan)(?<!needs)(?<!\bneed)(?<!cannot)\s+be (?:and are hereby )?"
+    r"(?:approved|authori[sz]ed|instructed|confirmed|recommended|submitted|agreed|adopted"
+    r"|appointed|ratified|accepted|endorsed|granted|awarded|requested)\b"
+    # A verdict after its topic: "Liability cap: 150% - Agreed", "review moved to DR7
+    # (agreed)", "… on 10/12. Approved by consensus."
+    # (a plain "accepted" there is how reviews mark work done: "CP-12 Upload: Accepted")
+    r"|(?<!status)(?<!state)(?<!stage)(?:\s[-–—]\s|:\s*)(?:agreed|approved)"
+    r"(?: by (?:all|consensus|everyone))?\W*$"
+    r"|\((?:agreed|approved)\b[^)]{0,50}\)\W*$|\b(?:approved|agreed) by consensus\b"
+    r"|\bfine by (?:all|everyone)\b"
     # A point put off by the meeting: "Deferred to the September meeting pending …".
     r"|^\W*(?:deferred|postponed|tabled) (?:to|until)\b"
     # "Agreed with the sponsor that the kiosks are out of scope."
@@ -228,6 +242,8 @@ def decision_label(text: str) -> str | None:
 _COMMITMENT = re.compile(
     r"^(?!(?:we|they|it|all|everyone|everybody|the|this|that|both|members|committee|board"
     r"|team|group|participants|attendees)\b)"
+    # a group in the plural is no person: "Governors agreed to appoint AM …"
+    r"(?![A-Z][a-z]+(?:ors|ers|ees|ants|ents|ists|ians|ives|ves)\s)"
     r"(?:@[\w.-]+|[A-Z][\w'’-]+(?:\s[A-Z][\w'’-]+)?)\s+(?:has\s+|have\s+)?"
     r"(?:agreed|volunteered|offered|promised)\s+to\b",
     re.IGNORECASE,
@@ -326,6 +342,15 @@ def is_decision_sentence(sentence: str) -> bool:
         return True
     if hedge.start() >= hit.end() and _LATER.match(hedge.group(0)):
         return True  # the verdict comes first; what follows is its condition or next step
+    settled = _CONTINGENT.search(sentence, hit.start())
+    if (
+        settled
+        and hedge.start() >= max(settled.end(), hit.end())
+        and not re.match(r"\W*if\b", hedge.group(0), re.IGNORECASE)
+    ):
+        # "The Committee AGREED to recommend the accounts … for approval" (not "We agreed to
+        # ship if the board approves": that hangs on another vote)
+        return True
     return bool(re.fullmatch(r"\W*if", hedge.group(0), re.IGNORECASE)) and bool(
         _CONTINGENT.search(sentence, hit.start())
     )
@@ -404,10 +429,13 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
             labelled = decision_label(text)
             if labelled:
+                hedge = _NOT.search(labelled)
                 if (
-                    not _NOT.search(labelled)
+                    not hedge
                     or section.role == "decisions"
                     or _VERDICT_LEAD.match(labelled)
+                    # "RESOLVED: that the policy be approved subject to the amendment"
+                    or (hedge.start() > 0 and _LATER.match(hedge.group(0)))
                 ):
                     add(labelled)
                 continue
