@@ -310,3 +310,21 @@ def test_an_approved_yes_no_column_pairs_with_the_measure_not_the_level():
         "Mask faces on every export: Yes",
         "Keep clips for seven days only: Yes",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The caterer's contract is still not signed.",
+        "Report D2.1 is now three weeks late.",
+        "Roof works are two weeks behind programme.",
+        "Quotes from the electrician: chased 3 times, nothing back yet.",
+        "The opening has slipped once already; a further slip would hit the school holidays.",
+    ],
+)
+def test_something_late_or_still_outstanding_is_a_risk(text):
+    assert _risks(text) == [text]
+
+
+def test_late_when_it_shipped_is_history_not_a_risk():
+    assert _risks("Version 2 shipped on 3 May, two days late because of a packaging bug.") == []

@@ -111,6 +111,16 @@ _WORDS = re.compile(
     # "Until action 4 ships, any replica lag will again show users stale data."
     r"|^\W*until\b[^.;,]{2,60}\b(?:ships|lands|is (?:fixed|deployed|released|merged|done"
     r"|rolled out)),[^.;]{0,80}\b(?:will|would|can|could|may)\b"
+    # Something overdue or still outstanding: "still not signed", "3 weeks late", "chased 3
+    # times", "nothing back yet", "no date given by them yet", "slipped once already".
+    r"|\bstill (?:not|no|has not|hasn't|have not|haven't)\b"
+    # (late now, not late when it shipped: "shipped two days late" is history)
+    r"|\b(?:is|are|now|still) (?:\d+|one|two|three|four|five|six) (?:working )?(?:days?|weeks?"
+    r"|months?) (?:late|overdue)\b|\b(?:\d+|one|two|three|four|five|six) (?:working )?(?:days?"
+    r"|weeks?|months?) overdue\b|\bbehind (?:programme|plan)\b|\b(?:is|are|now) overdue\b"
+    r"|\bchased (?:\d+ times|twice|three times)\b|\bnothing (?:back|heard) yet\b"
+    r"|\bno date given\b|\bnot responding\b|\bslipped (?:once|again|twice)\b"
+    r"|\ba further slip\b|\bslips? again\b"
     # A warning given: "Both warned that steel prices may rise 8 to 12%".
     r"|\bwarn(?:ed|s|ing)? (?:that|of|about)\b"
     r"|\b(?:could|may|might) (?:use up|run out|eat (?:into|up)|wipe out|rise|increase)\b)",
