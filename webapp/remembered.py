@@ -3,7 +3,7 @@
 An API request's rate-limit check needs the token's organization and limits, which come from
 PostgreSQL with the token lookup. Each web process remembers, per token (a SHA-256 of the
 presented token, never the token itself), the windows its last request was checked against,
-and uses them before the lookup, in ``ratelimit.EarlyCheckDoor`` (a WSGI middleware ahead of
+and uses them before the lookup, in ``ratelimit.LimitDoor`` (a WSGI middleware ahead of
 Flask):
 
 - **a token refused a moment ago** — for at most ``REFUSAL_MEMORY_SECONDS`` (1 s) and never
