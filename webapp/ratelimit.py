@@ -27,7 +27,8 @@ in the database applies from the next request on, in every process. For API toke
 process also remembers the windows of the last check (webapp/remembered.py): the check then
 starts before the token lookup (``EarlyCheckDoor``), is compared with the limits the lookup
 reads, and a token refused a moment ago is refused again without the database; a NOTIFY on
-every limit change makes each process forget what it remembers.
+every limit change makes each process forget what it remembers (until it arrives, at most
+``REFUSAL_MEMORY_SECONDS``, such a token is refused by its old limits: webapp/remembered.py).
 
 **One round trip.** Each window is a moving window kept the way `limits`' own
 ``MovingWindowRateLimiter`` keeps it on Redis (a list of hit timestamps, newest first, trimmed
