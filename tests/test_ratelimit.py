@@ -37,6 +37,7 @@ from tests.conftest import (
     TEST_QUEUE,
     OrgFixture,
     Services,
+    csrf_token,
     login,
     make_app,
     statements_on,
@@ -160,6 +161,19 @@ def test_headers_on_every_limited_response_and_a_friendly_429_page(
     assert refused.headers["X-RateLimit-Remaining"] == "0"
     page = refused.get_data(as_text=True)
     assert "limit of 3 page views per minute" in page and "Try again in" in page
+    # A refused page loads itself again when the wait is over (a navigation, or a document
+    # page reloading itself when processing ends, is never stuck on this page); a refused
+    # form is not sent again by itself.
+    retry_after = refused.headers["Retry-After"]
+    assert f'<meta http-equiv="refresh" content="{retry_after}">' in page
+    assert "loads again by itself" in page
+    other = make_org()
+    poster = client_for(limited_app, other)
+    token = csrf_token(poster, "/documents")
+    set_overrides(owner_engine, other, page_requests_per_minute=1)
+    posted = poster.post("/documents/bulk", data={"action": "delete", "csrf_token": token})
+    assert posted.status_code == 429
+    assert 'http-equiv="refresh"' not in posted.get_data(as_text=True)
     # The progress poll asks for JSON, and gets it.
     polled = client.get("/documents/progress", headers={"Accept": "application/json"})
     assert polled.status_code == 429 and polled.json["error"]["code"] == "rate_limited"

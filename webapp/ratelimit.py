@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from limits import RateLimitItem, parse
@@ -70,6 +70,7 @@ from werkzeug.wrappers import Response
 from webapp import load
 from webapp.api.errors import api_error, error_body
 from webapp.api.tokens import bearer_token
+from webapp.errors import refused_page
 from webapp.extensions import db
 from webapp.headers import SECURITY_HEADERS, request_id
 from webapp.models import Organization
@@ -881,7 +882,7 @@ class RateLimiter:
         message = _refusal_message(decision.reported)
         if api or _prefers_json():
             return api_error(429, "rate_limited", message)
-        return render_template("errors/429.html", message=message), 429
+        return refused_page(message, decision.retry_after), 429
 
     def after_request(self, response: Response) -> Response:
         """The uploads' refunds, then the headers: one hook rather than two."""
