@@ -344,3 +344,29 @@ def test_a_reset_asked_for_is_mailed_by_a_real_worker_with_a_working_link(
             )
             == 1
         )
+
+
+def test_with_the_broker_down_every_address_gets_the_same_503(
+    mail_app, make_org, outbox, monkeypatch
+):
+    """The message cannot be published: the page says to try again, the same for an address
+    with an account and one without (nothing was looked up), and nothing is mailed."""
+    celery = mail_app.extensions["celery"]
+
+    def broker_down(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(celery, "send_task", broker_down)
+    org = make_org()
+    unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    pages = {}
+    for address in (org.email, unknown):
+        client = mail_app.test_client()
+        token = csrf_token(client, "/forgot-password")
+        page = client.post("/forgot-password", data={"email": address, "csrf_token": token})
+        assert page.status_code == 503
+        body = page.get_data(as_text=True)
+        assert "could not be sent just now" in body and "If <strong>" not in body
+        pages[address] = _page_without(body, address, token)
+    assert pages[org.email] == pages[unknown]
+    assert _mails_to(outbox, org.email) == [] and _mails_to(outbox, unknown) == []
