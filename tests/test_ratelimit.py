@@ -37,6 +37,7 @@ from tests.conftest import (
     TEST_QUEUE,
     OrgFixture,
     Services,
+    csrf_token,
     login,
     make_app,
     statements_on,
@@ -160,6 +161,19 @@ def test_headers_on_every_limited_response_and_a_friendly_429_page(
     assert refused.headers["X-RateLimit-Remaining"] == "0"
     page = refused.get_data(as_text=True)
     assert "limit of 3 page views per minute" in page and "Try again in" in page
+    # A refused page loads itself again when the wait is over (a navigation, or a document
+    # page reloading itself when processing ends, is never stuck on this page); a refused
+    # form is not sent again by itself.
+    retry_after = refused.headers["Retry-After"]
+    assert f'<meta http-equiv="refresh" content="{retry_after}">' in page
+    assert "loads again by itself" in page
+    other = make_org()
+    poster = client_for(limited_app, other)
+    token = csrf_token(poster, "/documents")
+    set_overrides(owner_engine, other, page_requests_per_minute=1)
+    posted = poster.post("/documents/bulk", data={"action": "delete", "csrf_token": token})
+    assert posted.status_code == 429
+    assert 'http-equiv="refresh"' not in posted.get_data(as_text=True)
     # The progress poll asks for JSON, and gets it.
     polled = client.get("/documents/progress", headers={"Accept": "application/json"})
     assert polled.status_code == 429 and polled.json["error"]["code"] == "rate_limited"
@@ -735,29 +749,63 @@ def test_fifty_concurrent_requests_never_exceed_the_limit(live_server, app, make
     assert statuses.count(429) == 30
 
 
+# How long a process answers a token refused a moment ago from memory (REFUSAL_MEMORY_SECONDS,
+# the live server's default).
+REFUSAL_MEMORY = 1.0
+
+
+def api_get_current(
+    server: Server, token: str, old_limit: int, refused_at: float
+) -> tuple[int, dict]:
+    """``api_get`` once every process answers by the current limits.
+
+    A limit change reaches each process by a NOTIFY, which PostgreSQL delivers after the
+    change's COMMIT has returned: on a loaded machine it can arrive after the next request.
+    Until then a process that refused the token a moment ago (``refused_at``, when the test
+    saw that 429) refuses it again from memory, by the old limit, charging nothing
+    (webapp/remembered.py), for at most ``REFUSAL_MEMORY`` after that refusal. Those answers
+    are passed over, and only those: a 429 reporting ``old_limit`` sent while that memory may
+    still hold. Anything else is returned.
+    """
+    while True:
+        sent = time.monotonic()
+        status, headers = api_get(server, token)
+        stale = status == 429 and headers.get("X-RateLimit-Limit") == str(old_limit)
+        if not (stale and sent < refused_at + REFUSAL_MEMORY):
+            return status, headers
+
+
 def test_a_changed_limit_applies_within_a_second_in_every_process(
     live_server, app, make_org, owner_engine
 ):
-    """Raised, lowered, and by the plan's own row: the next requests follow at once."""
+    """Raised, lowered, and by the plan's own row: the requests follow within a second, in
+    whichever process serves them (at once where no refusal is remembered; see
+    ``api_get_current`` for the one answer that waits for the change's NOTIFY)."""
     org = make_org()
     token = api_token(app, org)
     with own_plan(owner_engine, org, requests_per_minute=3) as plan_id:
         assert [api_get(live_server, token)[0] for _ in range(4)] == [200, 200, 200, 429]
+        refused_at = time.monotonic()
 
-        # Raise the plan's limit to 10: the next request passes, and the seven left pass in
-        # whichever process serves them.
+        # Raise the plan's limit to 10: a request passes within a second, and the seven left
+        # pass in whichever process serves them.
         set_plan_limit(owner_engine, plan_id, 10)
         changed = time.monotonic()
-        status, headers = api_get(live_server, token)
+        status, headers = api_get_current(live_server, token, 3, refused_at)
         assert status == 200 and headers["X-RateLimit-Limit"] == "10"
         assert time.monotonic() - changed < 1.0
-        assert [api_get(live_server, token)[0] for _ in range(7)] == [200] * 6 + [429]
+        answers = [api_get_current(live_server, token, 3, refused_at) for _ in range(7)]
+        assert [status for status, _ in answers] == [200] * 6 + [429]
+        assert {headers["X-RateLimit-Limit"] for _, headers in answers} == {"10"}
+        refused_at = time.monotonic()
 
         # An override for this organization wins over the plan, lowered or raised.
         set_overrides(owner_engine, org, requests_per_minute=2)
-        status, headers = api_get(live_server, token)
+        status, headers = api_get_current(live_server, token, 10, refused_at)
         assert status == 429 and headers["X-RateLimit-Limit"] == "2"
+        refused_at = time.monotonic()
         set_overrides(owner_engine, org, requests_per_minute=100)
         changed = time.monotonic()
-        assert api_get(live_server, token)[0] == 200
+        status, headers = api_get_current(live_server, token, 2, refused_at)
+        assert status == 200 and headers["X-RateLimit-Limit"] == "100"
         assert time.monotonic() - changed < 1.0

@@ -142,6 +142,8 @@ DEFAULTS: dict[str, Any] = {
     "BROKER_RETRY_INTERVAL": 2.0,
     # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
     "DOCUMENT_QUEUE_PREFIX": "docs",
+    # Every other task (mail: password resets, notifications; exports) goes to this queue.
+    "CELERY_DEFAULT_QUEUE": "default",
     # How long a worker slot is kept for a document waiting in a Celery queue.
     "FAIR_QUEUED_SECONDS": 900,
     # Organization lifecycle: days a deleted organization can be restored, hours an export's
@@ -193,6 +195,7 @@ ENVIRONMENT_KEYS = {
     "BROKER_VISIBILITY_TIMEOUT": "BROKER_VISIBILITY_TIMEOUT",
     "DOCUMENT_TIME_LIMIT": "DOCUMENT_TIME_LIMIT",
     "DOCUMENT_QUEUE_PREFIX": "DOCUMENT_QUEUE_PREFIX",
+    "CELERY_DEFAULT_QUEUE": "CELERY_DEFAULT_QUEUE",
     "RATELIMIT_ENABLED": "RATELIMIT_ENABLED",
     "ANONYMOUS_LIMIT_PER_IP": "ANONYMOUS_LIMIT_PER_IP",
     "RATELIMIT_SERVER_TIMING": "RATELIMIT_SERVER_TIMING",
@@ -391,7 +394,7 @@ def finalise(config: dict[str, Any]) -> None:
         or None,
         "broker_connection_retry_on_startup": True,
         "result_expires": 3600,
-        "task_default_queue": "default",
+        "task_default_queue": config.get("CELERY_DEFAULT_QUEUE") or "default",
         "broker_transport_options": {
             "visibility_timeout": int(config["BROKER_VISIBILITY_TIMEOUT"]),
             "unacked_restore_interval": _setting(config, "BROKER_RESTORE_INTERVAL"),

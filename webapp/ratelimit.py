@@ -27,7 +27,8 @@ in the database applies from the next request on, in every process. For API toke
 process also remembers the windows of the last check (webapp/remembered.py): the check then
 starts before the token lookup (``LimitDoor``), is compared with the limits the lookup
 reads, and a token refused a moment ago is refused again without the database; a NOTIFY on
-every limit change makes each process forget what it remembers.
+every limit change makes each process forget what it remembers (until it arrives, at most
+``REFUSAL_MEMORY_SECONDS``, such a token is refused by its old limits: webapp/remembered.py).
 
 **One round trip.** Each window is a moving window kept the way `limits`' own
 ``MovingWindowRateLimiter`` keeps it on Redis (a list of hit timestamps, newest first, trimmed
@@ -55,7 +56,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, after_this_request, current_app, g, render_template, request
+from flask import Flask, after_this_request, current_app, g, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from limits import RateLimitItem, parse
@@ -71,6 +72,7 @@ from werkzeug.wrappers import Response
 from webapp import load
 from webapp.api.errors import api_error, error_body
 from webapp.api.tokens import bearer_token
+from webapp.errors import refused_page
 from webapp.extensions import db
 from webapp.headers import SECURITY_HEADERS, request_id
 from webapp.models import Organization
@@ -928,7 +930,7 @@ class RateLimiter:
         message = _refusal_message(decision.reported)
         if api or _prefers_json():
             return api_error(429, "rate_limited", message)
-        return render_template("errors/429.html", message=message), 429
+        return refused_page(message, decision.retry_after), 429
 
     def server_timing(self, response: Response) -> Response:
         """``Server-Timing: ratelimit;dur=<ms>`` (``RATELIMIT_SERVER_TIMING``, for bench/)."""
