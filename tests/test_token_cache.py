@@ -220,16 +220,37 @@ def applies_within_a_second(
     changed_at: float,
     check: Callable[[], bool],
 ) -> None:
-    """``check()`` holds within a second of the change, then for 20 requests in a row
-    (whichever process serves them)."""
-    while not check():
-        assert time.monotonic() - changed_at < 1.0, "the change did not apply within a second"
-    assert time.monotonic() - changed_at < 1.0
-    assert all(check() for _ in range(20))
+    """From some moment less than a second after the change on, ``check()`` holds for 20
+    requests in a row (whichever process serves them). A process may serve one more request
+    the old way until its listener has read the notification (the 1 s bound is for that)."""
+    held_since, in_a_row = None, 0
+    while in_a_row < 20:
+        started = time.monotonic()
+        assert started - changed_at < 5.0, f"never applied: {check}"
+        if check():
+            held_since = started if in_a_row == 0 else held_since
+            in_a_row += 1
+        else:
+            in_a_row = 0
+    assert held_since is not None and held_since - changed_at < 1.0, f"too late: {check}"
 
 
-def status_is(server: Server, token: str, expected: int, **kw: object) -> Callable[[], bool]:
-    return lambda: api_get(server, token, **kw)[0] == expected  # type: ignore[arg-type]
+class StatusIs:
+    """A check: the token's next request answers ``expected``; every status seen is kept."""
+
+    def __init__(self, server: Server, token: str, expected: int) -> None:
+        self.server, self.token, self.expected = server, token, expected
+        self.seen: list[int] = []
+
+    def __call__(self) -> bool:
+        self.seen.append(api_get(self.server, self.token)[0])
+        return self.seen[-1] == self.expected
+
+    def __repr__(self) -> str:
+        return f"statuses {self.seen}, expected {self.expected}"
+
+
+status_is = StatusIs
 
 
 def test_the_server_serves_kept_tokens(cached_server, cached_app, make_org, owner_engine):
@@ -292,7 +313,7 @@ def test_a_changed_role_applies_within_a_second(
 ) -> None:
     """The owner's token made a viewer's: deleting a document is refused (403)."""
     org = make_org()
-    insert_documents(owner_engine, org.org_id, 40)
+    insert_documents(owner_engine, org.org_id, 60)
     with owner_engine.connect() as conn:
         documents = list(
             conn.scalars(
