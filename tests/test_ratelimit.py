@@ -327,17 +327,20 @@ def test_a_known_tokens_check_is_sent_before_its_lookup_and_read_after(
 def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
     limited_app, make_org, owner_engine, monkeypatch
 ):
-    """Its early check was sent before the lookup found it revoked: read, dropped, forgotten."""
-    from webapp.api import tokens
-    from webapp.tenancy import tenant_context
+    """Its early check was sent before the lookup found it revoked: read, dropped, forgotten.
 
+    A revocation is announced (migration 0020), which forgets the token at once; this is the
+    moment before its notification is read, so the revocation here is made unannounced
+    (triggers off, which only a superuser can do)."""
     org = make_org()
     client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=50)
     assert client.get("/api/v1/documents", headers=auth).status_code == 200
     token_id = token.split("_", 3)[2]
-    with limited_app.app_context(), tenant_context(org.org_id):
-        tokens.revoke_token(token_id, org.user_id)
-        db.session.remove()
+    with owner_engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(
+            text("UPDATE api_tokens SET revoked_at = now() WHERE id = :id"), {"id": token_id}
+        )
     sent = count_redis_commands(monkeypatch)
     assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
         401,
@@ -351,6 +354,33 @@ def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
     assert response.headers["X-RateLimit-Remaining"] == str(50 - 3)  # 1 + the revoked one + this
     # The thread's connection is in step: each request reads its own reply.
     assert client.get("/api/v1/documents", headers=other).headers["X-RateLimit-Remaining"] == "46"
+
+
+def test_an_announced_revocation_is_never_charged(limited_app, make_org, owner_engine, monkeypatch):
+    """Revoked on the settings page (announced): forgotten before the next request, which is
+    refused without an early check."""
+    from webapp.api import tokens
+    from webapp.tenancy import tenant_context
+
+    org = make_org()
+    client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=50)
+    assert client.get("/api/v1/documents", headers=auth).status_code == 200
+    changes = limited_app.extensions["ratelimits"].remembered.changes
+    before = changes.poll()
+    with limited_app.app_context(), tenant_context(org.org_id):
+        tokens.revoke_token(token.split("_", 3)[2], org.user_id)
+        db.session.remove()
+    wait_for_limit_change(limited_app, before)
+    sent = count_redis_commands(monkeypatch)
+    assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
+        401,
+        401,
+        401,
+    ]
+    assert checks(sent) == []
+    other = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
+    response = client.get("/api/v1/documents", headers=other)
+    assert response.headers["X-RateLimit-Remaining"] == str(50 - 2)  # 1 + this
 
 
 def test_a_remembered_refusal_lasts_at_most_the_configured_time(services, make_org, owner_engine):
