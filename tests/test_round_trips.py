@@ -2,7 +2,9 @@
 
 A token-authenticated API list and a signed-in page each wait on PostgreSQL at most twice:
 BEGIN and the verified tenant context travel with the first statement, and the request's
-ROLLBACK is not waited for (webapp/database.py). Counted by ``conftest.round_trips``.
+ROLLBACK is not waited for (webapp/database.py). Counted by ``conftest.round_trips``. With the
+token cache on (as deployed; off under TESTING), a known token's list waits once: the token
+lookup is skipped (tests/test_token_cache.py asserts exactly one).
 """
 
 from __future__ import annotations

@@ -361,3 +361,39 @@ def test_changed_limits_apply_within_a_second(
         return api_get(cached_server, token)[1]["X-RateLimit-Limit"] == "54321"
 
     applies_within_a_second(cached_server, changed, limit_is_new)
+
+
+class Changes:
+    """A stand-in listener: ``generation`` moves when a change is announced; None: broken."""
+
+    def __init__(self) -> None:
+        self.generation: int | None = 1
+
+    def poll(self) -> int | None:
+        return self.generation
+
+
+def test_the_cache_forgets_on_a_change_on_expiry_and_when_full(monkeypatch) -> None:
+    from webapp.api.tokens import TokenCache
+
+    changes = Changes()
+    cache = TokenCache(30, changes)
+    user = object()
+    generation = cache.generation()
+    cache.remember(b"a", user, generation, 60)  # type: ignore[arg-type]
+    assert cache.recall(b"a", cache.generation()) is user
+    changes.generation = 2  # announced: kept entries no longer hold
+    assert cache.recall(b"a", cache.generation()) is None
+    changes.generation = None  # no listener: nothing to recall by
+    assert cache.generation() is None
+    changes.generation = 3
+    cache.remember(b"b", user, 3, 0.05)  # type: ignore[arg-type]  # due for last_used_at
+    cache.remember(b"c", user, 3, 0)  # type: ignore[arg-type]  # due now: not kept
+    assert cache.recall(b"c", 3) is None
+    time.sleep(0.06)
+    assert cache.recall(b"b", 3) is None
+    monkeypatch.setattr(TokenCache, "MAX_ENTRIES", 2)
+    for key in (b"d", b"e", b"f"):
+        cache.remember(key, user, 3, 60)  # type: ignore[arg-type]
+    assert len(cache._entries) <= 2  # noqa: SLF001
+    assert cache.recall(b"f", 3) is user

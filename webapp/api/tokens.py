@@ -368,8 +368,10 @@ class TokenCache:
 
     def _prune(self) -> None:
         now = time.monotonic()
-        for key in [k for k, entry in self._entries.items() if entry.until <= now]:
-            del self._entries[key]
+        # A copy: ``recall`` drops entries without the lock (another thread, meanwhile).
+        for key, entry in list(self._entries.items()):
+            if entry.until <= now:
+                self._entries.pop(key, None)
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
 
