@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -765,29 +765,41 @@ def test_fifty_concurrent_requests_never_exceed_the_limit(live_server, app, make
     assert statuses.count(429) == 30
 
 
+def holds_within_a_second(changed: float, check: Callable[[], bool]) -> None:
+    """``check()`` (a request) holds within a second of a change. A process answers API
+    tokens from its cache (webapp/api/tokens.py) until it has read the change's notification:
+    usually before the next request, but on a loaded machine a request may come first."""
+    while not check():
+        assert time.monotonic() - changed < 1.0, "the change did not apply within a second"
+
+
 def test_a_changed_limit_applies_within_a_second_in_every_process(
     live_server, app, make_org, owner_engine
 ):
-    """Raised, lowered, and by the plan's own row: the next requests follow at once."""
+    """Raised, lowered, and by the plan's own row: the next requests follow within a second
+    (refused requests, as a process that has not read the change yet may answer, count
+    nothing)."""
     org = make_org()
     token = api_token(app, org)
+
+    def answers(status: int, limit: str | None = None) -> Callable[[], bool]:
+        def check() -> bool:
+            got, headers = api_get(live_server, token)
+            return got == status and limit in (None, headers["X-RateLimit-Limit"])
+
+        return check
+
     with own_plan(owner_engine, org, requests_per_minute=3) as plan_id:
         assert [api_get(live_server, token)[0] for _ in range(4)] == [200, 200, 200, 429]
 
-        # Raise the plan's limit to 10: the next request passes, and the seven left pass in
+        # Raise the plan's limit to 10: a request passes, and the seven left pass in
         # whichever process serves them.
         set_plan_limit(owner_engine, plan_id, 10)
-        changed = time.monotonic()
-        status, headers = api_get(live_server, token)
-        assert status == 200 and headers["X-RateLimit-Limit"] == "10"
-        assert time.monotonic() - changed < 1.0
+        holds_within_a_second(time.monotonic(), answers(200, "10"))
         assert [api_get(live_server, token)[0] for _ in range(7)] == [200] * 6 + [429]
 
         # An override for this organization wins over the plan, lowered or raised.
         set_overrides(owner_engine, org, requests_per_minute=2)
-        status, headers = api_get(live_server, token)
-        assert status == 429 and headers["X-RateLimit-Limit"] == "2"
+        holds_within_a_second(time.monotonic(), answers(429, "2"))
         set_overrides(owner_engine, org, requests_per_minute=100)
-        changed = time.monotonic()
-        assert api_get(live_server, token)[0] == 200
-        assert time.monotonic() - changed < 1.0
+        holds_within_a_second(time.monotonic(), answers(200))
