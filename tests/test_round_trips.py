@@ -2,7 +2,9 @@
 
 A token-authenticated API list and a signed-in page each wait on PostgreSQL at most twice:
 BEGIN and the verified tenant context travel with the first statement, and the request's
-ROLLBACK is not waited for (webapp/database.py). Counted by ``conftest.round_trips``.
+ROLLBACK is not waited for (webapp/database.py). Counted by ``conftest.round_trips``. With the
+token cache on (as deployed; off under TESTING), a known token's list waits once: the token
+lookup is skipped (tests/test_token_cache.py asserts exactly one).
 """
 
 from __future__ import annotations
@@ -103,3 +105,29 @@ def test_statement_preparation_follows_its_setting(services, setting, expected) 
             with engine.connect() as conn:
                 assert conn.connection.dbapi_connection.prepare_threshold == expected
     close_app(built)
+
+
+def test_only_plain_functions_skip_flasks_coroutine_check(app: Flask, monkeypatch) -> None:
+    """``App.ensure_sync`` returns plain functions and their methods as they are; a coroutine
+    function (or a partial of one) still goes to Flask, which wraps it."""
+    import functools
+
+    def plain() -> None: ...
+
+    async def coroutine() -> None: ...
+
+    class Hooks:
+        def method(self) -> None: ...
+
+        async def async_method(self) -> None: ...
+
+    wrapped: list[object] = []
+    monkeypatch.setattr(app, "async_to_sync", lambda func: wrapped.append(func) or "wrapped")
+    hooks = Hooks()
+    assert app.ensure_sync(plain) is plain
+    method = hooks.method
+    assert app.ensure_sync(method) is method
+    assert app.ensure_sync(coroutine) == "wrapped"
+    assert app.ensure_sync(hooks.async_method) == "wrapped"
+    assert app.ensure_sync(functools.partial(coroutine)) == "wrapped"
+    assert len(wrapped) == 3

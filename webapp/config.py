@@ -72,6 +72,11 @@ DEFAULTS: dict[str, Any] = {
     # How long a web process may refuse a refused API token again without the database
     # (webapp/remembered.py); 0 turns it off.
     "REFUSAL_MEMORY_SECONDS": 1.0,
+    # How long a web process answers an API token it authenticated from memory, without the
+    # token lookup (webapp/api/tokens.py, TokenCache); any announced change to a token, member,
+    # organization or plan forgets it at once. None: 30 s, except under TESTING (0: off), where
+    # tests that revoke a token and use it at once would race the notification.
+    "API_TOKEN_CACHE_SECONDS": None,
     # Operations (webapp/health.py, webapp/metrics.py, webapp/logs.py): /readyz wants a worker
     # heartbeat (workers/heartbeat.py) fresher than this; workers write one every third of it.
     "READY_WORKER_HEARTBEAT_SECONDS": 30,
@@ -209,6 +214,7 @@ ENVIRONMENT_KEYS = {
     "WORKER_METRICS_PORT": "WORKER_METRICS_PORT",
     "LOG_FORMAT": "LOG_FORMAT",
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
+    "API_TOKEN_CACHE_SECONDS": "API_TOKEN_CACHE_SECONDS",
     "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DATABASE_FOLD_CONTEXT": "DATABASE_FOLD_CONTEXT",
     "DATABASE_PREPARE_THRESHOLD": "DATABASE_PREPARE_THRESHOLD",
@@ -274,6 +280,7 @@ NUMERIC_KEYS = {
     "READY_WORKER_HEARTBEAT_SECONDS",
     "READY_TIMEOUT_SECONDS",
     "REFUSAL_MEMORY_SECONDS",
+    "API_TOKEN_CACHE_SECONDS",
     "INVITATION_DAYS",
     "SMTP_PORT",
     "PASSWORD_RESET_MINUTES",
@@ -368,6 +375,8 @@ def finalise(config: dict[str, Any]) -> None:
     config.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(redis_url))
     if config.get("RATELIMIT_ENABLED") is None:
         config["RATELIMIT_ENABLED"] = not config.get("TESTING")
+    if config.get("API_TOKEN_CACHE_SECONDS") is None:
+        config["API_TOKEN_CACHE_SECONDS"] = 0 if config.get("TESTING") else 30
     if is_cluster(redis_url) and not config.get("CELERY_BROKER_URL"):
         raise RuntimeError(
             "REDIS_URL names a Redis Cluster, which cannot be the Celery broker: set "
