@@ -180,12 +180,16 @@ def _apply(connection: Connection) -> None:
         return  # the platform role reads no tenant table: it has no context to set
     org_id = _current_org.get()
     key = None if org_id is None else context_key()
-    if org_id is None:
-        params: tuple[str | None, str | None] = (None, None)
-    else:
-        params = (str(org_id), entry_proof(key, org_id))  # type: ignore[arg-type]
+
+    def params() -> tuple[str | None, str | None]:
+        # Signed when sent: reads in implicit transactions send it again, maybe minutes later.
+        if org_id is None:
+            return (None, None)
+        return (str(org_id), entry_proof(key, org_id))  # type: ignore[arg-type]
+
     # Sent with the transaction's first statement when it has not started yet (one round
-    # trip for both); run now when it has (the context changed inside a transaction).
+    # trip for both), and with each read before it in an implicit transaction; run now when
+    # it has started (the context changed inside a transaction).
     if not database.set_context(connection, ENTER_ORG_DRIVER_SQL, params):
         enter_org(connection, org_id, key)
 
