@@ -1,8 +1,9 @@
 """Round trips and statements per request, counted (never timed): issue 15.
 
 A token-authenticated API list and a signed-in page each wait on PostgreSQL at most twice:
-BEGIN and the verified tenant context travel with the first statement, and the request's
-ROLLBACK is not waited for (webapp/database.py). Counted by ``conftest.round_trips``.
+the verified tenant context travels with each read in an implicit transaction (BEGIN with
+the first write, whose ROLLBACK is not waited for) (webapp/database.py). Counted by
+``conftest.round_trips``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@
   ``SELECT app_enter_org(:org, :proof)``, so PostgreSQL's row-level security sees the same
   organization — transaction-local, and cleared when there is none, so nothing lingers on a
   pooled connection. It is sent in one network write with ``BEGIN`` and the transaction's
-  first statement (``database.set_context``): no round trip of its own.
+  first statement (``database.set_context``): no round trip of its own. Plain reads before a
+  session's first write each run in an implicit transaction of their own (no BEGIN), so the
+  context goes out again, freshly signed, in front of each of them.
 
 **The verified context (issue 11).** Row-level security used to trust whatever
 ``app.current_org_id`` held, so one SQL injection could ``set_config`` another
