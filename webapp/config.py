@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     # The tenant role's BEGIN and context travel with a transaction's first statement, and a
     # ROLLBACK's reply is read at the next use (webapp/database.py): 0 turns that off.
     "DATABASE_FOLD_CONTEXT": True,
+    # With it, a plain SELECT before a transaction's first write runs in an implicit
+    # transaction of its own, with the context and no BEGIN/ROLLBACK (webapp/database.py).
+    "DATABASE_IMPLICIT_READS": True,
     # psycopg prepares a statement on a connection after this many executions (its default);
     # prepared statements now outlive transactions (the deferred ROLLBACK no longer makes
     # psycopg drop them). 0 never prepares: needed behind PgBouncer in transaction mode
@@ -217,6 +220,7 @@ ENVIRONMENT_KEYS = {
     "API_TOKEN_CACHE_SECONDS": "API_TOKEN_CACHE_SECONDS",
     "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DATABASE_FOLD_CONTEXT": "DATABASE_FOLD_CONTEXT",
+    "DATABASE_IMPLICIT_READS": "DATABASE_IMPLICIT_READS",
     "DATABASE_PREPARE_THRESHOLD": "DATABASE_PREPARE_THRESHOLD",
     "INVITATION_DAYS": "INVITATION_DAYS",
     "DELETION_GRACE_DAYS": "DELETION_GRACE_DAYS",
@@ -290,6 +294,7 @@ NUMERIC_KEYS = {
 BOOLEAN_KEYS = {
     "DATABASE_PREPARED_STATEMENTS",
     "DATABASE_FOLD_CONTEXT",
+    "DATABASE_IMPLICIT_READS",
     "RECONCILE_ON_START",
     "SESSION_COOKIE_SECURE",
     "RATELIMIT_ENABLED",
