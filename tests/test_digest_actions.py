@@ -1133,3 +1133,75 @@ def test_a_bilingual_status_column_marks_done_rows():
     digest = analyse(text, reference_date=dt.date(2026, 4, 22))
     assert [a["text"] for a in digest["action_items"]] == ["Prepare the draft resolution"]
     assert [a["text"] for a in digest["done_actions"]] == ["Send the audit report to the architect"]
+
+
+def test_an_office_with_its_article_and_a_titled_name_own_tasks_in_formal_minutes():
+    # "The Secretary will …", "Dr Marlowe to …": the office without its article, the title kept.
+    text = (
+        "Rowing club committee\n\n"
+        "4. Boathouse roof\n"
+        "The quote was discussed at length. The Secretary will request a second quote.\n"
+        "Dr Marlowe to inspect the gutters before the winter.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["text"][:20]) for a in actions] == [
+        (["Secretary"], "The Secretary will r"),
+        (["Dr Marlowe"], "Dr Marlowe to inspec"),
+    ]
+
+
+def test_a_surname_in_capitals_owns_a_task_when_the_minutes_list_that_person():
+    text = (
+        "Library committee\n\n"
+        "Present: Ines Quartermaine (Chair), Otto Fernsby, Lucy Abara\n\n"
+        "FERNSBY reported on the reading room. FERNSBY will price new shelving by March 20.\n"
+        "RESOLVED to wait for the survey. NOTHING will change before then.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [(["FERNSBY"], "2026-03-20")]
+
+
+def test_an_outcome_after_an_action_label_is_not_a_task():
+    # Academic minutes record what was done with each proposal as "Action: Approved."
+    text = (
+        "Programme committee\n\n"
+        "BIO 120, Field Botany. Action: Approved. CHEM 305. Action: Tabled until the author "
+        "replies.\nAction: Lucy to collect the syllabi.\n"
+    )
+    actions = _actions(text)
+    assert [a["text"] for a in actions] == ["Lucy to collect the syllabi."]
+
+
+def test_an_arrow_led_conclusion_and_a_status_bracket_are_read_as_tasks():
+    text = (
+        "Ops weekly\n\n"
+        "Minutes:\n"
+        "- Cooling loop pressure low again.\n"
+        "=> KW will call the chiller vendor this week.\n\n"
+        "Actions from last week:\n"
+        "[done] PL: rotate the backup tapes\n"
+        "[open] KW: label the spare drives\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["owners"], a["text"][-20:]) for a in digest["action_items"]] == [
+        (["KW"], "er vendor this week."),
+        (["KW"], "bel the spare drives"),
+    ]
+    assert [a["owners"] for a in digest["done_actions"]] == [["PL"]]
+
+
+def test_a_box_with_a_speaker_is_a_task_outside_an_actions_section():
+    text = (
+        "# Group meeting\n\n## Carried over from last week\n\n"
+        "- [ ] JB: renew the reagent order\n"
+        "- [x] MT: clean the fume hood\n"
+        "- [ ] JB: reorder pipette tips -> carried to 11 Mar\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["owners"], a["text"]) for a in digest["action_items"]] == [
+        (["JB"], "renew the reagent order"),
+        (["JB"], "reorder pipette tips"),
+    ]
+    assert [(a["owners"], a["text"]) for a in digest["done_actions"]] == [
+        (["MT"], "clean the fume hood")
+    ]

@@ -47,6 +47,12 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _DIGIT = re.compile(r"\d")
+# The outcome a meeting's "Action:" line records for an item: a verdict, not a task.
+_OUTCOME = re.compile(
+    r"^(?:approved|rejected|accepted|declined|tabled|deferred|postponed|withdrawn|carried"
+    r"|passed|failed|noted|received|ratified|adopted|no action)\b(?!\s+(?:to|by)\s+[A-Z@])",
+    re.IGNORECASE,
+)
 # Sign-offs and bare dates: "Thanks all,", "Have a nice weekend,", "2026-09-09".
 _CLOSING = re.compile(
     r"^(?:thanks|thank you|cheers|best|regards|have a (?:nice|good|great)|see you)\b"
@@ -440,7 +446,7 @@ def _priority(level: str | None, text: str) -> str:
 
 
 _STATUS_TAIL = re.compile(
-    r"\s+(?:[-–—]|->|→)\s*(?:not (?:yet )?started|carried (?:over|forward)"
+    r"\s+(?:[-–—]|->|→)\s*(?:not (?:yet )?started|carried (?:over|forward|to)"
     r"|carrying (?:over|forward)|still open|in progress|ongoing|on hold|open|pending)\b"
     r"[^()]{0,40}$",
     re.IGNORECASE,
@@ -484,6 +490,15 @@ def label_body(text: str) -> tuple[str, list[str]] | None:
 
 def is_done(block: Block, text: str) -> bool:
     return block.checked is True or bool(_DONE.search(text))
+
+
+_ARROW_LEAD = re.compile(r"^(?:=>|->|→|⇒|⟹)\s*")
+_STATUS_LEAD = re.compile(
+    r"^\[\s*(?P<state>open|done|closed|complete[d]?|todo|to-?do|wip|in progress|ongoing|new"
+    r"|carried(?: over| forward)?|overdue|pending)\s*\]\s*[:\-–—]?\s*(?P<rest>\S.{2,})$",
+    re.IGNORECASE,
+)
+_CLOSED_STATE = re.compile(r"(?:done|closed|complete)", re.IGNORECASE)
 
 
 # In a list of actions, a report in the past tense is a done item: "Kai sent the invitation".
@@ -580,9 +595,20 @@ def _block_action(
     found: ActionList,
     group_owner: tuple[int, str] | None,
 ) -> bool:
+    # "=> MA will compare …", "-> TN to repeat …": a conclusion marked by an arrow.
+    text = _ARROW_LEAD.sub("", text) or text
+    status = _STATUS_LEAD.match(text)
+    if status and role not in {"agenda", "questions", "form"}:
+        # "[open] TI: write the procedure", "[done] GB: update the catalogue": a tracked
+        # item with its state in front, read as a box ticked or not.
+        closed = bool(_CLOSED_STATE.match(status.group("state")))
+        return _add(found, status.group("rest"), None, closed, lenient=True)
     done = is_done(block, text)
     inherited = [group_owner[1]] if group_owner and block.level > group_owner[0] else None
     if block.kind == "speaker":
+        if block.checked is not None and role not in {"agenda", "questions", "form"}:
+            # "- [ ] AK: sign off the amendment": a box with its owner, in any section.
+            return _add(found, text, [block.speaker or ""], done, lenient=True)
         return _speaker_action(block, text, role, ctx, found, done)
     arising = _ARISING.match(text)
     if arising and role != "agenda" and not owner_part(arising["task"], ctx, lenient=False):
@@ -598,6 +624,8 @@ def _block_action(
         )
         return True
     labelled = label_body(text)
+    if labelled is not None and _OUTCOME.match(labelled[0]):
+        return False  # "Action: Approved." — what a meeting did with an item, not a task
     if labelled is not None and role != "agenda":
         body, owners = labelled
         if not owners and (nick := nick_first(body, ctx)):
@@ -611,7 +639,7 @@ def _block_action(
         added = False
         for sentence in _first_sentences(text)[1:]:
             inner = label_body(sentence)
-            if inner is not None:
+            if inner is not None and not _OUTCOME.match(inner[0]):
                 added = _add(
                     found, inner[0], inner[1] or None, is_done(block, sentence), lenient=True
                 )
