@@ -1205,3 +1205,27 @@ def test_a_box_with_a_speaker_is_a_task_outside_an_actions_section():
     assert [(a["owners"], a["text"]) for a in digest["done_actions"]] == [
         (["MT"], "clean the fume hood")
     ]
+
+
+def test_nicks_that_speak_in_list_items_own_lower_case_tasks_in_a_conclusion():
+    # A nick-style meeting page: "* nick: …" turns, then conclusions that start in lower case.
+    text = (
+        "# Dev sync\n\n## [Bug #88] Cache eviction race (brolf)\n\n### Discussion\n\n"
+        "* mirela: the lock is taken too late\n* brolf: agreed, it needs a second look\n\n"
+        "### Conclusion\n\n"
+        "* Not decided yet. mirela to write a patch by Friday, brolf to review.\n"
+        "* brolf will bisect the regression\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["text"], a["due_date"]) for a in actions] == [
+        (["mirela"], "mirela to write a patch by Friday", "2026-03-06"),
+        (["brolf"], "brolf to review.", None),
+        (["brolf"], "brolf will bisect the regression", None),
+    ]
+
+
+def test_an_office_after_a_semicolon_starts_its_own_task():
+    text = (
+        "Board minutes\n\n5. Bylaws\nThe change was not voted on; the Treasurer will redraft it.\n"
+    )
+    assert [a["owners"] for a in _actions(text)] == [["Treasurer"]]

@@ -791,15 +791,36 @@ def _compound(body: str, ctx: Context) -> list[str]:
 
 
 def _first_sentences(text: str) -> list[str]:
-    parts = re.split(r"(?<=[.!;?])\s+(?=[A-Z@\[])", text)
+    # A sentence may start in lower case with a nick or an office and its "to"/"will":
+    # "Not concluded. hollis will write up …", "not voted on; the Chair will draft …".
+    parts = re.split(
+        r"(?<=[.!;?])\s+(?=[A-Z@\[]|(?:the\s+[A-Z][\w-]+|[a-z][\w.\-]*)\s+(?:to|will)\s+[a-z])",
+        text,
+    )
     return [p.strip() for p in parts[:40] if p.strip()]
+
+
+_NEXT_OWNER = re.compile(r",\s+(?=@?[\w.\-]+(?:\s+[A-Z][\w'’-]+)?\s+(?:to|will)\s+[a-z])")
+
+
+def _clauses(sentence: str, ctx: Context) -> list[str]:
+    """ "yuna to land the fix this week, pmerle to review": one task per owner-led clause."""
+    parts = _NEXT_OWNER.split(sentence)
+    out = [parts[0]]
+    for part in parts[1:]:
+        lead = leading_owners(part, ctx, lenient=False)
+        if lead and lead[1] > 0 and leading_owners(out[0], ctx, lenient=False):
+            out.append(part)
+        else:
+            out[-1] = f"{out[-1]}, {part}"
+    return out
 
 
 def _owned_tasks(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
     """Tasks written among decisions or conclusions: "CW to write the annex", "No consensus.
     GO will collect usage data …" — a named person's "to", or a participant's "will"."""
     added = False
-    for sentence in _first_sentences(text):
+    for sentence in (c for s in _first_sentences(text) for c in _clauses(s, ctx)):
         lead = leading_owners(sentence, ctx, lenient=False)
         if not lead or lead[1] == 0 or _QUESTION.search(sentence):
             continue
@@ -819,7 +840,8 @@ def _owned_tasks(text: str, ctx: Context, found: ActionList, done: bool) -> bool
 def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
     """Commitments in running text: "X to …", "X will …", "Assigned to X to …"."""
     added = False
-    for sentence in _first_sentences(text) if len(text) < 1500 else [text[:1500]]:
+    said = _first_sentences(text) if len(text) < 1500 else [text[:1500]]
+    for sentence in (c for s in said for c in _clauses(s, ctx)):
         if _QUESTION.search(sentence):
             continue
         lead = leading_owners(sentence, ctx, lenient=False)
