@@ -1229,3 +1229,20 @@ def test_an_office_after_a_semicolon_starts_its_own_task():
         "Board minutes\n\n5. Bylaws\nThe change was not voted on; the Treasurer will redraft it.\n"
     )
     assert [a["owners"] for a in _actions(text)] == [["Treasurer"]]
+
+
+def test_a_named_order_in_running_notes_is_that_persons_task():
+    # "XY: <verb> …" among notes (not under an actions heading) is an order to XY.
+    text = (
+        "Lab ops\n\n"
+        "* Storage (PK)\n"
+        "  - scratch volume at 92 %.\n"
+        "PK: move the old runs to tape before Friday.\n"
+        "Idea: run a clean-up day next month.\n"
+        "Rosa Lind: plan for the week:\n"
+        "Rosa Lind: sounds good to me\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["text"], a["due_date"]) for a in actions] == [
+        (["PK"], "move the old runs to tape before Friday.", "2026-03-06")
+    ]

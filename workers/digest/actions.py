@@ -680,6 +680,8 @@ def _block_action(
         return _add(found, text, inherited, done, lenient=True)
     if role in {"agenda", "questions", "background", "consequences", "attendees", "form"}:
         return False
+    if role in {None, "notes", "summary"} and (named := _named_imperative(text, ctx)):
+        return _add(found, named[1], named[0], done, lenient=True)
     if role == "decisions":
         return _owned_tasks(text, ctx, found, done)
     if role == "done":
@@ -728,6 +730,39 @@ def _bare_owner(text: str, ctx: Context) -> bool:
     return len(bare.split()) <= 3 and owner_part(bare, ctx, lenient=True) is not None
 
 
+# Verbs a task starts with when it is written as an order: "KT: get the form signed".
+_IDEA_LABEL = re.compile(
+    r"^(?:ideas?|proposals?|suggestions?|options?|plan|goal|aim|wish|nice to have)\s*:", re.I
+)
+_TASK_VERBS = frozenset(
+    """add arrange ask book call cancel chase check circulate clean collect confirm contact
+    coordinate create delete deploy document draft email escalate file find finalise finalize
+    fix follow get investigate invite label land look merge migrate move notify open order
+    organise organize pay ping plan post prepare price print publish raise reach rebase remove
+    renew reply report request reserve review revise rotate run schedule send set share sign
+    submit talk tell test update upload verify write""".split()
+)
+
+
+def _named_imperative(text: str, ctx: Context) -> tuple[list[str], str] | None:
+    """A named person's order in running notes: "KT: get the renewal form signed …"."""
+    match = re.match(r"^(?P<who>[^:]{2,40}):\s+(?P<verb>[a-z]+)\s+(?P<rest>\S+\s+\S.*)$", text)
+    if (
+        not match
+        or match["verb"] not in _TASK_VERBS
+        or _QUESTION.search(text)
+        or text.rstrip().endswith(":")  # "plan for the week:" introduces a list
+        or _OTHER_LABEL.match(text)
+        or _IDEA_LABEL.match(text)
+    ):
+        return None
+    names = split_names(match["who"])
+    owners = [owner_part(n, ctx, lenient=False) for n in names]
+    if not names or not all(owners):
+        return None
+    return [o for o in owners if o], f"{match['verb']} {match['rest']}"
+
+
 def _speaker_action(
     block: Block, text: str, role: str, ctx: Context, found: ActionList, done: bool
 ) -> bool:
@@ -761,6 +796,10 @@ def _speaker_action(
             added = _add(found, sentence, lead[0], done, lenient=False, explicit=False)
     if added:
         return True
+    if role in {None, "notes", "summary"} and (
+        named := _named_imperative(f"{speaker}: {text}", ctx)
+    ):
+        return _add(found, named[1], named[0], done, lenient=True)
     if role == "actions":
         # "Jane, Raj, Sofia: prepare the demo": several owners before one colon.
         names = split_names(speaker) if re.search(r",|&|\band\b|/", speaker) else [speaker]
@@ -794,7 +833,8 @@ def _first_sentences(text: str) -> list[str]:
     # A sentence may start in lower case with a nick or an office and its "to"/"will":
     # "Not concluded. hollis will write up …", "not voted on; the Chair will draft …".
     parts = re.split(
-        r"(?<=[.!;?])\s+(?=[A-Z@\[]|(?:the\s+[A-Z][\w-]+|[a-z][\w.\-]*)\s+(?:to|will)\s+[a-z])",
+        r"(?<=[.!;?])\s+(?=[A-Z@\[]|(?:the\s+[A-Z][\w-]+|(?!(?:he|she|they|it|we|i|you|this|that"
+        r"|there|who|which)\b)[a-z][\w.\-]*)\s+(?:to|will)\s+[a-z])",
         text,
     )
     return [p.strip() for p in parts[:40] if p.strip()]
