@@ -1246,3 +1246,19 @@ def test_a_named_order_in_running_notes_is_that_persons_task():
     assert [(a["owners"], a["text"], a["due_date"]) for a in actions] == [
         (["PK"], "move the old runs to tape before Friday.", "2026-03-06")
     ]
+
+
+def test_a_side_tag_before_the_owner_leaves_the_person_as_owner():
+    # Client/vendor call notes tag each action with its side, then name who.
+    text = (
+        "Vendor call\n\n"
+        "Notes\nOwen will send the revised floor plan by Friday.\n\n"
+        "ACTIONS\n"
+        "[Northwind] Owen - revised floor plan (Fri)\n"
+        "[Client] Priya/Dev - sign off the colour scheme\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Owen"], "2026-03-06"),
+        (["Priya", "Dev"], None),
+    ]

@@ -27,6 +27,7 @@ from workers.digest.dates import deadline, find_dates
 from workers.digest.decisions import is_decision_sentence
 from workers.digest.owners import (
     ASSIGNED,
+    ORG_TAG,
     Context,
     leading_owners,
     owner_part,
@@ -206,6 +207,7 @@ class Action:
 _GENERIC = frozenset(
     """and for with from the this that these those its their our into about out one all
     today tomorrow tonight eod eow eom week next end friday monday tuesday wednesday thursday
+    saturday sunday mon tue tues wed thu thur thurs fri sat sun
     jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june
     july august september october november december due""".split()
 )
@@ -270,6 +272,10 @@ class ActionList:
         cleaned = _clean(text)
         lead = leading_owners(cleaned, self.ctx, lenient=lenient)
         task = cleaned[lead[1] :] if lead else cleaned
+        if not lead and (org := ORG_TAG.match(cleaned)):
+            # "[Fernhill] Rob - re-share the prototype": the task after the side and its owner.
+            inner = leading_owners(cleaned[org.end() :], self.ctx, lenient=True)
+            task = cleaned[org.end() + inner[1] :] if inner else task
         if not lead and owners:
             # "@kbrenner issue with the CI cost breakdown": the owner named first, no verb.
             first = cleaned.split(" ", 1)

@@ -147,6 +147,8 @@ _BRACKETED_OWNER = re.compile(
     r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]"
     r"((?:\s*(?:,|and|&|\+|/)\s*[(\[]\s*[^()\[\]]{2,40}?\s*[)\]]){0,4})\s*[:\-–—]?\s+\S"
 )
+# A tag for the side or team an item belongs to, before its owner: "[M&P] Callum - …".
+ORG_TAG = re.compile(r"^[(\[][^()\[\]]{1,30}[)\]]\s+(?=[A-Z@])")
 # A wiki task: a mention of a person by full name, then the task's verb.
 _MENTION_TASK = re.compile(r"^(?P<who>@[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s+(?=[a-z])")
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
@@ -298,6 +300,9 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     lead = leading_owners(text, ctx, lenient=lenient)
     if lead:
         return lead[0]
+    org = ORG_TAG.match(text)
+    if org and (inner := leading_owners(text[org.end() :], ctx, lenient=True)):
+        return inner[0]  # "[Fernhill] Lena/Rob - draft …": the side's tag, then who
     tagged = _MENTION_TASK.match(text)
     if tagged:
         return [tagged.group("who")]  # "@Noemi Kraus circulate the minutes" (a wiki task list)
