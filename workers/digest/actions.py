@@ -979,6 +979,8 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
             continue  # a tracker's or RAID log's Risk / Dependency row is a risk, not a task
         status = cell(roles.get("status", result_col))
         due = cell(roles.get("due")) or None
+        if due and re.fullmatch(r"\d[\d\s./-]*\d", due):
+            due = re.sub(r"\s+", "", due)  # "2026-1 0-23": a PDF's layout split the cell
         moved = _MOVED_DUE.search(status)
         if moved and find_dates(moved.group(1), ctx.reference, ctx.dayfirst):
             due = moved.group(1)  # "Open - now 4 Nov": the date the row was moved to
