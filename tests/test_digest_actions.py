@@ -1262,3 +1262,18 @@ def test_a_side_tag_before_the_owner_leaves_the_person_as_owner():
         (["Owen"], "2026-03-06"),
         (["Priya", "Dev"], None),
     ]
+
+
+def test_a_sentence_of_the_minutes_and_its_action_row_worded_apart_are_one_task():
+    text = (
+        "# Project board\n\n"
+        "4.1 Budget. RW to bring a costed option for the extra licences to the next board.\n"
+        "4.2 Hiring. RW to draft the job advert for the tester role.\n\n"
+        "## Actions\n\n| Ref | Action | Owner | Due |\n|---|---|---|---|\n"
+        "| B7-01 | Costed option for extra licences | RW | 20 Mar |\n"
+    )
+    actions = _actions(text)
+    assert [(a["text"], a["owners"], a["due_date"]) for a in actions] == [
+        ("Costed option for extra licences", ["RW"], "2026-03-20"),
+        ("RW to draft the job advert for the tester role.", ["RW"], None),
+    ]

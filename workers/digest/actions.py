@@ -375,7 +375,17 @@ class ActionList:
                 if rest & theirs:
                     return action
             pronoun = bool(_PRONOUN_OBJECT.search(key) or _PRONOUN_OBJECT.search(action.key))
-            if action.key.split()[0] != verb:
+            shared = {w for w in content & theirs if len(w) >= 4 and not w.isdigit()}
+            if (
+                action.explicit != explicit
+                and len(shared) >= 2
+                and len(shared) * 5 >= 2 * min(len(content), len(theirs))
+            ):
+                # The minutes' sentence and the action list's row for it, worded apart ("GO to
+                # bring a proposal with the defect list" / "Proposal on starting UAT …, with
+                # the defect list"): one owner, and the things they name in common.
+                pass
+            elif action.key.split()[0] != verb:
                 # The same owner's task named by its object in a summary list ("@lena
                 # plugin-author survey (9/4)" for "write the plugin-author survey …"), or a
                 # spoken "I'll write that up as an annex" for the list's "annex".
