@@ -1277,3 +1277,19 @@ def test_a_sentence_of_the_minutes_and_its_action_row_worded_apart_are_one_task(
         ("Costed option for extra licences", ["RW"], "2026-03-20"),
         ("RW to draft the job advert for the tester role.", ["RW"], None),
     ]
+
+
+def test_a_full_name_and_its_initials_in_the_action_table_are_one_owner():
+    text = (
+        "# Board\n\n"
+        "6.2 Nadia Okoro will call the landlord about the lease this week.\n"
+        "6.3 Nadia Okoro will chase the sign-up form for the open day.\n\n"
+        "## Actions\n\n| Ref | Action | Owner | Due | Status |\n|---|---|---|---|---|\n"
+        "| 6.2 | Call landlord about the lease | NO | this week | Open |\n"
+        "| 5.1 | Open day sign-up form printed | NO | 2 Mar | Done |\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["text"], a["owners"]) for a in digest["action_items"]] == [
+        ("Call landlord about the lease", ["NO"]),
+        ("Nadia Okoro will chase the sign-up form for the open day.", ["Nadia Okoro"]),
+    ]

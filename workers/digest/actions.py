@@ -295,7 +295,7 @@ class ActionList:
         existing = (
             self._by_key.get(key)
             or self._similar(key)
-            or self._same_task(key, owners, explicit=explicit)
+            or self._same_task(key, owners, explicit=explicit, done=done)
         )
         if existing is not None:
             if (
@@ -353,18 +353,21 @@ class ActionList:
             return action
         return None
 
-    def _same_task(self, key: str, owners: list[str], *, explicit: bool) -> Action | None:
+    def _same_task(
+        self, key: str, owners: list[str], *, explicit: bool, done: bool = False
+    ) -> Action | None:
         """The same owner's task with the same verb and two more words in common ("Paul to
         ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
         the summer round" in the action list) — one task written twice."""
         words = key.split()
         if not owners or len(words) < 2 or not words[0].isalpha():
             return None  # "v3.2.0-rc.0 released" starts with a name, not a verb
-        who = {self.ctx.person(o) for o in owners if o.strip()}
+        who = {self.ctx.person(o) for o in owners if o.strip()} | _initials_of(owners)
         verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
         content = {w for w in words if len(w) >= 3 and w not in _GENERIC}
         for action, other in self._word_sets:
             mine = {self.ctx.person(o) for o in action.owners if o.strip()}
+            mine |= _initials_of(action.owners)
             if not who & mine:
                 continue
             theirs = {w for w in other if len(w) >= 3 and w not in _GENERIC}
@@ -378,6 +381,7 @@ class ActionList:
             shared = {w for w in content & theirs if len(w) >= 4 and not w.isdigit()}
             if (
                 action.explicit != explicit
+                and action.done == done
                 and len(shared) >= 2
                 and len(shared) * 5 >= 2 * min(len(content), len(theirs))
             ):
@@ -444,6 +448,18 @@ class ActionList:
             action.done = action.done or is_done_status(value)
             return True
         return False
+
+
+def _initials_of(owners: list[str]) -> set[str]:
+    """ "Fiona Threlkeld" → "ft", "FT" → "ft": a full name and its initials are one person."""
+    out: set[str] = set()
+    for owner in owners:
+        parts = owner.split()
+        if len(parts) >= 2 and all(p[:1].isupper() for p in parts):
+            out.add("".join(p[0] for p in parts).lower())
+        elif re.fullmatch(r"[A-Z]{2,3}", owner):
+            out.add(owner.lower())
+    return out
 
 
 def _priority(level: str | None, text: str) -> str:
@@ -768,6 +784,7 @@ def _named_imperative(text: str, ctx: Context) -> tuple[list[str], str] | None:
         or match["verb"] not in _TASK_VERBS
         or _QUESTION.search(text)
         or text.rstrip().endswith(":")  # "plan for the week:" introduces a list
+        or match["rest"][:1].isdigit()  # "ESD: contact 8 kV pass" is a result
         or _OTHER_LABEL.match(text)
         or _IDEA_LABEL.match(text)
     ):
