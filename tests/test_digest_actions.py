@@ -1293,3 +1293,13 @@ def test_a_full_name_and_its_initials_in_the_action_table_are_one_owner():
         ("Call landlord about the lease", ["NO"]),
         ("Nadia Okoro will chase the sign-up form for the open day.", ["Nadia Okoro"]),
     ]
+
+
+@pytest.mark.parametrize("who", ["PIC", "Members", "Responsable", "Verantwortlich", "担当"])
+def test_owner_columns_headed_in_other_words_or_languages(who):
+    text = (
+        f"# Follow-ups\n\n| No | Item | {who} | Due |\n|---|---|---|---|\n"
+        "| 1 | Order the spare relays | Sato-san | 2026-03-12 |\n"
+    )
+    action = _one(text)
+    assert (action["owners"], action["due_date"]) == (["Sato-san"], "2026-03-12")

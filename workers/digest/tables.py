@@ -29,6 +29,11 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r".*\b(?:owners?|responsible|assigned(?: to)?|assignees?|who|lead|driver|dri"
             r"|accountable|person)\b.*"
+            # "PIC" (person in charge), a tracker's "Members", "Action by"; other languages'
+            # words for who: Responsable, Verantwortlich, Zuständig, Encargado, Quién, 担当.
+            r"|pic|person in charge|members?|action(?:ed)? by|by whom|poc|point of contact"
+            r"|responsables?|respons[aá]vel|verantwortlich(?:e|er)?|zust[aä]ndig(?:e|er)?"
+            r"|encargad[oa]s?|qui[eé]n|wer|qui|担当(?:者)?"
         ),
     ),
     (
