@@ -267,3 +267,17 @@ def test_a_due_cell_with_a_month_and_year_or_a_split_iso_date():
     )
     digest = analyse(text, reference_date=dt.date(2026, 10, 1))
     assert [a["due_date"] for a in digest["action_items"]] == ["2026-11-30", "2026-10-23"]
+
+
+def test_tracker_export_dates_in_a_due_column():
+    # Jira writes "04/Dec/26"; Trello an ISO timestamp "2026-12-04T17:00:00.000Z".
+    text = (
+        "Summary | Assignee | Due date\n"
+        "Add retries to the mailer | Ana Costa | 04/Dec/26\n"
+        "Rotate the signing key | Ben Ode | 2026-12-09T17:00:00.000Z\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 11, 30), filename="export.csv")
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Ana Costa"], "2026-12-04"),
+        (["Ben Ode"], "2026-12-09"),
+    ]

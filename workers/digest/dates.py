@@ -61,7 +61,9 @@ DATE_RE = re.compile(
         (?P<m1>{MON})(?:,?\s+(?P<y1>\d{{4}}))?\b)
   | (?P<mdy>\b(?:{_WD},?\s+)?(?P<m2>{MON})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\b
         (?:,?\s+(?P<y2>\d{{4}})\b)?)
-  | (?P<iso>\b(?P<y3>\d{{4}})(?P<sep3>[-/.])(?P<m3>[01]?\d)(?P=sep3)(?P<d3>[0-3]?\d)\b)
+  | (?P<iso>\b(?P<y3>\d{{4}})(?P<sep3>[-/.])(?P<m3>[01]?\d)(?P=sep3)(?P<d3>[0-3]?\d)
+        (?:\b|(?=T\d\d:)))
+  | (?P<dmy2>\b(?P<d7>[0-3]?\d)(?P<sep7>[-/])(?P<m7>[a-z]{{3}})(?P=sep7)(?P<y7>\d{{4}}|\d{{2}})\b)
   | (?P<num>\b(?P<a4>[0-3]?\d)[/.](?P<b4>[0-3]?\d)[/.](?P<y4>\d{{4}}|\d{{2}})\b)
   | (?P<dm>(?<![\w/.])(?P<a5>[0-3]?\d)/(?P<b5>[0-3]?\d)(?![\w/]|\.\d))
   | (?P<my>\b(?P<m6>{MON})\s+(?P<y6>20\d\d)\b)
@@ -306,6 +308,18 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
                     continue
             elif reference:
                 date = _nearest_year(month, day, reference)
+        elif g["dmy2"]:
+            # A tracker export's "04/Dec/26": day, month abbreviation, year.
+            month = month_number(g["m7"] or "")
+            year = int(g["y7"] or 0)
+            date = (
+                safe_date(year + (2000 if year < 100 else 0), month, int(g["d7"] or 0))
+                if (month)
+                else None
+            )
+            if date is None:
+                continue
+            absolute = True
         elif g["my"]:
             # "Nov 2026", "due February 2027": a month named with its year ends on its last day.
             month = month_number(g["m6"] or "")
@@ -329,7 +343,9 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
             absolute = date is not None
             if date is None:
                 continue
-        absolute_kind = g["wc"] or g["dm"] or g["dmy"] or g["mdy"] or g["iso"] or g["num"]
+        absolute_kind = (
+            g["wc"] or g["dm"] or g["dmy"] or g["mdy"] or g["iso"] or g["num"] or g["dmy2"]
+        )
         if not (absolute_kind or g["my"]) and reference:
             date = _resolve_relative(g, reference)
         hit = DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute)
