@@ -1303,3 +1303,23 @@ def test_owner_columns_headed_in_other_words_or_languages(who):
     )
     action = _one(text)
     assert (action["owners"], action["due_date"]) == (["Sato-san"], "2026-03-12")
+
+
+def test_an_arrow_to_done_and_a_board_lists_done_column_close_items():
+    text = (
+        "# Steering\n\n## Open action points\n\n"
+        "- AP-12 (Mara) check the venue contract -> done, signed 3 March\n"
+        "- AP-13 (Ivo) send the agenda -> not done, waiting on the chair\n\n"
+        "## Board\n\n| Card Name | Members | Due Date | List Name |\n|---|---|---|---|\n"
+        "| Renew the domain | Ivo | 2026-03-20 | Done |\n"
+        "| Print the badges | Mara | 2026-03-25 | Doing |\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [a["text"][-20:] for a in digest["action_items"]] == [
+        "waiting on the chair",
+        "Print the badges",
+    ]
+    assert [a["text"][-16:] for a in digest["done_actions"]] == [
+        ", signed 3 March",
+        "Renew the domain",
+    ]

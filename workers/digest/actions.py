@@ -80,7 +80,7 @@ _DONE = re.compile(
     r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$"
     # A status after the task: "- merged", "-- done.", ": completed 3 March", "(landed in
     # #412)"; superseded or dropped items are closed too (neither open nor to do).
-    rf"|(?:\s(?:--?|[–—])|:)\s*{_CLOSED_WORDS}\b[^()]{{0,40}}$"
+    rf"|(?:\s(?:--?|[–—]|->|→|=>)|:)\s*{_CLOSED_WORDS}\b[^()]{{0,40}}$"
     r"|[,;]\s*(?:done|completed?|closed|finished|merged|landed|shipped|superseded)\b[^()]{0,40}$"
     rf"|\(\s*{_CLOSED_WORDS}\b[^)]*\)\W*$",
     re.IGNORECASE,

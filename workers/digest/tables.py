@@ -46,7 +46,11 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|date|eta)\b.*"
         ),
     ),
-    ("status", re.compile(r"status|state|progress|done\??|complete\??|open/closed")),
+    # A board export's list is the card's state ("List Name: Doing / Done").
+    (
+        "status",
+        re.compile(r"status|state|progress|done\??|complete\??|open/closed|list(?: name)?|lane"),
+    ),
     ("mitigation", re.compile(r".*\b(?:mitigation|response|treatment|contingency|plan)\b.*")),
     # A decision log's answer column, beside the question it answers ("Decision required").
     (
