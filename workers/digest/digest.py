@@ -25,7 +25,7 @@ from workers.digest.dates import (
 from workers.digest.decisions import extract_decisions
 from workers.digest.locate import locate
 from workers.digest.owners import Context, person_aliases
-from workers.digest.people import PEOPLE_FIELD, collect_people, keywords
+from workers.digest.people import PEOPLE_FIELD, collect_people, keywords, nicks_in_turns
 from workers.digest.refine import refine
 from workers.digest.risks import extract_risks
 from workers.digest.sections import Section, split_sections
@@ -89,7 +89,9 @@ def build_digest(
         reference=found_date,
         dayfirst=dayfirst,
         lower_vocabulary=lower_vocabulary,
-        known={b.speaker for b in blocks if b.speaker} | _attendee_names(blocks),
+        known={b.speaker for b in blocks if b.speaker}
+        | _attendee_names(blocks)
+        | nicks_in_turns(blocks),
         author=_display_name(model.author) if model is not None and model.author else None,
         next_meeting=next_meeting_date(blocks, found_date, dayfirst),
         aliases=person_aliases(

@@ -29,6 +29,11 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r".*\b(?:owners?|responsible|assigned(?: to)?|assignees?|who|lead|driver|dri"
             r"|accountable|person)\b.*"
+            # "PIC" (person in charge), a tracker's "Members", "Action by"; other languages'
+            # words for who: Responsable, Verantwortlich, Zuständig, Encargado, Quién, 担当.
+            r"|pic|person in charge|members?|action(?:ed)? by|by whom|poc|point of contact"
+            r"|responsables?|respons[aá]vel|verantwortlich(?:e|er)?|zust[aä]ndig(?:e|er)?"
+            r"|encargad[oa]s?|qui[eé]n|wer|qui|担当(?:者)?"
         ),
     ),
     (
@@ -41,7 +46,11 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|date|eta)\b.*"
         ),
     ),
-    ("status", re.compile(r"status|state|progress|done\??|complete\??|open/closed")),
+    # A board export's list is the card's state ("List Name: Doing / Done").
+    (
+        "status",
+        re.compile(r"status|state|progress|done\??|complete\??|open/closed|list(?: name)?|lane"),
+    ),
     ("mitigation", re.compile(r".*\b(?:mitigation|response|treatment|contingency|plan)\b.*")),
     # A decision log's answer column, beside the question it answers ("Decision required").
     (
