@@ -1,0 +1,169 @@
+"""Chat exports and transcripts read as speaker turns (workers.digest.chat).
+
+Inline texts only; no database: ``pytest --noconftest tests/test_digest_chat.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from workers.analyse import analyse
+from workers.digest.chat import read_chat
+
+DATE = dt.date(2026, 6, 3)  # a Wednesday
+
+
+def _digest(text: str) -> dict[str, Any]:
+    return analyse(text, reference_date=DATE)
+
+
+DISCORD = """\
+[03/06/2026 10:00] wren
+the allotment shed roof is leaking again. who's got the tarp order?
+
+[03/06/2026 10:04] ollie_g
+me. I'll order two tarps from the depot, should be there by Friday
+{Reactions}
+👍 (3)
+
+[03/06/2026 10:20] Hazel | Treasurer
+@bram can you collect the spare key from the council office tomorrow?
+
+[03/06/2026 10:31] bram
+yep on it 👍
+{Attachments}
+key_form.pdf
+
+[03/06/2026 11:02] wren
+thanks both
+"""
+
+
+def test_discord_turns_give_the_speaker_their_commitment_and_the_taker_the_request():
+    actions = {a["owner"]: a for a in _digest(DISCORD)["action_items"]}
+    assert set(actions) == {"ollie_g", "bram"}, actions
+    assert "two tarps" in actions["ollie_g"]["text"]
+    assert actions["ollie_g"]["due_date"] == "2026-06-05"
+    # "yep on it" takes Hazel's request: the task is in the request's words.
+    assert "spare key" in actions["bram"]["text"]
+    assert actions["bram"]["due_date"] == "2026-06-04"
+
+
+def test_reactions_attachments_and_role_suffixes_are_noise():
+    chat = read_chat(DISCORD)
+    assert chat is not None
+    assert [m.speaker for m in chat.messages] == ["wren", "ollie_g", "Hazel", "bram", "wren"]
+    said = " ".join(line for m in chat.messages for line in m.lines)
+    assert "Reactions" not in said and "(3)" not in said and "key_form.pdf" not in said
+
+
+WHATSAPP = """\
+06/06/2026, 18:40 - Messages and calls are end-to-end encrypted. Tap to learn more.
+06/06/2026, 18:41 - Tam created group "Choir committee"
+06/06/2026, 18:42 - Tam: the hall booking for the summer concert still isn't confirmed
+06/06/2026, 18:45 - Ines: I'll ring the caretaker on Monday about it
+06/06/2026, 18:46 - Tam: <Media omitted>
+07/06/2026, 09:10 - Ruth: can someone print the programmes?
+07/06/2026, 09:30 - Ines: will do
+"""
+
+
+def test_whatsapp_relative_dates_resolve_against_each_message_day():
+    actions = {a["text"]: a for a in _digest(WHATSAPP)["action_items"]}
+    ring = next(a for text, a in actions.items() if "caretaker" in text)
+    # Written on Saturday 6 June: "on Monday" is 8 June, whatever the document's own date.
+    assert ring["owner"] == "Ines" and ring["due_date"] == "2026-06-08"
+    programmes = next(a for text, a in actions.items() if "programmes" in text)
+    assert programmes["owner"] == "Ines"
+    chat = read_chat(WHATSAPP)
+    assert chat is not None and {m.speaker for m in chat.messages} == {"Tam", "Ines", "Ruth"}
+
+
+SLACK = """\
+#garden-build | copied from Slack
+
+Noor Haddad 9:00 AM
+morning! the raised beds need soil before the volunteers come on Saturday
+
+Felix Brand 9:05 AM
+soil is mine, I'll get the delivery booked for Thursday
+
+Noor Haddad 9:07 AM
+great. can someone email the volunteers the new start time?
+
+Pia Lund 9:10 AM
+I can take that
+
+Felix Brand 2:30 PM
+delivery booked ✅ soil arrives Thursday morning
+
+Noor Haddad 5:00 PM
+EOD summary:
+✅ soil delivery - Felix
+⏳ volunteer start time email - Pia, tomorrow
+⏳ tool shed inventory - me, Friday
+"""
+
+
+def test_an_end_of_day_summary_restates_the_turns_and_done_reports_close_them():
+    digest = _digest(SLACK)
+    open_ = {a["owner"]: a for a in digest["action_items"]}
+    assert set(open_) == {"Pia Lund", "Noor Haddad"}, open_
+    assert open_["Pia Lund"]["text"].startswith("volunteer start time email")
+    assert open_["Pia Lund"]["due_date"] == "2026-06-04"
+    assert open_["Noor Haddad"]["text"].startswith("tool shed inventory")
+    assert open_["Noor Haddad"]["due_date"] == "2026-06-05"
+    done = [a["text"] for a in digest["done_actions"]]
+    assert any("soil" in text for text in done), done
+
+
+def test_minutes_with_a_few_timed_lines_are_not_a_chat():
+    text = """Project meeting, 3 June 2026
+Start 10:00
+Ana Lopez 10:05
+- Ana to send the minutes by Friday
+"""
+    assert read_chat(text) is None
+    assert [a["owner"] for a in _digest(text)["action_items"]] == ["Ana"]
+
+
+DECIDING = """\
+Lena Ortiz 9:00 AM
+the caterer wants a deposit for the spring fair. do we pay it from the events budget or ask the PTA?
+
+Omar Said 9:04 AM
+we pay it from the events budget. the PTA fund is for the library.
+
+Lena Ortiz 9:10 AM
+ok decision (checked with the head on the phone): the fair moves to the playground, the hall stays closed. @omar can you tell the caterer?
+
+Omar Said 9:12 AM
+will do
+
+Ruth Baines 9:30 AM
+should we also run a raffle? nobody has a licence yet
+
+Lena Ortiz 9:31 AM
+parked. back to it at the May meeting
+
+Lena Ortiz 4:00 PM
+summary:
+⏳ caterer told about the playground - Omar, today
+❓ raffle licence - no owner. asking the council
+"""
+
+
+def test_a_conversation_settles_decisions_and_a_summary_names_its_gaps():
+    digest = _digest(DECIDING)
+    decisions = digest["decisions"]
+    assert any(d.startswith("we pay it from the events budget") for d in decisions), decisions
+    # The label's aside and the request after the verdict are not part of it.
+    assert "the fair moves to the playground, the hall stays closed." in decisions
+    assert any(d.startswith("parked.") for d in decisions), decisions
+    assert not any("tell the caterer" in d for d in decisions)
+    assert "raffle licence - no owner." in [r["text"] for r in digest["risks"]]
+    actions = digest["action_items"]
+    assert [a["owner"] for a in actions] == ["Omar Said"], actions
+    assert actions[0]["text"].startswith("caterer told about the playground")
+    assert actions[0]["due_date"] == "2026-06-03"
