@@ -167,3 +167,39 @@ def test_a_conversation_settles_decisions_and_a_summary_names_its_gaps():
     assert [a["owner"] for a in actions] == ["Omar Said"], actions
     assert actions[0]["text"].startswith("caterer told about the playground")
     assert actions[0]["due_date"] == "2026-06-03"
+
+
+MEMO = """\
+Voice memo - "after the site visit"
+Wednesday 3 June 2026, 18:10
+Transcript (automatic)
+
+[00:00] OK, notes from the site visit. Um, the scaffold inspection went fine.
+
+[00:12] First, uh, I'll phone the glazier tomorrow about the cracked pane.
+
+[00:25] Tell Marco to, to order the second skip before Friday.
+
+[00:40] The drainage survey - Dana wants to - no, scratch that, Dana was asking who pays for it.
+I need to read the contract clause. Put it on the list for Monday.
+
+[01:02] Leave the paint samples for now.
+"""
+
+
+def test_a_dictated_memo_gives_the_voice_its_own_tasks_and_named_people_theirs():
+    chat = read_chat(MEMO)
+    assert chat is not None and chat.monologue
+    actions = _digest(MEMO)["action_items"]
+    by_text = {a["text"].split(",")[0].split(" ")[-1]: a for a in actions}
+    texts = [a["text"] for a in actions]
+    assert len(actions) == 3, texts
+    glazier = next(a for a in actions if "glazier" in a["text"])
+    assert glazier["owners"] == [] and glazier["due_date"] == "2026-06-04"
+    skip = next(a for a in actions if "skip" in a["text"])
+    assert skip["owners"] == ["Marco"] and skip["due_date"] == "2026-06-05"
+    assert skip["text"].startswith("order the second skip")
+    clause = next(a for a in actions if "contract clause" in a["text"])
+    assert clause["owners"] == [] and clause["due_date"] == "2026-06-08"
+    # What "scratch that" cancels is no task of Dana's.
+    assert not any("Dana" in owner for a in actions for owner in a["owners"]), by_text

@@ -89,6 +89,8 @@ class Chat:
     blocks: list[Block] = field(default_factory=list)
     # The speaker blocks made from messages (by identity): the turn mechanism owns them.
     turn_ids: set[int] = field(default_factory=set)
+    # A transcript of one unnamed voice ("[00:14] First thing, I need to …"): a dictated memo.
+    monologue: bool = False
 
 
 def read_chat(text: str, dayfirst: bool = True) -> Chat | None:
@@ -96,7 +98,7 @@ def read_chat(text: str, dayfirst: bool = True) -> Chat | None:
     lines = text.split("\n")[:20_000]
     headers = sum(1 for line in lines[:4000] if _header(line, dayfirst) is not None)
     if headers < MIN_MESSAGES:
-        return None
+        return _monologue(lines)
     messages: list[Message] = []
     preamble: list[tuple[int, str]] = []
     current: Message | None = None
@@ -133,6 +135,40 @@ def read_chat(text: str, dayfirst: bool = True) -> Chat | None:
         return None
     chat = Chat(messages, preamble)
     chat.blocks = _blocks(chat)
+    return chat
+
+
+# "[01:34] Right, what else." — a transcript's timestamp, no speaker named.
+_STAMP = re.compile(r"^\s*\[(?:\d{1,2}:)?\d{1,2}:\d\d\]\s+(?P<text>\S.*)$")
+
+
+_SPEAKER_FIRST = re.compile(r"^(?:<|\*\s|-!-|[\w.@-]{2,30}:\s)")
+
+
+def _monologue(lines: list[str]) -> Chat | None:
+    """A transcript whose timestamped paragraphs are all one unnamed speaker's."""
+    stamped = [m.group("text") for line in lines[:4000] if (m := _STAMP.match(line))]
+    if len(stamped) < MIN_MESSAGES or any(_SPEAKER_FIRST.match(text) for text in stamped):
+        return None  # "[12:01] <nick> …", "[00:12] Ana: …": speakers are named
+    messages: list[Message] = []
+    preamble: list[tuple[int, str]] = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        stamp = _STAMP.match(raw)
+        if stamp:
+            messages.append(Message("", None, [stamp.group("text").strip()], number))
+        elif messages:
+            messages[-1].lines.append(raw.strip())
+        else:
+            preamble.append((number, raw.strip()))
+    chat = Chat(messages, preamble, monologue=True)
+    blocks = [Block("paragraph", text, line=number) for number, text in preamble]
+    for message in messages:
+        block = Block("paragraph", " ".join(message.lines), line=message.line)
+        chat.turn_ids.add(id(block))
+        blocks.append(block)
+    chat.blocks = blocks
     return chat
 
 
@@ -183,6 +219,11 @@ def _day(text: str | None, dayfirst: bool) -> dt.date | None:
     return safe_date(year, month, day)
 
 
+_LABELLED = re.compile(
+    r"^(?:#(?:action|agreed|info|idea|link|help|topic|startmeeting|endmeeting|chair|accepted"
+    r"|rejected)\b|(?:action(?: item)?|todo|ai|decision|agreed|risk)\s*:)",
+    re.IGNORECASE,
+)
 _EMOJI_CODE = re.compile(r"(?<![\w:]):[a-z0-9_+\-]{1,30}:(?![\w:])")
 
 
@@ -205,6 +246,10 @@ def _blocks(chat: Chat) -> list[Block]:
             else:
                 said.append(text)
         for text in said:
+            if _LABELLED.match(text):
+                # "#action ana book the room", "ACTION: …": the readers of labels take it.
+                blocks.append(Block("paragraph", text, line=message.line))
+                continue
             item = _ITEM_MARK.match(text)
             text = item.group("body") if item else text  # "• DECIDED web launches …"
             block = Block("speaker", text, speaker=message.speaker, line=message.line)
@@ -295,7 +340,11 @@ def add_actions(chat: Chat, found, ctx) -> None:  # type: ignore[no-untyped-def]
             summaries.append((message, items))
             continue
         text = " ".join(message.lines)
-        turn = _turn(message, index, "\n".join(message.lines), pending)
+        if chat.monologue:
+            turns += _spoken(message, index, text)
+            continue
+        spoken = [line for line in message.lines if not _LABELLED.match(line)]
+        turn = _turn(message, index, "\n".join(spoken), pending) if spoken else None
         if turn is not None:
             turns.append(turn)
         asked = [
@@ -317,7 +366,8 @@ def add_actions(chat: Chat, found, ctx) -> None:  # type: ignore[no-untyped-def]
         _apply_summary(message, items, turns, found, ctx)
     for turn in turns:
         text = turn.text if turn.summary is None else f"{turn.summary} ({turn.text})"
-        _add(found, ctx, text, [turn.owner], turn.day, done=turn.done, due=turn.due)
+        owners = [turn.owner] if turn.owner else []
+        _add(found, ctx, text, owners, turn.day, done=turn.done, due=turn.due)
 
 
 def _turn(
@@ -436,7 +486,11 @@ def _add(found, ctx, text, owners, day, *, done, due=None) -> None:  # type: ign
             dated[0].text if dated else None
         )
     try:
-        found.add(text, owners=owners, due=due or None, done=done, lenient=True, explicit=False)
+        added = found.add(
+            text, owners=owners, due=due or None, done=done, lenient=True, explicit=False
+        )
+        if added is not None and not owners:
+            added.owners = []  # the memo's own voice: "I'll chase Klaus" is nobody named
     finally:
         found.ctx = saved
 
@@ -544,3 +598,45 @@ def add_risks(chat: Chat, risks: list[dict]) -> None:  # type: ignore[type-arg]
                     {"text": clip(text), "severity": severity(text), "category": category(text)}
                 )
                 said.append(tokens)
+
+
+# A dictated memo: "I'll …", "I need to …", "I should …" are the (unnamed) speaker's; "Tell
+# Jess to …" / "I'll ask Priya to …" hand the task to the person named; "scratch that"
+# cancels what came just before it.
+_SELF = re.compile(
+    r"^(?:(?:so|ok|okay|right|and|then|oh|um|uh|actually|\w+(?:\s\w+)?,)[,.!]?\s+)*"
+    r"(?:i\s+will|i'll|i’ll"
+    r"|i\s+(?:need|have)\s+to|need\s+to|i\s+should|i\s+must|i'm\s+going\s+to)\s+"
+    r"(?P<verb>[a-z][\w’'-]*)",
+    re.IGNORECASE,
+)
+_HAND_OVER = re.compile(
+    r"^(?:(?:so|ok|okay|right|and|then|oh|um|uh|actually)[,.!]?\s+)*(?:(?:i'll|i’ll|i\s+will)\s+)?"
+    r"(?:tell|ask|get)\s+(?P<who>(?-i:[A-Z])[\w'’-]+)\s+to\b,?\s*(?:to\s+)?(?P<task>.*)$",
+    re.IGNORECASE,
+)
+_SCRATCH = re.compile(r"\bscratch that\b|\bforget (?:that|it)\b", re.IGNORECASE)
+
+
+def _spoken(message: Message, index: int, text: str) -> list[_Turn]:
+    sentences = [p for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
+    for position, sentence in enumerate(sentences):
+        if _SCRATCH.search(sentence):
+            sentences = sentences[position + 1 :]  # what was said before it does not stand
+            break
+    for position, sentence in enumerate(sentences):
+        hand = _HAND_OVER.match(sentence)
+        own = _SELF.match(sentence)
+        if not hand and not (own and own.group("verb").lower() not in _NOT_VERB):
+            continue
+        rest = [p for p in sentences[position:] if not p.endswith("?")]
+        if hand:
+            task = " ".join([hand.group("task"), *rest[1:]])
+            return [_Turn(hand.group("who"), task, message.day, index, _words(task))]
+        later = next((_HAND_OVER.match(p) for p in rest[1:] if _HAND_OVER.match(p)), None)
+        owner = later.group("who") if later else ""
+        task = " ".join(rest)
+        if _PRONOUN_TASK.search(" ".join(sentence[own.start("verb") :].split()[1:3])):
+            task = " ".join(sentences[: position + 1 + len(rest) - 1])  # "I'll do that myself"
+        return [_Turn(owner, task, message.day, index, _words(task))]
+    return []
