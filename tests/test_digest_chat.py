@@ -203,3 +203,31 @@ def test_a_dictated_memo_gives_the_voice_its_own_tasks_and_named_people_theirs()
     assert clause["owners"] == [] and clause["due_date"] == "2026-06-08"
     # What "scratch that" cancels is no task of Dana's.
     assert not any("Dana" in owner for a in actions for owner in a["owners"]), by_text
+
+
+PROBLEMS = """\
+[03/06/2026 09:00] pia
+the venue sent the hire terms back. three problems:
+1) no amplified music after 9pm, which kills the evening set
+2) the deposit is not refundable within 30 days of the event
+3) we must use their bar staff
+
+[03/06/2026 09:10] tomas
+ugh. I'll call them this afternoon
+
+[03/06/2026 09:12] pia
+ty
+
+[03/06/2026 09:20] tomas
+and I'll ask about the late licence too
+"""
+
+
+def test_items_a_message_lists_as_its_problems_are_risks():
+    risks = [r["text"] for r in _digest(PROBLEMS)["risks"]]
+    for item in (
+        "no amplified music after 9pm, which kills the evening set",
+        "the deposit is not refundable within 30 days of the event",
+        "we must use their bar staff",
+    ):
+        assert item in risks, risks

@@ -583,21 +583,37 @@ def _statements(text: str) -> str:
     return " ".join(kept)
 
 
+_TROUBLE_INTRO = re.compile(
+    r"\b(?:problems?|issues?|concerns?|risks?|blockers?|worries)\s*:\s*$", re.IGNORECASE
+)
+
+
 def add_risks(chat: Chat, risks: list[dict]) -> None:  # type: ignore[type-arg]
     """An open question a summary marks ❓ ("BCP test evidence - no owner"): a gap, a risk."""
     said = [topic_tokens(r["text"]) for r in risks]
+
+    def add(text: str) -> None:
+        tokens = topic_tokens(text)
+        if len(risks) < 50 and len(tokens) >= 2 and not restates(tokens, said):
+            risks.append(
+                {"text": clip(text), "severity": severity(text), "category": category(text)}
+            )
+            said.append(tokens)
+
     for message in chat.messages:
+        # "two problems:" then "1) …" / "2) …": each listed item is one of them.
+        for position, line in enumerate(message.lines[:-1]):
+            if _TROUBLE_INTRO.search(line):
+                for item in message.lines[position + 1 :]:
+                    mark = _ITEM_MARK.match(item)
+                    if mark is None:
+                        break
+                    add(mark.group("body"))
         for line in _summary_items(message):
             mark = _ITEM_MARK.match(line)
             if mark is None or mark.group("mark") != "❓":
                 continue
-            text = re.split(r"(?<=[.!?])\s+", mark.group("body"))[0]
-            tokens = topic_tokens(text)
-            if len(risks) < 50 and not restates(tokens, said):
-                risks.append(
-                    {"text": clip(text), "severity": severity(text), "category": category(text)}
-                )
-                said.append(tokens)
+            add(re.split(r"(?<=[.!?])\s+", mark.group("body"))[0])
 
 
 # A dictated memo: "I'll …", "I need to …", "I should …" are the (unnamed) speaker's; "Tell
