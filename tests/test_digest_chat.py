@@ -231,3 +231,18 @@ def test_items_a_message_lists_as_its_problems_are_risks():
         "we must use their bar staff",
     ):
         assert item in risks, risks
+
+
+def test_owner_led_lines_of_running_notes_are_that_owners_tasks():
+    text = """PUMP STATION WEEKLY - 3 June 2026
+
+2) VALVES
+Kofi said the gate valve seals are worn.
+  -> Owner - Kofi: order two seal kits from the supplier until Friday.
+  -> Responsible - Mei / Abel: drain the wet well before the fitter comes.
+"""
+    actions = {a["text"].split(" ")[0]: a for a in _digest(text)["action_items"]}
+    assert set(actions) == {"order", "drain"}, actions
+    assert actions["order"]["owners"] == ["Kofi"]
+    assert actions["order"]["due_date"] == "2026-06-05"
+    assert "Mei" in actions["drain"]["owner"] and "Abel" in actions["drain"]["owner"]

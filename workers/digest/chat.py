@@ -656,3 +656,26 @@ def _spoken(message: Message, index: int, text: str) -> list[_Turn]:
             task = " ".join(sentences[: position + 1 + len(rest) - 1])  # "I'll do that myself"
         return [_Turn(owner, task, message.day, index, _words(task))]
     return []
+
+
+# --------------------------------------------------------------------------------------------
+# Owner-led lines of running notes
+
+# "-> Owner - Sven: send the drawing …", "=> Resp. Ana: …", "Who - JV: check …": who speaks
+# for the task comes first, then what they took on.
+_OWNER_LED = re.compile(
+    r"^(?:[-=]+>|→|⇒)?\s*(?:owner|resp(?:\.|onsible)?|who)\s*[-–—:]\s*"
+    r"(?P<who>[^:]{1,50}?)\s*:\s+(?P<task>\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def owner_led(blocks: list[Block]) -> list[Block]:
+    """Owner-led task lines of running notes, rewritten in the ``Action (Owner): task`` form the
+    action readers know ("-> Owner - Carolina / Fernanda: send the alarm list …")."""
+    for block in blocks:
+        if block.kind in {"paragraph", "list_item"}:
+            led = _OWNER_LED.match(block.text)
+            if led and len(led.group("who").split()) <= 6:
+                block.text = f"Action ({led.group('who')}): {led.group('task')}"
+    return blocks

@@ -78,7 +78,7 @@ def build_digest(
     chat = chat_turns.read_chat(text, dayfirst) if model is None else None
     if chat is not None:  # a chat export: its messages as speaker turns (workers.digest.chat)
         raw_blocks = chat.blocks
-    blocks = refine(raw_blocks)
+    blocks = chat_turns.owner_led(refine(raw_blocks))
 
     found_date = reference_date or document_date(
         blocks,
