@@ -246,3 +246,22 @@ Kofi said the gate valve seals are worn.
     assert actions["order"]["owners"] == ["Kofi"]
     assert actions["order"]["due_date"] == "2026-06-05"
     assert "Mei" in actions["drain"]["owner"] and "Abel" in actions["drain"]["owner"]
+
+
+def test_a_meeting_assistants_boxed_items_name_their_assignee_last():
+    text = """Meeting summary: depot planning
+Wed, Jun 3, 2026
+
+Action Items
+☐ Send the forklift quotes to the group by Friday - @Ines Duarte
+☐ Check the loading bay lights - Speaker 2
+☐ Follow up with payroll on the night shift rate
+☑ Book the fire drill - @Ola Berg
+"""
+    digest = _digest(text)
+    actions = {a["text"]: a for a in digest["action_items"]}
+    assert actions["Send the forklift quotes to the group by Friday"]["owners"] == ["Ines Duarte"]
+    assert actions["Send the forklift quotes to the group by Friday"]["due_date"] == "2026-06-05"
+    assert actions["Check the loading bay lights"]["owners"] == ["Speaker 2"]
+    assert actions["Follow up with payroll on the night shift rate"]["owners"] == []
+    assert [a["text"] for a in digest["done_actions"]] == ["Book the fire drill"]

@@ -670,12 +670,26 @@ _OWNER_LED = re.compile(
 )
 
 
+# "Send the comparison sheet by Friday - @Marisol Ortega", "… - Speaker 4": a meeting
+# assistant's action item names its assignee last.
+_ASSIGNEE_LAST = re.compile(
+    r"^(?P<task>\S.{6,}?)\s+[-–—]\s+(?P<who>@[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2}"
+    r"|Speaker\s+\d{1,2})\s*$"
+)
+
+
 def owner_led(blocks: list[Block]) -> list[Block]:
     """Owner-led task lines of running notes, rewritten in the ``Action (Owner): task`` form the
-    action readers know ("-> Owner - Carolina / Fernanda: send the alarm list …")."""
+    action readers know ("-> Owner - Carolina / Fernanda: send the alarm list …"), and a
+    meeting assistant's "task - @Full Name" items likewise."""
     for block in blocks:
         if block.kind in {"paragraph", "list_item"}:
             led = _OWNER_LED.match(block.text)
             if led and len(led.group("who").split()) <= 6:
                 block.text = f"Action ({led.group('who')}): {led.group('task')}"
+                continue
+            last = _ASSIGNEE_LAST.match(block.text)
+            if last and block.checked is not None:
+                who = last.group("who").lstrip("@")
+                block.text = f"Action ({who}): {last.group('task')}"
     return blocks
