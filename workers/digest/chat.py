@@ -664,8 +664,9 @@ def _spoken(message: Message, index: int, text: str) -> list[_Turn]:
 # "-> Owner - Sven: send the drawing …", "=> Resp. Ana: …", "Who - JV: check …": who speaks
 # for the task comes first, then what they took on.
 _OWNER_LED = re.compile(
-    r"^(?:[-=]+>|→|⇒)?\s*(?:owner|resp(?:\.|onsible)?|who)\s*[-–—:]\s*"
-    r"(?P<who>[^:]{1,50}?)\s*:\s+(?P<task>\S.*)$",
+    r"^(?:(?:[-=]+>|→|⇒)\s*(?:owner|resp(?:\.|onsible)?|who)\s*[-–—:]"
+    r"|(?:owner|resp(?:\.|onsible)?|who)\s*[-–—])\s*"
+    r"(?P<who>[^:.;]{1,50}?)\s*:\s+(?P<task>\S.*)$",
     re.IGNORECASE,
 )
 
