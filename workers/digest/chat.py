@@ -89,6 +89,8 @@ class Chat:
     blocks: list[Block] = field(default_factory=list)
     # The speaker blocks made from messages (by identity): the turn mechanism owns them.
     turn_ids: set[int] = field(default_factory=set)
+    # The item lines of end-of-day / pinned summaries: restatements, no new risks.
+    summary_ids: set[int] = field(default_factory=set)
     # A transcript of one unnamed voice ("[00:14] First thing, I need to …"): a dictated memo.
     monologue: bool = False
 
@@ -234,6 +236,7 @@ def _without_emoji_codes(text: str) -> str:
 def _blocks(chat: Chat) -> list[Block]:
     blocks = [Block("paragraph", text, line=number) for number, text in chat.preamble]
     for message in chat.messages:
+        summary = bool(_summary_items(message))
         said: list[str] = []
         for text in message.lines:
             if (
@@ -254,6 +257,8 @@ def _blocks(chat: Chat) -> list[Block]:
             text = item.group("body") if item else text  # "• DECIDED web launches …"
             block = Block("speaker", text, speaker=message.speaker, line=message.line)
             chat.turn_ids.add(id(block))
+            if summary and item:
+                chat.summary_ids.add(id(block))
             blocks.append(block)
     return blocks
 
@@ -512,10 +517,12 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP)
 
 
-def without_turns(sections, chat: Chat):  # type: ignore[no-untyped-def]
-    """``sections`` without the chat's speaker blocks (the turn mechanism reads those)."""
+def without_turns(sections, chat: Chat, *, summaries_only: bool = False):  # type: ignore[no-untyped-def]
+    """``sections`` without the chat's speaker blocks (the turn mechanism reads those), or
+    without only its summaries' item lines (what they restate was said already)."""
+    drop = chat.summary_ids if summaries_only else chat.turn_ids
     return [
-        replace(section, blocks=[b for b in section.blocks if id(b) not in chat.turn_ids])
+        replace(section, blocks=[b for b in section.blocks if id(b) not in drop])
         for section in sections
     ]
 

@@ -109,7 +109,9 @@ def build_digest(
     open_actions = [a for a in actions.items if not a.done]
     done_actions = [a for a in actions.items if a.done]
     decisions = extract_decisions(sections)
-    risks = extract_risks(sections)
+    risks = extract_risks(
+        chat_turns.without_turns(sections, chat, summaries_only=True) if chat else sections
+    )
     if chat is not None:  # what the conversation settled, and its open gaps
         chat_turns.add_decisions(chat, decisions)
         chat_turns.add_risks(chat, risks)
