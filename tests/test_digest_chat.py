@@ -271,3 +271,10 @@ Action Items
     assert actions["Check the loading bay lights"]["owners"] == ["Speaker 2"]
     assert actions["Follow up with payroll on the night shift rate"]["owners"] == []
     assert [a["text"] for a in digest["done_actions"]] == ["Book the fire drill"]
+
+
+def test_a_few_quoted_messages_do_not_make_a_long_document_a_chat():
+    filler = "\n".join(f"- item {n} of the inventory was counted and shelved." for n in range(80))
+    quoted = "\n".join(f"Ana Lopez 9:0{n} AM\nquoted message {n}" for n in range(4))
+    assert read_chat(f"Stock report\n\n{filler}\n\n{quoted}\n") is None
+    assert read_chat(quoted) is not None

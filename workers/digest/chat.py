@@ -101,6 +101,8 @@ def read_chat(text: str, dayfirst: bool = True) -> Chat | None:
     headers = sum(1 for line in lines[:4000] if _header(line, dayfirst) is not None)
     if headers < MIN_MESSAGES:
         return _monologue(lines)
+    if headers * 15 < sum(1 for line in lines[:4000] if line.strip()):
+        return None  # a few quoted messages in a longer document: not an export
     messages: list[Message] = []
     preamble: list[tuple[int, str]] = []
     current: Message | None = None
