@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any
 
+from workers.digest import chat as chat_turns
 from workers.digest.actions import extract_actions
 from workers.digest.blocks import Block, DocumentModel
 from workers.digest.dates import (
@@ -72,9 +73,12 @@ def build_digest(
         title = title or model.title
     else:
         raw_blocks = blocks_from_text(text, markdown=looks_like_markdown(text, filename))
-    blocks = refine(raw_blocks)
     if dayfirst is None:
         dayfirst = day_first(text)
+    chat = chat_turns.read_chat(text, dayfirst) if model is None else None
+    if chat is not None:  # a chat export: its messages as speaker turns (workers.digest.chat)
+        raw_blocks = chat.blocks
+    blocks = chat_turns.owner_led(refine(raw_blocks))
 
     found_date = reference_date or document_date(
         blocks,
@@ -101,11 +105,18 @@ def build_digest(
     )
     sections = split_sections(blocks)
 
-    actions = extract_actions(sections, ctx)
+    actions = extract_actions(chat_turns.without_turns(sections, chat) if chat else sections, ctx)
+    if chat is not None:  # who took what on in the conversation
+        chat_turns.add_actions(chat, actions, ctx)
     open_actions = [a for a in actions.items if not a.done]
     done_actions = [a for a in actions.items if a.done]
     decisions = extract_decisions(sections)
-    risks = extract_risks(sections)
+    risks = extract_risks(
+        chat_turns.without_turns(sections, chat, summaries_only=True) if chat else sections
+    )
+    if chat is not None:  # what the conversation settled, and its open gaps
+        chat_turns.add_decisions(chat, decisions)
+        chat_turns.add_risks(chat, risks)
     key_dates, superseded = _key_dates(sections, ctx)
     people = collect_people(sections, ((a.owners, True) for a in actions.items), lower_vocabulary)
     prose = _prose(sections)
