@@ -281,3 +281,23 @@ def test_tracker_export_dates_in_a_due_column():
         (["Ana Costa"], "2026-12-04"),
         (["Ben Ode"], "2026-12-09"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("Kim to ring the printers w/c 16/3", "2026-03-20"),  # day first; the week's Friday
+        ("swap the rota notes before w/c 23rd", "2026-03-23"),  # before the week starts
+        ("stage walk-through Mon 9th", "2026-03-09"),  # a weekday with its day of the month
+        ("pilot build for the trial on 27-Mar.", "2026-03-27"),
+        ("return the signed form, due Apr-02", "2026-04-02"),
+        ("mail me the torque sheet until 18.03.", "2026-03-18"),
+    ],
+)
+def test_week_commencing_numbers_weekday_ordinals_and_tracker_day_months(text, due):
+    assert str(deadline(text, WEDNESDAY)[1]) == due
+
+
+@pytest.mark.parametrize("text", ["raise the limit from 2.5 to 3.5.", "pin version 1.2.3"])
+def test_short_decimals_are_no_dotted_dates(text):
+    assert deadline(text, WEDNESDAY) == (None, None)

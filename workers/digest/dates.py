@@ -55,14 +55,18 @@ MON = (
 DATE_RE = re.compile(
     rf"""
     (?P<wc>\b(?:w/c|w\.c\.|wc|week\s+(?:commencing|starting|beginning|of))\s+
-        (?:{_WD},?\s+)?(?P<wcd>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<wcm>{MON})
-        (?:,?\s+(?P<wcy>\d{{4}}))?\b)
+        (?:{_WD},?\s+)?(?P<wcd>[0-3]?\d)(?:(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<wcm>{MON})
+        (?:,?\s+(?P<wcy>\d{{4}}))?\b|/(?P<wcn>[01]?\d)(?![\w/]|\.\d)|(?P<wco>st|nd|rd|th)\b))
   | (?P<dmy>\b(?:{_WD},?\s+)?(?:the\s+)?(?P<d1>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+
         (?P<m1>{MON})(?:,?\s+(?P<y1>\d{{4}}))?\b)
   | (?P<mdy>\b(?:{_WD},?\s+)?(?P<m2>{MON})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\b
         (?:,?\s+(?P<y2>\d{{4}})\b)?)
   | (?P<iso>\b(?P<y3>\d{{4}})(?P<sep3>[-/.])(?P<m3>[01]?\d)(?P=sep3)(?P<d3>[0-3]?\d)
         (?:\b|(?=T\d\d:)))
+  | (?P<wdo>\b{_WD},?\s+(?:the\s+)?(?P<d11>[0-3]?\d)(?:(?:st|nd|rd|th)\b(?!\s*(?:of\s+)?{MON})
+        |/(?P<m11>[01]?\d)(?![\w/]|\.\d)))
+  | (?P<dmd>(?<![\w/.-])(?:(?P<d12>[0-3]?\d)-(?P<m12>{MON})(?![\w-])|(?P<m13>{MON})-(?P<d13>[0-3]\d)
+        (?![\w-])|(?P<d14>[0-3]\d)\.(?P<m14>[01]\d)\.(?![\w.])))
   | (?P<dmy2>\b(?P<d7>[0-3]?\d)(?P<sep7>[-/])(?P<m7>[a-z]{{3}})(?P=sep7)(?P<y7>\d{{4}}|\d{{2}})\b)
   | (?P<num>\b(?P<a4>[0-3]?\d)[/.](?P<b4>[0-3]?\d)[/.](?P<y4>\d{{4}}|\d{{2}})\b)
   | (?P<dm>(?<![\w/.])(?P<a5>[0-3]?\d)/(?P<b5>[0-3]?\d)(?![\w/]|\.\d))
@@ -167,6 +171,21 @@ def weekday_number(word: str) -> int:
     return next(i for i, name in enumerate(WEEKDAYS) if name.startswith(word[:3]))
 
 
+def _day_of_month(day: int, reference: dt.date, weekday: int | None) -> dt.date | None:
+    """The next day numbered ``day`` from the reference on (this month's while it is ahead),
+    the first of the next three whose weekday is ``weekday`` when one is given."""
+    found: list[dt.date] = []
+    year, month = reference.year, reference.month
+    for _ in range(4):
+        day_date = safe_date(year, month, day)
+        if day_date and day_date >= reference - dt.timedelta(days=7):
+            found.append(day_date)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    if weekday is not None:
+        return next((d for d in found if d.weekday() == weekday), found[0] if found else None)
+    return next((d for d in found if d >= reference), None)
+
+
 def _friday_of_week(day: dt.date, weeks_ahead: int) -> dt.date:
     monday = day - dt.timedelta(days=day.weekday())
     return monday + dt.timedelta(days=7 * weeks_ahead + 4)
@@ -255,17 +274,50 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
         absolute = False
         if g["wc"]:
             # "w/c 14 Dec": the week that starts then; a deadline in it is its working end.
-            month = month_number(g["wcm"] or "")
+            # "w/c 15/2" (day first, as the British write it), "w/c 23rd" (this month's).
             day = int(g["wcd"] or 0)
-            if month is None:
-                continue
-            if g["wcy"]:
-                start, absolute = safe_date(int(g["wcy"]), month, day), True
+            if g["wco"]:
+                start = _day_of_month(day, reference, None) if reference else None
+                if start is None and reference:
+                    continue
             else:
-                start = _nearest_year(month, day, reference) if reference else None
-            if start is None and (g["wcy"] or reference):
-                continue
+                month = int(g["wcn"]) if g["wcn"] else month_number(g["wcm"] or "")
+                if month is None or not 1 <= month <= 12:
+                    continue
+                if g["wcy"]:
+                    start, absolute = safe_date(int(g["wcy"]), month, day), True
+                else:
+                    start = _nearest_year(month, day, reference) if reference else None
+                if start is None and (g["wcy"] or reference):
+                    continue
             date = _friday_of_week(start, 0) if start else None
+            if start and re.search(r"\bbefore\s*$", text[: match.start()], re.I):
+                date = start  # "before w/c 23rd": by the Monday the week starts
+        elif g["wdo"]:
+            # "Thurs 4th", "Sat 20/03": a weekday with its day of the month names one day.
+            if reference is None:
+                continue
+            day = int(g["d11"] or 0)
+            if g["m11"]:
+                month = int(g["m11"])
+                date = _nearest_year(month, day, reference) if 1 <= month <= 12 else None
+            else:
+                date = _day_of_month(day, reference, weekday_number(match.group(0).split()[0]))
+            if date is None:
+                continue
+            absolute = True
+        elif g["dmd"]:
+            # "30-Nov", "Dec-01" (a tracker's dates), "02.12." (day.month. without a year).
+            if g["d14"]:
+                day, month = int(g["d14"]), int(g["m14"] or 0)
+            else:
+                day = int(g["d12"] or g["d13"] or 0)
+                month = month_number(g["m12"] or g["m13"] or "") or 0
+            if reference is None or not 1 <= month <= 12:
+                continue
+            date = _nearest_year(month, day, reference)
+            if date is None:
+                continue
         elif g["dm"]:
             # "by 9/4", "(14/12)": a day and month without a year, only where a deadline or a
             # cell of its own says it is a date (not "3/4 of the team", not "2/3 passed").
@@ -344,7 +396,15 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
             if date is None:
                 continue
         absolute_kind = (
-            g["wc"] or g["dm"] or g["dmy"] or g["mdy"] or g["iso"] or g["num"] or g["dmy2"]
+            g["wc"]
+            or g["wdo"]
+            or g["dmd"]
+            or g["dm"]
+            or g["dmy"]
+            or g["mdy"]
+            or g["iso"]
+            or g["num"]
+            or g["dmy2"]
         )
         if not (absolute_kind or g["my"]) and reference:
             date = _resolve_relative(g, reference)
