@@ -301,3 +301,40 @@ def test_week_commencing_numbers_weekday_ordinals_and_tracker_day_months(text, d
 @pytest.mark.parametrize("text", ["raise the limit from 2.5 to 3.5.", "pin version 1.2.3"])
 def test_short_decimals_are_no_dotted_dates(text):
     assert deadline(text, WEDNESDAY) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("Lou to answer the query within 5 working days", "2026-03-11"),
+        ("collect the ballots within 10 days of this meeting", "2026-03-14"),
+        ("the budget note - deadline for submissions is Friday 13 March", "2026-03-13"),
+        ("the orchard survey is due Monday", "2026-03-09"),
+        ("Ravi moved the kiln firing to Thu 12/03 so it misses the fair", "2026-03-12"),
+        ("draft the seating plan, ready for review on 20 March", "2026-03-20"),
+        ("tidy the backlog before sprint planning on Monday", "2026-03-09"),
+        ("order the lanterns before Christmas", "2026-12-24"),
+        ("ship the parts by KW 14", "2026-04-03"),
+        ("export 05/Mar/2 6 | open", None),
+    ],
+)
+def test_working_days_due_phrases_moved_dates_and_event_on_dates(text, due):
+    found = deadline(text, WEDNESDAY)[1]
+    assert (str(found) if found else None) == due
+
+
+def test_within_a_span_of_an_undated_event_is_no_date():
+    assert deadline("send the notes within two weeks of the survey closing", WEDNESDAY) == (
+        None,
+        None,
+    )
+
+
+def test_a_pdf_s_split_year_in_a_tracker_date():
+    from workers.digest.dates import find_dates
+
+    assert [h.date for h in find_dates("05/Mar/2 6", WEDNESDAY)] == [dt.date(2026, 3, 5)]
+
+
+def test_christmas_as_a_season_is_no_deadline():
+    assert deadline("plan the rota for the Christmas closure", WEDNESDAY) == (None, None)

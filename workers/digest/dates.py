@@ -67,7 +67,7 @@ DATE_RE = re.compile(
         |/(?P<m11>[01]?\d)(?![\w/]|\.\d)))
   | (?P<dmd>(?<![\w/.-])(?:(?P<d12>[0-3]?\d)-(?P<m12>{MON})(?![\w-])|(?P<m13>{MON})-(?P<d13>[0-3]\d)
         (?![\w-])|(?P<d14>[0-3]\d)\.(?P<m14>[01]\d)\.(?![\w.])))
-  | (?P<dmy2>\b(?P<d7>[0-3]?\d)(?P<sep7>[-/])(?P<m7>[a-z]{{3}})(?P=sep7)(?P<y7>\d{{4}}|\d{{2}})\b)
+  | (?P<dmy2>\b(?P<d7>[0-3]?\d)(?P<sep7>[-/])(?P<m7>[a-z]{{3}})(?P=sep7)(?P<y7>\d{{4}}|\d\s?\d)\b)
   | (?P<num>\b(?P<a4>[0-3]?\d)[/.](?P<b4>[0-3]?\d)[/.](?P<y4>\d{{4}}|\d{{2}})\b)
   | (?P<dm>(?<![\w/.])(?P<a5>[0-3]?\d)/(?P<b5>[0-3]?\d)(?![\w/]|\.\d))
   | (?P<my>\b(?P<m6>{MON})\s+(?P<y6>20\d\d)\b)
@@ -86,8 +86,10 @@ DATE_RE = re.compile(
       | (?P<abbr>eod|eow|eom|eoq|cob|close\s+of\s+business)
       | (?P<eo2>week|month|quarter|year)(?:'s|’s)?[\s-]+end
       | (?P<fortnight>in\s+a\s+fortnight)
+      | (?P<xmas>christmas|xmas|weihnachten)
+      | (?P<kw>kw|cw)\s?(?P<kwn>[1-5]?\d)
       | (?P<within>in|within)\s+(?:the\s+next\s+)?(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six
-            |a\s+couple\s+of|couple\s+of|a\s+few|few)\s*(?P<nunit>days?|weeks?|months?|hours?|hrs?
+            |a\s+couple\s+of|couple\s+of|a\s+few|few)\s*(?P<nunit>(?:working\s+|business\s+)?days?|weeks?|months?|hours?|hrs?
             |h(?![\w-]))
     )\b)
     """,
@@ -96,6 +98,7 @@ DATE_RE = re.compile(
 # Words that make the date after them a deadline.
 _DUE_MARKER = re.compile(
     r"\b(?:by|due(?:\s+(?:on|by|date))?|before|until|till|deadline|no later than|nlt"
+    r"|deadline\s+(?:for|of)\s+[\w\s-]{1,30}?\s+(?:is|was)|(?:is|are)\s+due"
     r"|target(?:\s+date)?|eta|at the latest|for|ending|ends|closing|closes)\s*[:\-]?\s*"
     r"(?:the\s+)?(?:on\s+)?$",
     re.IGNORECASE,
@@ -117,8 +120,21 @@ _EVENT_AFTER = re.compile(
 _AS_VERB = re.compile(r"(?:\bto|\bwill|['’]ll|\bshall|^|[:\-–—])\s*$", re.IGNORECASE)
 # "by the next steering meeting on 6 March": the deadline is the event's date.
 _BY_EVENT = re.compile(
-    r"\b(?:by|before|until|ahead of|in time for)\s+(?:the\s+)?(?:next\s+)?[\w\s-]{0,30}"
-    r"(?:meeting|call|session|review|sync|plenary|board|summit|workshop|release|retro)\s+on\s*$",
+    r"\b(?:by|before|until|ahead of|in time for|ready for|for)\s+(?:the\s+)?(?:next\s+)?"
+    r"[\w\s-]{0,30}(?:meeting|call|session|review|sync|plenary|board|summit|workshop|release"
+    r"|retro|planning|demo|stand-?up|steering|committee|panel|kick-?off)\s+on\s*$",
+    re.IGNORECASE,
+)
+# "moved the cut-over to Sat 20/03": the date it moved to is the one that holds.
+_MOVED_TO = re.compile(
+    r"\b(?:mov|push|postpon|reschedul|shift|slipp?|brought|bring)\w*\b[^.;]{0,40}\bto\s*$",
+    re.IGNORECASE,
+)
+# "within two weeks of the survey closing": counted from an event, not from today.
+# Counted from the meeting itself ("within 28 days of this meeting / of the decision") it is.
+_OF_EVENT = re.compile(
+    r"^\s+(?:of|after|from)\b(?!\s+(?:today|now|(?:this|the|today['’]s)\s+(?:meeting|decision"
+    r"|call|session|date))\b)",
     re.IGNORECASE,
 )
 _SELF_DUE = re.compile(
@@ -186,6 +202,13 @@ def _day_of_month(day: int, reference: dt.date, weekday: int | None) -> dt.date 
     return next((d for d in found if d >= reference), None)
 
 
+def _add_working_days(day: dt.date, count: int) -> dt.date:
+    while count > 0:
+        day += dt.timedelta(days=1)
+        count -= day.weekday() < 5
+    return day
+
+
 def _friday_of_week(day: dt.date, weeks_ahead: int) -> dt.date:
     monday = day - dt.timedelta(days=day.weekday())
     return monday + dt.timedelta(days=7 * weeks_ahead + 4)
@@ -238,6 +261,19 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
         if g["hy"]:
             return month_end(int(g["hy"]), month)
         return month_end(reference.year + (1 if month < reference.month - 3 else 0), month)
+    if g["xmas"]:
+        # "before Christmas": Christmas Eve, the last working day people mean.
+        return safe_date(reference.year + (reference.month < 2), 12, 24)
+    if g["kw"]:
+        # "KW 50": the Friday of that ISO week, the year's that is nearest.
+        week = int(g["kwn"] or 0)
+        options = []
+        for year in (reference.year - 1, reference.year, reference.year + 1):
+            try:
+                options.append(dt.date.fromisocalendar(year, week, 5))
+            except ValueError:
+                continue
+        return min(options, key=lambda d: abs((d - reference).days)) if options else None
     if g["fortnight"]:
         return reference + dt.timedelta(days=14)
     period = (g["eo"] or g["abbr"] or g["eo2"] or g["eo3"] or "").lower()
@@ -255,6 +291,8 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
         raw = re.sub(r"\s+", " ", g["n"] or "").lower().removeprefix("a ").strip()
         n = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 1)
         unit = (g["nunit"] or "").lower()
+        if unit.startswith(("working", "business")):
+            return _add_working_days(reference, n)
         if unit.startswith("h"):
             days = n // 24  # "within 48 hours": two days; "in 2 hours": today
         else:
@@ -345,6 +383,10 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
             and not _DUE_MARKER.search(text[: match.start()])
         ):
             continue  # "wed", "fri" alone are words or nicks; "Wed", "by fri" are weekdays
+        elif g["xmas"] and not re.search(
+            r"\b(?:before|by|until|till|vor)\s+$", text[: match.start()], re.IGNORECASE
+        ):
+            continue  # "the Christmas closure", "over Christmas": a season, not a deadline
         elif g["dmy"] or g["mdy"]:
             month_token = g["m1"] or g["m2"] or ""
             if month_token.lower() == "may" and month_token[0] == "m":
@@ -363,7 +405,7 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
         elif g["dmy2"]:
             # A tracker export's "04/Dec/26": day, month abbreviation, year.
             month = month_number(g["m7"] or "")
-            year = int(g["y7"] or 0)
+            year = int((g["y7"] or "0").replace(" ", ""))  # a PDF's "04/Dec/2 6" too
             date = (
                 safe_date(year + (2000 if year < 100 else 0), month, int(g["d7"] or 0))
                 if (month)
@@ -431,7 +473,7 @@ _DIGIT = re.compile(r"\d")
 _MAYBE_RELATIVE = re.compile(
     r"day\b|week|month|\beo[dwmq]\b|\bcob\b|tomorrow|tonight|business|quarter|year|sprint"
     r"|\b(?:Mon|Tues?|Wed|Thu|Thurs?|Fri)\b|\b[hH][12]\b"
-    r"|fortnight"
+    r"|fortnight|christmas|xmas|weihnachten|\b[kc]w\s?\d"
     r"|\bq[1-4]\b|\b(?:[0-3]?\d)(?:st|nd|rd|th)\b|" + MON,
     re.IGNORECASE,
 )
@@ -485,7 +527,10 @@ def deadline(
         before = text[: hit.start]
         if _EVENT_AFTER.match(text[hit.end :]):
             continue  # "the 12 May meeting", "Friday's call"
-        if _DUE_MARKER.search(before) or _SELF_DUE.match(hit.text):
+        if _SELF_DUE.match(hit.text) and hit.text[:2].lower() in {"wi", "in"}:
+            if _OF_EVENT.match(text[hit.end :]):
+                continue  # "within two weeks of X": not a date the text pins down
+        if _DUE_MARKER.search(before) or _SELF_DUE.match(hit.text) or _MOVED_TO.search(before):
             return hit.text, hit.date
         event = _EVENT_BEFORE.search(before[:-3])
         if event and _AS_VERB.search(before[: event.start()]):
