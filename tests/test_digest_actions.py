@@ -1323,3 +1323,19 @@ def test_an_arrow_to_done_and_a_board_lists_done_column_close_items():
         ", signed 3 March",
         "Renew the domain",
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "owners", "task"),
+    [
+        ("- Hedge trimming quotes - Marguerite to ask two firms", ["Marguerite"], "hedge"),
+        ("The Secretary was asked to renew the hall booking.", ["Secretary"], "hall booking"),
+        ("ACTION: recalibrate the dosing pump. Resp.: TK", ["TK"], "dosing pump"),
+        ("ACTION: send the bolt spec (PIC: Sato-san)", ["Sato-san"], "bolt spec"),
+        ("-> Owner - Ingrid: rerun the soak test", ["Ingrid"], "soak test"),
+    ],
+)
+def test_owners_in_a_later_clause_asked_to_and_resp_fields(line, owners, task):
+    action = _one(f"## Actions\n\n{line}\n")
+    assert action["owners"] == owners
+    assert task in action["text"].lower()

@@ -80,14 +80,15 @@ def _initials(name: str) -> str:
 
 _TOKEN = (
     r"(?!(?:to|will|shall|should|must|agreed|volunteered|volunteers|offered|has|have|is|are"
-    r"|can|please|needs?|promised|takes?|owns)\b)@?[^\W\d_][\w.'’\-]*"
+    r"|can|please|needs?|promised|takes?|owns|was|were|been)\b)@?[^\W\d_][\w.'’\-]*"
 )
 _NAME = rf"(?:the\s+)?{_TOKEN}(?:\s+(?:(?:van|von|de|da|del|der|di|du|la|le)\s+)?{_TOKEN}){{0,2}}"
 _VERBS = (
     r"to|will|shall|should|must|needs? to|is to|are to|has agreed to|agreed to|have agreed to"
     r"|volunteered to|has volunteered to|volunteers to|offered to|has offered to|to please"
     r"|please|can|'ll|’ll|is going to|are going to|promised to|takes?|owns|is working on"
-    r"|asked to|said (?:that )?(?:he|she|they) (?:would|will|can|could)|said (?:he|she|they)"
+    r"|(?:was|were|has been|have been) asked to|asked to"
+    r"|said (?:that )?(?:he|she|they) (?:would|will|can|could)|said (?:he|she|they)"
     r"(?:'d|’d|'ll|’ll)"
     r"|,\s*(?:please|can you|could you|would you)"
 )
@@ -126,12 +127,13 @@ _EVERYONE = frozenset({"everyone", "everybody", "all"}) | _GROUPS
 _NOT_OWNERS = frozenset(
     """we i you they he she it this that these those everyone everybody someone somebody
     anyone nobody all who which there here one each other others people team folks group
-    action actions todo unassigned none tbd tbc n/a na""".split()
+    action actions todo unassigned none tbd tbc n/a na resp pic""".split()
 )
 _FREE = r"(?!(?:to|will|for|by|and)\b)@?[^\W\d_][\w.'’\-]*"
 _FREE_NAME = rf"(?:the\s+)?{_FREE}(?:\s+{_FREE}){{0,2}}"
 ASSIGNED = re.compile(
-    r"\b(?:assigned to|assignee:?|owner:|owned by|responsible:|who:)\s*"
+    r"\b(?:assigned to|assignee:?|owner:|owned by|responsible:|who:|resp\.?\s*:|pic\s*:"
+    r"|(?:owner|responsible)\s+[-–—])\s*"
     rf"(?P<names>{_FREE_NAME}(?:\s*(?:,|and|&|/)\s*{_FREE_NAME}){{0,3}})",
     re.IGNORECASE,
 )
@@ -358,4 +360,13 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     mentions = [m.group(0) for m in MENTION.finditer(text)]
     if mentions:
         return mentions[:3]
+    for clause in _CLAUSE_START.finditer(text):
+        # "Legal review of the contracts - Joanne to instruct Legal", "(Ana will call)":
+        # a later clause that opens with who and the task's verb.
+        lead = leading_owners(text[clause.end() :], ctx, lenient=False)
+        if lead and lead[1] > 0:
+            return lead[0]
     return []
+
+
+_CLAUSE_START = re.compile(r"(?:\s[-–—]|\()\s*(?=[A-Z@])")
