@@ -338,3 +338,18 @@ def test_a_pdf_s_split_year_in_a_tracker_date():
 
 def test_christmas_as_a_season_is_no_deadline():
     assert deadline("plan the rota for the Christmas closure", WEDNESDAY) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("Noor to send the float count by 4pm", "2026-03-04"),
+        ("price the scaffold, answer by noon", "2026-03-04"),
+        ("tidy the loading bay, inspect Thu", "2026-03-05"),
+        ("Ivo to return the keys Friday", "2026-03-06"),
+        ("the choir rehearses every Friday", None),
+    ],
+)
+def test_clock_deadlines_are_today_and_a_closing_weekday_is_the_day(text, due):
+    found = deadline(text, WEDNESDAY)[1]
+    assert (str(found) if found else None) == due

@@ -519,6 +519,8 @@ def deadline(
     next meeting" is the next meeting's date when the document states it (``next_meeting``).
     """
     hits = find_dates(text, reference, dayfirst)
+    if reference is not None and not hits and (clock := _BY_CLOCK.search(text)):
+        return clock.group(0).strip(), reference  # "answer by 5pm": today, at that hour
     if next_meeting is not None and not hits:
         until = _UNTIL_NEXT_MEETING.search(text)
         if until:
@@ -547,9 +549,27 @@ def deadline(
             return hit.text, hit.date
         if not tail and hit.absolute and not _ON_MARKER.search(before) and before:
             return hit.text, hit.date  # a wiki task's date after its text: "… pack 30 Jun 2026"
+        if (
+            not tail
+            and _WEEKDAY_ONLY.fullmatch(hit.text)
+            and hit.text[0].isupper()
+            and before
+            and not _NOT_BY_WEEKDAY.search(before)
+        ):
+            return hit.text, hit.date  # "…, demo Wed", "send the form Monday": that day
     return None, None
 
 
+_BY_CLOCK = re.compile(
+    r"\b(?:by|before|until|till|no later than)\s+(?:\d{1,2}(?:[:.]\d\d)?\s?[ap]\.?m\b\.?"
+    r"|noon\b|midday\b|lunch(?:time)?\b)",
+    re.IGNORECASE,
+)
+_WEEKDAY_ONLY = re.compile(rf"{_WD}", re.IGNORECASE)
+# "every Monday", "since Tuesday", "last Friday", "on Monday" (when, not by when).
+_NOT_BY_WEEKDAY = re.compile(
+    r"\b(?:every|each|since|last|on|from|after|until|till|per|weekly|at)\s*$", re.IGNORECASE
+)
 _UNTIL_NEXT_MEETING = re.compile(
     r"\b(?:by|before|ahead of|prior to|until|till|in time for)\s+(?:the\s+)?next\s+"
     r"(?:[\w-]+\s+){0,2}?(?:meeting|call|sync|session|review|standup|stand-up|retro)\b",
