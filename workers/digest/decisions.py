@@ -22,7 +22,7 @@ import re
 
 from workers.digest.blocks import Block
 from workers.digest.sections import Section, is_discussion
-from workers.digest.tables import column_roles
+from workers.digest.tables import table_roles, verdict_column
 from workers.digest.words import (
     BOILERPLATE,
     META_LINE,
@@ -456,7 +456,7 @@ _UNDECIDED = re.compile(r"^\W*(?:open|pending|proposed|draft|tbd|to be|awaiting|
 
 
 def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-untyped-def]
-    roles = column_roles(block.header)
+    roles = table_roles(block.header, block.rows)
     text_col = roles.get("text", roles.get("decision"))  # "Decision | Date": the decision
     status_col = roles.get("status")
     verdict_col = next(
@@ -467,6 +467,8 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
         ),
         None,
     )
+    if verdict_col is None:
+        verdict_col = verdict_column(block.header, block.rows, text_col)
     heading = block.header[text_col].lower() if text_col is not None else ""
     for row in block.rows:
         cells = [value.strip() for value in row]

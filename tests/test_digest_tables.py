@@ -1,0 +1,136 @@
+"""Tables, trackers and registers (workers.digest.tables): column roles from the header and
+the cells, spreadsheets read as text, several tables stacked in one sheet.
+
+Inline texts only; no database: ``pytest --noconftest tests/test_digest_tables.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from workers.analyse import analyse
+from workers.digest.tables import column_roles, split_stacked, table_roles
+
+DATE = dt.date(2026, 5, 4)
+
+
+def _csv_digest(source: str) -> dict[str, Any]:
+    from workers.extract import extract_text
+
+    extracted = extract_text(io.BytesIO(source.encode()), "csv")
+    return analyse(extracted.text, model=extracted.model, reference_date=DATE)
+
+
+def test_a_kind_of_action_is_the_registers_task_column():
+    roles = column_roles(["Ref", "Finding", "Remedial action", "Owner", "Target date", "Status"])
+    assert roles["text"] == 1
+    assert roles["action"] == 2
+
+
+def test_a_finding_log_gives_its_remedial_actions_with_owner_due_and_state():
+    digest = _csv_digest(
+        "Ref,Opened,Finding,Remedial action,Owner,Target date,Status\n"
+        "F-1,02/03/2026,Spare keys not logged,Start a key register at reception,Ines,"
+        "29/05/2026,Open\n"
+        "F-2,09/03/2026,Fire door wedged open,Fit a magnetic door holder,Bram,15/04/2026,Closed\n"
+    )
+    assert [(a["text"], a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Start a key register at reception", ["Ines"], "2026-05-29")
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Fit a magnetic door holder"]
+
+
+def test_roles_from_the_cells_when_the_header_does_not_say():
+    header = ["Code", "Job", "Helpers", "Progress %", "State", "Due"]
+    rows = [
+        ["k1", "Kitchen shelves", "@ola; @tim", "40", "in progress", "12/05"],
+        ["k2", "Garden gate", "@mo", "100", "done", ""],
+        ["k3", "Shed roof", "@tim", "0", "not started", "30/05"],
+    ]
+    roles = table_roles(header, rows)
+    assert roles["status"] == 4
+    assert roles["due"] == 5
+    assert roles["owner"] == 2  # a column of @handles
+    assert roles["text"] == 1  # the first column of words, not the short code
+
+
+def test_a_tracker_without_a_task_column_gives_one_item_per_open_row():
+    digest = _csv_digest(
+        "Code,Job,Helpers,Progress %,State,Due\n"
+        "k1,Kitchen shelves,@ola; @tim,40,in progress,12/05/2026\n"
+        "k2,Garden gate,@mo,100,done,\n"
+        "k3,Shed roof,@tim,0,not started,30/05/2026\n"
+    )
+    assert [(a["text"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Kitchen shelves", "2026-05-12"),
+        ("Shed roof", "2026-05-30"),
+    ]
+    assert digest["action_items"][0]["owners"][:1] == ["@ola"]
+    assert [a["text"] for a in digest["done_actions"]] == ["Garden gate"]
+
+
+def test_a_sheet_with_a_second_table_and_numbered_notes_is_cut_into_parts():
+    parts = split_stacked(
+        ["Entry", "Region", "Points", "Verdict", "Prize", "Notes"],
+        [
+            ["E1", "North", "8", "Winner", "300", ""],
+            ["1", "Judges agreed to publish every score online", "", "", "", ""],
+            ["Next step", "Who", "By", "Status", "", ""],
+            ["Post the scores online", "Rosa", "12/05/2026", "open", "", ""],
+        ],
+    )
+    assert parts == [
+        (
+            "table",
+            (
+                ["Entry", "Region", "Points", "Verdict", "Prize", "Notes"],
+                [["E1", "North", "8", "Winner", "300", ""]],
+            ),
+        ),
+        ("item", "Judges agreed to publish every score online"),
+        (
+            "table",
+            (
+                ["Next step", "Who", "By", "Status"],
+                [["Post the scores online", "Rosa", "12/05/2026", "open"]],
+            ),
+        ),
+    ]
+
+
+def test_a_stacked_follow_up_table_gives_its_actions():
+    digest = _csv_digest(
+        "Entry,Region,Points,Verdict,Prize,Notes\n"
+        "E1,North,8,Winner,300,\n"
+        "E2,South,5,Runner-up,100,\n"
+        ",,,,,\n"
+        "Next step,Who,By,Status,,\n"
+        "Post the scores online,Rosa,12/05/2026,open,,\n"
+        "Book the prize venue,Omar,20/05/2026,done,,\n"
+    )
+    assert [(a["text"], a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Post the scores online", ["Rosa"], "2026-05-12")
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Book the prize venue"]
+
+
+def test_a_spreadsheet_read_as_text_keeps_its_table():
+    # Quoted title lines of one cell make the file fail the CSV sniffing: it arrives as text.
+    text = (
+        '"Allotment society - repairs log"\n'
+        '"Log as at 04/05/2026"\n'
+        '""\n'
+        "No,Logged,Problem,Corrective action,Owner,Due,Status\n"
+        "R1,01/04/2026,Tap leaking,Replace the tap washer,Gus,15/05/2026,Open\n"
+        "R2,03/04/2026,Gate hinge loose,Tighten the hinge bolts,Vera,20/04/2026,Closed\n"
+        '""\n'
+        '"Agreed: repairs over 50 pounds go to the committee."\n'
+    )
+    digest = analyse(text, reference_date=DATE, filename="repairs.csv")
+    assert [(a["text"], a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        ("Replace the tap washer", ["Gus"], "2026-05-15")
+    ]
+    assert [a["text"] for a in digest["done_actions"]] == ["Tighten the hinge bolts"]
+    assert not any('"' in d for d in digest["decisions"])
