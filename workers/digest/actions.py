@@ -33,7 +33,13 @@ from workers.digest.owners import (
     owners_in,
 )
 from workers.digest.sections import Section
-from workers.digest.tables import RISK_TYPES, column_roles, is_done_status, table_roles
+from workers.digest.tables import (
+    RISK_TYPES,
+    column_roles,
+    is_decision_row,
+    is_done_status,
+    table_roles,
+)
 from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, split_names
 
 MAX_ACTIONS = 50
@@ -881,6 +887,8 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
             continue
         if "action" not in roles and cell(roles.get("category")).lower() in RISK_TYPES:
             continue  # a tracker's or RAID log's Risk / Dependency row is a risk, not a task
+        if is_decision_row(row, text_col):
+            continue  # "Decision: …" card, a row in a tracker's Decisions column
         status = cell(roles.get("status", result_col))
         due = cell(roles.get("due")) or None
         moved = _MOVED_DUE.search(status)

@@ -17,7 +17,8 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "id",
         re.compile(
             r"(?:id|#|no\.?|ref(?:erence)?|risk id|item no\.?|key"
-            r"|(?:issue|ticket|item) (?:key|id|#|no\.?))"  # an issue tracker's export
+            # an issue tracker's export: "Issue key", "Task ID", "Card #", "CAPA No"
+            r"|[a-z]+ (?:key|id|#|no\.?))"
         ),
     ),
     ("likelihood", re.compile(r".*\b(?:likelihood|probability|prob\.?|chance)\b.*")),
@@ -463,3 +464,15 @@ def verdict_column(header: list[str], rows: list[list[str]], text_col: int | Non
             best = index
             break
     return best
+
+
+_DECISION_LABEL = re.compile(r"^\W*(?:decisions?|decided|agreed|resolution)\s*:", re.IGNORECASE)
+_DECISION_TAG = frozenset({"decision", "decisions", "decided", "decision log"})
+
+
+def is_decision_row(row: list[str], text_col: int) -> bool:
+    """A tracker's row that records a decision, not a task: its item says so ("Decision:
+    drop the video tour") or its column, tag or type cell is "Decision(s)"."""
+    if text_col < len(row) and _DECISION_LABEL.match(row[text_col]):
+        return True
+    return any(c.strip().lower() in _DECISION_TAG for i, c in enumerate(row) if i != text_col)
