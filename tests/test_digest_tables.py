@@ -134,3 +134,20 @@ def test_a_spreadsheet_read_as_text_keeps_its_table():
     ]
     assert [a["text"] for a in digest["done_actions"]] == ["Tighten the hinge bolts"]
     assert not any('"' in d for d in digest["decisions"])
+
+
+def test_a_trackers_open_row_notes_give_its_risks_and_done_rows_none():
+    digest = _csv_digest(
+        "Ref,Issue,Owner,Action,Due,Status,Latest update\n"
+        "P1,Pump seal leaking,Ines,Order a new seal,29/05/2026,Open,"
+        "Supplier cannot deliver until June - may miss the commissioning date\n"
+        "P2,Valve sticking,Bram,Service the valve,15/04/2026,Complete,"
+        "Serviced; the old valve may miss nothing now\n"
+        "P3,Gauge unreadable,Bram,Replace the gauge,15/05/2026,Cancelled - duplicate,\n"
+    )
+    risks = [r["text"] for r in digest["risks"]]
+    assert "Supplier cannot deliver until June - may miss the commissioning date" in risks
+    assert not any("old valve" in r for r in risks)
+    assert "Valve sticking" not in risks  # a completed row is no open risk
+    assert "Gauge unreadable" not in risks  # nor a cancelled one
+    assert "Pump seal leaking" in risks

@@ -476,3 +476,26 @@ def is_decision_row(row: list[str], text_col: int) -> bool:
     if text_col < len(row) and _DECISION_LABEL.match(row[text_col]):
         return True
     return any(c.strip().lower() in _DECISION_TAG for i, c in enumerate(row) if i != text_col)
+
+
+_NOTES_HEADER = re.compile(
+    r"(?:\w+ )?(?:notes?|comments?|remarks?|updates?|latest\b.*|update\b.*|progress notes?"
+    r"|verification\b.*|committee notes\b.*)",
+    re.IGNORECASE,
+)
+
+
+def open_row_notes(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The notes cells (Notes, Comments, Latest update…) of a tracker's rows that are not
+    done: where a register says what is waiting, stuck or threatened."""
+    roles = table_roles(header, rows)
+    columns = [i for i, c in enumerate(header) if _NOTES_HEADER.fullmatch(c.strip(" :*_"))]
+    if not columns:
+        return []
+    status = roles.get("status")
+    notes: list[str] = []
+    for row in rows:
+        if status is not None and status < len(row) and is_done_status(row[status]):
+            continue
+        notes.extend(row[i].strip() for i in columns if i < len(row) and row[i].strip())
+    return notes
