@@ -349,7 +349,7 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     roles = column_roles(block.header)
     text_col = roles.get("text")
     for note in open_row_notes(block.header, block.rows):
-        if is_risk_sentence(note):
+        if is_risk_sentence(note) and not _LABEL.match(note):
             found.add(note)  # "may miss RC" in the Notes of a tracker's open row
     if text_col is None:
         _waits_in_cells(block, -1, found)  # a checklist or RAG table: its notes may wait
