@@ -151,3 +151,17 @@ def test_a_trackers_open_row_notes_give_its_risks_and_done_rows_none():
     assert "Valve sticking" not in risks  # a completed row is no open risk
     assert "Gauge unreadable" not in risks  # nor a cancelled one
     assert "Pump seal leaking" in risks
+
+
+def test_prose_with_commas_is_not_a_spreadsheet():
+    from workers.digest.tables import delimiter_of
+
+    prose = [
+        "Hi Tom,",
+        "We met on Monday, as planned, and went through the plan.",
+        "Rosa, Omar and I agreed, after some debate, to keep the date.",
+        "The hall, the caterer, and the band are booked.",
+    ]
+    assert delimiter_of(prose) is None
+    rows = ["Step,Who,Due", "Book hall,Rosa,12/05", "Order food,Omar,14/05", "Hire band,Omar,"]
+    assert delimiter_of(rows) == ","

@@ -313,14 +313,20 @@ _DELIMITERS = ",\t;"
 
 def delimiter_of(lines: list[str]) -> str | None:
     """The delimiter of a text whose lines are spreadsheet rows: three or more of its first
-    lines split into the same number (>= 3) of fields on it, or None."""
+    lines split into the same number (>= 3) of fields on it, and one of them names two or
+    more known columns (a header row, which prose never is); or None."""
+    head = lines[:60]
     for delimiter in _DELIMITERS:
         counts: dict[int, int] = {}
-        for line in lines[:60]:
+        for line in head:
             n = line.count(delimiter)
             if n >= 2:
                 counts[n] = counts.get(n, 0) + 1
-        if counts and max(counts.values()) >= 3:
+        if (
+            counts
+            and max(counts.values()) >= 3
+            and any(line.count(delimiter) >= 2 and _header_cells(line, delimiter) for line in head)
+        ):
             return delimiter
     return None
 
@@ -335,7 +341,7 @@ def unpad_row_line(line: str, delimiter: str) -> str:
     filled = [c for c in cells if c.strip()]
     if len(cells) >= 3 and not filled:
         return ""  # an empty row: a blank line between the sheet's blocks
-    if len(cells) >= 2 and len(filled) == 1 and cells[0].strip():
+    if len(cells) >= 3 and len(filled) == 1 and cells[0].strip():
         return cells[0].strip()
     if len(cells) == 1 and stripped.startswith('"') and stripped.endswith('"'):
         return cells[0].strip()
@@ -349,18 +355,25 @@ def _split_row(line: str, delimiter: str) -> list[str]:
         return line.split(delimiter)
 
 
+def _header_cells(line: str, delimiter: str) -> list[str] | None:
+    """The cells of a spreadsheet's header row (three or more column names, two of them
+    known), or None."""
+    header = [c.strip() for c in _split_row(line.strip(), delimiter)]
+    while header and not header[-1]:
+        header.pop()
+    if len(header) < 3 or any(_NOT_A_HEADER_CELL.search(c) for c in header if c):
+        return None
+    return header if len(column_roles(header)) >= 2 else None
+
+
 def delimited_table(
     lines: list[str], offset: int, delimiter: str
 ) -> tuple[list[str], list[list[str]], int] | None:
     """A run of spreadsheet rows at ``lines[offset]`` whose first row names two or more
     known columns: (header, rows, lines taken), or None. The run ends at a blank line or a
     row with fewer than two cells filled."""
-    header = [c.strip() for c in _split_row(lines[offset].strip(), delimiter)]
-    while header and not header[-1]:
-        header.pop()
-    if len(header) < 3 or any(_NOT_A_HEADER_CELL.search(c) for c in header if c):
-        return None
-    if len(column_roles(header)) < 2:
+    header = _header_cells(lines[offset], delimiter)
+    if header is None:
         return None
     rows: list[list[str]] = []
     used = 1
