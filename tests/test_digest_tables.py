@@ -165,3 +165,21 @@ def test_prose_with_commas_is_not_a_spreadsheet():
     assert delimiter_of(prose) is None
     rows = ["Step,Who,Due", "Book hall,Rosa,12/05", "Order food,Omar,14/05", "Hire band,Omar,"]
     assert delimiter_of(rows) == ","
+
+
+def test_one_cell_sentences_under_a_register_are_notes_not_titles():
+    digest = _csv_digest(
+        "Ref,Problem,Corrective action,Owner,Target date,Status\n"
+        "R1,Tap leaking,Replace the tap washer,Gus,15/05/2026,Open\n"
+        "R2,Gate loose,Tighten the hinge bolts,Vera,20/05/2026,Open\n"
+        ",,,,,\n"
+        "Committee review 04/05/2026,,,,,\n"
+        "Agreed: repairs over 50 pounds go to the full committee.,,,,,\n"
+        "Vera to price a new gate by Fri 08/05,,,,,\n"
+    )
+    assert digest["decisions"] == ["repairs over 50 pounds go to the full committee."]
+    assert [
+        (a["owners"], a["due_date"])
+        for a in digest["action_items"]
+        if "price a new gate" in a["text"]
+    ] == [(["Vera"], "2026-05-08")]

@@ -111,9 +111,9 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
         part
         for block in blocks
         for table in (_table_header(block) if block.kind == "table" else [block])
-        for titled in _title_rows(table)
-        for stacked in stacked_blocks(titled)
-        for part in _prose_table(stacked)
+        for stacked in stacked_blocks(table)
+        for titled in _title_rows(stacked)
+        for part in _prose_table(titled)
     ]
     blocks = list(_split_lines(tables_read))
     nicks = _known_nicks(blocks)

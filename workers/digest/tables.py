@@ -395,6 +395,13 @@ def delimited_table(
 # Stacked tables (one sheet holding a register, then a notes block, then a follow-up table)
 
 
+# A one-cell row that is a sentence: a labelled note, a full stop, ten words or more, or a
+# task ("RK to circulate the register").
+_SENTENCE_ROW = re.compile(
+    r"^[A-Z][\w ]{1,20}:\s+\S|[^.]\.$|^(?:\S+\s+){9,}\S|^@?\S+(?: \S+)? (?:to|will) [a-z]"
+)
+
+
 def split_stacked(header: list[str], rows: list[list[str]]) -> list[tuple[str, object]]:
     """The parts of a sheet read as one table: ("table", (header, rows)) for every table,
     ("item", text) for a numbered note row ("1 | Threshold confirmed at 6.0" under an
@@ -422,6 +429,13 @@ def split_stacked(header: list[str], rows: list[list[str]]) -> list[tuple[str, o
             current = (cut, [])
             width = len(cut)
             continue
+        if filled == [0] and width >= 3 and _SENTENCE_ROW.search(row[0].strip()):
+            # "Agreed: CAPA-12 moved to 30/04." under a register: a note, not a title row.
+            if current[1]:
+                parts.append(("table", current))
+                current = (current[0], [])
+            parts.append(("para", row[0].strip()))
+            continue
         if (
             width >= 4
             and filled == [0, 1]
@@ -448,8 +462,9 @@ def stacked_blocks(block: Block) -> list[Block]:
         return [block]
     out: list[Block] = []
     for kind, value in parts:
-        if kind == "item":
-            out.append(Block("list_item", str(value), line=block.line, page=block.page))
+        if kind in {"item", "para"}:
+            kind_of = "list_item" if kind == "item" else "paragraph"
+            out.append(Block(kind_of, str(value), line=block.line, page=block.page))
         else:
             header, rows = value  # type: ignore[misc]
             out.append(Block("table", header=header, rows=rows, line=block.line, page=block.page))
