@@ -513,9 +513,18 @@ _NOTES_HEADER = re.compile(
 )
 
 
+# What makes a note a threat rather than news: a hedge, a block, a thing still missing.
+_THREAT = re.compile(
+    r"\b(?:may|might|could|risk|threat\w*|cannot|can't|unable|unavailable|blocks?|blocked"
+    r"|depends|until|still not|not yet|no \w+ yet|unknown|unconfirmed)\b",
+    re.IGNORECASE,
+)
+
+
 def open_row_notes(header: list[str], rows: list[list[str]]) -> list[str]:
     """The notes cells (Notes, Comments, Latest update…) of a tracker's rows that are not
-    done: where a register says what is waiting, stuck or threatened."""
+    done and that name a threat (a hedge, a block, a thing still missing): where a register
+    says what is stuck or threatened."""
     roles = table_roles(header, rows)
     columns = [i for i, c in enumerate(header) if _NOTES_HEADER.fullmatch(c.strip(" :*_"))]
     if not columns:
@@ -525,5 +534,5 @@ def open_row_notes(header: list[str], rows: list[list[str]]) -> list[str]:
     for row in rows:
         if status is not None and status < len(row) and is_done_status(row[status]):
             continue
-        notes.extend(row[i].strip() for i in columns if i < len(row) and row[i].strip())
+        notes.extend(row[i].strip() for i in columns if i < len(row) and _THREAT.search(row[i]))
     return notes
