@@ -183,3 +183,13 @@ def test_one_cell_sentences_under_a_register_are_notes_not_titles():
         for a in digest["action_items"]
         if "price a new gate" in a["text"]
     ] == [(["Vera"], "2026-05-08")]
+
+
+def test_a_register_row_whose_status_is_a_verdict_is_a_decision():
+    digest = _csv_digest(
+        "No,Item,Position,Status\n"
+        "1,Opening hours,Seven days a week from June,Agreed\n"
+        "2,Deposit,Landlord wants three months; we offer one,Open - landlord to revert\n"
+        "3,Signage,Tenant's own sign on the facade,Rejected\n"
+    )
+    assert digest["decisions"] == ["Opening hours: Agreed", "Signage: Rejected"]

@@ -22,7 +22,7 @@ import re
 
 from workers.digest.blocks import Block
 from workers.digest.sections import Section, is_discussion
-from workers.digest.tables import table_roles, verdict_column
+from workers.digest.tables import status_verdict, table_roles, verdict_column
 from workers.digest.words import (
     BOILERPLATE,
     META_LINE,
@@ -504,6 +504,9 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
                 "decision" in block.header[verdict_col].lower() or _VERDICT_WORD.match(verdict)
             ):
                 add(f"{cell(text_col)}: {verdict}")
+            continue
+        if verdict := status_verdict(cell(status_col)):
+            add(f"{cell(text_col)}: {verdict}")  # "Liability cap | … | Agreed"
             continue
         if "decision" in heading or role == "decisions":
             add(cell(text_col))

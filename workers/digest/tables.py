@@ -536,3 +536,17 @@ def open_row_notes(header: list[str], rows: list[list[str]]) -> list[str]:
             continue
         notes.extend(row[i].strip() for i in columns if i < len(row) and _THREAT.search(row[i]))
     return notes
+
+
+_STATUS_VERDICT = re.compile(
+    r"\W*(?P<verdict>agreed|approved|rejected|declined|accepted|refused|not approved"
+    r"|approved w(?:ith|/) conditions?)\W*",
+    re.IGNORECASE,
+)
+
+
+def status_verdict(value: str) -> str | None:
+    """A status cell that is a verdict ("Agreed", "Approved", "Rejected"): the row records a
+    decision on its item. None for any other status ("Open - Ormond to revert")."""
+    found = _STATUS_VERDICT.fullmatch(value.strip())
+    return found.group("verdict") if found else None
