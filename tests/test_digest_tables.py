@@ -71,12 +71,12 @@ def test_a_tracker_without_a_task_column_gives_one_item_per_open_row():
     assert [a["text"] for a in digest["done_actions"]] == ["Garden gate"]
 
 
-def test_a_sheet_with_a_second_table_and_numbered_notes_is_cut_into_parts():
+def test_a_sheet_with_a_second_table_and_a_note_is_cut_into_parts():
     parts = split_stacked(
         ["Entry", "Region", "Points", "Verdict", "Prize", "Notes"],
         [
             ["E1", "North", "8", "Winner", "300", ""],
-            ["1", "Judges agreed to publish every score online", "", "", "", ""],
+            ["Judges agreed to publish every score online.", "", "", "", "", ""],
             ["Next step", "Who", "By", "Status", "", ""],
             ["Post the scores online", "Rosa", "12/05/2026", "open", "", ""],
         ],
@@ -89,7 +89,7 @@ def test_a_sheet_with_a_second_table_and_numbered_notes_is_cut_into_parts():
                 [["E1", "North", "8", "Winner", "300", ""]],
             ),
         ),
-        ("item", "Judges agreed to publish every score online"),
+        ("para", "Judges agreed to publish every score online."),
         (
             "table",
             (

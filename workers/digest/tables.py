@@ -404,8 +404,8 @@ _SENTENCE_ROW = re.compile(
 
 def split_stacked(header: list[str], rows: list[list[str]]) -> list[tuple[str, object]]:
     """The parts of a sheet read as one table: ("table", (header, rows)) for every table,
-    ("item", text) for a numbered note row ("1 | Threshold confirmed at 6.0" under an
-    eight-column header). A row that names two or more known columns, cut to its filled
+    ("para", text) for a one-cell row that is a sentence ("Agreed: CAPA-12 moved to 30/04."
+    under a register). A row that names two or more known columns, cut to its filled
     cells, and differs from the header starts a new table."""
     parts: list[tuple[str, object]] = []
     current: tuple[list[str], list[list[str]]] = (header, [])
@@ -436,17 +436,6 @@ def split_stacked(header: list[str], rows: list[list[str]]) -> list[tuple[str, o
                 current = (current[0], [])
             parts.append(("para", row[0].strip()))
             continue
-        if (
-            width >= 4
-            and filled == [0, 1]
-            and re.fullmatch(r"\(?[0-9A-Za-z]{1,3}[.)]?", row[0].strip())
-            and len(row[1].split()) >= 4
-        ):
-            if current[1]:
-                parts.append(("table", current))
-                current = (current[0], [])
-            parts.append(("item", row[1].strip()))
-            continue
         current[1].append((list(row) + [""] * width)[:width])
     if current[1]:
         parts.append(("table", current))
@@ -454,7 +443,7 @@ def split_stacked(header: list[str], rows: list[list[str]]) -> list[tuple[str, o
 
 
 def stacked_blocks(block: Block) -> list[Block]:
-    """``split_stacked`` on a table block: its tables and numbered note rows as blocks."""
+    """``split_stacked`` on a table block: its tables and sentence rows as blocks."""
     if block.kind != "table" or len(block.header) < 3 or len(block.rows) < 2:
         return [block]
     parts = split_stacked(block.header, block.rows)
@@ -462,9 +451,8 @@ def stacked_blocks(block: Block) -> list[Block]:
         return [block]
     out: list[Block] = []
     for kind, value in parts:
-        if kind in {"item", "para"}:
-            kind_of = "list_item" if kind == "item" else "paragraph"
-            out.append(Block(kind_of, str(value), line=block.line, page=block.page))
+        if kind == "para":
+            out.append(Block("paragraph", str(value), line=block.line, page=block.page))
         else:
             header, rows = value  # type: ignore[misc]
             out.append(Block("table", header=header, rows=rows, line=block.line, page=block.page))
