@@ -193,3 +193,12 @@ def test_a_register_row_whose_status_is_a_verdict_is_a_decision():
         "3,Signage,Tenant's own sign on the facade,Rejected\n"
     )
     assert digest["decisions"] == ["Opening hours: Agreed", "Signage: Rejected"]
+
+
+def test_a_column_of_references_that_look_like_dates_is_not_the_due_date():
+    header = ["AP", "Action", "State"]
+    rows = [
+        ["03/02-01", "Fix the gate", "in progress"],
+        ["03/02-02", "Paint the shed", "done"],
+    ]
+    assert "due" not in table_roles(header, rows)

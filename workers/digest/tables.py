@@ -225,7 +225,7 @@ def _cut(line: str, starts: list[int]) -> list[str] | None:
 
 _HANDLE = re.compile(r"^@[\w.\-]+$")
 _DATE_CELL = re.compile(
-    r"^(?:\d{1,4}[/.\-]\d{1,2}(?:[/.\-]\d{2,4})?|\d{1,2}\s+[A-Za-z]{3,9}(?:\s+\d{4})?"
+    r"^(?:\d{1,4}([/.\-])\d{1,2}(?:\1\d{2,4})?|\d{1,2}\s+[A-Za-z]{3,9}(?:\s+\d{4})?"
     r"|[A-Za-z]{3,9}\s+\d{1,2}(?:,?\s+\d{4})?|(?:mon|tue|wed|thu|fri|sat|sun)\w*\.?\s+\S+"
     r"|q[1-4]\s+\d{4}|tbd|tbc|asap|eod|cob)$",
     re.IGNORECASE,
@@ -272,7 +272,8 @@ def table_roles(header: list[str], rows: list[list[str]]) -> dict[str, int]:
             roles["owner"] = best
             free.remove(best)
     if "due" not in roles:
-        dated = [i for i in free if share(_DATE_CELL.match, i) >= 0.7]
+        # Not the first column: "19/11-01", "2026-07" there are the rows' references.
+        dated = [i for i in free if i > 0 and share(_DATE_CELL.match, i) >= 0.7]
         if len(dated) == 1 and not re.search(
             r"raised|opened|created|logged|identified|added|closed|reported|start",
             header[dated[0]],
