@@ -202,3 +202,17 @@ def test_a_column_of_references_that_look_like_dates_is_not_the_due_date():
         ["03/02-02", "Paint the shed", "done"],
     ]
     assert "due" not in table_roles(header, rows)
+
+
+def test_a_column_of_initials_is_the_owner_and_accepted_is_no_verdict():
+    header = ["No", "Item", "Crew", "Due", "Status"]
+    rows = [
+        ["4.1", "Send the drawings", "KM", "02/06", "Open"],
+        ["4.2", "Book the crane", "RT / KM", "05/06", "Accepted"],
+    ]
+    roles = table_roles(header, rows)
+    assert (roles["owner"], roles["due"], roles["status"]) == (2, 3, 4)
+    from workers.digest.tables import status_verdict
+
+    assert status_verdict("Accepted") is None  # a lifecycle state, not a decision
+    assert status_verdict("Agreed") == "Agreed"

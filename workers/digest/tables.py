@@ -224,6 +224,7 @@ def _cut(line: str, starts: list[int]) -> list[str] | None:
 # Column roles from the cells as well as the header
 
 _HANDLE = re.compile(r"^@[\w.\-]+$")
+_INITIALS = re.compile(r"^[A-Z]{2,3}$")
 _DATE_CELL = re.compile(
     r"^(?:\d{1,4}([/.\-])\d{1,2}(?:\1\d{2,4})?|\d{1,2}\s+[A-Za-z]{3,9}(?:\s+\d{4})?"
     r"|[A-Za-z]{3,9}\s+\d{1,2}(?:,?\s+\d{4})?|(?:mon|tue|wed|thu|fri|sat|sun)\w*\.?\s+\S+"
@@ -265,7 +266,9 @@ def table_roles(header: list[str], rows: list[list[str]]) -> dict[str, int]:
     if "owner" not in roles:
 
         def handles(cell: str) -> bool:
-            return all(_HANDLE.match(p) for p in re.split(r"\s*[;,/&]\s*", cell) if p)
+            # "@ola; @tim", "JD", "LT / JD": handles or initials, one or several.
+            parts = [p for p in re.split(r"\s*[;,/&+]\s*", cell) if p]
+            return bool(parts) and all(_HANDLE.match(p) or _INITIALS.match(p) for p in parts)
 
         best = max(free, key=lambda i: share(handles, i), default=None)
         if best is not None and share(handles, best) >= 0.6:
@@ -528,7 +531,7 @@ def open_row_notes(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 _STATUS_VERDICT = re.compile(
-    r"\W*(?P<verdict>agreed|approved|rejected|declined|accepted|refused|not approved"
+    r"\W*(?P<verdict>agreed|approved|rejected|declined|refused|not approved"
     r"|approved w(?:ith|/) conditions?)\W*",
     re.IGNORECASE,
 )
