@@ -27,6 +27,8 @@ def test_a_kind_of_action_is_the_registers_task_column():
     roles = column_roles(["Ref", "Finding", "Remedial action", "Owner", "Target date", "Status"])
     assert roles["text"] == 1
     assert roles["action"] == 2
+    assert column_roles(["No.", "Topic", "Resp.", "Target"])["owner"] == 2
+    assert column_roles(["Item", "PIC", "Deadline"])["owner"] == 1
 
 
 def test_a_finding_log_gives_its_remedial_actions_with_owner_due_and_state():

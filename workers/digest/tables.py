@@ -32,7 +32,7 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "owner",
         re.compile(
             r".*\b(?:owners?|responsible|assigned(?: to)?|assignees?|who|lead|driver|dri"
-            r"|accountable|person)\b.*"
+            r"|accountable|person|actionee|pic|by whom)\b.*|resp\.?|resp\. person"
         ),
     ),
     (
