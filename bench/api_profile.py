@@ -89,6 +89,7 @@ def measure(name: str, app, environ: dict, count: int, owner_engine) -> None:  #
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DATABASE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--documents", type=int, default=200)
@@ -115,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", action="store_true", help="keep the database (and its token) afterwards"
     )
     parser.add_argument("--reuse", action="store_true", help="the database a --keep run kept")
+    parser.add_argument(
+        "--database-name",
+        default="pmdi_bench_api_profile",
+        help="the bench's own database: one per concurrent run",
+    )
     args = parser.parse_args(argv)
+    DATABASE = args.database_name
 
     import logging
 

@@ -11,20 +11,24 @@ random per transaction), alternating round by round:
 
 * **owner**: the owner role (no RLS), the API list's statement with its
   ``WHERE organization_id = …``, one statement in autocommit — one round trip;
-* **tenant**: the tenant role, as the app sends it since issue 15: one pipeline (one network
-  write, one Sync) of ``BEGIN``, ``SELECT app_enter_org(org, proof)`` (the verified context,
-  a proof signed with the key as the app signs it), the same statement under forced RLS, and
-  ``ROLLBACK`` — one round trip;
+* **tenant**: the tenant role, as the app sends a read since issue 15 (webapp/database.py,
+  DATABASE_IMPLICIT_READS): one pipeline (one network write, one Sync) of
+  ``SELECT app_enter_org(org, proof)`` (the verified context, a proof signed with the key as
+  the app signs it) and the same statement under forced RLS, with no BEGIN: the two run as
+  one implicit transaction, which ends at the Sync — one round trip, two statements;
 * **owner-tx** (a reference): the owner role, the tenant's pipeline shape with nothing
-  verified and no RLS: ``BEGIN``, ``SELECT set_config('app.current_org_id', org, true)`` (the
-  unverified context of before issue 11), the statement, ``ROLLBACK``.
+  verified and no RLS: ``SELECT set_config('app.current_org_id', org, true)`` (the
+  unverified context of before issue 11), then the statement;
+* **tenant-tx** (a reference): the tenant's transaction as the app sent every one before
+  (and still sends one that writes): ``BEGIN``, the context, the statement, ``ROLLBACK``.
 
 All ``-M prepared`` (the app's driver prepares a statement after five uses), ``--clients``
 clients, the workloads' order rotating round by round. Prints each round's transactions per
-second and two ratios: tenant/owner, the issue's target (>= 0.9), and tenant/owner-tx, what
-the verified context and RLS cost once the transaction's four statements are paid for by both
-sides (the four statements against one cost the server and pgbench's own client, which shares
-the machine, whatever the context does). Figures only; nothing asserts.
+second and three ratios: tenant/owner, the issue's target (>= 0.9); tenant/owner-tx, what
+the verified context and RLS cost once the two statements are paid for by both sides (two
+statements against one cost the server and pgbench's own client, which shares the machine,
+whatever the context does); and tenant-tx/owner, the four-statement shape of before.
+Figures only; nothing asserts.
 """
 
 from __future__ import annotations
@@ -134,8 +138,9 @@ def write_scripts(
     workdir: Path, sample: list[int], name: str, key: bytes | None = None
 ) -> list[str]:
     """One script per organization for workload ``name``: ``owner`` (the plain statement),
-    ``tenant`` (its pipelined transaction, proofs signed with ``key``) or ``owner-tx`` (the
-    same pipeline with the unverified ``set_config``)."""
+    ``tenant`` (the context and the statement in one implicit transaction, proofs signed
+    with ``key``), ``owner-tx`` (the same pipeline with the unverified ``set_config``) or
+    ``tenant-tx`` (BEGIN, the context, the statement, ROLLBACK)."""
     from webapp.tenancy import entry_proof
 
     names = []
@@ -144,14 +149,15 @@ def write_scripts(
         if name == "owner":
             body = list_sql(org) + "\n"
         else:
-            if name == "tenant":
+            if name in ("tenant", "tenant-tx"):
                 assert key is not None, "the tenant's proofs need the key"
                 context = f"SELECT app_enter_org('{org}'::uuid, '{entry_proof(key, org)}');"
             else:
                 context = f"SELECT set_config('app.current_org_id', '{org}', true);"
-            body = (
-                f"\\startpipeline\nBEGIN;\n{context}\n{list_sql(org)}\nROLLBACK;\n\\endpipeline\n"
-            )
+            statements = [context, list_sql(org)]
+            if name == "tenant-tx":
+                statements = ["BEGIN;", *statements, "ROLLBACK;"]
+            body = "\\startpipeline\n" + "\n".join(statements) + "\n\\endpipeline\n"
         path = workdir / f"{name}-{number}.sql"
         path.write_text(body)
         names.append(f"{path}@1")
@@ -230,17 +236,19 @@ def main(argv: list[str] | None = None) -> int:
         "owner": (owner_url, write_scripts(workdir, sample, "owner")),
         "owner-tx": (owner_url, write_scripts(workdir, sample, "owner-tx")),
     }
-    names = ("owner", "tenant", "owner-tx")
+    names = ("owner", "tenant", "owner-tx", "tenant-tx")
     results: dict[str, list[float]] = {name: [] for name in names}
     try:
         print(
             f"\n  {'round':>5} {'owner tps':>10} {'tenant tps':>10} {'owner-tx tps':>12} "
-            f"{'tenant/owner':>12} {'tenant/owner-tx':>15}"
+            f"{'tenant-tx tps':>13} {'tenant/owner':>12} {'tenant/owner-tx':>15} "
+            f"{'tenant-tx/owner':>15}"
         )
         for number in range(args.rounds):
             # Fresh proofs each round: one is good for five minutes.
-            scripts["tenant"] = (app_url, write_scripts(workdir, sample, "tenant", key))
-            order = names[number % 3 :] + names[: number % 3]
+            for tenant in ("tenant", "tenant-tx"):
+                scripts[tenant] = (app_url, write_scripts(workdir, sample, tenant, key))
+            order = names[number % len(names) :] + names[: number % len(names)]
             got = {}
             for name in order:
                 url, files = scripts[name]
@@ -248,14 +256,16 @@ def main(argv: list[str] | None = None) -> int:
                 results[name].append(got[name])
             print(
                 f"  {number + 1:>5} {got['owner']:10.0f} {got['tenant']:10.0f} "
-                f"{got['owner-tx']:12.0f} {got['tenant'] / got['owner']:12.3f} "
-                f"{got['tenant'] / got['owner-tx']:15.3f}"
+                f"{got['owner-tx']:12.0f} {got['tenant-tx']:13.0f} "
+                f"{got['tenant'] / got['owner']:12.3f} {got['tenant'] / got['owner-tx']:15.3f} "
+                f"{got['tenant-tx'] / got['owner']:15.3f}"
             )
     finally:
         if not args.keep:
             drop_database(args.database_url, DATABASE)
     ratios = [t / o for t, o in zip(results["tenant"], results["owner"], strict=True)]
     same_shape = [t / o for t, o in zip(results["tenant"], results["owner-tx"], strict=True)]
+    before = [t / o for t, o in zip(results["tenant-tx"], results["owner"], strict=True)]
     print(
         f"\n  median tps: owner {statistics.median(results['owner']):.0f}, tenant "
         f"{statistics.median(results['tenant']):.0f}, owner-tx "
@@ -264,9 +274,13 @@ def main(argv: list[str] | None = None) -> int:
         "target >= 0.9)"
     )
     print(
-        f"  tenant/owner-tx (same four statements): median of rounds "
+        f"  tenant/owner-tx (same two statements): median of rounds "
         f"{statistics.median(same_shape):.3f} "
         f"(range {min(same_shape):.3f}-{max(same_shape):.3f})"
+    )
+    print(
+        f"  tenant-tx/owner (BEGIN, context, statement, ROLLBACK): median of rounds "
+        f"{statistics.median(before):.3f} (range {min(before):.3f}-{max(before):.3f})"
     )
     return 0
 

@@ -384,9 +384,18 @@ def celery_worker_argv(
     ]
 
 
-@pytest.fixture(scope="session")
-def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
-    """A real Celery worker process (prefork, one child) on the test database and Redis."""
+@contextmanager
+def running_worker(
+    services: Services,
+    app: Flask,
+    queues: str,
+    name: str,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process (prefork, one child) on the test database and Redis,
+    consuming ``queues`` (what waits in them is purged first); ``extra_env`` adds to its
+    environment (``MAIL_DIR``, ``PUBLIC_URL`` as a web process of the test has them)."""
     env = {
         **os.environ,
         "DATABASE_URL": services.app_url,
@@ -396,15 +405,15 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
         "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
         # No reconciliation at start: tests leave documents queued on purpose.
         "RECONCILE_ON_START": "0",
+        **(extra_env or {}),
     }
     env.pop("CELERY_BROKER_URL", None)
     if os.environ.get("TEST_BROKER_URL"):
         env["CELERY_BROKER_URL"] = os.environ["TEST_BROKER_URL"]
-    log_path = ROOT / "instance" / f"test-worker-{os.getpid()}.log"
     log_path.parent.mkdir(exist_ok=True)
     log_file = log_path.open("w")
     process = subprocess.Popen(
-        celery_worker_argv(WORKER_QUEUES, WORKER_NAME),
+        celery_worker_argv(queues, name),
         cwd=ROOT,
         env=env,
         stdout=log_file,
@@ -412,21 +421,57 @@ def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
     )
     celery = app.extensions["celery"]
     # Uploads made by earlier tests queued messages that no worker was there to take.
-    purge_queues(celery, WORKER_QUEUES.split(","))
+    purge_queues(celery, queues.split(","))
     deadline = time.monotonic() + 60
-    while not celery.control.ping(destination=[WORKER_NAME], timeout=0.5):
+    while not celery.control.ping(destination=[name], timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             process.wait(timeout=10)
             log_file.close()
             raise RuntimeError("worker did not start:\n" + log_path.read_text()[-3000:])
-    yield process
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log_file.close()
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_file.close()
+
+
+@pytest.fixture(scope="session")
+def worker(services: Services, app: Flask) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process (prefork, one child) on the test database and Redis."""
+    log_path = ROOT / "instance" / f"test-worker-{os.getpid()}.log"
+    with running_worker(services, app, WORKER_QUEUES, WORKER_NAME, log_path) as process:
+        yield process
+
+
+def run_published(app: Flask, queue: str, timeout: float = 5.0) -> list[Any]:
+    """Take the task messages waiting in ``queue`` (at least one, waiting up to ``timeout``)
+    and run each task's body in this process, as a worker would but with ``app`` (its
+    ``MAIL_SENDER``): what each returned. The queue must be one no real worker consumes."""
+    import workers.tasks  # noqa: F401 - registers the tasks by name
+
+    celery = app.extensions["celery"]
+    results: list[Any] = []
+    with celery.connection_for_read() as connection, connection.SimpleQueue(queue) as waiting:
+        wait = timeout
+        while True:
+            try:
+                message = waiting.get(block=True, timeout=wait)
+            except waiting.Empty:
+                break
+            args, kwargs, _ = message.decode()
+            task = celery.tasks[message.headers["task"]]
+            message.ack()
+            with app.app_context():
+                results.append(task.run(*args, **kwargs))
+                db.session.remove()
+            wait = 0.2  # what was published together is there already
+    assert results, f"nothing was published to {queue}"
+    return results
 
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -567,7 +612,7 @@ def populate_org(app: Flask, make_org, login_as):  # type: ignore[no-untyped-def
         from webapp.auth import account_links
 
         with app.app_context():  # a pending reset link (the account_tokens table)
-            account_links.request_password_reset(org.email, None)
+            account_links.send_password_reset(org.email, None)
             db.session.remove()
         export_id = build_export_now(app, org)
         return PopulatedOrg(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 
 import pytest
@@ -12,8 +13,23 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from tests.conftest import Services, csrf_token, login, make_app
+from tests.conftest import (
+    ROOT,
+    TEST_QUEUE,
+    Services,
+    csrf_token,
+    login,
+    make_app,
+    purge_queues,
+    round_trips,
+    run_published,
+    running_worker,
+)
 from webapp.mail import Message
+
+# The mail app publishes here, a queue no real worker consumes: the tests run what it
+# published in-process (run_published), with the app's MAIL_SENDER.
+ACCOUNTS_QUEUE = f"{TEST_QUEUE}-accounts"
 
 LINK_RE = re.compile(r"https?://\S+/(?:reset-password|account/confirm-email)/(\S+)")
 
@@ -25,8 +41,15 @@ def outbox() -> list[Message]:
 
 @pytest.fixture(scope="module")
 def mail_app(services: Services, outbox: list[Message]) -> Flask:
-    """The app with a mailer that keeps what it sends."""
-    return make_app(services, MAIL_SENDER=outbox.append, PUBLIC_URL="http://pmdi.test")
+    """The app with a mailer that keeps what it sends; its tasks wait in ``ACCOUNTS_QUEUE``."""
+    built = make_app(
+        services,
+        MAIL_SENDER=outbox.append,
+        PUBLIC_URL="http://pmdi.test",
+        CELERY={"task_default_queue": ACCOUNTS_QUEUE},
+    )
+    purge_queues(built.extensions["celery"], [ACCOUNTS_QUEUE])
+    return built
 
 
 def _mails_to(outbox: list[Message], address: str) -> list[Message]:
@@ -39,9 +62,18 @@ def _link_path(message: Message) -> str:
     return match.group(1)
 
 
-def _forgot(client: FlaskClient, email: str):  # type: ignore[no-untyped-def]
+def _ask(client: FlaskClient, email: str):  # type: ignore[no-untyped-def]
+    """Ask for a reset link through the form (the request only publishes the work)."""
     token = csrf_token(client, "/forgot-password")
     return client.post("/forgot-password", data={"email": email, "csrf_token": token})
+
+
+def _forgot(client: FlaskClient, email: str):  # type: ignore[no-untyped-def]
+    """Ask for a reset link, then do the worker's part in-process (the mail goes to outbox)."""
+    page = _ask(client, email)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    run_published(client.application, ACCOUNTS_QUEUE)
+    return page
 
 
 def _signed_in(app: Flask, cookie: str) -> bool:
@@ -220,3 +252,121 @@ def test_a_reset_link_of_one_organization_reads_nothing_of_another(mail_app, mak
     _, token_id, secret = token.split("_", 2)
     swapped = f"/reset-password/{other.org_id.hex}_{token_id}_{secret}"
     assert mail_app.test_client().get(swapped).status_code == 404
+
+
+def _page_without(body: str, *values: str) -> str:
+    """The page with the given values (the address asked for, the CSRF token) blanked."""
+    for value in values:
+        body = body.replace(value, "…")
+    return body
+
+
+def test_the_request_does_the_same_work_for_an_address_with_and_without_an_account(
+    mail_app, make_org, outbox
+):
+    """No enumeration by time: the request does not look the address up, issue a link or
+    mail; it publishes the same message for either address, and answers the same page."""
+    org = make_org()
+    unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    seen = {}
+    for address in (org.email, unknown):
+        client = mail_app.test_client()
+        token = csrf_token(client, "/forgot-password")
+        with round_trips() as trips:
+            page = client.post("/forgot-password", data={"email": address, "csrf_token": token})
+        assert page.status_code == 200
+        assert _mails_to(outbox, address) == []  # nothing mailed in the request
+        seen[address] = (
+            trips.count,
+            trips.statements,
+            _page_without(page.get_data(as_text=True), address, token),
+            sorted(name for name, _ in page.headers if name != "Set-Cookie"),
+        )
+    assert seen[org.email] == seen[unknown]
+    count, statements, _, _ = seen[org.email]
+    assert count == 0 and statements == []  # no lookup, no token, no audit: not a statement
+
+    # The worker's part (run here from the published messages) mails the account only.
+    assert run_published(mail_app, ACCOUNTS_QUEUE) == [True, False]
+    (message,) = _mails_to(outbox, org.email)
+    assert "/reset-password/" in message.body
+    assert _mails_to(outbox, unknown) == []
+
+
+def test_a_reset_asked_for_is_mailed_by_a_real_worker_with_a_working_link(
+    services, make_org, tmp_path, owner_engine
+):
+    """Through the broker to a real worker process: the mail arrives with a link that sets
+    the password."""
+    from email import message_from_bytes, policy
+
+    queue = f"{TEST_QUEUE}-reset-worker"
+    web = make_app(services, PUBLIC_URL="http://pmdi.test", CELERY={"task_default_queue": queue})
+    org = make_org()
+    mail_dir = tmp_path / "mail"
+    log_path = ROOT / "instance" / f"test-reset-worker-{uuid.uuid4().hex[:6]}.log"
+    extra = {"MAIL_DIR": str(mail_dir), "PUBLIC_URL": "http://pmdi.test"}
+    with running_worker(services, web, queue, f"{queue}@localhost", log_path, extra):
+        page = _ask(web.test_client(), org.email)
+        assert page.status_code == 200
+        deadline = time.monotonic() + 60
+        while not list(mail_dir.glob("*.eml")):
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.1)
+    (written,) = mail_dir.glob("*.eml")
+    message = message_from_bytes(written.read_bytes(), policy=policy.default)
+    assert message["To"] == org.email
+    match = re.search(r"http://pmdi\.test(/reset-password/\S+)", message.get_content())
+    assert match, message.get_content()
+    path = match.group(1)
+
+    browser = web.test_client()
+    assert org.email in browser.get(path).get_data(as_text=True)
+    new_password = "a password set from the worker's mail"
+    done = browser.post(
+        path,
+        data={
+            "password": new_password,
+            "confirm": new_password,
+            "csrf_token": csrf_token(browser, path),
+        },
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/login")
+    assert login(web.test_client(), org.email, new_password).status_code == 302
+    with owner_engine.connect() as conn:
+        assert (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM audit_events WHERE organization_id = :o "
+                    "AND action = 'auth.password_reset_requested'"
+                ),
+                {"o": org.org_id},
+            )
+            == 1
+        )
+
+
+def test_with_the_broker_down_every_address_gets_the_same_503(
+    mail_app, make_org, outbox, monkeypatch
+):
+    """The message cannot be published: the page says to try again, the same for an address
+    with an account and one without (nothing was looked up), and nothing is mailed."""
+    celery = mail_app.extensions["celery"]
+
+    def broker_down(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(celery, "send_task", broker_down)
+    org = make_org()
+    unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    pages = {}
+    for address in (org.email, unknown):
+        client = mail_app.test_client()
+        token = csrf_token(client, "/forgot-password")
+        page = client.post("/forgot-password", data={"email": address, "csrf_token": token})
+        assert page.status_code == 503
+        body = page.get_data(as_text=True)
+        assert "could not be sent just now" in body and "If <strong>" not in body
+        pages[address] = _page_without(body, address, token)
+    assert pages[org.email] == pages[unknown]
+    assert _mails_to(outbox, org.email) == [] and _mails_to(outbox, unknown) == []

@@ -1133,3 +1133,193 @@ def test_a_bilingual_status_column_marks_done_rows():
     digest = analyse(text, reference_date=dt.date(2026, 4, 22))
     assert [a["text"] for a in digest["action_items"]] == ["Prepare the draft resolution"]
     assert [a["text"] for a in digest["done_actions"]] == ["Send the audit report to the architect"]
+
+
+def test_an_office_with_its_article_and_a_titled_name_own_tasks_in_formal_minutes():
+    # "The Secretary will …", "Dr Marlowe to …": the office without its article, the title kept.
+    text = (
+        "Rowing club committee\n\n"
+        "4. Boathouse roof\n"
+        "The quote was discussed at length. The Secretary will request a second quote.\n"
+        "Dr Marlowe to inspect the gutters before the winter.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["text"][:20]) for a in actions] == [
+        (["Secretary"], "The Secretary will r"),
+        (["Dr Marlowe"], "Dr Marlowe to inspec"),
+    ]
+
+
+def test_a_surname_in_capitals_owns_a_task_when_the_minutes_list_that_person():
+    text = (
+        "Library committee\n\n"
+        "Present: Ines Quartermaine (Chair), Otto Fernsby, Lucy Abara\n\n"
+        "FERNSBY reported on the reading room. FERNSBY will price new shelving by March 20.\n"
+        "RESOLVED to wait for the survey. NOTHING will change before then.\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [(["FERNSBY"], "2026-03-20")]
+
+
+def test_an_outcome_after_an_action_label_is_not_a_task():
+    # Academic minutes record what was done with each proposal as "Action: Approved."
+    text = (
+        "Programme committee\n\n"
+        "BIO 120, Field Botany. Action: Approved. CHEM 305. Action: Tabled until the author "
+        "replies.\nAction: Lucy to collect the syllabi.\n"
+    )
+    actions = _actions(text)
+    assert [a["text"] for a in actions] == ["Lucy to collect the syllabi."]
+
+
+def test_an_arrow_led_conclusion_and_a_status_bracket_are_read_as_tasks():
+    text = (
+        "Ops weekly\n\n"
+        "Minutes:\n"
+        "- Cooling loop pressure low again.\n"
+        "=> KW will call the chiller vendor this week.\n\n"
+        "Actions from last week:\n"
+        "[done] PL: rotate the backup tapes\n"
+        "[open] KW: label the spare drives\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["owners"], a["text"][-20:]) for a in digest["action_items"]] == [
+        (["KW"], "er vendor this week."),
+        (["KW"], "bel the spare drives"),
+    ]
+    assert [a["owners"] for a in digest["done_actions"]] == [["PL"]]
+
+
+def test_a_box_with_a_speaker_is_a_task_outside_an_actions_section():
+    text = (
+        "# Group meeting\n\n## Carried over from last week\n\n"
+        "- [ ] JB: renew the reagent order\n"
+        "- [x] MT: clean the fume hood\n"
+        "- [ ] JB: reorder pipette tips -> carried to 11 Mar\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["owners"], a["text"]) for a in digest["action_items"]] == [
+        (["JB"], "renew the reagent order"),
+        (["JB"], "reorder pipette tips"),
+    ]
+    assert [(a["owners"], a["text"]) for a in digest["done_actions"]] == [
+        (["MT"], "clean the fume hood")
+    ]
+
+
+def test_nicks_that_speak_in_list_items_own_lower_case_tasks_in_a_conclusion():
+    # A nick-style meeting page: "* nick: …" turns, then conclusions that start in lower case.
+    text = (
+        "# Dev sync\n\n## [Bug #88] Cache eviction race (brolf)\n\n### Discussion\n\n"
+        "* mirela: the lock is taken too late\n* brolf: agreed, it needs a second look\n\n"
+        "### Conclusion\n\n"
+        "* Not decided yet. mirela to write a patch by Friday, brolf to review.\n"
+        "* brolf will bisect the regression\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["text"], a["due_date"]) for a in actions] == [
+        (["mirela"], "mirela to write a patch by Friday", "2026-03-06"),
+        (["brolf"], "brolf to review.", None),
+        (["brolf"], "brolf will bisect the regression", None),
+    ]
+
+
+def test_an_office_after_a_semicolon_starts_its_own_task():
+    text = (
+        "Board minutes\n\n5. Bylaws\nThe change was not voted on; the Treasurer will redraft it.\n"
+    )
+    assert [a["owners"] for a in _actions(text)] == [["Treasurer"]]
+
+
+def test_a_named_order_in_running_notes_is_that_persons_task():
+    # "XY: <verb> …" among notes (not under an actions heading) is an order to XY.
+    text = (
+        "Lab ops\n\n"
+        "* Storage (PK)\n"
+        "  - scratch volume at 92 %.\n"
+        "PK: move the old runs to tape before Friday.\n"
+        "Idea: run a clean-up day next month.\n"
+        "Rosa Lind: plan for the week:\n"
+        "Rosa Lind: sounds good to me\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["text"], a["due_date"]) for a in actions] == [
+        (["PK"], "move the old runs to tape before Friday.", "2026-03-06")
+    ]
+
+
+def test_a_side_tag_before_the_owner_leaves_the_person_as_owner():
+    # Client/vendor call notes tag each action with its side, then name who.
+    text = (
+        "Vendor call\n\n"
+        "Notes\nOwen will send the revised floor plan by Friday.\n\n"
+        "ACTIONS\n"
+        "[Northwind] Owen - revised floor plan (Fri)\n"
+        "[Client] Priya/Dev - sign off the colour scheme\n"
+    )
+    actions = _actions(text)
+    assert [(a["owners"], a["due_date"]) for a in actions] == [
+        (["Owen"], "2026-03-06"),
+        (["Priya", "Dev"], None),
+    ]
+
+
+def test_a_sentence_of_the_minutes_and_its_action_row_worded_apart_are_one_task():
+    text = (
+        "# Project board\n\n"
+        "4.1 Budget. RW to bring a costed option for the extra licences to the next board.\n"
+        "4.2 Hiring. RW to draft the job advert for the tester role.\n\n"
+        "## Actions\n\n| Ref | Action | Owner | Due |\n|---|---|---|---|\n"
+        "| B7-01 | Costed option for extra licences | RW | 20 Mar |\n"
+    )
+    actions = _actions(text)
+    assert [(a["text"], a["owners"], a["due_date"]) for a in actions] == [
+        ("Costed option for extra licences", ["RW"], "2026-03-20"),
+        ("RW to draft the job advert for the tester role.", ["RW"], None),
+    ]
+
+
+def test_a_full_name_and_its_initials_in_the_action_table_are_one_owner():
+    text = (
+        "# Board\n\n"
+        "6.2 Nadia Okoro will call the landlord about the lease this week.\n"
+        "6.3 Nadia Okoro will chase the sign-up form for the open day.\n\n"
+        "## Actions\n\n| Ref | Action | Owner | Due | Status |\n|---|---|---|---|---|\n"
+        "| 6.2 | Call landlord about the lease | NO | this week | Open |\n"
+        "| 5.1 | Open day sign-up form printed | NO | 2 Mar | Done |\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [(a["text"], a["owners"]) for a in digest["action_items"]] == [
+        ("Call landlord about the lease", ["NO"]),
+        ("Nadia Okoro will chase the sign-up form for the open day.", ["Nadia Okoro"]),
+    ]
+
+
+@pytest.mark.parametrize("who", ["PIC", "Members", "Responsable", "Verantwortlich", "担当"])
+def test_owner_columns_headed_in_other_words_or_languages(who):
+    text = (
+        f"# Follow-ups\n\n| No | Item | {who} | Due |\n|---|---|---|---|\n"
+        "| 1 | Order the spare relays | Sato-san | 2026-03-12 |\n"
+    )
+    action = _one(text)
+    assert (action["owners"], action["due_date"]) == (["Sato-san"], "2026-03-12")
+
+
+def test_an_arrow_to_done_and_a_board_lists_done_column_close_items():
+    text = (
+        "# Steering\n\n## Open action points\n\n"
+        "- AP-12 (Mara) check the venue contract -> done, signed 3 March\n"
+        "- AP-13 (Ivo) send the agenda -> not done, waiting on the chair\n\n"
+        "## Board\n\n| Card Name | Members | Due Date | List Name |\n|---|---|---|---|\n"
+        "| Renew the domain | Ivo | 2026-03-20 | Done |\n"
+        "| Print the badges | Mara | 2026-03-25 | Doing |\n"
+    )
+    digest = analyse(text, reference_date=DATE)
+    assert [a["text"][-20:] for a in digest["action_items"]] == [
+        "waiting on the chair",
+        "Print the badges",
+    ]
+    assert [a["text"][-16:] for a in digest["done_actions"]] == [
+        ", signed 3 March",
+        "Renew the domain",
+    ]

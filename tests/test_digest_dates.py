@@ -33,6 +33,8 @@ WEDNESDAY = dt.date(2026, 3, 4)
         ("due tomorrow", "2026-03-05"),
         ("by next week", "2026-03-13"),
         ("by end of Q2", "2026-06-30"),
+        ("within the week", "2026-03-06"),
+        ("by June 2027", "2027-06-30"),
     ],
 )
 def test_relative_deadlines_resolve_against_the_reference(phrase, due):
@@ -254,3 +256,28 @@ def test_a_written_date_beats_the_file_s_metadata_but_not_the_mail_date_header()
     # A page's metadata table: "Created | Status" over its values.
     meta = [Block("table", header=["Created", "Status"], rows=[["2026-02-03", "Accepted"]])]
     assert document_date(meta, model_date=saved) == dt.date(2026, 2, 3)
+
+
+def test_a_due_cell_with_a_month_and_year_or_a_split_iso_date():
+    # A plan's due column: "Nov 2026" ends with its month; a PDF may split "2026-1 0-23".
+    text = (
+        "# Follow-ups\n\n| # | Action | Owner | Due |\n|---|---|---|---|\n"
+        "| 1 | Rewire the lab bench | Ola | Nov 2026 (was Sep 2026) |\n"
+        "| 2 | Order the spare fans | Ben | 2026-1 0-23 |\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 10, 1))
+    assert [a["due_date"] for a in digest["action_items"]] == ["2026-11-30", "2026-10-23"]
+
+
+def test_tracker_export_dates_in_a_due_column():
+    # Jira writes "04/Dec/26"; Trello an ISO timestamp "2026-12-04T17:00:00.000Z".
+    text = (
+        "Summary | Assignee | Due date\n"
+        "Add retries to the mailer | Ana Costa | 04/Dec/26\n"
+        "Rotate the signing key | Ben Ode | 2026-12-09T17:00:00.000Z\n"
+    )
+    digest = analyse(text, reference_date=dt.date(2026, 11, 30), filename="export.csv")
+    assert [(a["owners"], a["due_date"]) for a in digest["action_items"]] == [
+        (["Ana Costa"], "2026-12-04"),
+        (["Ben Ode"], "2026-12-09"),
+    ]

@@ -663,3 +663,37 @@ def test_queue_depth_counts_messages_waiting_on_the_broker(services):
     finally:
         with celery.connection_for_write() as connection:
             connection.default_channel.queue_delete(queue)
+
+
+def test_the_request_metrics_fast_updates_write_what_the_library_would():
+    """``metrics.observer`` and ``metrics.counter`` (the per-request updates, without the
+    library's per-call checks) leave the same samples as ``observe`` and ``inc``, values on
+    a bucket's bound included."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    from webapp import metrics
+
+    samples = []
+    for fast in (False, True):
+        registry = CollectorRegistry()
+        histogram = Histogram(
+            "t_seconds", "t", ["route"], buckets=(0.01, 0.1, 1.0), registry=registry
+        )
+        counted = Counter("t_checks", "t", ["plan"], registry=registry)
+        child, counter = histogram.labels("/x"), counted.labels("free")
+        observe = metrics.observer(child) if fast else child.observe
+        count = metrics.counter(counter) if fast else counter.inc
+        for value in (0.0, 0.005, 0.01, 0.0100001, 0.1, 0.5, 1.0, 2.0, 99.0):
+            observe(value)
+            count()
+        samples.append(
+            sorted(
+                (s.name, tuple(sorted(s.labels.items())), s.value)
+                for metric in registry.collect()
+                for s in metric.samples
+                if not s.name.endswith("_created")
+            )
+        )
+    assert samples[0] == samples[1]
+    buckets = {dict(labels)["le"]: value for name, labels, value in samples[1] if "bucket" in name}
+    assert buckets == {"0.01": 3.0, "0.1": 5.0, "1.0": 7.0, "+Inf": 9.0}

@@ -527,3 +527,82 @@ def test_the_context_key_is_read_through_the_platform_role(app):
         assert key == tenancy.read_context_key(db.engines["platform"])
         with db.engine.connect() as conn:
             _denied(conn, "SELECT app_context_key()")
+
+
+# --- the context in an implicit transaction (the app's reads: webapp/database.py) ------------
+
+
+def _raw_tenant(app_engine):  # type: ignore[no-untyped-def]
+    """A psycopg connection as the tenant role in autocommit, as the app's engine holds them."""
+    import psycopg
+
+    url = app_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(url, autocommit=True)
+
+
+def _proof(context_key: bytes, org) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    return (str(org.org.org_id), tenancy.entry_proof(context_key, org.org.org_id))
+
+
+def test_a_context_in_an_implicit_transaction_ends_at_its_sync(app_engine, context_key, two_orgs):
+    """The context and a read in one pipeline, no BEGIN: A's rows, then nothing. A's settings
+    put back by hand in the next implicit transaction (or a later one) open nothing."""
+    from psycopg import pq
+
+    a, _ = two_orgs
+    with _raw_tenant(app_engine) as conn:
+        with conn.pipeline():
+            conn.execute(tenancy.ENTER_ORG_DRIVER_SQL, _proof(context_key, a))
+            seen = conn.execute("SELECT count(*) FROM users")
+            sig = conn.execute("SELECT current_setting('app.current_org_sig', true)")
+        assert seen.fetchone()[0] == 1
+        captured = sig.fetchone()[0]
+        assert len(captured) == 64
+        assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+        assert conn.execute("SELECT app_current_org()").fetchone()[0] is None
+        for local in (True, False):  # transaction-local, or for the whole session
+            with conn.pipeline():
+                conn.execute(
+                    "SELECT set_config('app.context_marked', 'on', false), "
+                    "set_config('app.current_org_id', %s, %s), "
+                    "set_config('app.current_org_sig', %s, %s)",
+                    (str(a.org.org_id), local, captured, local),
+                )
+                replay = conn.execute("SELECT count(*) FROM users")
+            assert replay.fetchone()[0] == 0
+
+
+def test_a_refused_context_in_a_pipeline_runs_nothing_after_it(app_engine, context_key, two_orgs):
+    """A bad proof aborts the implicit transaction: the statements behind it never run."""
+    import psycopg
+
+    a, b = two_orgs
+    with _raw_tenant(app_engine) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="bad proof"):
+            with conn.pipeline():
+                conn.execute(
+                    tenancy.ENTER_ORG_DRIVER_SQL,
+                    (str(b.org.org_id), tenancy.entry_proof(context_key, a.org.org_id)),
+                )
+                conn.execute("SELECT set_config('app.probe', 'ran', false)")
+                conn.execute("SELECT count(*) FROM users")
+        assert conn.execute("SELECT current_setting('app.probe', true)").fetchone()[0] is None
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+
+
+def test_an_injected_commit_ends_the_context_of_an_implicit_transaction(
+    app_engine, context_key, two_orgs
+):
+    """Outside BEGIN, a DO block may COMMIT (it may not inside one): whatever runs after it,
+    in the same pipeline, runs in a new transaction with no organization."""
+    a, _ = two_orgs
+    with _raw_tenant(app_engine) as conn:
+        with conn.pipeline():
+            conn.execute(tenancy.ENTER_ORG_DRIVER_SQL, _proof(context_key, a))
+            before = conn.execute("SELECT count(*) FROM users")
+            conn.execute("DO $$ BEGIN COMMIT; END $$")
+            conn.execute("SELECT set_config('app.current_org_id', %s, true)", (str(a.org.org_id),))
+            after = conn.execute("SELECT count(*) FROM users")
+        assert before.fetchone()[0] == 1
+        assert after.fetchone()[0] == 0

@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from tests.conftest import (
     TEST_QUEUE,
     OrgFixture,
     Services,
+    csrf_token,
     login,
     make_app,
     statements_on,
@@ -160,6 +161,19 @@ def test_headers_on_every_limited_response_and_a_friendly_429_page(
     assert refused.headers["X-RateLimit-Remaining"] == "0"
     page = refused.get_data(as_text=True)
     assert "limit of 3 page views per minute" in page and "Try again in" in page
+    # A refused page loads itself again when the wait is over (a navigation, or a document
+    # page reloading itself when processing ends, is never stuck on this page); a refused
+    # form is not sent again by itself.
+    retry_after = refused.headers["Retry-After"]
+    assert f'<meta http-equiv="refresh" content="{retry_after}">' in page
+    assert "loads again by itself" in page
+    other = make_org()
+    poster = client_for(limited_app, other)
+    token = csrf_token(poster, "/documents")
+    set_overrides(owner_engine, other, page_requests_per_minute=1)
+    posted = poster.post("/documents/bulk", data={"action": "delete", "csrf_token": token})
+    assert posted.status_code == 429
+    assert 'http-equiv="refresh"' not in posted.get_data(as_text=True)
     # The progress poll asks for JSON, and gets it.
     polled = client.get("/documents/progress", headers={"Accept": "application/json"})
     assert polled.status_code == 429 and polled.json["error"]["code"] == "rate_limited"
@@ -327,17 +341,20 @@ def test_a_known_tokens_check_is_sent_before_its_lookup_and_read_after(
 def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
     limited_app, make_org, owner_engine, monkeypatch
 ):
-    """Its early check was sent before the lookup found it revoked: read, dropped, forgotten."""
-    from webapp.api import tokens
-    from webapp.tenancy import tenant_context
+    """Its early check was sent before the lookup found it revoked: read, dropped, forgotten.
 
+    A revocation is announced (migration 0020), which forgets the token at once; this is the
+    moment before its notification is read, so the revocation here is made unannounced
+    (triggers off, which only a superuser can do)."""
     org = make_org()
     client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=50)
     assert client.get("/api/v1/documents", headers=auth).status_code == 200
     token_id = token.split("_", 3)[2]
-    with limited_app.app_context(), tenant_context(org.org_id):
-        tokens.revoke_token(token_id, org.user_id)
-        db.session.remove()
+    with owner_engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(
+            text("UPDATE api_tokens SET revoked_at = now() WHERE id = :id"), {"id": token_id}
+        )
     sent = count_redis_commands(monkeypatch)
     assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
         401,
@@ -351,6 +368,33 @@ def test_a_revoked_token_charges_at_most_once_and_is_forgotten(
     assert response.headers["X-RateLimit-Remaining"] == str(50 - 3)  # 1 + the revoked one + this
     # The thread's connection is in step: each request reads its own reply.
     assert client.get("/api/v1/documents", headers=other).headers["X-RateLimit-Remaining"] == "46"
+
+
+def test_an_announced_revocation_is_never_charged(limited_app, make_org, owner_engine, monkeypatch):
+    """Revoked on the settings page (announced): forgotten before the next request, which is
+    refused without an early check."""
+    from webapp.api import tokens
+    from webapp.tenancy import tenant_context
+
+    org = make_org()
+    client, token, auth = api_client(limited_app, owner_engine, org, requests_per_minute=50)
+    assert client.get("/api/v1/documents", headers=auth).status_code == 200
+    changes = limited_app.extensions["ratelimits"].remembered.changes
+    before = changes.poll()
+    with limited_app.app_context(), tenant_context(org.org_id):
+        tokens.revoke_token(token.split("_", 3)[2], org.user_id)
+        db.session.remove()
+    wait_for_limit_change(limited_app, before)
+    sent = count_redis_commands(monkeypatch)
+    assert [client.get("/api/v1/documents", headers=auth).status_code for _ in range(3)] == [
+        401,
+        401,
+        401,
+    ]
+    assert checks(sent) == []
+    other = {"Authorization": f"Bearer {api_token(limited_app, org)}"}
+    response = client.get("/api/v1/documents", headers=other)
+    assert response.headers["X-RateLimit-Remaining"] == str(50 - 2)  # 1 + this
 
 
 def test_a_remembered_refusal_lasts_at_most_the_configured_time(services, make_org, owner_engine):
@@ -735,29 +779,52 @@ def test_fifty_concurrent_requests_never_exceed_the_limit(live_server, app, make
     assert statuses.count(429) == 30
 
 
+def holds_within_a_second(changed: float, check: Callable[[], bool]) -> None:
+    """``check()`` (a request) holds within a second of a change. A process answers API
+    tokens from its cache (webapp/api/tokens.py) until it has read the change's notification:
+    usually before the next request, but on a loaded machine a request may come first."""
+    while not check():
+        assert time.monotonic() - changed < 1.0, "the change did not apply within a second"
+
+
 def test_a_changed_limit_applies_within_a_second_in_every_process(
     live_server, app, make_org, owner_engine
 ):
-    """Raised, lowered, and by the plan's own row: the next requests follow at once."""
+    """Raised, lowered, and by the plan's own row: the next requests follow within a second
+    (refused requests, as a process that has not read the change yet may answer, count
+    nothing)."""
     org = make_org()
     token = api_token(app, org)
+
+    def answers(status: int, limit: str | None = None) -> Callable[[], bool]:
+        def check() -> bool:
+            got, headers = api_get(live_server, token)
+            return got == status and limit in (None, headers["X-RateLimit-Limit"])
+
+        return check
+
+    def current(changed: float, old_limit: int) -> int:
+        """A request's status once its process has read the change: a 429 by the old limit
+        (charged nothing) is what a process that has not read it yet answers, passed over
+        for a second after the change, and only that."""
+        while True:
+            status, headers = api_get(live_server, token)
+            stale = status == 429 and headers["X-RateLimit-Limit"] == str(old_limit)
+            if not stale or time.monotonic() - changed >= 1.0:
+                return status
+
     with own_plan(owner_engine, org, requests_per_minute=3) as plan_id:
         assert [api_get(live_server, token)[0] for _ in range(4)] == [200, 200, 200, 429]
 
-        # Raise the plan's limit to 10: the next request passes, and the seven left pass in
-        # whichever process serves them.
+        # Raise the plan's limit to 10: a request passes, and the seven left pass in
+        # whichever process serves them (the other may read the change a moment later).
         set_plan_limit(owner_engine, plan_id, 10)
         changed = time.monotonic()
-        status, headers = api_get(live_server, token)
-        assert status == 200 and headers["X-RateLimit-Limit"] == "10"
-        assert time.monotonic() - changed < 1.0
-        assert [api_get(live_server, token)[0] for _ in range(7)] == [200] * 6 + [429]
+        holds_within_a_second(changed, answers(200, "10"))
+        assert [current(changed, 3) for _ in range(7)] == [200] * 6 + [429]
 
         # An override for this organization wins over the plan, lowered or raised.
         set_overrides(owner_engine, org, requests_per_minute=2)
-        status, headers = api_get(live_server, token)
-        assert status == 429 and headers["X-RateLimit-Limit"] == "2"
+        holds_within_a_second(time.monotonic(), answers(429, "2"))
         set_overrides(owner_engine, org, requests_per_minute=100)
-        changed = time.monotonic()
-        assert api_get(live_server, token)[0] == 200
-        assert time.monotonic() - changed < 1.0
+        holds_within_a_second(time.monotonic(), answers(200))

@@ -1,8 +1,11 @@
 """Round trips and statements per request, counted (never timed): issue 15.
 
 A token-authenticated API list and a signed-in page each wait on PostgreSQL at most twice:
-BEGIN and the verified tenant context travel with the first statement, and the request's
-ROLLBACK is not waited for (webapp/database.py). Counted by ``conftest.round_trips``.
+the verified tenant context travels with each read in an implicit transaction (BEGIN with
+the first write, whose ROLLBACK is not waited for) (webapp/database.py). Counted by
+``conftest.round_trips``. With the token cache on (as deployed; off under TESTING), a known
+token's list waits once: the token lookup is skipped (tests/test_token_cache.py asserts
+exactly one).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import uuid
 
 import pytest
 from flask import Flask
+from psycopg import pq
 from sqlalchemy import text
 
 from tests.conftest import round_trips
@@ -102,4 +106,126 @@ def test_statement_preparation_follows_its_setting(services, setting, expected) 
         for engine in db.engines.values():
             with engine.connect() as conn:
                 assert conn.connection.dbapi_connection.prepare_threshold == expected
+    close_app(built)
+
+
+def test_only_plain_functions_skip_flasks_coroutine_check(app: Flask, monkeypatch) -> None:
+    """``App.ensure_sync`` returns plain functions and their methods as they are; a coroutine
+    function (or a partial of one) still goes to Flask, which wraps it."""
+    import functools
+
+    def plain() -> None: ...
+
+    async def coroutine() -> None: ...
+
+    class Hooks:
+        def method(self) -> None: ...
+
+        async def async_method(self) -> None: ...
+
+    wrapped: list[object] = []
+    monkeypatch.setattr(app, "async_to_sync", lambda func: wrapped.append(func) or "wrapped")
+    hooks = Hooks()
+    assert app.ensure_sync(plain) is plain
+    method = hooks.method
+    assert app.ensure_sync(method) is method
+    assert app.ensure_sync(coroutine) == "wrapped"
+    assert app.ensure_sync(hooks.async_method) == "wrapped"
+    assert app.ensure_sync(functools.partial(coroutine)) == "wrapped"
+    assert len(wrapped) == 3
+
+
+# --- reads in implicit transactions (DATABASE_IMPLICIT_READS, webapp/database.py) ----------
+
+
+def _entries(statements: list[str]) -> int:
+    return sum(1 for sql in statements if "app_enter_org" in sql)
+
+
+def test_reads_before_a_write_run_in_implicit_transactions(app: Flask, signed_in, owner_engine):
+    """Each plain read before a write: the context and the read, one round trip, no BEGIN and
+    no ROLLBACK. The first write opens a real transaction (BEGIN, the context, the write); the
+    reads after it run in it and see it; the rollback undoes it."""
+    from sqlalchemy import func, select, update
+
+    from webapp.extensions import db
+    from webapp.models.documents import Document
+    from webapp.tenancy import tenant_context
+
+    org, _ = signed_in
+    with app.app_context(), tenant_context(org.org_id):
+        with round_trips() as seen:
+            first = db.session.scalar(select(func.count()).select_from(Document))
+            second = db.session.scalar(select(func.count()).select_from(Document))
+            raw = db.session.connection().connection.dbapi_connection
+            idle = raw.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        assert (first, second) == (5, 5)
+        assert idle  # each read's implicit transaction ended at its Sync
+        assert seen.count == 2, seen.statements
+        assert "BEGIN" not in seen.statements and _entries(seen.statements) == 2, seen.statements
+
+        with round_trips() as seen:
+            db.session.execute(update(Document).values(title="changed in a transaction"))
+            changed = db.session.scalar(
+                select(func.count())
+                .select_from(Document)
+                .where(Document.title == "changed in a transaction")
+            )
+        assert changed == 5  # the read after the write runs in its transaction
+        assert seen.statements.count("BEGIN") == 1 and _entries(seen.statements) == 1, (
+            seen.statements
+        )
+        db.session.rollback()
+    with owner_engine.connect() as conn:
+        titles = conn.scalars(
+            text(
+                "SELECT DISTINCT title LIKE 'Minutes %' FROM documents WHERE organization_id = :o"
+            ),
+            {"o": org.org_id},
+        ).all()
+    assert titles == [True]
+
+
+def test_a_locking_read_or_text_sql_opens_a_real_transaction(app: Flask, signed_in) -> None:
+    """SELECT ... FOR UPDATE must hold its locks, and text() SQL may do anything: both begin."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models.documents import Document
+    from webapp.tenancy import tenant_context
+
+    org, _ = signed_in
+    with app.app_context(), tenant_context(org.org_id):
+        with round_trips() as seen:
+            locked = db.session.scalars(select(Document).with_for_update()).all()
+            raw = db.session.connection().connection.dbapi_connection
+            in_transaction = raw.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+        assert len(locked) == 5 and in_transaction
+        assert seen.statements[0] == "BEGIN", seen.statements
+        db.session.rollback()
+        with round_trips() as seen:
+            assert db.session.scalar(text("SELECT count(*) FROM documents")) == 5
+        assert seen.statements[0] == "BEGIN", seen.statements
+        db.session.rollback()
+
+
+def test_implicit_reads_can_be_turned_off(services, signed_in) -> None:
+    """DATABASE_IMPLICIT_READS=0: every transaction begins, as before."""
+    from sqlalchemy import func, select
+
+    from tests.conftest import close_app, make_app
+    from webapp.extensions import db
+    from webapp.models.documents import Document
+    from webapp.tenancy import tenant_context
+
+    org, _ = signed_in
+    built = make_app(services, DATABASE_IMPLICIT_READS=False)
+    with built.app_context(), tenant_context(org.org_id):
+        db.session.scalar(select(func.count()).select_from(Document))  # the first connect
+        db.session.rollback()
+        with round_trips() as seen:
+            assert db.session.scalar(select(func.count()).select_from(Document)) == 5
+            assert db.session.scalar(select(func.count()).select_from(Document)) == 5
+        assert seen.statements.count("BEGIN") == 1 and _entries(seen.statements) == 1
+        db.session.rollback()
     close_app(built)

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     # The tenant role's BEGIN and context travel with a transaction's first statement, and a
     # ROLLBACK's reply is read at the next use (webapp/database.py): 0 turns that off.
     "DATABASE_FOLD_CONTEXT": True,
+    # With it, a plain SELECT before a transaction's first write runs in an implicit
+    # transaction of its own, with the context and no BEGIN/ROLLBACK (webapp/database.py).
+    "DATABASE_IMPLICIT_READS": True,
     # psycopg prepares a statement on a connection after this many executions (its default);
     # prepared statements now outlive transactions (the deferred ROLLBACK no longer makes
     # psycopg drop them). 0 never prepares: needed behind PgBouncer in transaction mode
@@ -72,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     # How long a web process may refuse a refused API token again without the database
     # (webapp/remembered.py); 0 turns it off.
     "REFUSAL_MEMORY_SECONDS": 1.0,
+    # How long a web process answers an API token it authenticated from memory, without the
+    # token lookup (webapp/api/tokens.py, TokenCache); any announced change to a token, member,
+    # organization or plan forgets it at once. None: 30 s, except under TESTING (0: off), where
+    # tests that revoke a token and use it at once would race the notification.
+    "API_TOKEN_CACHE_SECONDS": None,
     # Operations (webapp/health.py, webapp/metrics.py, webapp/logs.py): /readyz wants a worker
     # heartbeat (workers/heartbeat.py) fresher than this; workers write one every third of it.
     "READY_WORKER_HEARTBEAT_SECONDS": 30,
@@ -142,6 +150,8 @@ DEFAULTS: dict[str, Any] = {
     "BROKER_RETRY_INTERVAL": 2.0,
     # Documents go to one queue per plan: "<prefix>-free", "<prefix>-pro", ...
     "DOCUMENT_QUEUE_PREFIX": "docs",
+    # Every other task (mail: password resets, notifications; exports) goes to this queue.
+    "CELERY_DEFAULT_QUEUE": "default",
     # How long a worker slot is kept for a document waiting in a Celery queue.
     "FAIR_QUEUED_SECONDS": 900,
     # Organization lifecycle: days a deleted organization can be restored, hours an export's
@@ -193,6 +203,7 @@ ENVIRONMENT_KEYS = {
     "BROKER_VISIBILITY_TIMEOUT": "BROKER_VISIBILITY_TIMEOUT",
     "DOCUMENT_TIME_LIMIT": "DOCUMENT_TIME_LIMIT",
     "DOCUMENT_QUEUE_PREFIX": "DOCUMENT_QUEUE_PREFIX",
+    "CELERY_DEFAULT_QUEUE": "CELERY_DEFAULT_QUEUE",
     "RATELIMIT_ENABLED": "RATELIMIT_ENABLED",
     "ANONYMOUS_LIMIT_PER_IP": "ANONYMOUS_LIMIT_PER_IP",
     "RATELIMIT_SERVER_TIMING": "RATELIMIT_SERVER_TIMING",
@@ -206,8 +217,10 @@ ENVIRONMENT_KEYS = {
     "WORKER_METRICS_PORT": "WORKER_METRICS_PORT",
     "LOG_FORMAT": "LOG_FORMAT",
     "REFUSAL_MEMORY_SECONDS": "REFUSAL_MEMORY_SECONDS",
+    "API_TOKEN_CACHE_SECONDS": "API_TOKEN_CACHE_SECONDS",
     "DATABASE_PING_AFTER_IDLE_SECONDS": "DATABASE_PING_AFTER_IDLE_SECONDS",
     "DATABASE_FOLD_CONTEXT": "DATABASE_FOLD_CONTEXT",
+    "DATABASE_IMPLICIT_READS": "DATABASE_IMPLICIT_READS",
     "DATABASE_PREPARE_THRESHOLD": "DATABASE_PREPARE_THRESHOLD",
     "INVITATION_DAYS": "INVITATION_DAYS",
     "DELETION_GRACE_DAYS": "DELETION_GRACE_DAYS",
@@ -271,6 +284,7 @@ NUMERIC_KEYS = {
     "READY_WORKER_HEARTBEAT_SECONDS",
     "READY_TIMEOUT_SECONDS",
     "REFUSAL_MEMORY_SECONDS",
+    "API_TOKEN_CACHE_SECONDS",
     "INVITATION_DAYS",
     "SMTP_PORT",
     "PASSWORD_RESET_MINUTES",
@@ -280,6 +294,7 @@ NUMERIC_KEYS = {
 BOOLEAN_KEYS = {
     "DATABASE_PREPARED_STATEMENTS",
     "DATABASE_FOLD_CONTEXT",
+    "DATABASE_IMPLICIT_READS",
     "RECONCILE_ON_START",
     "SESSION_COOKIE_SECURE",
     "RATELIMIT_ENABLED",
@@ -365,6 +380,8 @@ def finalise(config: dict[str, Any]) -> None:
     config.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(redis_url))
     if config.get("RATELIMIT_ENABLED") is None:
         config["RATELIMIT_ENABLED"] = not config.get("TESTING")
+    if config.get("API_TOKEN_CACHE_SECONDS") is None:
+        config["API_TOKEN_CACHE_SECONDS"] = 0 if config.get("TESTING") else 30
     if is_cluster(redis_url) and not config.get("CELERY_BROKER_URL"):
         raise RuntimeError(
             "REDIS_URL names a Redis Cluster, which cannot be the Celery broker: set "
@@ -391,7 +408,7 @@ def finalise(config: dict[str, Any]) -> None:
         or None,
         "broker_connection_retry_on_startup": True,
         "result_expires": 3600,
-        "task_default_queue": "default",
+        "task_default_queue": config.get("CELERY_DEFAULT_QUEUE") or "default",
         "broker_transport_options": {
             "visibility_timeout": int(config["BROKER_VISIBILITY_TIMEOUT"]),
             "unacked_restore_interval": _setting(config, "BROKER_RESTORE_INTERVAL"),

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from flask import Flask
 from psycopg import pq
 from psycopg._column import Column
-from sqlalchemy import Engine, event, exc
+from sqlalchemy import Engine, Select, event, exc
 
 _CHECKED_IN_AT = "pmdi_checked_in_at"
 
@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
             if key == "platform":
                 _platform_engines.add(engine)
             elif engine.dialect.driver == "psycopg" and app.config["DATABASE_FOLD_CONTEXT"]:
-                fold_transaction_start(engine)
+                fold_transaction_start(engine, implicit_reads=app.config["DATABASE_IMPLICIT_READS"])
             ping_when_idle(engine, idle_seconds)
             if engine.dialect.driver == "psycopg":
                 describe_lazily(engine)
@@ -182,14 +182,29 @@ def describe_lazily(engine: Engine) -> None:
 #
 # The context's security is unchanged: the same ``app_enter_org(org, proof)`` runs first in
 # the same transaction; it only shares the network write with the statement after it.
+#
+# **Reads in implicit transactions (issue 15, DATABASE_IMPLICIT_READS).** Until a session's
+# transaction writes, its reads need no transaction of their own: under READ COMMITTED each
+# statement takes its own snapshot anyway. So a plain SELECT on an idle connection goes out as
+# one pipeline of two statements, the context and the SELECT, with no BEGIN: in the extended
+# protocol the statements up to a Sync run as one implicit transaction, which PostgreSQL ends
+# at the Sync (a failed context skips the SELECT and rolls back). The context is sent again
+# with each such read (the mark names each implicit transaction's start, so it never outlives
+# it) and the request ends with no ROLLBACK at all. The first statement that is not a plain
+# SELECT (a write, a SELECT ... FOR UPDATE, any text() SQL, a server-side cursor) opens a real
+# transaction as above, and every later statement runs in it. What the reads before it give
+# up: the row locks they never took anyway, and sharing one ``now()`` with the write after.
 
 _PENDING_CONTEXT = "pmdi_pending_context"
 _PENDING_REPLY = "pmdi_pending_reply"
+_IMPLICIT_READS = "pmdi_implicit_reads"
 
 
-def set_context(connection: Any, sql: str, params: tuple[Any, ...]) -> bool:
+def set_context(connection: Any, sql: str, params: Callable[[], tuple[Any, ...]]) -> bool:
     """Queue ``sql`` to open the transaction of ``connection`` (a SQLAlchemy Connection).
 
+    ``params`` makes the statement's parameters when it is sent (an entry proof is good for
+    minutes: reads in implicit transactions send it again, possibly much later).
     True when it was queued (sent with the transaction's first statement); False when the
     transaction has already started on the server, and the caller must run it now.
     """
@@ -201,6 +216,16 @@ def set_context(connection: Any, sql: str, params: tuple[Any, ...]) -> bool:
 
 
 _FOLDED = "pmdi_folded"
+
+
+def _plain_read(context: Any) -> bool:
+    """Whether a statement is a plain SELECT built with SQLAlchemy (no FOR UPDATE/SHARE):
+    one that may run in an implicit transaction of its own. text() SQL never is."""
+    if context.isinsert or context.isupdate or context.isdelete or context.executemany:
+        return False
+    compiled = getattr(context, "compiled", None)
+    statement = getattr(compiled, "statement", None)
+    return isinstance(statement, Select) and statement._for_update_arg is None  # noqa: SLF001
 
 
 def _transaction_started(fairy: Any) -> bool:
@@ -241,18 +266,30 @@ def _with_prologue(execute: Any) -> Any:
             return execute(cursor, statement, *args)  # the dialect's first connect
         raw = cursor.connection
         _collect_reply(info, raw)
-        pending = info.pop(_PENDING_CONTEXT, None)
         if not raw.autocommit:  # an isolation level was asked for: psycopg begins itself
+            pending = info.pop(_PENDING_CONTEXT, None)
             if pending is not None:
-                raw.execute(*pending)
+                raw.execute(pending[0], pending[1]())
             return execute(cursor, statement, *args)
         if raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
             return execute(cursor, statement, *args)
         server_side = isinstance(cursor, psycopg.ServerCursor)
+        pending = info.get(_PENDING_CONTEXT)
+        if (
+            pending is not None
+            and info.get(_IMPLICIT_READS)
+            and not server_side
+            and _plain_read(args[-1])
+        ):
+            # One implicit transaction: the context, then the read; kept for the next one.
+            with raw.pipeline():
+                raw.execute(pending[0], pending[1]())
+                return execute(cursor, statement, *args)
+        info.pop(_PENDING_CONTEXT, None)
         with raw.pipeline():  # leaving it sends one Sync: the one round trip
             raw.execute("BEGIN")
             if pending is not None:
-                raw.execute(*pending)
+                raw.execute(pending[0], pending[1]())
             if not server_side:
                 return execute(cursor, statement, *args)
         # A named (server-side) cursor cannot run in a pipeline: it follows on its own.
@@ -261,8 +298,9 @@ def _with_prologue(execute: Any) -> Any:
     return run_pipelined
 
 
-def fold_transaction_start(engine: Engine) -> None:
-    """Send BEGIN and the queued context with each transaction's first statement (above)."""
+def fold_transaction_start(engine: Engine, implicit_reads: bool = True) -> None:
+    """Send BEGIN and the queued context with each transaction's first statement, and (with
+    ``implicit_reads``) the context with each plain read before it, BEGIN-less (above)."""
 
     @event.listens_for(engine, "connect")
     def _autocommit(dbapi_connection: Any, record: Any) -> None:
@@ -270,6 +308,7 @@ def fold_transaction_start(engine: Engine) -> None:
             dbapi_connection.rollback()
         dbapi_connection.autocommit = True  # BEGIN is ours to send, with the first statement
         record.info[_FOLDED] = True
+        record.info[_IMPLICIT_READS] = implicit_reads
 
     @event.listens_for(engine, "checkout")
     def _read_reply(dbapi_connection: Any, record: Any, proxy: Any) -> None:

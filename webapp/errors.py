@@ -52,7 +52,7 @@ def init_app(app: Flask) -> None:
     def too_many_requests(exc: TooManyRequests) -> ResponseReturnValue:
         message = "Too many requests. Wait a moment and try again."
         headers = {k: v for k, v in exc.get_headers() if k == "Retry-After"}
-        return render_template("errors/429.html", message=message), 429, headers
+        return refused_page(message, headers.get("Retry-After")), 429, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
@@ -90,3 +90,17 @@ def _drop_session() -> None:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - a dead connection cannot roll back
         log.debug("rollback after an unavailable service failed", exc_info=True)
+
+
+def refused_page(message: str, retry_after: int | str | None) -> str:
+    """The 429 page. A page asked for with GET loads itself again once the wait is over (a
+    refresh of ``Retry-After`` seconds): a refused navigation, or a document page reloading
+    itself when its processing ends (webapp/static/documents.js), is never left stuck on this
+    page. A refused POST is not sent again by itself."""
+    refresh = None
+    if request.method in ("GET", "HEAD") and retry_after is not None:
+        try:
+            refresh = max(1, int(retry_after))
+        except ValueError:
+            refresh = None
+    return render_template("errors/429.html", message=message, refresh=refresh)

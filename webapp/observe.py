@@ -83,9 +83,10 @@ class RequestObserver:
         self.measure = measure
         self.log_lines = log_lines
         self.tokens = _TokenMemo()
-        # Label children by their values: ``labels()`` takes a lock and builds a key each time.
-        self._children: dict[tuple[str, str, str, str], Any] = {}
-        self._checks: dict[tuple[str, str, str], Any] = {}
+        # Label children by their values (``labels()`` takes a lock and builds a key each
+        # time), kept as the callables that update them (``metrics.observer``, ``counter``).
+        self._children: dict[tuple[str, str, str, str], Callable[[float], None]] = {}
+        self._checks: dict[tuple[str, str, str], Callable[[], None]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = time.perf_counter()
@@ -119,17 +120,18 @@ class RequestObserver:
             route, plan, org_id, user_id, decision = seen
         if self.measure:
             key = (route, method, status, plan)
-            child = self._children.get(key)
-            if child is None:
-                child = self._children[key] = metrics.REQUESTS.labels(*key)
-            child.observe(elapsed)
+            observe = self._children.get(key)
+            if observe is None:
+                observe = self._children[key] = metrics.observer(metrics.REQUESTS.labels(*key))
+            observe(elapsed)
             if decision is not None:
                 outcome = "admitted" if decision.admitted else "refused"
                 checked = (plan, decision.reported.rule.name, outcome)
-                counter = self._checks.get(checked)
-                if counter is None:
-                    counter = self._checks[checked] = metrics.RATE_LIMIT_CHECKS.labels(*checked)
-                counter.inc()
+                count = self._checks.get(checked)
+                if count is None:
+                    count = metrics.counter(metrics.RATE_LIMIT_CHECKS.labels(*checked))
+                    self._checks[checked] = count
+                count()
         if self.log_lines and access_log.isEnabledFor(logging.INFO):
             fields = {
                 "request_id": rid,

@@ -25,9 +25,10 @@ What is limited (every window of one organization in one Redis Cluster hash slot
 loaded with the user (plan joined) at the start of every request, so a limit an admin changes
 in the database applies from the next request on, in every process. For API tokens each
 process also remembers the windows of the last check (webapp/remembered.py): the check then
-starts before the token lookup (``EarlyCheckDoor``), is compared with the limits the lookup
+starts before the token lookup (``LimitDoor``), is compared with the limits the lookup
 reads, and a token refused a moment ago is refused again without the database; a NOTIFY on
-every limit change makes each process forget what it remembers.
+every limit change makes each process forget what it remembers (until it arrives, at most
+``REFUSAL_MEMORY_SECONDS``, such a token is refused by its old limits: webapp/remembered.py).
 
 **One round trip.** Each window is a moving window kept the way `limits`' own
 ``MovingWindowRateLimiter`` keeps it on Redis (a list of hit timestamps, newest first, trimmed
@@ -55,13 +56,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, after_this_request, current_app, g, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from limits import RateLimitItem, parse
 from limits.storage import RedisClusterStorage, RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from redis.exceptions import NoScriptError
+from redis._parsers import _HiredisParser
+from redis.connection import Connection
+from redis.exceptions import NoScriptError, ResponseError
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -69,6 +72,7 @@ from werkzeug.wrappers import Response
 from webapp import load
 from webapp.api.errors import api_error, error_body
 from webapp.api.tokens import bearer_token
+from webapp.errors import refused_page
 from webapp.extensions import db
 from webapp.headers import SECURITY_HEADERS, request_id
 from webapp.models import Organization
@@ -164,14 +168,21 @@ return result
 """
 
 
+# Forks of this process so far: a thread's connection made before a fork is the parent's.
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
 # The limiter's own connections, as CLIENT LIST shows them.
 CLIENT_NAME = "pmdi-ratelimit"
 API_PREFIX = "/api/"
 UPLOAD_ENDPOINT = "api.upload_documents"  # counted per file: never answered from memory
-# What EarlyCheckDoor leaves in the WSGI environ for the limiter's hooks in Flask.
+# What LimitDoor leaves in the WSGI environ for the limiter's hooks in Flask.
 GENERATION = "pmdi.limits_generation"
 TOKEN_KEY = "pmdi.token_key"
 EARLY = "pmdi.early_check"
+# The decision of the request's check: its headers are added by ``LimitDoor`` as the response
+# starts (webapp/observe.py reads it too, for a request refused before Flask).
+DECISION = "pmdi.rate_limit"
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,19 @@ class Decision:
     @property
     def retry_after(self) -> int:
         return max((w.retry_after for w in self.windows), default=0)
+
+    def headers(self) -> list[tuple[str, str]]:
+        """X-RateLimit-* of the reported window, and Retry-After on a refusal."""
+        window = self.reported
+        rule = window.rule
+        headers = [
+            ("X-RateLimit-Limit", str(rule.limit)),
+            ("X-RateLimit-Remaining", str(window.remaining)),
+            ("X-RateLimit-Reset", str(math.ceil(window.reset_at))),
+        ]
+        if not self.admitted:
+            headers.append(("Retry-After", str(self.retry_after)))
+        return headers
 
 
 @dataclass
@@ -313,14 +337,28 @@ class MovingWindows:
 
     def _connection(self) -> Any:
         local = self._local
-        if getattr(local, "pid", None) != os.getpid():  # new thread, or a forked process
+        if getattr(local, "forks", -1) != _forks[0]:  # new thread, or a forked process
             pool = self.client.connection_pool
             settings = {**pool.connection_kwargs, "client_name": CLIENT_NAME}
-            local.connection = pool.connection_class(**settings)
-            local.pid = os.getpid()
+            local.connection = connection = pool.connection_class(**settings)
+            local.forks = _forks[0]
             local.pending = None
             local.unread = 0
+            # redis-py's own connection with the C parser: its parser is read directly for
+            # the check's reply (``_read``), skipping the wrapper's checks around it.
+            local.raw = type(connection) is Connection and isinstance(
+                connection._parser, _HiredisParser
+            )
         return local.connection
+
+    def _read(self, connection: Any) -> Any:
+        """One reply from this thread's connection (an error reply raised)."""
+        if not self._local.raw or connection._sock is None:
+            return connection.read_response()
+        reply = connection._parser.read_response()
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
 
     def send(
         self, rules: Sequence[Rule], now: float | None = None, org_id: str | None = None
@@ -457,9 +495,9 @@ class MovingWindows:
         connection = pending.connection
         try:
             for _ in range(pending.before):
-                connection.read_response()  # the ZADD marking the organization active
+                self._read(connection)  # the ZADD marking the organization active
             try:
-                return connection.read_response()
+                return self._read(connection)
             except NoScriptError:  # a new or restarted Redis: load the script, once
                 connection.send_command("SCRIPT", "LOAD", WINDOWS_SCRIPT)
                 connection.read_response()
@@ -795,13 +833,14 @@ class RateLimiter:
             environ[EARLY] = early
             return None
         self.remembered.remember(key, remembered.rules, generation, decision.retry_after, org_id)
-        environ["pmdi.rate_limit"] = decision  # for the request metrics (webapp/observe.py)
+        environ[DECISION] = decision  # its headers (LimitDoor), the request metrics (observe)
         message = _refusal_message(decision.reported)
         response = self.json.response(error=error_body(429, "rate_limited", message))
         response.status_code = 429
         response.headers["X-Request-ID"] = request_id(environ.get("HTTP_X_REQUEST_ID"))
         response.headers.update(SECURITY_HEADERS)
-        self._rate_limit_headers(response, decision, early.elapsed_ms)
+        if self.timing:
+            self._server_timing(response, early.elapsed_ms)
         return response
 
     def settle_unread(self, environ: dict[str, Any]) -> None:
@@ -822,34 +861,43 @@ class RateLimiter:
 
     def limit_api_request(self) -> ResponseReturnValue | None:
         """API: the token's organization (runs after ``api.auth.authenticate_request``)."""
-        user = g.get("api_user")
+        # The request and g looked up once each (every proxied attribute is a lookup).
+        found = g._get_current_object()  # type: ignore[attr-defined]
+        user = found.get("api_user")
         if user is None:
             return None
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        environ = current.environ
         uploads = 0
-        if request.endpoint == UPLOAD_ENDPOINT and request.method == "POST":
-            uploads = _count_files(request.files.getlist("file"))
-        environ = request.environ
+        if current.endpoint == UPLOAD_ENDPOINT and current.method == "POST":
+            uploads = _count_files(current.files.getlist("file"))
         key = environ.get(TOKEN_KEY)
         if key is None:  # an upload: the early door did not look at its token
-            key = token_key(bearer_token(request.headers.get("Authorization")) or "")
+            key = token_key(bearer_token(current.headers.get("Authorization")) or "")
         org, org_id = user.organization, str(user.organization_id)
         rules = self.request_rules(org, True, key.hex()[:20], str(user.id), uploads)
         early: EarlyCheck | None = environ.pop(EARLY, None)
         if early is not None:
             decision = early.result(self)
             if early.rules == rules:  # the early check is this request's check
-                g.rate_limit, g.rate_limit_ms = decision, early.elapsed_ms
-                return self._api_verdict(rules, decision, org_id, remember=True)
+                found.rate_limit, found.rate_limit_ms = decision, early.elapsed_ms
+                if decision is not None:
+                    environ[DECISION] = decision
+                return self._api_verdict(environ, rules, decision, org_id, remember=True)
             # Else the limits changed after they were remembered, their notification not yet
             # read: the request is checked again by the current limits, and so counted twice.
         verdict = self._enforce(rules, org_id, api=True)
-        self._api_verdict(rules, g.rate_limit, org_id, remember=not uploads)
+        self._api_verdict(environ, rules, found.rate_limit, org_id, remember=not uploads)
         return verdict
 
     def _api_verdict(
-        self, rules: tuple[Rule, ...], decision: Decision | None, org_id: str, remember: bool
+        self,
+        environ: dict[str, Any],
+        rules: tuple[Rule, ...],
+        decision: Decision | None,
+        org_id: str,
+        remember: bool,
     ) -> ResponseReturnValue | None:
-        environ = request.environ
         if decision is None:
             return None
         if remember and TOKEN_KEY in environ:
@@ -868,11 +916,13 @@ class RateLimiter:
         g.rate_limit_ms = (time.perf_counter() - started) * 1000
         if decision is None:
             return None
+        request.environ[DECISION] = decision  # its headers: LimitDoor adds them
         if decision.admitted:
             uploads = next((r for r in rules if r.name == "uploads_per_hour"), None)
             attempts = next((r for r in rules if r.name == "upload_attempts"), None)
             if uploads is not None:
                 g.uploads_charged = (uploads, attempts, now, org_id)  # for refund_uploads
+                after_this_request(self.refund_uploads)
             return None
         return self._refuse(decision, api)
 
@@ -880,38 +930,21 @@ class RateLimiter:
         message = _refusal_message(decision.reported)
         if api or _prefers_json():
             return api_error(429, "rate_limited", message)
-        return render_template("errors/429.html", message=message), 429
+        return refused_page(message, decision.retry_after), 429
 
-    def after_request(self, response: Response) -> Response:
-        """The uploads' refunds, then the headers: one hook rather than two."""
-        found = vars(g._get_current_object())  # type: ignore[attr-defined] - g looked up once
-        if "uploads_charged" in found:
-            response = self.refund_uploads(response)
-        return self._rate_limit_headers(
-            response, found.get("rate_limit"), found.get("rate_limit_ms") if self.timing else None
-        )
+    def server_timing(self, response: Response) -> Response:
+        """``Server-Timing: ratelimit;dur=<ms>`` (``RATELIMIT_SERVER_TIMING``, for bench/)."""
+        return self._server_timing(response, g.get("rate_limit_ms"))
 
-    def _rate_limit_headers(
-        self, response: Response, decision: Decision | None, elapsed_ms: float | None
-    ) -> Response:
-        """X-RateLimit-* on every checked response; Retry-After on a refusal."""
-        if self.timing and elapsed_ms is not None:
+    @staticmethod
+    def _server_timing(response: Response, elapsed_ms: float | None) -> Response:
+        if elapsed_ms is not None:
             response.headers["Server-Timing"] = f"ratelimit;dur={elapsed_ms:.3f}"
-        if decision is None:
-            return response
-        window = decision.reported
-        headers = response.headers
-        # Added, not set: nothing else writes these, and setting one scans every header.
-        headers.add("X-RateLimit-Limit", str(window.rule.limit))
-        headers.add("X-RateLimit-Remaining", str(window.remaining))
-        headers.add("X-RateLimit-Reset", str(math.ceil(window.reset_at)))
-        if not decision.admitted:
-            headers["Retry-After"] = str(decision.retry_after)
         return response
 
 
 def _engine_of(app: Flask) -> Engine:
-    with app.app_context():  # EarlyCheckDoor runs before Flask pushes one
+    with app.app_context():  # LimitDoor runs before Flask pushes one
         return db.engine
 
 
@@ -971,21 +1004,34 @@ def _refusal_message(window: WindowState) -> str:
     return f"You have reached {what}. Try again {in_about(wait)}."
 
 
-class EarlyCheckDoor:
-    """WSGI middleware: API requests meet ``RateLimiter.early_check`` before Flask."""
+class LimitDoor:
+    """WSGI middleware around the app: API requests meet ``RateLimiter.early_check`` before
+    Flask, and every checked response gets its X-RateLimit-* headers (``Decision.headers``)
+    as it starts.
+
+    The headers are appended to the header list the server is handed, after Flask and its
+    hooks are done with the response: added earlier, every later header lookup or
+    ``setdefault`` of a hook (the security headers, the request id) would scan them too.
+    """
 
     def __init__(self, wsgi_app: Callable[..., Any], limiter: RateLimiter) -> None:
         self.wsgi_app = wsgi_app
         self.limiter = limiter
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start_with_limits(status: str, headers: list, exc_info: Any = None) -> Any:
+            decision = environ.get(DECISION)
+            if decision is not None:
+                headers += decision.headers()
+            return start_response(status, headers, exc_info)
+
         if not environ.get("PATH_INFO", "").startswith(API_PREFIX):
-            return self.wsgi_app(environ, start_response)
+            return self.wsgi_app(environ, start_with_limits)
         refused = self.limiter.early_check(environ)
         if refused is not None:
-            return refused(environ, start_response)
+            return refused(environ, start_with_limits)
         try:
-            return self.wsgi_app(environ, start_response)
+            return self.wsgi_app(environ, start_with_limits)
         finally:
             self.limiter.settle_unread(environ)
 
@@ -1023,8 +1069,9 @@ class RateLimits:
                 raise RuntimeError("rate limits: register the API blueprint first")
             app.before_request(limiter.limit_page_request)
             app.before_request_funcs.setdefault("api", []).append(limiter.limit_api_request)
-            app.wsgi_app = EarlyCheckDoor(app.wsgi_app, limiter)  # type: ignore[method-assign]
-            app.after_request(limiter.after_request)
+            app.wsgi_app = LimitDoor(app.wsgi_app, limiter)  # type: ignore[method-assign]
+            if limiter.timing:
+                app.after_request(limiter.server_timing)
         if app.config.get("RATELIMIT_SERVER_TIMING"):
             app.wsgi_app = ServerTiming(app.wsgi_app)  # type: ignore[method-assign]
 

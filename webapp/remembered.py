@@ -3,7 +3,7 @@
 An API request's rate-limit check needs the token's organization and limits, which come from
 PostgreSQL with the token lookup. Each web process remembers, per token (a SHA-256 of the
 presented token, never the token itself), the windows its last request was checked against,
-and uses them before the lookup, in ``ratelimit.EarlyCheckDoor`` (a WSGI middleware ahead of
+and uses them before the lookup, in ``ratelimit.LimitDoor`` (a WSGI middleware ahead of
 Flask):
 
 - **a token refused a moment ago** — for at most ``REFUSAL_MEMORY_SECONDS`` (1 s) and never
@@ -18,14 +18,22 @@ Flask):
 Still one Redis round trip per request (two only in that race). A request that ends before its
 reply is read (an invalid token, say) reads and drops it, and its token is forgotten.
 
-**Live limits.** A raised limit must apply from the next request. Every change to a plan, or
-to an organization's plan, overrides or status, fires ``NOTIFY pmdi_limits`` (migration 0009,
-whoever makes the change, by whatever means); each process LISTENs on a connection of its own
-and, before it trusts anything it remembers, reads what has arrived on that connection (a
-non-blocking read, no round trip) and forgets everything on any notification. Without a
-working listener nothing is remembered. The one-second bound covers what a notification
-cannot: a token revoked or a member removed meanwhile gets 429 instead of 401 for at most that
-long, and is never served.
+**Live limits.** A changed limit applies within a second in every process. Every change to a
+plan, or to an organization's plan, overrides or status, fires ``NOTIFY pmdi_limits`` (migration
+0009, whoever makes the change, by whatever means), and so does every change that alters what a
+token acts as (revoked, re-keyed or deleted tokens, members removed or changed: migration 0020,
+which also clears the API token cache of webapp/api/tokens.py); each process LISTENs on a
+connection of its own and, before it trusts anything it remembers, reads what has arrived on
+that connection (a non-blocking read, no round trip) and forgets everything on any
+notification. Without a
+working listener nothing is remembered. PostgreSQL sends a notification to the listeners after
+the change's COMMIT has returned, so on a loaded machine a request that follows a change at
+once can come before it: an admitted token is still checked by the limits read with it (the
+comparison above), but a token refused a moment ago is refused again by its old limits until
+the notification arrives, at most ``REFUSAL_MEMORY_SECONDS`` after that refusal (never admitted
+past a lowered limit: the stale answer is a refusal, charged nothing). In the same way a token
+revoked or a member removed a moment ago may get that 429 instead of 401 until the notification
+arrives, at most that long, and is never served.
 
 Only API requests are remembered: a page's refusal renders a template that reads the signed-in
 member, so it cannot skip the database; uploads count per file against their own window and

@@ -153,7 +153,10 @@ def main() -> int:
                 "--without-gossip",
                 "--without-mingle",
                 "-Q",
-                worker_queues(env.get("DOCUMENT_QUEUE_PREFIX", "docs")),
+                worker_queues(
+                    env.get("DOCUMENT_QUEUE_PREFIX", "docs"),
+                    env.get("CELERY_DEFAULT_QUEUE") or "default",
+                ),
             ],
             cwd=ROOT,
             env=child_env,

@@ -9,7 +9,9 @@
   ``SELECT app_enter_org(:org, :proof)``, so PostgreSQL's row-level security sees the same
   organization — transaction-local, and cleared when there is none, so nothing lingers on a
   pooled connection. It is sent in one network write with ``BEGIN`` and the transaction's
-  first statement (``database.set_context``): no round trip of its own.
+  first statement (``database.set_context``): no round trip of its own. Plain reads before a
+  session's first write each run in an implicit transaction of their own (no BEGIN), so the
+  context goes out again, freshly signed, in front of each of them.
 
 **The verified context (issue 11).** Row-level security used to trust whatever
 ``app.current_org_id`` held, so one SQL injection could ``set_config`` another
@@ -180,12 +182,16 @@ def _apply(connection: Connection) -> None:
         return  # the platform role reads no tenant table: it has no context to set
     org_id = _current_org.get()
     key = None if org_id is None else context_key()
-    if org_id is None:
-        params: tuple[str | None, str | None] = (None, None)
-    else:
-        params = (str(org_id), entry_proof(key, org_id))  # type: ignore[arg-type]
+
+    def params() -> tuple[str | None, str | None]:
+        # Signed when sent: reads in implicit transactions send it again, maybe minutes later.
+        if org_id is None:
+            return (None, None)
+        return (str(org_id), entry_proof(key, org_id))  # type: ignore[arg-type]
+
     # Sent with the transaction's first statement when it has not started yet (one round
-    # trip for both); run now when it has (the context changed inside a transaction).
+    # trip for both), and with each read before it in an implicit transaction; run now when
+    # it has started (the context changed inside a transaction).
     if not database.set_context(connection, ENTER_ORG_DRIVER_SQL, params):
         enter_org(connection, org_id, key)
 

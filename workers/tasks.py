@@ -173,6 +173,37 @@ def deliver_notifications(self: Task, org_id: str) -> None:
         raise self.retry(countdown=wait)
 
 
+@shared_task(
+    base=FlaskTask,
+    bind=True,
+    name="workers.tasks.send_password_reset",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,  # counted against TRANSIENT_RETRY_LIMIT below
+)
+def send_password_reset(self: Task, email: str, ip: str | None) -> bool:
+    """Look the address up and mail a reset link if it has an active account: the forgot-
+    password request only publishes this, so its answer and time are the same for any address
+    (webapp/auth/account_links.py). A passing fault (database down) is retried with backoff."""
+    from webapp.auth import account_links
+
+    try:
+        return account_links.send_password_reset(email, ip)
+    except Exception as exc:
+        config = self.app.flask_app.config  # type: ignore[attr-defined]
+        if (
+            not transient.is_transient(exc)
+            or self.request.retries >= config["TRANSIENT_RETRY_LIMIT"]
+        ):
+            raise
+        transient.rollback_quietly()
+        countdown = transient.backoff(
+            self.request.retries, config["RETRY_BACKOFF_SECONDS"], config["RETRY_BACKOFF_MAX"]
+        )
+        log.warning("password reset mail: retry in %.1f s (%r)", countdown, exc)
+        raise self.retry(countdown=countdown, exc=exc) from exc
+
+
 @shared_task(base=FlaskTask, name="workers.tasks.overdue_digests")
 def overdue_digests() -> int | None:
     """Beat: ask each organization with overdue owned actions for its daily digest."""

@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from flask import current_app
 from sqlalchemy import bindparam, select, update
 
 from webapp import audit, permissions, tenancy
@@ -236,7 +240,8 @@ TOUCH = (
 def authenticate(presented: str) -> ApiUser | None:
     """The active user a token acts as, with the tenant context set; None if not valid.
 
-    Raises ``OrganizationSuspended`` for a valid token whose organization is suspended.
+    Raises ``OrganizationSuspended`` for a valid token whose organization is suspended. A
+    token authenticated a moment ago in this process is answered from ``TokenCache``.
     """
     parts = presented.strip().split("_", 3)
     if len(parts) != 4 or parts[0] != PREFIX:
@@ -245,6 +250,15 @@ def authenticate(presented: str) -> ApiUser | None:
         org_id, token_id = uuid.UUID(hex=parts[1]), uuid.UUID(hex=parts[2])
     except ValueError:
         return None
+    cache = token_cache()
+    generation = cache.generation() if cache is not None else None
+    key = b""
+    if generation is not None:
+        key = hashlib.sha256(presented.strip().encode()).digest()
+        cached = cache.recall(key, generation)  # type: ignore[union-attr]
+        if cached is not None:
+            tenancy.set_current_org(org_id)
+            return cached
     tenancy.set_current_org(org_id)
     keys = {"org_id": org_id, "token_id": token_id}
     row = db.session.connection().execute(AUTHENTICATE, keys).one_or_none()
@@ -266,13 +280,114 @@ def authenticate(presented: str) -> ApiUser | None:
     # Shown to the minute: writing (and committing) on every call would put a disk flush on
     # the path of every API request, refused ones included.
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+    last_used_at = row.last_used_at
+    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
         db.session.connection().execute(TOUCH, keys | {"now": now})
         db.session.commit()
+        last_used_at = now
     plan = PlanLimits(*row[12:])
     organization = TokenOrganization(
         org_id, row.org_name, org_status, row.plan_id, row.quota_overrides or {}, plan
     )
-    return ApiUser(
+    user = ApiUser(
         row.user_id, org_id, row.user_name, row.email, row.role, row.user_status, organization
     )
+    if generation is not None:
+        # Kept until the next touch of last_used_at is due, at the latest.
+        touch_due = (LAST_USED_RESOLUTION - (now - last_used_at)).total_seconds()
+        cache.remember(key, user, generation, touch_due)  # type: ignore[union-attr]
+    return user
+
+
+# --- Identities kept for a moment (issue 15) -----------------------------------------------
+#
+# The token lookup was half of an API list's work at the database and a third of it in the
+# web process. Each process keeps what an authenticated token acts as (the ``ApiUser``: user,
+# role, organization, plan limits) for ``API_TOKEN_CACHE_SECONDS``, by a SHA-256 of the
+# presented token (never the token itself), and answers the same token from it without the
+# lookup. Only the lookup is skipped: the request's transaction still begins with the
+# verified tenant context (``app_enter_org`` and its proof), and row-level security still
+# checks every statement.
+#
+# Revocation. Every change that revokes or alters a token's identity (a token revoked or
+# deleted; a member deleted, deactivated, renamed or given another role; an organization
+# suspended, deleted or renamed; a plan or an organization's plan, overrides or status changed)
+# fires ``NOTIFY pmdi_limits`` from a trigger (migrations 0009 and 0020), whoever makes it. The
+# process's listener (``remembered.LimitChanges``, the one the rate limiter's memory uses) is
+# read before every lookup (a non-blocking read, no round trip), and any notification forgets
+# everything kept: the next request of that token, in every process, is looked up again.
+# Without a working listener (not connected yet, broken, or reconnecting) nothing is kept or
+# used: every request is looked up, as with the cache off. An entry also ends when its token's
+# ``last_used_at`` is due to be written again, so that write happens as before.
+
+
+@dataclass(frozen=True)
+class _Kept:
+    user: ApiUser
+    generation: int  # LimitChanges.generation the identity was read in
+    until: float  # time.monotonic()
+
+
+class TokenCache:
+    """This process's recently authenticated tokens, valid while no change is announced."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float, changes: Any) -> None:
+        self.seconds = seconds
+        self.changes = changes  # remembered.LimitChanges: poll() -> generation or None
+        self._entries: dict[bytes, _Kept] = {}
+        self._lock = threading.Lock()
+
+    def generation(self) -> int | None:
+        """Read before the lookup: None when there is no working listener (keep nothing)."""
+        return self.changes.poll()
+
+    def recall(self, key: bytes, generation: int) -> ApiUser | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.generation != generation or entry.until <= time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry.user
+
+    def remember(self, key: bytes, user: ApiUser, generation: int, seconds: float) -> None:
+        """Keep ``user`` (read after ``generation`` was) for at most ``seconds``."""
+        seconds = min(seconds, self.seconds)
+        if seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._prune()
+            self._entries[key] = _Kept(user, generation, time.monotonic() + seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        # A copy: ``recall`` drops entries without the lock (another thread, meanwhile).
+        for key, entry in list(self._entries.items()):
+            if entry.until <= now:
+                self._entries.pop(key, None)
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+
+
+CACHE_EXTENSION = "api_token_cache"
+
+
+def token_cache() -> TokenCache | None:
+    """The current app's token cache; None when API_TOKEN_CACHE_SECONDS is 0."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cache = app.extensions.get(CACHE_EXTENSION, False)
+    if cache is False:
+        seconds = float(app.config.get("API_TOKEN_CACHE_SECONDS") or 0)
+        limiter = app.extensions.get("ratelimits")
+        cache = None
+        if seconds > 0 and limiter is not None:
+            cache = TokenCache(seconds, limiter.remembered.changes)
+        app.extensions[CACHE_EXTENSION] = cache
+    return cache

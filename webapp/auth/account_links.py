@@ -5,10 +5,12 @@ only the SHA-256 of the 256-bit secret is stored (``account_tokens``). As with i
 link names its organization, so opening it sets the tenant context before an ordinary
 RLS-guarded read; finding the account for a forgotten password goes through the log-in door.
 
-* **Forgot password**: the page answers the same whether or not the address has an account (no
-  enumeration); a known, active account gets a link valid ``PASSWORD_RESET_MINUTES`` (60). A
-  new request replaces the earlier link; using it sets the password, ends every session of the
-  account (``session_version``) and uses up every other reset link of it.
+* **Forgot password**: the page answers the same, after the same work, whether or not the
+  address has an account (no enumeration, by the answer or by its time): the request only
+  hands the address to a worker, which looks it up; a known, active account gets a link valid
+  ``PASSWORD_RESET_MINUTES`` (60). A new request replaces the earlier link; using it sets the
+  password, ends every session of the account (``session_version``) and uses up every other
+  reset link of it.
 * **E-mail change**: asked with the current password; the link goes to the new address and is
   valid ``EMAIL_CHANGE_HOURS`` (24); the old address is told. The address must still be free
   when the link is opened.
@@ -141,25 +143,53 @@ def _usable(link_token: str, purpose: str, *, lock: bool) -> AccountToken:
 # --- Forgot password ----------------------------------------------------------------------
 
 
+RESET_TASK = "workers.tasks.send_password_reset"
+
+
+class ResetUnavailable(AuthError):
+    message = "The link could not be sent just now. Try again in a moment."
+
+
 def request_password_reset(email: str, ip: str | None) -> None:
-    """Mail a reset link if ``email`` belongs to an active account; say nothing either way.
+    """The request's part of a forgotten password: throttle, then hand the address to a worker.
 
     Throttled like a log-in (per address and per IP), so the form cannot be used to flood a
-    mailbox. The outcome is audited in the account's organization when there is one.
+    mailbox. Nothing here looks the address up: an address with an account and one without
+    cost the same work (two counters in Redis, one message to the broker), so neither the
+    answer nor its time says whether an account exists. The worker
+    (``send_password_reset``) finds the account, issues the link and mails it. A broker that
+    cannot take the message raises ``ResetUnavailable``, whatever the address.
     """
     email = normalise_email(email)
     verdict = login_attempt(email, ip)
     if not verdict.allowed:
         raise TooManyAttempts(verdict.retry_after)
+    try:
+        current_app.extensions["celery"].send_task(
+            RESET_TASK, args=[email, ip], retry=False, ignore_result=True
+        )
+    except Exception as exc:  # noqa: BLE001 - the broker is down: say so, the same for anyone
+        log.warning("could not ask for a password reset mail", exc_info=True)
+        raise ResetUnavailable() from exc
+
+
+def send_password_reset(email: str, ip: str | None) -> bool:
+    """Mail a reset link if ``email`` belongs to an active account (a worker runs this).
+
+    A new link replaces the earlier one; the request is audited in the account's
+    organization. Whether a mail went out (False also when the sender failed).
+    """
+    email = normalise_email(email)
     candidate = tenancy.login_lookup(email)
     db.session.rollback()  # end the context-free transaction of the lookup
     if candidate is None or candidate.user_status != "active" or candidate.org_status != "active":
         log.info("password reset asked for an address without an active account from %s", ip)
-        return
+        return False
     with tenancy.tenant_context(candidate.organization_id):
         user = db.session.get(User, (candidate.organization_id, candidate.user_id))
         if user is None:
-            return
+            db.session.rollback()
+            return False
         minutes = int(current_app.config["PASSWORD_RESET_MINUTES"])
         link_token = _issue(user, RESET, timedelta(minutes=minutes))
         audit.record(
@@ -169,16 +199,17 @@ def request_password_reset(email: str, ip: str | None) -> None:
             target_id=user.id,
             details={"ip": ip},
         )
+        address = user.email
         db.session.commit()
-        link = links.external_url("auth.reset_password", token=link_token)
-        mail.send(
-            user.email,
-            "Reset your password",
-            f"Someone (we hope you) asked to reset the password of {user.email} on "
-            f"PM Document Intelligence.\n\nChoose a new password here (the link works once, "
-            f"for {minutes} minutes):\n{link}\n\nIf it was not you, ignore this message: "
-            "your password stays as it is.\n",
-        )
+    link = links.external_url("auth.reset_password", token=link_token)
+    return mail.send(
+        address,
+        "Reset your password",
+        f"Someone (we hope you) asked to reset the password of {address} on "
+        f"PM Document Intelligence.\n\nChoose a new password here (the link works once, "
+        f"for {minutes} minutes):\n{link}\n\nIf it was not you, ignore this message: "
+        "your password stays as it is.\n",
+    )
 
 
 def check_reset_link(link_token: str) -> str:

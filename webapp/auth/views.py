@@ -120,7 +120,8 @@ def change_password() -> ResponseReturnValue:
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 def forgot_password() -> ResponseReturnValue:
-    """Ask for a reset link; the answer is the same whether or not the address has an account."""
+    """Ask for a reset link; the answer and the work done for it (a worker looks the address up)
+    are the same whether or not the address has an account."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         try:
@@ -129,6 +130,9 @@ def forgot_password() -> ResponseReturnValue:
             form.form_errors.append(exc.message)
             page = render_template("auth/forgot.html", form=form, sent=None)
             return page, 429, {"Retry-After": str(exc.retry_after)}
+        except account_links.ResetUnavailable as exc:
+            form.form_errors.append(exc.message)
+            return render_template("auth/forgot.html", form=form, sent=None), 503
         return render_template("auth/forgot.html", form=form, sent=form.email.data)
     status = 400 if form.errors else 200
     return render_template("auth/forgot.html", form=form, sent=None), status

@@ -2,11 +2,17 @@
 (function () {
   "use strict";
 
-  // Every 2 s while something is processing. A 429 (the organization's request limit) waits
-  // what Retry-After says; other failures back off by doubling, up to a minute.
+  // Every 2 s while something changes; while nothing does (a long document, a full queue)
+  // the wait grows by half each time, up to 10 s: each poll is a page view counted against
+  // the organization's request limit (60 a minute on the free plan), which a page polling
+  // every 2 s would half spend by itself. A 429 (that limit) waits what Retry-After says;
+  // other failures back off by doubling, up to a minute.
   const POLL_MS = 2000;
+  const MAX_QUIET_MS = 10000;
   const MAX_BACKOFF_MS = 60000;
   let pollDelay = POLL_MS;
+  let quietDelay = POLL_MS;
+  let lastSeen = "";
 
   function retryAfterMs(response) {
     const seconds = parseInt(response.headers.get("Retry-After") || "", 10);
@@ -21,8 +27,13 @@
     fetch("/documents/progress?" + params.toString(), { headers: { Accept: "application/json" } })
       .then((response) => {
         if (response.ok) {
-          pollDelay = POLL_MS;
-          return response.json();
+          return response.json().then((data) => {
+            const seen = JSON.stringify(data.documents.map((d) => [d.id, d.status, d.progress]));
+            quietDelay = seen === lastSeen ? Math.min(MAX_QUIET_MS, quietDelay * 1.5) : POLL_MS;
+            lastSeen = seen;
+            pollDelay = quietDelay;
+            return data;
+          });
         }
         const wait = response.status === 429 ? retryAfterMs(response) : null;
         pollDelay = Math.min(MAX_BACKOFF_MS, wait || pollDelay * 2);

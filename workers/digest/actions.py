@@ -27,6 +27,7 @@ from workers.digest.dates import deadline, find_dates
 from workers.digest.decisions import is_decision_sentence
 from workers.digest.owners import (
     ASSIGNED,
+    ORG_TAG,
     Context,
     leading_owners,
     owner_part,
@@ -53,6 +54,12 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _DIGIT = re.compile(r"\d")
+# The outcome a meeting's "Action:" line records for an item: a verdict, not a task.
+_OUTCOME = re.compile(
+    r"^(?:approved|rejected|accepted|declined|tabled|deferred|postponed|withdrawn|carried"
+    r"|passed|failed|noted|received|ratified|adopted|no action)\b(?!\s+(?:to|by)\s+[A-Z@])",
+    re.IGNORECASE,
+)
 # Sign-offs and bare dates: "Thanks all,", "Have a nice weekend,", "2026-09-09".
 _CLOSING = re.compile(
     r"^(?:thanks|thank you|cheers|best|regards|have a (?:nice|good|great)|see you)\b"
@@ -79,7 +86,7 @@ _DONE = re.compile(
     r"|fixed|published|closed|finished)\b|:\s*(?:done|completed?)\.?$"
     # A status after the task: "- merged", "-- done.", ": completed 3 March", "(landed in
     # #412)"; superseded or dropped items are closed too (neither open nor to do).
-    rf"|(?:\s(?:--?|[–—])|:)\s*{_CLOSED_WORDS}\b[^()]{{0,40}}$"
+    rf"|(?:\s(?:--?|[–—]|->|→|=>)|:)\s*{_CLOSED_WORDS}\b[^()]{{0,40}}$"
     r"|[,;]\s*(?:done|completed?|closed|finished|merged|landed|shipped|superseded)\b[^()]{0,40}$"
     rf"|\(\s*{_CLOSED_WORDS}\b[^)]*\)\W*$",
     re.IGNORECASE,
@@ -206,6 +213,7 @@ class Action:
 _GENERIC = frozenset(
     """and for with from the this that these those its their our into about out one all
     today tomorrow tonight eod eow eom week next end friday monday tuesday wednesday thursday
+    saturday sunday mon tue tues wed thu thur thurs fri sat sun
     jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june
     july august september october november december due""".split()
 )
@@ -270,6 +278,10 @@ class ActionList:
         cleaned = _clean(text)
         lead = leading_owners(cleaned, self.ctx, lenient=lenient)
         task = cleaned[lead[1] :] if lead else cleaned
+        if not lead and (org := ORG_TAG.match(cleaned)):
+            # "[Fernhill] Rob - re-share the prototype": the task after the side and its owner.
+            inner = leading_owners(cleaned[org.end() :], self.ctx, lenient=True)
+            task = cleaned[org.end() + inner[1] :] if inner else task
         if not lead and owners:
             # "@kbrenner issue with the CI cost breakdown": the owner named first, no verb.
             first = cleaned.split(" ", 1)
@@ -289,7 +301,7 @@ class ActionList:
         existing = (
             self._by_key.get(key)
             or self._similar(key)
-            or self._same_task(key, owners, explicit=explicit)
+            or self._same_task(key, owners, explicit=explicit, done=done)
         )
         if existing is not None:
             if (
@@ -347,18 +359,21 @@ class ActionList:
             return action
         return None
 
-    def _same_task(self, key: str, owners: list[str], *, explicit: bool) -> Action | None:
+    def _same_task(
+        self, key: str, owners: list[str], *, explicit: bool, done: bool = False
+    ) -> Action | None:
         """The same owner's task with the same verb and two more words in common ("Paul to
         ping former mentors from 2024" in the notes, "Paul to ping the former mentors about
         the summer round" in the action list) — one task written twice."""
         words = key.split()
         if not owners or len(words) < 2 or not words[0].isalpha():
             return None  # "v3.2.0-rc.0 released" starts with a name, not a verb
-        who = {self.ctx.person(o) for o in owners if o.strip()}
+        who = {self.ctx.person(o) for o in owners if o.strip()} | _initials_of(owners)
         verb, rest = words[0], {w for w in words[1:] if len(w) >= 4}
         content = {w for w in words if len(w) >= 3 and w not in _GENERIC}
         for action, other in self._word_sets:
             mine = {self.ctx.person(o) for o in action.owners if o.strip()}
+            mine |= _initials_of(action.owners)
             if not who & mine:
                 continue
             theirs = {w for w in other if len(w) >= 3 and w not in _GENERIC}
@@ -369,7 +384,18 @@ class ActionList:
                 if rest & theirs:
                     return action
             pronoun = bool(_PRONOUN_OBJECT.search(key) or _PRONOUN_OBJECT.search(action.key))
-            if action.key.split()[0] != verb:
+            shared = {w for w in content & theirs if len(w) >= 4 and not w.isdigit()}
+            if (
+                action.explicit != explicit
+                and action.done == done
+                and len(shared) >= 2
+                and len(shared) * 5 >= 2 * min(len(content), len(theirs))
+            ):
+                # The minutes' sentence and the action list's row for it, worded apart ("GO to
+                # bring a proposal with the defect list" / "Proposal on starting UAT …, with
+                # the defect list"): one owner, and the things they name in common.
+                pass
+            elif action.key.split()[0] != verb:
                 # The same owner's task named by its object in a summary list ("@lena
                 # plugin-author survey (9/4)" for "write the plugin-author survey …"), or a
                 # spoken "I'll write that up as an annex" for the list's "annex".
@@ -430,6 +456,18 @@ class ActionList:
         return False
 
 
+def _initials_of(owners: list[str]) -> set[str]:
+    """ "Fiona Threlkeld" → "ft", "FT" → "ft": a full name and its initials are one person."""
+    out: set[str] = set()
+    for owner in owners:
+        parts = owner.split()
+        if len(parts) >= 2 and all(p[:1].isupper() for p in parts):
+            out.add("".join(p[0] for p in parts).lower())
+        elif re.fullmatch(r"[A-Z]{2,3}", owner):
+            out.add(owner.lower())
+    return out
+
+
 def _priority(level: str | None, text: str) -> str:
     if level:
         word = level.lower()
@@ -446,7 +484,7 @@ def _priority(level: str | None, text: str) -> str:
 
 
 _STATUS_TAIL = re.compile(
-    r"\s+(?:[-–—]|->|→)\s*(?:not (?:yet )?started|carried (?:over|forward)"
+    r"\s+(?:[-–—]|->|→)\s*(?:not (?:yet )?started|carried (?:over|forward|to)"
     r"|carrying (?:over|forward)|still open|in progress|ongoing|on hold|open|pending)\b"
     r"[^()]{0,40}$",
     re.IGNORECASE,
@@ -490,6 +528,15 @@ def label_body(text: str) -> tuple[str, list[str]] | None:
 
 def is_done(block: Block, text: str) -> bool:
     return block.checked is True or bool(_DONE.search(text))
+
+
+_ARROW_LEAD = re.compile(r"^(?:=>|->|→|⇒|⟹)\s*")
+_STATUS_LEAD = re.compile(
+    r"^\[\s*(?P<state>open|done|closed|complete[d]?|todo|to-?do|wip|in progress|ongoing|new"
+    r"|carried(?: over| forward)?|overdue|pending)\s*\]\s*[:\-–—]?\s*(?P<rest>\S.{2,})$",
+    re.IGNORECASE,
+)
+_CLOSED_STATE = re.compile(r"(?:done|closed|complete)", re.IGNORECASE)
 
 
 # In a list of actions, a report in the past tense is a done item: "Kai sent the invitation".
@@ -586,9 +633,20 @@ def _block_action(
     found: ActionList,
     group_owner: tuple[int, str] | None,
 ) -> bool:
+    # "=> MA will compare …", "-> TN to repeat …": a conclusion marked by an arrow.
+    text = _ARROW_LEAD.sub("", text) or text
+    status = _STATUS_LEAD.match(text)
+    if status and role not in {"agenda", "questions", "form"}:
+        # "[open] TI: write the procedure", "[done] GB: update the catalogue": a tracked
+        # item with its state in front, read as a box ticked or not.
+        closed = bool(_CLOSED_STATE.match(status.group("state")))
+        return _add(found, status.group("rest"), None, closed, lenient=True)
     done = is_done(block, text)
     inherited = [group_owner[1]] if group_owner and block.level > group_owner[0] else None
     if block.kind == "speaker":
+        if block.checked is not None and role not in {"agenda", "questions", "form"}:
+            # "- [ ] AK: sign off the amendment": a box with its owner, in any section.
+            return _add(found, text, [block.speaker or ""], done, lenient=True)
         return _speaker_action(block, text, role, ctx, found, done)
     arising = _ARISING.match(text)
     if arising and role != "agenda" and not owner_part(arising["task"], ctx, lenient=False):
@@ -604,6 +662,8 @@ def _block_action(
         )
         return True
     labelled = label_body(text)
+    if labelled is not None and _OUTCOME.match(labelled[0]):
+        return False  # "Action: Approved." — what a meeting did with an item, not a task
     if labelled is not None and role != "agenda":
         body, owners = labelled
         if not owners and (nick := nick_first(body, ctx)):
@@ -617,7 +677,7 @@ def _block_action(
         added = False
         for sentence in _first_sentences(text)[1:]:
             inner = label_body(sentence)
-            if inner is not None:
+            if inner is not None and not _OUTCOME.match(inner[0]):
                 added = _add(
                     found, inner[0], inner[1] or None, is_done(block, sentence), lenient=True
                 )
@@ -658,6 +718,8 @@ def _block_action(
         return _add(found, text, inherited, done, lenient=True)
     if role in {"agenda", "questions", "background", "consequences", "attendees", "form"}:
         return False
+    if role in {None, "notes", "summary"} and (named := _named_imperative(text, ctx)):
+        return _add(found, named[1], named[0], done, lenient=True)
     if role == "decisions":
         return _owned_tasks(text, ctx, found, done)
     if role == "done":
@@ -706,6 +768,40 @@ def _bare_owner(text: str, ctx: Context) -> bool:
     return len(bare.split()) <= 3 and owner_part(bare, ctx, lenient=True) is not None
 
 
+# Verbs a task starts with when it is written as an order: "KT: get the form signed".
+_IDEA_LABEL = re.compile(
+    r"^(?:ideas?|proposals?|suggestions?|options?|plan|goal|aim|wish|nice to have)\s*:", re.I
+)
+_TASK_VERBS = frozenset(
+    """add arrange ask book call cancel chase check circulate clean collect confirm contact
+    coordinate create delete deploy document draft email escalate file find finalise finalize
+    fix follow get investigate invite label land look merge migrate move notify open order
+    organise organize pay ping plan post prepare price print publish raise reach rebase remove
+    renew reply report request reserve review revise rotate run schedule send set share sign
+    submit talk tell test update upload verify write""".split()
+)
+
+
+def _named_imperative(text: str, ctx: Context) -> tuple[list[str], str] | None:
+    """A named person's order in running notes: "KT: get the renewal form signed …"."""
+    match = re.match(r"^(?P<who>[^:]{2,40}):\s+(?P<verb>[a-z]+)\s+(?P<rest>\S+\s+\S.*)$", text)
+    if (
+        not match
+        or match["verb"] not in _TASK_VERBS
+        or _QUESTION.search(text)
+        or text.rstrip().endswith(":")  # "plan for the week:" introduces a list
+        or match["rest"][:1].isdigit()  # "ESD: contact 8 kV pass" is a result
+        or _OTHER_LABEL.match(text)
+        or _IDEA_LABEL.match(text)
+    ):
+        return None
+    names = split_names(match["who"])
+    owners = [owner_part(n, ctx, lenient=False) for n in names]
+    if not names or not all(owners):
+        return None
+    return [o for o in owners if o], f"{match['verb']} {match['rest']}"
+
+
 def _speaker_action(
     block: Block, text: str, role: str, ctx: Context, found: ActionList, done: bool
 ) -> bool:
@@ -739,6 +835,10 @@ def _speaker_action(
             added = _add(found, sentence, lead[0], done, lenient=False, explicit=False)
     if added:
         return True
+    if role in {None, "notes", "summary"} and (
+        named := _named_imperative(f"{speaker}: {text}", ctx)
+    ):
+        return _add(found, named[1], named[0], done, lenient=True)
     if role == "actions":
         # "Jane, Raj, Sofia: prepare the demo": several owners before one colon.
         names = split_names(speaker) if re.search(r",|&|\band\b|/", speaker) else [speaker]
@@ -769,15 +869,37 @@ def _compound(body: str, ctx: Context) -> list[str]:
 
 
 def _first_sentences(text: str) -> list[str]:
-    parts = re.split(r"(?<=[.!;?])\s+(?=[A-Z@\[])", text)
+    # A sentence may start in lower case with a nick or an office and its "to"/"will":
+    # "Not concluded. hollis will write up …", "not voted on; the Chair will draft …".
+    parts = re.split(
+        r"(?<=[.!;?])\s+(?=[A-Z@\[]|(?:the\s+[A-Z][\w-]+|(?!(?:he|she|they|it|we|i|you|this|that"
+        r"|there|who|which)\b)[a-z][\w.\-]*)\s+(?:to|will)\s+[a-z])",
+        text,
+    )
     return [p.strip() for p in parts[:40] if p.strip()]
+
+
+_NEXT_OWNER = re.compile(r",\s+(?=@?[\w.\-]+(?:\s+[A-Z][\w'’-]+)?\s+(?:to|will)\s+[a-z])")
+
+
+def _clauses(sentence: str, ctx: Context) -> list[str]:
+    """ "yuna to land the fix this week, pmerle to review": one task per owner-led clause."""
+    parts = _NEXT_OWNER.split(sentence)
+    out = [parts[0]]
+    for part in parts[1:]:
+        lead = leading_owners(part, ctx, lenient=False)
+        if lead and lead[1] > 0 and leading_owners(out[0], ctx, lenient=False):
+            out.append(part)
+        else:
+            out[-1] = f"{out[-1]}, {part}"
+    return out
 
 
 def _owned_tasks(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
     """Tasks written among decisions or conclusions: "CW to write the annex", "No consensus.
     GO will collect usage data …" — a named person's "to", or a participant's "will"."""
     added = False
-    for sentence in _first_sentences(text):
+    for sentence in (c for s in _first_sentences(text) for c in _clauses(s, ctx)):
         lead = leading_owners(sentence, ctx, lenient=False)
         if not lead or lead[1] == 0 or _QUESTION.search(sentence):
             continue
@@ -797,7 +919,8 @@ def _owned_tasks(text: str, ctx: Context, found: ActionList, done: bool) -> bool
 def _prose_actions(text: str, ctx: Context, found: ActionList, done: bool) -> bool:
     """Commitments in running text: "X to …", "X will …", "Assigned to X to …"."""
     added = False
-    for sentence in _first_sentences(text) if len(text) < 1500 else [text[:1500]]:
+    said = _first_sentences(text) if len(text) < 1500 else [text[:1500]]
+    for sentence in (c for s in said for c in _clauses(s, ctx)):
         if _QUESTION.search(sentence):
             continue
         lead = leading_owners(sentence, ctx, lenient=False)
@@ -891,6 +1014,8 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
             continue  # "Decision: …" card, a row in a tracker's Decisions column
         status = cell(roles.get("status", result_col))
         due = cell(roles.get("due")) or None
+        if due and re.fullmatch(r"\d[\d\s./-]*\d", due):
+            due = re.sub(r"\s+", "", due)  # "2026-1 0-23": a PDF's layout split the cell
         moved = _MOVED_DUE.search(status)
         if moved and find_dates(moved.group(1), ctx.reference, ctx.dayfirst):
             due = moved.group(1)  # "Open - now 4 Nov": the date the row was moved to

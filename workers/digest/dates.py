@@ -61,15 +61,19 @@ DATE_RE = re.compile(
         (?P<m1>{MON})(?:,?\s+(?P<y1>\d{{4}}))?\b)
   | (?P<mdy>\b(?:{_WD},?\s+)?(?P<m2>{MON})\s+(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\b
         (?:,?\s+(?P<y2>\d{{4}})\b)?)
-  | (?P<iso>\b(?P<y3>\d{{4}})(?P<sep3>[-/.])(?P<m3>[01]?\d)(?P=sep3)(?P<d3>[0-3]?\d)\b)
+  | (?P<iso>\b(?P<y3>\d{{4}})(?P<sep3>[-/.])(?P<m3>[01]?\d)(?P=sep3)(?P<d3>[0-3]?\d)
+        (?:\b|(?=T\d\d:)))
+  | (?P<dmy2>\b(?P<d7>[0-3]?\d)(?P<sep7>[-/])(?P<m7>[a-z]{{3}})(?P=sep7)(?P<y7>\d{{4}}|\d{{2}})\b)
   | (?P<num>\b(?P<a4>[0-3]?\d)[/.](?P<b4>[0-3]?\d)[/.](?P<y4>\d{{4}}|\d{{2}})\b)
   | (?P<dm>(?<![\w/.])(?P<a5>[0-3]?\d)/(?P<b5>[0-3]?\d)(?![\w/]|\.\d))
+  | (?P<my>\b(?P<m6>{MON})\s+(?P<y6>20\d\d)\b)
   | (?P<rel>\b(?:
         (?:(?:the\s+)?end\s+of\s+)?(?P<next>next|this|coming)\s+(?P<unit>week|month)
       | (?:(?P<wdq>next|this|coming)\s+)?(?P<wd>monday|tuesday|wednesday|thursday|friday|
             saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri)\.?
       | (?P<day>today|tomorrow|tonight)
       | (?:the\s+)?end\s+of\s+(?:the\s+)?(?P<eo>day|week|month|quarter|year|sprint)
+      | (?:within|during)\s+the\s+(?P<eo3>week)
       | (?:the\s+)?(?:end\s+of\s+|end[-\s]+|late\s+)(?P<eom>{MON})(?!\s*\d)
       | (?:(?:the\s+)?end\s+of\s+)?(?P<q>q[1-4])(?:\s+(?P<qy>20\d\d))?
       | (?:the\s+)?(?:(?:mid|middle\s+of)[\s-]*)(?P<mid>{MON})
@@ -217,7 +221,7 @@ def _resolve_relative(g: dict[str, str | None], reference: dt.date) -> dt.date |
         return month_end(reference.year + (1 if month < reference.month - 3 else 0), month)
     if g["fortnight"]:
         return reference + dt.timedelta(days=14)
-    period = (g["eo"] or g["abbr"] or g["eo2"] or "").lower()
+    period = (g["eo"] or g["abbr"] or g["eo2"] or g["eo3"] or "").lower()
     if period in {"day", "eod", "cob"} or period.startswith("close"):
         return reference
     if period in {"week", "eow"}:
@@ -304,6 +308,24 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
                     continue
             elif reference:
                 date = _nearest_year(month, day, reference)
+        elif g["dmy2"]:
+            # A tracker export's "04/Dec/26": day, month abbreviation, year.
+            month = month_number(g["m7"] or "")
+            year = int(g["y7"] or 0)
+            date = (
+                safe_date(year + (2000 if year < 100 else 0), month, int(g["d7"] or 0))
+                if (month)
+                else None
+            )
+            if date is None:
+                continue
+            absolute = True
+        elif g["my"]:
+            # "Nov 2026", "due February 2027": a month named with its year ends on its last day.
+            month = month_number(g["m6"] or "")
+            if month is None or (g["m6"].lower() == "may" and g["m6"][0] == "m"):
+                continue
+            date, absolute = month_end(int(g["y6"] or 0), month), True
         elif g["iso"]:
             if g["sep3"] == "." and (len(g["m3"] or "") < 2 or len(g["d3"] or "") < 2):
                 continue  # "2026.3.1" is a version number
@@ -321,7 +343,10 @@ def find_dates(text: str, reference: dt.date | None, dayfirst: bool = True) -> l
             absolute = date is not None
             if date is None:
                 continue
-        if not (g["wc"] or g["dm"] or g["dmy"] or g["mdy"] or g["iso"] or g["num"]) and reference:
+        absolute_kind = (
+            g["wc"] or g["dm"] or g["dmy"] or g["mdy"] or g["iso"] or g["num"] or g["dmy2"]
+        )
+        if not (absolute_kind or g["my"]) and reference:
             date = _resolve_relative(g, reference)
         hit = DateHit(match.start(), match.end(), match.group(0).strip(), date, absolute)
         if (

@@ -22,7 +22,7 @@ import re
 
 from workers.digest.blocks import Block
 from workers.digest.sections import Section, is_discussion
-from workers.digest.tables import status_verdict, table_roles, verdict_column
+from workers.digest.tables import status_verdict, table_roles
 from workers.digest.words import (
     BOILERPLATE,
     META_LINE,
@@ -49,7 +49,10 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 # "4.2 RESOLVED: …", "(b) Agreed: …": a minute's own numbering before its label.
-_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
+# An arrow that marks the outcome of a point ("-> Decision: …", "=> agreed: …") goes too.
+_NUMBERING = re.compile(
+    r"^(?:(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)|(?:-+>|=+>|[→⇒➔])\s*(?=\w))"
+)
 # Labels whose word is part of what was decided ("Dropped: the weekly demo recording").
 _KEEP_LABEL = {
     "chosen option",
@@ -67,6 +70,13 @@ _KEEP_LABEL = {
     "adopted",
     "tabled",
 }
+# A committee's "Action:" line that records what the meeting did with an item ("Action:
+# Approved for first reading", "Action taken: Tabled until …"): a verdict, not a task.
+_ACTION_VERDICT = re.compile(
+    r"^(?:action(?: taken)?|committee action|motion)\s*:\s*(?:approved|tabled|rejected|deferred"
+    r"|carried|not (?:approved|carried|accepted)|declined|withdrawn|postponed|adopted)\b",
+    re.IGNORECASE,
+)
 # Meeting-bot tables print the tag without a colon: "AGREED freeze changes from 3 to 7 August".
 _CAPS_LABEL = re.compile(
     r"^(?P<label>AGREED|DECIDED|DECISION|RESOLVED|RESOLUTION|ACCEPTED)\s+(?P<body>\S.+)$"
@@ -77,9 +87,9 @@ _SENTENCE = re.compile(
     r"|declined|turned down|deferred|tabled|postponed|endorsed|ratified|resolved (?:to|that)"
     r"|confirmed that|voted|chose|selected|settled on|accepted|rejected)"
     r"|(?:was|were|has been|have been|is|are)\s+(?:unanimously\s+)?(?:agreed|decided|approved"
-    r"|signed off|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
+    r"|ratified|accepted|rejected|adopted|chosen|selected|shelved|dropped|declined"
     r"|parked|deferred|postponed indefinitely|cancell?ed|called off|scrapped|withdrawn)"
-    r"|decision (?:was|has been) (?:made|taken)|signed off|sign-off (?:was )?given"
+    r"|decision (?:was|has been) (?:made|taken)"
     r"|agreed (?:to|that|on|upon)|decided (?:to|that|on|against)|will go with|opted (?:to|for)"
     r"|(?:agreed|decided|approved) by (?:all|everyone|everybody|the (?:team|group|board))"
     r"|(?:^|[.;:]\s+)(?:agreed|approved|decided)(?=[,.;])"
@@ -103,6 +113,8 @@ _SENTENCE = re.compile(
     r"|(?:that|this|it)(?:'s|’s| is) (?:now )?(?:been )?(?:decided|settled|agreed|final)"
     # "-> agreed by everyone", "(approved by the clinical safety officer)"
     r"|(?:agreed|decided) by (?:the |all\b|every\w*|consensus)|[,;–—-]\s*agreed with"
+    # "Milestones re-baselined (approved by the SRO on 12 November)"
+    r"|(?<=\()(?:approved|agreed|endorsed|authori[sz]ed|ratified) by\b"
     r"|confirmed by the (?:chair|board|committee|council|sponsor|steering|group|client)"
     r"|we(?:'ll| will) go with|going with"
     r"|(?:made|took|taken|reached) (?:a|the) decision"
@@ -125,6 +137,24 @@ _SENTENCE = re.compile(
     r"|^\W*(?:agreed|approved|accepted|rejected|adopted|declined|decided|resolved)[,;:]\s+\w"
     # Minutes in the past tense, subject left out: "Adopted the two-maintainer rule."
     r"|^\W*(?:approved|adopted|ratified|endorsed|rejected) the\b"
+    # A resolution's mood: "that the minutes be confirmed as a correct record", "(b) any one
+    # director be authorised to sign", "the Documents be and are hereby approved".
+    r"|^\W*(?:that\s+)?(?:the|any|a|an|this|these|all|[A-Z][\w-]+)\b[^.;:]{0,100}?"
+    r"(?<!should)(?<!must)(?<!will)(?<!would)(?<!could)(?<!shall)(?<!\bto)(?<!\bmay)"
+    r"(?<!might)(?<!\bcan)(?<!needs)(?<!\bneed)(?<!cannot)\s+be (?:and are hereby )?"
+    r"(?:approved|authori[sz]ed|instructed|confirmed|recommended|submitted|agreed|adopted"
+    r"|appointed|ratified|accepted|endorsed|granted|awarded|requested)\b"
+    # A verdict after its topic: "Liability cap: 150% - Agreed", "review moved to DR7
+    # (agreed)", "… on 10/12. Approved by consensus."
+    # (a plain "accepted" there is how reviews mark work done: "CP-12 Upload: Accepted")
+    r"|(?<!status)(?<!state)(?<!stage)(?:\s[-–—]\s|:\s*)(?:agreed|approved)"
+    r"(?: by (?:all|consensus|everyone))?\W*$"
+    r"|\((?:agreed|approved)\b[^)]{0,50}\)\W*$|\b(?:approved|agreed) by consensus\b"
+    r"|\bfine by (?:all|everyone)\b"
+    # A point put off by the meeting: "Deferred to the September meeting pending …".
+    r"|^\W*(?:deferred|postponed|tabled) (?:to|until)\b"
+    # "Agreed with the sponsor that the kiosks are out of scope."
+    r"|^\W*agreed with [^.;:]{1,40}?\b(?:that|to)\b"
     # "Change accepted.", "Proposal rejected.": a short verdict on a named thing.
     r"|^\W*(?:the )?\w+(?:[ -]\w+)? (?:accepted|approved|rejected|adopted|agreed)\W*$"
     r"|\(\s*\+\d+\s*,\s*-?\d+\s*,\s*-\d+\s*\)",
@@ -183,7 +213,8 @@ def decision_label(text: str) -> str | None:
     text = _NUMBERING.sub("", text.strip())
     match = _LABEL.match(text) or _CAPS_LABEL.match(text)
     if not match:
-        return None
+        verdict = _ACTION_VERDICT.match(text)
+        return text.strip() if verdict else None
     label = match.group("label").lower()
     body = match.group("body").strip()
     if match.groupdict().get("qual") and match.group("sep") != ":":
@@ -211,6 +242,8 @@ def decision_label(text: str) -> str | None:
 _COMMITMENT = re.compile(
     r"^(?!(?:we|they|it|all|everyone|everybody|the|this|that|both|members|committee|board"
     r"|team|group|participants|attendees)\b)"
+    # a group in the plural is no person: "Governors agreed to appoint AM …"
+    r"(?![A-Z][a-z]+(?:ors|ers|ees|ants|ents|ists|ians|ives|ves)\s)"
     r"(?:@[\w.-]+|[A-Z][\w'’-]+(?:\s[A-Z][\w'’-]+)?)\s+(?:has\s+|have\s+)?"
     r"(?:agreed|volunteered|offered|promised)\s+to\b",
     re.IGNORECASE,
@@ -224,13 +257,102 @@ _NAMED_VERDICT = re.compile(
 )
 
 
+# A settled "no": "The request was not approved", "Not agreed for rev C: …" (not "has not been
+# approved yet", "not agreed until …", which are still open).
+_NEGATIVE_VERDICT = re.compile(
+    r"\b(?:was|were) not (?:approved|accepted|agreed|adopted|endorsed|supported|carried)\b"
+    r"|^\W*not (?:agreed|approved|accepted|adopted|supported)\b(?! (?:yet|until|by|with)\b)",
+    re.IGNORECASE,
+)
+_STILL_OPEN = re.compile(r"\b(?:yet|still|until|pending|awaiting|so far)\b", re.IGNORECASE)
+# Minutes leave the auxiliary out: "Minutes of the May meeting approved without changes",
+# "New date agreed with the supplier for 16/11", "Budget adopted unanimously".
+_ELLIPTIC = re.compile(
+    r"^\W*(?!(?:i|we|you|he|she|it|they|this|that|who|which|if|when|once)\b)[a-z]"
+    # a plain noun phrase before it, not a clause ("DH asked that …, and AM agreed")
+    r"(?:(?!\b(?:that|and|but|who|which|because)\b)[^.;:?!,]){2,80}?"
+    r"\s(?:approved|accepted|adopted|ratified|agreed|rejected)"
+    r"(?:\s+(?:without|as|with|unanimously|by (?:all|consensus)|nem\.? con)\b|\s*,|\W*$)",
+    re.IGNORECASE,
+)
+# What may follow a verdict without taking it back: its condition or the next step ("Deferred
+# to September pending the hall's accounts", "agreed to try it for two sprints and then decide
+# whether to keep it", "accepted, subject to 4.3 being amended").
+_LATER = re.compile(
+    r"\W*(?:pending|subject to|whether|unless|until|once|awaiting|to be (?:agreed|decided"
+    r"|confirmed|discussed)|tbc|tbd)\b",
+    re.IGNORECASE,
+)
+# "If the grant is refused, the committee agreed that …": a decision for a contingency.
+_CONTINGENT = re.compile(r"\b(?:agreed|decided|resolved|voted)\s+(?:that|to)\b", re.IGNORECASE)
+
+
+# "…, and Lorna agreed to look at whether …": a task someone took, inside a longer sentence.
+_TAKEN = re.compile(
+    # (after a comma or "and": a sentence that opens on a name is _COMMITMENT's to judge)
+    r"(?:[,;]\s*|\band\s+)(?!(?:The|This|That|It|We|They|All|Everyone|Members|Committee"
+    r"|Board|Team|Group|Council|Both)\b)(?:@[\w.-]+"
+    r"|[A-Z][\w'’-]+(?: [A-Z][\w'’-]+)?) (?:has |had )?(?:agreed|volunteered|offered|promised)"
+    r" to [a-z]"
+    # "The author (hollow) agreed to send v2": a role with its nick in brackets
+    r"|^\W*(?:[Tt]he\s+)?[\w-]+\s\([^)]{1,30}\)\s(?:has |had )?(?:agreed|volunteered|offered"
+    r"|promised) to [a-z]"
+)
+
+
+# A date that moved as the consequence of something that happened is a slip, not a decision:
+# "As a result the start on site moves from 7 to 21 September", "Pilot moved to 23 November:
+# the SSO testing failed twice" (unless someone approved or agreed it). A move the meeting
+# states with its reason ("moved to 14 October because of the regression") stays a decision.
+_MOVE = re.compile(
+    r"\b(?:mov(?:e|es|ed)|pushed|postponed|rescheduled|slip\w*|re-?baselined)\b", re.I
+)
+_CAUSE = re.compile(
+    r"^\W*(?:as a result|consequently|in consequence)\b|\b(?:failed|fell through)\b",
+    re.IGNORECASE,
+)
+_AUTHORITY = re.compile(r"\b(?:approved|agreed|decided|resolved|confirmed by|signed off)\b", re.I)
+
+
+_ASIDE_END = re.compile(r"(?:\s*\([^()]*\))*[\s)]*$")
+_REFERS_BACK = re.compile(
+    r"\b(?:what|as) (?:we|you|they|the \w+) (?:had |have )?(?:agreed|decided)(?: (?:there|then"
+    r"|on|at|in)\b|\W*$)",
+    re.IGNORECASE,
+)
+
+
 def is_decision_sentence(sentence: str) -> bool:
-    if _COMMITMENT.match(sentence):
+    if _COMMITMENT.match(sentence) or _TAKEN.search(sentence):
         return False  # "@svalente agreed to collect …" is a task someone took
-    return (
-        bool(_SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence))
-        and not _NOT.search(sentence)
-        and not sentence.rstrip(")").endswith("?")
+    if _ASIDE_END.sub("", sentence).endswith("?"):
+        return False  # "Do we need the flag? (nobody knows, ask product)"
+    if _REFERS_BACK.search(sentence):
+        return False  # "the report reflects what we agreed there" points at a decision
+    if _NEGATIVE_VERDICT.search(sentence) and not _STILL_OPEN.search(sentence):
+        return True
+    hit = _SENTENCE.search(sentence) or _NAMED_VERDICT.search(sentence)
+    hit = hit or _ELLIPTIC.search(sentence)
+    if not hit:
+        return False
+    if _MOVE.search(hit.group(0)) and _CAUSE.search(sentence) and not _AUTHORITY.search(sentence):
+        return False
+    hedge = _NOT.search(sentence)
+    if not hedge:
+        return True
+    if hedge.start() >= hit.end() and _LATER.match(hedge.group(0)):
+        return True  # the verdict comes first; what follows is its condition or next step
+    settled = _CONTINGENT.search(sentence, hit.start())
+    if (
+        settled
+        and hedge.start() >= max(settled.end(), hit.end())
+        and not re.match(r"\W*if\b", hedge.group(0), re.IGNORECASE)
+    ):
+        # "The Committee AGREED to recommend the accounts … for approval" (not "We agreed to
+        # ship if the board approves": that hangs on another vote)
+        return True
+    return bool(re.fullmatch(r"\W*if", hedge.group(0), re.IGNORECASE)) and bool(
+        _CONTINGENT.search(sentence, hit.start())
     )
 
 
@@ -238,8 +360,9 @@ def extract_decisions(sections: list[Section]) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
     said: list[frozenset[str]] = []
+    refs: set[str] = set()  # item references already decided ("CR-024", "D3")
 
-    def add(text: str) -> None:
+    def add(text: str, ref: str = "") -> None:
         text = " ".join(text.split()).strip(" -–—*")
         key = re.sub(r"\W+", " ", text.lower()).strip()
         if len(text) < 8 or key in seen or len(found) >= MAX_DECISIONS:
@@ -249,6 +372,12 @@ def extract_decisions(sections: list[Section]) -> list[str]:
         tokens = topic_tokens(text)
         if restates(tokens, said):
             return  # the same decision again (a summary, the bot's list after the log)
+        lead = _REF.match(text)
+        ref = (ref or (lead.group(1) if lead else "")).upper()
+        if ref and ref in refs:
+            return  # "CR-024 cycle counting. … Approved unanimously." after the CR table
+        if ref:
+            refs.add(ref)
         seen.add(key)
         said.append(tokens)
         found.append(clip(text))
@@ -300,10 +429,13 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     continue
             labelled = decision_label(text)
             if labelled:
+                hedge = _NOT.search(labelled)
                 if (
-                    not _NOT.search(labelled)
+                    not hedge
                     or section.role == "decisions"
                     or _VERDICT_LEAD.match(labelled)
+                    # "RESOLVED: that the policy be approved subject to the amendment"
+                    or (hedge.start() > 0 and _LATER.match(hedge.group(0)))
                 ):
                     add(labelled)
                 continue
@@ -340,6 +472,7 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 section.role in _QUIET
                 and not section.minuted
                 and not is_discussion(section.role, block)
+                and not _minuted_sentence(section.role, block)
             ):
                 # Only a question answered on the spot ("… blurry photos? Interesting, but no").
                 if section.role not in _NO_ANSWERS:
@@ -349,7 +482,9 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                 continue
             for index, sentence in enumerate(parts):
                 inline = decision_label(sentence)  # "… compared. Agreed: to award the contract."
-                if inline:
+                if inline and index and len(inline.split()) <= 3:
+                    add(f"{parts[index - 1]} {inline}")  # "ENVS 215, … Action: Approved."
+                elif inline:
                     add(inline)
                 elif _BARE_VERDICT.match(sentence):
                     if index and len(text) <= 300:
@@ -368,6 +503,19 @@ def extract_decisions(sections: list[Section]) -> list[str]:
                     else:
                         add(sentence)
     return found
+
+
+def _minuted_sentence(role: str, block: Block) -> bool:
+    """A full sentence under "Welcome and apologies" ("1.2 The minutes of the last meeting
+    were approved."): the meeting's business, minuted where the names are."""
+    text = block.text.strip()
+    return (
+        role == "attendees"
+        and block.kind == "paragraph"
+        and len(text.split()) >= 6
+        and text.endswith(".")
+        and not re.search(r"\b(?:present|apologies|attendees|absent|regrets)\s*:", text, re.I)
+    )
 
 
 # A motion put to a vote, then its result a line or two below (only "Proposed by: …" /
@@ -404,7 +552,10 @@ _NO_ANSWERS = {"questions", "background", "agenda"}
 # "accepted" is left out, being how reviews mark work done ("CP-412 Upload: Accepted").
 _REJECTED_OPTION = re.compile(
     r"^(?!(?:status|state|stage|phase|result|outcome|decision|resolution|vote)\s*[:–—-])"
-    r"[^:]{3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded|not chosen"
+    # (a topic within one sentence: "… by the department. Action: Approved." is read per
+    # sentence below)
+    r"(?:[^:.]|\.(?!\s)){3,120}(?::|\s[-–—]\s)\s*(?:rejected|declined|ruled out|discarded"
+    r"|not chosen"
     r"|shelved|dropped|approved|deferred|not (?:approved|accepted))\b"
     # A proposal's own verdict may be a plain "accepted": "ADR-0040 Outbox pattern: Accepted".
     r"|^\W*(?:adr|rfc|pep|kep|proposal|change request|cr|chg)\b[^:]{0,100}(?::|\s[-–—]\s)\s*"
@@ -413,7 +564,9 @@ _REJECTED_OPTION = re.compile(
 )
 _TRAILING_VERDICT = re.compile(r"[.;]\s+(?:agreed|approved|accepted|adopted)[.!]?\s*$", re.I)
 _BARE_VERDICT = re.compile(r"^\W*(?:agreed|approved|accepted|adopted|rejected)\W*$", re.I)
-_VERDICT_FIRST = re.compile(r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined)\b", re.I)
+_VERDICT_FIRST = re.compile(
+    r"^\W*(?:agreed|approved|accepted|rejected|adopted|declined|deferred|tabled|postponed)\b", re.I
+)
 _ANSWER = re.compile(
     r"^\W*(?:(?:yes|no|agreed|approved|accepted|rejected|declined)(?:[.!,;]|\s*$)"
     r"|\w+(?: \w+)?,? but (?:yes|no)\b)",
@@ -443,12 +596,12 @@ def _answered(question: str, answer: str) -> str | None:
 # A column that holds the verdict itself, beside the topic decided on.
 _VERDICT_COLUMN = re.compile(
     r"(?:decisions?(?: (?:made|taken|agreed))?|outcome|resolution|result|verdict|ruling"
-    r"|cab decision|board decision)",
+    r"|cab decision|board decision|(?:\w+ )?approved\??|accepted\??)",
     re.IGNORECASE,
 )
 _VERDICT_WORD = re.compile(
     r"^\W*(?:approved|rejected|deferred|declined|agreed|adopted|postponed|not (?:accepted"
-    r"|approved)|accepted\b.+|approved\b|withdrawn|refused)",
+    r"|approved)|accepted\b.+|approved\b|withdrawn|refused|accept\b|reject\b)",
     re.IGNORECASE,
 )
 _CELL_LABEL = re.compile(r"^\W*(?:decisions?|decided|agreed|resolved|resolution)\s*:", re.I)
@@ -467,9 +620,35 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
         ),
         None,
     )
-    if verdict_col is None:
-        verdict_col = verdict_column(block.header, block.rows, text_col)
+    if "text" not in roles and text_col is not None and verdict_col is None:
+        # "CR | Change | Cost | Decision" with "Approved" / "Rejected: …" in the Decision
+        # column: that column holds verdicts; the topic is the row's longest other cell.
+        verdicts = [row[text_col] for row in block.rows if text_col < len(row)]
+        if verdicts and sum(bool(_VERDICT_WORD.match(v)) for v in verdicts) * 2 > len(verdicts):
+            topic = _topic_column(block, text_col)
+            if topic is not None:
+                text_col, verdict_col = topic, text_col
+    if verdict_col is None and status_col is not None and len(block.rows) >= 2:
+        # A change log's Status column that says Approved / Rejected / Deferred per row.
+        values = [row[status_col] for row in block.rows if status_col < len(row)]
+        if sum(bool(_VERDICT_WORD.match(v)) for v in values) * 2 > len(values):
+            verdict_col = status_col
+            status_col = None
+    if verdict_col is not None and text_col is not None:
+        # "Ref | Measure | Residual risk | Measure approved": a text column of level words
+        # ("Low", "Medium") is no topic; the wordiest column is.
+        texts = [row[text_col].strip().lower() for row in block.rows if text_col < len(row)]
+        if texts and all(_LEVEL.fullmatch(t) for t in texts):
+            topic = _topic_column(block, verdict_col)
+            if topic is not None:
+                text_col = topic
+    # A table with no owner, due or verdict column (a timeline, an item list): its text
+    # cells are read for decided sentences like any other cell.
+    plain = not ({"owner", "due", "decision"} & roles.keys()) and verdict_col is None
     heading = block.header[text_col].lower() if text_col is not None else ""
+    topics = [
+        row[text_col].strip() for row in block.rows if text_col is not None and text_col < len(row)
+    ]
     for row in block.rows:
         cells = [value.strip() for value in row]
         cell = _getter(cells)
@@ -481,7 +660,11 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
             if value and not _NOT.search(value):
                 add(value)
         for index, value in enumerate(cells):
-            if index == text_col or _CELL_LABEL.match(value) or len(value.split()) < 4:
+            if (index == text_col and not plain) or index == verdict_col:
+                continue  # the verdict column is paired with its topic below
+            if _CELL_LABEL.match(value):
+                continue
+            if len(value.split()) < 4:
                 continue
             for sentence in sentences(value):
                 if is_decision_sentence(sentence):
@@ -500,16 +683,48 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
         verdict = cell(verdict_col)
         if verdict_col is not None:
             # Decision log ("Decision required | Decision") or a review's "Story | Outcome".
+            named = block.header[verdict_col].lower()
             if verdict and (
-                "decision" in block.header[verdict_col].lower() or _VERDICT_WORD.match(verdict)
+                "decision" in named
+                or _VERDICT_WORD.match(verdict)
+                or ("approved" in named and re.match(r"^\W*(?:yes|no)\b", verdict, re.I))
             ):
-                add(f"{cell(text_col)}: {verdict}")
+                # the row's reference ("CR-024"), so that the minutes' prose on the same
+                # item later is known for a restatement
+                ref = next((c for c in cells if _REF.fullmatch(c)), "")
+                topic = cell(text_col)
+                if ref and topics.count(topic) > 1:
+                    topic = f"{ref} {topic}"  # "Speaker" on several rows: the row's reference
+                add(f"{topic}: {verdict}", ref)
             continue
         if verdict := status_verdict(cell(status_col)):
             add(f"{cell(text_col)}: {verdict}")  # "Liability cap | … | Agreed"
             continue
         if "decision" in heading or role == "decisions":
             add(cell(text_col))
+
+
+# An item's reference at the start of a line: "CR-024", "RFC-12", "D3", "ADR-0031".
+_REF = re.compile(r"^\W*([A-Z]{1,6}-?\d{1,5})\b\W*")
+
+
+_LEVEL = re.compile(r"low|medium|moderate|high|critical|minor|major|red|amber|green|[lmh]|-*")
+
+
+def _topic_column(block: Block, skip: int) -> int | None:
+    """The column with the longest texts (not numbers or amounts), other than ``skip``."""
+    best, best_length = None, 0.0
+    for index in range(len(block.header)):
+        if index == skip:
+            continue
+        values = [row[index] for row in block.rows if index < len(row)]
+        wordy = [v for v in values if re.search(r"[a-z]{3}", v, re.IGNORECASE)]
+        if len(wordy) * 5 < len(block.rows) * 4:
+            continue  # mostly numbers, or a notes column filled on a few rows only
+        length = sum(len(v) for v in values) / max(1, len(values))
+        if length > best_length:
+            best, best_length = index, length
+    return best
 
 
 def _getter(cells: list[str]):  # type: ignore[no-untyped-def]

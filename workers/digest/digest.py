@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any
 
+from workers.digest import chat as chat_turns
 from workers.digest.actions import extract_actions
 from workers.digest.blocks import Block, DocumentModel
 from workers.digest.dates import (
@@ -25,7 +26,7 @@ from workers.digest.dates import (
 from workers.digest.decisions import extract_decisions
 from workers.digest.locate import locate
 from workers.digest.owners import Context, person_aliases
-from workers.digest.people import PEOPLE_FIELD, collect_people, keywords
+from workers.digest.people import PEOPLE_FIELD, collect_people, keywords, nicks_in_turns
 from workers.digest.refine import refine
 from workers.digest.risks import extract_risks
 from workers.digest.sections import Section, split_sections
@@ -72,9 +73,12 @@ def build_digest(
         title = title or model.title
     else:
         raw_blocks = blocks_from_text(text, markdown=looks_like_markdown(text, filename))
-    blocks = refine(raw_blocks)
     if dayfirst is None:
         dayfirst = day_first(text)
+    chat = chat_turns.read_chat(text, dayfirst) if model is None else None
+    if chat is not None:  # a chat export: its messages as speaker turns (workers.digest.chat)
+        raw_blocks = chat.blocks
+    blocks = chat_turns.owner_led(refine(raw_blocks))
 
     found_date = reference_date or document_date(
         blocks,
@@ -89,7 +93,9 @@ def build_digest(
         reference=found_date,
         dayfirst=dayfirst,
         lower_vocabulary=lower_vocabulary,
-        known={b.speaker for b in blocks if b.speaker} | _attendee_names(blocks),
+        known={b.speaker for b in blocks if b.speaker}
+        | _attendee_names(blocks)
+        | nicks_in_turns(blocks),
         author=_display_name(model.author) if model is not None and model.author else None,
         next_meeting=next_meeting_date(blocks, found_date, dayfirst),
         aliases=person_aliases(
@@ -99,11 +105,18 @@ def build_digest(
     )
     sections = split_sections(blocks)
 
-    actions = extract_actions(sections, ctx)
+    actions = extract_actions(chat_turns.without_turns(sections, chat) if chat else sections, ctx)
+    if chat is not None:  # who took what on in the conversation
+        chat_turns.add_actions(chat, actions, ctx)
     open_actions = [a for a in actions.items if not a.done]
     done_actions = [a for a in actions.items if a.done]
     decisions = extract_decisions(sections)
-    risks = extract_risks(sections)
+    risks = extract_risks(
+        chat_turns.without_turns(sections, chat, summaries_only=True) if chat else sections
+    )
+    if chat is not None:  # what the conversation settled, and its open gaps
+        chat_turns.add_decisions(chat, decisions)
+        chat_turns.add_risks(chat, risks)
     key_dates, superseded = _key_dates(sections, ctx)
     people = collect_people(sections, ((a.owners, True) for a in actions.items), lower_vocabulary)
     prose = _prose(sections)

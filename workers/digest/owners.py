@@ -147,6 +147,8 @@ _BRACKETED_OWNER = re.compile(
     r"^[(\[]\s*([^()\[\]]{2,40}?)\s*[)\]]"
     r"((?:\s*(?:,|and|&|\+|/)\s*[(\[]\s*[^()\[\]]{2,40}?\s*[)\]]){0,4})\s*[:\-–—]?\s+\S"
 )
+# A tag for the side or team an item belongs to, before its owner: "[M&P] Callum - …".
+ORG_TAG = re.compile(r"^[(\[][^()\[\]]{1,30}[)\]]\s+(?=[A-Z@])")
 # A wiki task: a mention of a person by full name, then the task's verb.
 _MENTION_TASK = re.compile(r"^(?P<who>@[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})\s+(?=[a-z])")
 MENTION = re.compile(r"(?<![\w@])@(?P<handle>[A-Za-z][\w.\-]{0,40}[\w])")
@@ -165,7 +167,16 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
     if not part or part.lower() in _NOT_OWNERS:
         return None
     if part.lower().startswith("the ") and not _TEAM.match(part):
-        return None
+        # "The Clerk to report …", "the Chair will draft …": the office, without its article.
+        role = part[4:].strip()
+        return role if _ROLE.match(role) else None
+    titled = _HONORIFIC.match(part)
+    if titled and person_name(titled.group("name"), ctx.lower_vocabulary) == titled.group("name"):
+        return part  # "Cllr Mrs Pennick", "Dr Adeyemi": the title stays, as written
+    if _CAPS_SURNAME.match(part) and any(
+        " " in name and name.split()[-1] == part.title() for name in ctx.known
+    ):
+        return part  # "VASQUEZ will send …" in minutes that list "Marco Vasquez" as present
     if _HANDLE.match(part) or _TEAM.match(part) or _ROLE.match(part):
         return part
     if lenient and part.lower() in _DEPARTMENTS and part[0].isupper():
@@ -186,6 +197,13 @@ def owner_part(part: str, ctx: Context, *, lenient: bool) -> str | None:
 
 
 _PARTICIPLE = re.compile(r"^[A-Z][a-z]{3,}ed$")
+# A name after a title or two: "Cllr Mrs Vass", "Dr Adeyemi", "Prof. Lindqvist".
+_HONORIFIC = re.compile(
+    r"^(?:(?:Cllr|Councillor|Dr|Prof|Professor|Mr|Mrs|Ms|Miss|Mx|Sir|Dame|Rev|Revd|Fr)\.?\s+)"
+    r"{1,2}(?P<name>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)$"
+)
+# A surname in capitals, as formal minutes write who speaks or acts: "HALVORSEN".
+_CAPS_SURNAME = re.compile(r"^[A-Z][A-Z'’-]{3,}$")
 # Departments and functions that own tasks in programme minutes ("Procurement to …").
 _DEPARTMENTS = frozenset(
     """legal finance procurement security marketing sales engineering operations ops support
@@ -282,6 +300,9 @@ def owners_in(text: str, ctx: Context, *, lenient: bool) -> list[str]:
     lead = leading_owners(text, ctx, lenient=lenient)
     if lead:
         return lead[0]
+    org = ORG_TAG.match(text)
+    if org and (inner := leading_owners(text[org.end() :], ctx, lenient=True)):
+        return inner[0]  # "[Fernhill] Lena/Rob - draft …": the side's tag, then who
     tagged = _MENTION_TASK.match(text)
     if tagged:
         return [tagged.group("who")]  # "@Noemi Kraus circulate the minutes" (a wiki task list)

@@ -17,6 +17,7 @@ from workers.digest.sections import Section
 from workers.digest.tables import column_roles
 from workers.digest.words import (
     CONTENT_WORD,
+    NON_NAME_WORDS,
     PM_NOISE,
     STOPWORDS,
     person_name,
@@ -37,6 +38,25 @@ PEOPLE_FIELD = re.compile(
     r"|team members?|stakeholders|owner|deciders)\s*:\s*(?P<value>.+)$",
     re.IGNORECASE,
 )
+
+
+_NICK_TURN = re.compile(r"^(?P<nick>[a-z][a-z0-9_\-]{1,20}):\s+\S")
+_NICK_TAG = re.compile(r"\((?P<nick>[a-z][a-z0-9_\-]{1,20})\)\s*$")
+
+
+def nicks_in_turns(blocks: Iterable[Block]) -> set[str]:
+    """Lower-case nicks that speak in list items ("* tamio: what about …") and, in a
+    document written so, the nicks that tag its headings ("[Bug #12] … (pmerle)")."""
+    turns: set[str] = set()
+    tags: set[str] = set()
+    for block in blocks:
+        if block.kind in {"list_item", "paragraph"}:
+            if (turn := _NICK_TURN.match(block.text)) and turn["nick"] not in NON_NAME_WORDS:
+                turns.add(turn["nick"])
+        elif block.kind == "heading" and (tag := _NICK_TAG.search(block.text)):
+            if tag["nick"] not in NON_NAME_WORDS:
+                tags.add(tag["nick"])
+    return turns | tags if len(turns) >= 2 else set()
 
 
 class People:

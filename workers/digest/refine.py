@@ -147,7 +147,9 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
             continue
         text = _TRAILER.sub("", _REFERENCE.sub("", text))
         box = (
-            _BOX_GLYPH.match(text) if block.kind == "list_item" and block.checked is None else None
+            _BOX_GLYPH.match(text)
+            if block.kind in {"list_item", "paragraph"} and block.checked is None
+            else None
         )
         if box:
             # "⬜ Per-tenant retry queues (@ines.m, by 27 Nov)": a box drawn as a character.

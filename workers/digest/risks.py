@@ -47,7 +47,9 @@ _LABEL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _WORDS = re.compile(
-    r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d)"
+    r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d"
+    r"| committee| narrative| officer| appetite| lead\b| manager| matrix| score| rating| report"
+    r"| allowance)"
     r"|at risk"
     r"|threat|concerned (?:that|about|with|over|by)"
     r"|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
@@ -83,12 +85,45 @@ _WORDS = re.compile(
     r"|reduced (?:review )?capacity|under embargo|embargoed"
     r"|can(?:'t|’t|not) (?:go (?:in|into|out|live|public)|be (?:released|published|merged"
     r"|shipped|announced|disclosed))"
-    r"|\bif\b[^.;]{3,80}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?|slips?"
-    r"|costs?|lose|loses|miss(?:es)?|moves? online|(?:is|gets|will be) (?:cancell?ed|postponed"
-    r"|delayed|dropped))\b"
+    # A condition and its harm: "if 0.4 slips again they will freeze on 0.3", "If it lapses,
+    # the planner falls back to timetable data", "if the campaign falls short we will have to
+    # cut the travel grants" (a decimal point does not end the clause).
+    r"|\bif\b(?:[^.;]|\.(?=\d)){3,120}\b(?:cannot|can't|won't|will not|would not|breaks?|fails?"
+    r"|slips?|costs?|lose|loses|miss(?:es)?|moves? online|(?:is|gets|will be) (?:cancell?ed"
+    r"|postponed|delayed|dropped)|(?:will|would|may) (?:have|need) to|(?:has|have) to be"
+    r"|(?:will )?falls? back|will freeze|stays? on the old|be cancell?ed)\b"
+    # Something that cannot happen until, without or before something else, or could not
+    # because of it: "without them CP-352 cannot be tested", "cannot be built before it".
+    r"|\b(?:cannot|can't|can not)\s+(?:be\s+)?\w+\b(?:[^.;]|\.(?=\d)){0,60}\b(?:until|without"
+    r"|before|unless)\b|\bwithout\b[^.;]{1,60}\b(?:cannot|can't|will not|won't)\b"
+    r"|\b(?:could not|couldn't|was unable to|were unable to)\b[^.;]{0,60}\bbecause\b"
+    # A gap nobody has filled: "nobody has started the renewal", "no volunteer group has
+    # offered yet", "Landlord has not answered", "the fallback has not been tested".
+    r"|\b(?:nobody|no one|no-one)\s+(?:has|have|is|was)\s+(?:yet\s+)?(?:\w+\s+)?(?:started"
+    r"|signed up|replied|answered|volunteered|offered|free|available|picked|taken)\b"
+    r"|\bno \w+(?: \w+)? (?:has|have) (?:yet )?(?:offered|volunteered|signed up|replied|come"
+    r" forward)\b(?: yet)?"
+    r"|(?:has|have|had) not (?:yet )?(?:answered|been tested|been contracted)\b"
+    r"|\bnot (?:contracted|tested|booked|funded|staffed|signed|confirmed) yet\b"
     # Exposure that lasts until a fix: "has the same restart behaviour until NOT-12 ships".
     r"|\b(?:same|still|remains?|stays?)\b[^.;]{3,80}\buntil\b[^.;]{2,60}\b(?:ships|lands"
-    r"|is (?:fixed|deployed|released|merged|done|rolled out)))",
+    r"|is (?:fixed|deployed|released|merged|done|rolled out))"
+    # "Until action 4 ships, any replica lag will again show users stale data."
+    r"|^\W*until\b[^.;,]{2,60}\b(?:ships|lands|is (?:fixed|deployed|released|merged|done"
+    r"|rolled out)),[^.;]{0,80}\b(?:will|would|can|could|may)\b"
+    # Something overdue or still outstanding: "still not signed", "3 weeks late", "chased 3
+    # times", "nothing back yet", "no date given by them yet", "slipped once already".
+    r"|\bstill (?:not|no|has not|hasn't|have not|haven't)\b"
+    # (late now, not late when it shipped: "shipped two days late" is history)
+    r"|\b(?:is|are|now|still) (?:\d+|one|two|three|four|five|six) (?:working )?(?:days?|weeks?"
+    r"|months?) (?:late|overdue)\b|\b(?:\d+|one|two|three|four|five|six) (?:working )?(?:days?"
+    r"|weeks?|months?) overdue\b|\bbehind (?:programme|plan)\b|\b(?:is|are|now) overdue\b"
+    r"|\bchased (?:\d+ times|twice|three times)\b|\bnothing (?:back|heard) yet\b"
+    r"|\bno date given\b|\bnot responding\b|\bslipped (?:once|again|twice)\b"
+    r"|\ba further slip\b|\bslips? again\b"
+    # A warning given: "Both warned that steel prices may rise 8 to 12%".
+    r"|\bwarn(?:ed|s|ing)? (?:that|of|about)\b"
+    r"|\b(?:could|may|might) (?:use up|run out|eat (?:into|up)|wipe out|rise|increase)\b)",
     re.IGNORECASE,
 )
 _NO_RISK = re.compile(
@@ -105,6 +140,10 @@ _NO_RISK = re.compile(
     r" (?:addressed|resolved|answered|cleared|closed))\b"
     r"|:\s*(?:none|n/?a|nil|0)\W*$"
     r"|^\W*(?:i|we) (?:propose|suggest)\b|^\W*(?:proposal|idea|suggestion)\s*:"
+    # Presenting the log is the process: "LP presented the top risks from the RAID log".
+    r"|\b(?:presented|reviewed|walked through|went through|summari[sz]ed)\b[^.;]{0,25}\brisks\b"
+    # Keeping the log is a task: "I'll update the RAID log with the rights data risk".
+    r"|\b(?:update|add|log|record|enter|put)\b[^.;]{0,40}\b(?:raid|risk) (?:log|register)\b"
     r"|\bno objections?\b"
     # "CHG0041872 Core switch upgrade  Normal / High risk": a change's rating, not a risk.
     r"|\b(?:low|medium|high)[- ]risk\s*$",
@@ -358,9 +397,20 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     if _STATUS_VALUE.match(heading):
         return  # "Project status | AT RISK" over key/value rows: a fact sheet, not a register
     typed = _raid_typed(block, roles)
+    # A change log's "Cost / schedule impact" beside its Decision column rates a change, not
+    # a threat: a table that records verdicts is no register unless it says likelihood.
+    decided = any(_VERDICT_HEADER.fullmatch(c.lower().strip(" :*_")) for c in block.header)
     is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
-        "likelihood" in roles or "impact" in roles or typed
+        "likelihood" in roles or ("impact" in roles and not decided) or typed
     )
+    if role == "risks":
+        # Rows of another shape under a "Key risks" title row of an action log ("R-12 |
+        # Migration trial 2 depends on …" in the Date raised column): the row's sentence.
+        for row in block.rows:
+            if not _cell(row)(text_col):
+                longest = max((v.strip() for v in row), key=len, default="")
+                if len(longest.split()) >= 4 and not _NO_RISK.search(longest):
+                    found.add(longest)
     if not (is_register or (role == "risks" and "decision" not in heading)):
         _waits_in_cells(block, text_col, found)
         return
@@ -388,6 +438,7 @@ def _register(block: Block, role: str, found: RiskList) -> None:
 
 
 _CLOSED = {"closed", "resolved", "done", "retired"}
+_VERDICT_HEADER = re.compile(r"(?:decisions?|outcome|resolution|verdict|ruling|cab decision)")
 _STATUS_VALUE = re.compile(r"^\W*(?:at risk|on track|off track|red|amber|green|rag)\W*$")
 
 # What an action log's update column says when a task is stuck: "waiting on the chair's diary".
@@ -420,6 +471,21 @@ def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
                 said = True
                 continue
             if not _WAIT.search(value):
+                # A threat written in an open task's notes ("Renewal due 1 Jan. If volunteers
+                # are not covered, the work party cannot use the strimmer.").
+                if (
+                    index != type_col
+                    and index != status_col
+                    and len(value.split()) >= 4
+                    and not _STUCK.match(value)
+                    and not _CLOSED_ROW.search(" ".join(row))
+                    and any(
+                        is_risk_sentence(part) and not _STATUS_NOTE.search(part)
+                        for part in sentences(value)
+                    )
+                ):
+                    found.add(value)
+                    said = True
                 continue
             for clause in re.split(r"\s*[;\n]\s*|(?<=\.)\s+", value):
                 if _WAIT.search(clause) and not _NO_RISK.search(clause):
@@ -430,6 +496,9 @@ def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
             found.add(row[text_col])
 
 
+# A task's progress note, not a threat: "Not tested yet", "New - needed before the meeting".
+_STATUS_NOTE = re.compile(r"\bnot (?:\w+ ){0,2}yet\b|\b(?:needed|required) before\b", re.I)
+_CLOSED_ROW = re.compile(r"\b(?:done|closed|complete|completed|resolved|cancell?ed)\b", re.I)
 _THREAT_TYPES = {"risk", "blocker", "impediment", "dependency", "concern", "threat"}
 # A task's status that makes it a blocker: "Blocked", "On hold", "❌ blocked", "At risk".
 _STUCK = re.compile(r"^\W*(?:blocked|on hold|at risk|stuck|impeded)\b", re.IGNORECASE)

@@ -229,6 +229,9 @@ _NOT_YET: tuple[tuple[str, re.Pattern[str]], ...] = (
             # "Discussion and decisions": the discussion is minuted; its decisions are sentences.
             r"|\b(?:discussion|notes|minutes)\b.*\bdecisions?\b|\bdecisions?\b.*\b(?:discussion"
             r"|notes|minutes)\b"
+            # "Discussed / agreed": what was talked over, some of it agreed.
+            r"|\bdiscuss(?:ed|ion)\s*(?:/|&|\+|,|and)\s*(?:agreed|decided|agreements?)\b"
+            r"|\b(?:agreed|decided|agreements?)\s*(?:/|&|\+|,|and)\s*discuss(?:ed|ion)\b"
             # "Summary of conclusions and actions": each item says which it is ("Action: …").
             r"|\b(?:decisions?|conclusions?|resolutions?|outcomes?)\b.*\b(?:actions?|action items"
             r"|next steps)\b|\b(?:actions?|action items)\b.*\b(?:decisions?|conclusions?"

@@ -32,7 +32,12 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "owner",
         re.compile(
             r".*\b(?:owners?|responsible|assigned(?: to)?|assignees?|who|lead|driver|dri"
-            r"|accountable|person|actionee|pic|by whom)\b.*|resp\.?|resp\. person"
+            r"|accountable|person|actionee)\b.*"
+            # "PIC" (person in charge), a tracker's "Members", "Action by"; other languages'
+            # words for who: Responsable, Verantwortlich, Zuständig, Encargado, Quién, 担当.
+            r"|pic|person in charge|members?|action(?:ed)? by|by whom|poc|point of contact"
+            r"|responsables?|respons[aá]vel|verantwortlich(?:e|er)?|zust[aä]ndig(?:e|er)?"
+            r"|encargad[oa]s?|qui[eé]n|wer|qui|担当(?:者)?|resp\.?|resp\. person"
         ),
     ),
     (
@@ -46,7 +51,11 @@ _COLUMN_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|date|eta|date req(?:'?d|uired)|required by|needed by)\b.*"
         ),
     ),
-    ("status", re.compile(r"status|state|progress|done\??|complete\??|open/closed")),
+    # A board export's list is the card's state ("List Name: Doing / Done").
+    (
+        "status",
+        re.compile(r"status|state|progress|done\??|complete\??|open/closed|list(?: name)?|lane"),
+    ),
     ("mitigation", re.compile(r".*\b(?:mitigation|response|treatment|contingency|plan)\b.*")),
     # A decision log's answer column, beside the question it answers ("Decision required").
     (
@@ -461,29 +470,6 @@ def stacked_blocks(block: Block) -> list[Block]:
             header, rows = value  # type: ignore[misc]
             out.append(Block("table", header=header, rows=rows, line=block.line, page=block.page))
     return out
-
-
-_VERDICT_CELL = re.compile(
-    r"^\W*(?:approved|rejected|accepted|declined|refused|deferred|granted|denied|adopted"
-    r"|not approved|approved w(?:ith|/) conditions?|conditionally approved)\b",
-    re.IGNORECASE,
-)
-
-
-def verdict_column(header: list[str], rows: list[list[str]], text_col: int | None) -> int | None:
-    """A column whose cells are verdicts ("Approved", "Rejected", "Deferred") under any name
-    ("Status" of a change register): the row's decision. Two verdicts at least, and most
-    filled cells of the column."""
-    best: int | None = None
-    for index in range(len(header)):
-        if index == text_col:
-            continue
-        cells = [r[index].strip() for r in rows[:60] if index < len(r) and r[index].strip()]
-        verdicts = sum(1 for c in cells if _VERDICT_CELL.match(c))
-        if verdicts >= 2 and verdicts * 10 >= len(cells) * 6:
-            best = index
-            break
-    return best
 
 
 _DECISION_LABEL = re.compile(r"^\W*(?:decisions?|decided|agreed|resolution)\s*:", re.IGNORECASE)

@@ -43,6 +43,7 @@ _CONNECTOR_END = re.compile(
     r"|[,\-–(&/])$",
     re.IGNORECASE,
 )
+_BOX_GLYPHS = frozenset("⬜☐🔲□◻☑☒✅")
 _TERMINAL = re.compile(r"[.:;!?]['\")\]]?$")
 # A line that starts something of its own: a "Key: value" field, a speaker, a label.
 _OWN_LINE = re.compile(
@@ -102,6 +103,8 @@ def continues(previous: str, line: str) -> bool:
         return False
     if _BULLET.match(line) or _BOX.match(line) or _OWN_LINE.match(line) or _ATX.match(line):
         return False
+    if line[0] in _BOX_GLYPHS:
+        return False  # "☐ Book a call …": a box drawn as a character starts its own item
     first = line[0]
     if first.islower() or first in "(&" or _CONNECTOR_END.search(tail):
         return True
