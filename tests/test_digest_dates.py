@@ -348,6 +348,7 @@ def test_christmas_as_a_season_is_no_deadline():
         ("tidy the loading bay, inspect Thu", "2026-03-05"),
         ("Ivo to return the keys Friday", "2026-03-06"),
         ("the choir rehearses every Friday", None),
+        ("move the stock count to the Monday instead of the Thursday", None),
     ],
 )
 def test_clock_deadlines_are_today_and_a_closing_weekday_is_the_day(text, due):

@@ -568,7 +568,8 @@ _BY_CLOCK = re.compile(
 _WEEKDAY_ONLY = re.compile(rf"{_WD}", re.IGNORECASE)
 # "every Monday", "since Tuesday", "last Friday", "on Monday" (when, not by when).
 _NOT_BY_WEEKDAY = re.compile(
-    r"\b(?:every|each|since|last|on|from|after|until|till|per|weekly|at)\s*$", re.IGNORECASE
+    r"\b(?:every|each|since|last|on|from|after|until|till|per|weekly|at|the|of|than)\s*$",
+    re.IGNORECASE,
 )
 _UNTIL_NEXT_MEETING = re.compile(
     r"\b(?:by|before|ahead of|prior to|until|till|in time for)\s+(?:the\s+)?next\s+"
