@@ -117,7 +117,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:risks?|blockers?|blocked|impediments?|concerns?|issues|raid|threats?"
             r"|dependencies|escalations?|red flags|watch ?list|watch items|things to watch"
-            r"|watch-?outs|problems?)\b"
+            r"|watch-?outs|problems?|worried|worries|findings|nonconformit(?:y|ies)|non-conformit"
+            r"(?:y|ies))\b"
         ),
     ),
     ("agenda", re.compile(r"\b(?:agenda|topics? for discussion|items? for discussion)\b")),
@@ -140,6 +141,12 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|any other business|aob|misc\w*)\b"
         ),
     ),
+)
+
+
+_BODY_NAME = re.compile(
+    r"\b(?:risks?|issues?)(?: (?:and|&) \w+)? (?:committee|officer|manager|lead|management"
+    r"|appetite|owner|team|function|board)\b"
 )
 
 
@@ -194,6 +201,10 @@ def heading_role(heading: str) -> str | None:
     aside = " ".join(re.findall(r"\(([^)]*)\)", key))
     key = re.sub(r"\s*\([^)]*\)", "", key)  # "Milestones (as agreed today)" are milestones
     key = re.sub(r"\s+", " ", key).strip()
+    if not key:
+        return None
+    # "Minutes of the Audit and Risk Committee": a body's name, not a list of its risks.
+    key = _BODY_NAME.sub(" ", key).strip()
     if not key:
         return None
     for role, pattern in _HEADING_ROLES:
