@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workers.analyse import analyse
+from workers.digest.risks import is_risk_sentence
 from workers.digest.sections import heading_role
 
 
@@ -34,3 +35,36 @@ def test_a_committee_title_does_not_make_its_minutes_a_risk_list():
         "Marta Lind presented the treasury report for the quarter.\n"
     )
     assert _risks(text) == []
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Moving to the new charting library might break the export screen.",
+        "The cheaper tier may cannibalise our yearly subscriptions.",
+        "If the parts are not here by Friday, the pilot must be postponed.",
+        "At this rate the travel budget will be exhausted by March.",
+        "The revised date leaves only one week of buffer before launch.",
+        "The kiosk lease is still with the council's lawyers, no feedback since May.",
+        "Valve shipment delayed by customs; new arrival date unknown.",
+        "Ingrid flagged that the trailer is too wide for the gate.",
+        "Board concerned the reserve is at 12%.",
+        "Cooling headroom is too small for the summer peak.",
+        "If Omar's leave starts early we have nobody on payroll.",
+    ],
+)
+def test_risks_told_by_their_consequence(sentence):
+    assert is_risk_sentence(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Chase the landlord again, escalate if there is no answer by Friday.",
+        "Uploads were delayed by up to two hours during the outage.",
+        "Dark mode for the settings page -- no owner yet.",
+        "Release dates have slipped before and nobody minded.",
+    ],
+)
+def test_history_and_unowned_ideas_are_no_risks(sentence):
+    assert not is_risk_sentence(sentence)

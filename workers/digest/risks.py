@@ -123,7 +123,30 @@ _WORDS = re.compile(
     r"|\ba further slip\b|\bslips? again\b"
     # A warning given: "Both warned that steel prices may rise 8 to 12%".
     r"|\bwarn(?:ed|s|ing)? (?:that|of|about)\b"
-    r"|\b(?:could|may|might) (?:use up|run out|eat (?:into|up)|wipe out|rise|increase)\b)",
+    r"|\b(?:could|may|might) (?:use up|run out|eat (?:into|up)|wipe out|rise|increase)\b"
+    # A risk told by its consequence (digest6b): "upgrading might break the picker", "the
+    # trial may cannibalise annual plans", "the locale may be dropped", "DVT must be
+    # postponed", "the budget line will be exhausted", "only two weeks of buffer".
+    r"|\b(?:could|may|might|would) (?:break|affect|impact|hurt|damage|cannibali[sz]e|push)\b"
+    r"|\b(?:could|may|might) (?:be )?(?:dropped|cut|lost|cancell?ed|postponed|affected)\b"
+    r"|\b(?:must|will|would) (?:have to )?be (?:postponed|exhausted|delayed|cancell?ed)\b"
+    r"|\b(?:margin|headroom|buffer|contingency) (?:is |looks |now )?(?:too |very )?(?:thin"
+    r"|small|tight)\b|\bonly (?:\w+ ){1,3}(?:of )?(?:buffer|margin|headroom|float)\b"
+    r"|\b(?:is|are|looks?|already|very|too) tight\b|\bunder pressure\b"
+    # A wait nobody answers: "no feedback", "chased, not received", "Legal view awaited".
+    r"|\bnot (?:yet )?received\b|(?<!is )\bno (?:feedback|response|reply|answer)\b|\bawaited\b"
+    r"|\bwaiting (?:\w+ )?(?:signature|approval|sign-?off)\b|\baguardando\b"
+    r"|\bstill (?:disputed|with|unsigned|unresolved|crash\w*)\b"
+    # (now, not history: "were delayed by up to 6h", "have slipped before" are the past)
+    r"|\b(?:has|have) (?:already )?slipped\b(?! before)|(?<!were )(?<!was )\bdelay(?:ed|s)? (?:by"
+    r"|in|because of|due to)\b"
+    r"|\b(?:is|are|was|were|not) sustainable\b|\bisn't sustainable\b"
+    r"|\bcannot (?:support|meet|cover|afford)\b|\b(?:would|could) not (?:meet|run|cover"
+    r"|afford)\b|\b(?:flagged|raised) that\b"
+    r"|\bconcerned (?:this|that|the|it|\w+ (?:is|are|was|were|will|may|might))\b"
+    # A harm on a condition that fails: "If X is not done by then, a repeat would go unnoticed".
+    r"|\bif\b[^.;]{0,80}\b(?:not|n't|no|continues|grows|early|again|away)\b[^.;]{0,100}"
+    r"\b(?:would|could|cannot|can't|must be|will be|short|nobody|no one)\b)",
     re.IGNORECASE,
 )
 _NO_RISK = re.compile(
