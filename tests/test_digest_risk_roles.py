@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from workers.analyse import analyse
+from workers.digest.blocks import Block
 from workers.digest.risks import is_risk_sentence
-from workers.digest.sections import heading_role
+from workers.digest.sections import heading_role, split_sections
 
 
 def _risks(text: str) -> list[str]:
@@ -68,3 +69,36 @@ def test_risks_told_by_their_consequence(sentence):
 )
 def test_history_and_unowned_ideas_are_no_risks(sentence):
     assert not is_risk_sentence(sentence)
+
+
+def test_ai_alone_is_an_action_heading_but_not_inside_a_topic():
+    assert heading_role("AI") == "actions"
+    assert heading_role("A.I.:") == "actions"
+    assert heading_role("AI assistants for support") is None
+
+
+def test_a_no_report_heading_stays_inside_its_section():
+    blocks = [
+        Block("heading", "Risks", level=2),
+        Block("list_item", "Sensor batch B may be late from the supplier"),
+        Block("heading", "No report", level=3),
+        Block("list_item", "The spare cooling unit is one of a kind and has no backup"),
+    ]
+    sections = split_sections(blocks)
+    assert [(s.heading, s.role) for s in sections] == [("Risks", "risks")]
+    assert [b.kind for b in sections[0].blocks] == ["list_item", "paragraph", "list_item"]
+
+
+def test_a_heading_that_states_a_risk_is_a_risk():
+    text = (
+        "# Concern: two of the five pumps have no spare parts on site\n\n"
+        "Stock list reviewed with the stores team.\n\n"
+        "# Crane hire not confirmed - the lift could slip by three weeks\n\n"
+        "Mira is calling the hire firm.\n\n"
+        "# Risks for the next quarter and how we assess them\n\n"
+        "We score each one by likelihood and impact.\n"
+    )
+    found = _risks(text)
+    assert "two of the five pumps have no spare parts on site" in found
+    assert "Crane hire not confirmed - the lift could slip by three weeks" in found
+    assert not any("next quarter" in r for r in found)

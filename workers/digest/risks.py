@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workers.digest.blocks import Block
-from workers.digest.sections import Section, is_discussion
+from workers.digest.sections import Section, heading_role, is_discussion
 from workers.digest.tables import RISK_TYPES, column_roles
 from workers.digest.words import (
     BOILERPLATE,
@@ -336,6 +336,7 @@ class RiskList:
 def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
     found = RiskList()
     for section in sections:
+        _risky_heading(section, found)
         # Prose beside a register's table or list is its preamble, not a risk of its own.
         listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
         for block in section.blocks:
@@ -404,6 +405,24 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
             if run:
                 found.add(" ".join(run))
     return found.items
+
+
+def _risky_heading(section: Section, found: RiskList) -> None:
+    """A heading that is itself a risk's sentence: "Concern: 3 of 9 tests have no owner" set
+    as a heading, or a row of an export read as a title ("Land not secured - may need a
+    compulsory purchase, adds 9 months"). A heading naming a topic ("Risks for 2027",
+    "Identify and assess risks") has a role of its own or too few words."""
+    text = section.heading.strip()
+    if not text or section.heading_block is None or text.rstrip(")").endswith("?"):
+        return
+    label = _LABEL.match(_NUMBERING.sub("", text))
+    if label and not label.group("label").lower().startswith("issue"):
+        body = label.group("body")
+        if len(body.split()) >= 4 and not _NO_RISK.search(body):
+            found.add(body)
+        return
+    if len(text.split()) >= 7 and heading_role(text) is None and is_risk_sentence(text):
+        found.add(text)
 
 
 def _register(block: Block, role: str, found: RiskList) -> None:

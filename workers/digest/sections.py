@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from workers.digest.blocks import Block
 
@@ -207,6 +207,8 @@ def heading_role(heading: str) -> str | None:
     key = _BODY_NAME.sub(" ", key).strip()
     if not key:
         return None
+    if re.fullmatch(r"a\.?i\.?|ai's", key):
+        return "actions"  # "AI": the minutes' short form of action items, a heading alone
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
             if role == "background" and _TIMEBOX.search(aside):
@@ -272,12 +274,24 @@ def is_discussion(role: str, block: Block) -> bool:
     return role == "agenda" and (block.level > 0 or len(block.text) > 80)
 
 
+_NOTHING = re.compile(
+    r"^\W*(?:no (?:report|update|updates|news|change|changes)|nothing (?:to report|new)|none"
+    r"|n/?a|nil)\W*$",
+    re.IGNORECASE,
+)
+
+
 def split_sections(blocks: Iterable[Block]) -> list[Section]:
     """Sections in document order; the first one (before any heading) has an empty heading."""
     sections = [Section("", 0, "notes")]
     # (level, role) of the open headings, to let an unnamed sub-heading inherit its role.
     stack: list[tuple[int, str]] = []
     for block in blocks:
+        if block.kind == "heading" and _NOTHING.match(block.text):
+            # "No report" set as a heading under a topic says that topic has nothing: a line of
+            # the section it sits in, not a new section that would cut the topic's role.
+            sections[-1].blocks.append(replace(block, kind="paragraph"))
+            continue
         if block.kind == "heading":
             level = block.level or 1
             while stack and stack[-1][0] >= level:
