@@ -102,3 +102,16 @@ def test_a_heading_that_states_a_risk_is_a_risk():
     assert "two of the five pumps have no spare parts on site" in found
     assert "Crane hire not confirmed - the lift could slip by three weeks" in found
     assert not any("next quarter" in r for r in found)
+
+
+def test_a_change_log_rating_its_changes_is_no_risk_register():
+    text = (
+        "## Changes for approval\n\n"
+        "| Change | Description / risk | Outcome |\n"
+        "|---|---|---|\n"
+        "| CH-71 | Ledger service patch to 3.2. Risk: High. Window Sat 02:00. | Approved |\n"
+        "| CH-72 | Kiosk font update. Risk: Low. | Approved |\n"
+    )
+    assert _risks(text) == []
+    assert not is_risk_sentence("Ledger service patch to 3.2. Risk: High. Window Sat 02:00.")
+    assert is_risk_sentence("Risk: the ledger patch may not finish inside the window.")

@@ -49,7 +49,7 @@ _LABEL = re.compile(
 _WORDS = re.compile(
     r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d"
     r"| committee| narrative| officer| appetite| lead\b| manager| matrix| score| rating| report"
-    r"| allowance)"
+    r"| allowance| questionnaire)"
     r"|at risk"
     r"|threat|concerned (?:that|about|with|over|by)"
     r"|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
@@ -300,9 +300,19 @@ _RATING = re.compile(
 _NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
 
 
+# A rating given as a field in a change's line: "Scheduler upgrade v9.4. Risk: High. Window Sun".
+_RATING_FIELD = re.compile(
+    r"\brisk(?: level| rating)?\s*[:=]\s*(?:low|medium|moderate|high|normal|minor|major"
+    r"|critical)\b\.?",
+    re.IGNORECASE,
+)
+
+
 def is_risk_sentence(sentence: str) -> bool:
     if _RATING.search(sentence):
         sentence = _RATING.sub("", sentence)
+    if _RATING_FIELD.search(sentence):
+        sentence = _RATING_FIELD.sub("", sentence)
     return bool(_WORDS.search(sentence)) and not _NO_RISK.search(sentence)
 
 
@@ -439,9 +449,10 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     # A change log's "Cost / schedule impact" beside its Decision column rates a change, not
     # a threat: a table that records verdicts is no register unless it says likelihood.
     decided = any(_VERDICT_HEADER.fullmatch(c.lower().strip(" :*_")) for c in block.header)
-    is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
-        "likelihood" in roles or ("impact" in roles and not decided) or typed
-    )
+    named = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading))
+    if decided and named and not re.match(r"^\W*(?:risk|issue|blocker|concern)", heading):
+        named = False  # "Change | Description / risk | Outcome": a change log rating its changes
+    is_register = named or ("likelihood" in roles or ("impact" in roles and not decided) or typed)
     if role == "risks":
         # Rows of another shape under a "Key risks" title row of an action log ("R-12 |
         # Migration trial 2 depends on …" in the Date raised column): the row's sentence.
