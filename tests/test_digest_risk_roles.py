@@ -115,3 +115,20 @@ def test_a_change_log_rating_its_changes_is_no_risk_register():
     assert _risks(text) == []
     assert not is_risk_sentence("Ledger service patch to 3.2. Risk: High. Window Sat 02:00.")
     assert is_risk_sentence("Risk: the ledger patch may not finish inside the window.")
+
+
+def test_progress_against_agreed_targets_is_a_status_heading():
+    assert heading_role("2. Progress against agreed outcomes") == "notes"
+    assert heading_role("Agreed outcomes") == "decisions"
+
+
+def test_a_layout_table_minute_saying_resolved_still_states_its_risk():
+    text = (
+        "| Item | Minute |\n"
+        "|---|---|\n"
+        "| 4 | RESOLVED that the report be noted. Members raised concern that repair"
+        " times would not meet the new legal deadline from October. |\n"
+        "| 5 | Kitchen refit | Done |\n"
+    )
+    found = _risks(text)
+    assert any("repair times would not meet" in r for r in found)

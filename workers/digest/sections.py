@@ -245,6 +245,8 @@ _NOT_YET: tuple[tuple[str, re.Pattern[str]], ...] = (
             # "Discussed / agreed": what was talked over, some of it agreed.
             r"|\bdiscuss(?:ed|ion)\s*(?:/|&|\+|,|and)\s*(?:agreed|decided|agreements?)\b"
             r"|\b(?:agreed|decided|agreements?)\s*(?:/|&|\+|,|and)\s*discuss(?:ed|ion)\b"
+            # A report's status against its plan: "Progress against agreed outcomes".
+            r"|\b(?:progress|performance|delivery) (?:against|vs\.?|versus|towards?)\b"
             # "Summary of conclusions and actions": each item says which it is ("Action: …").
             r"|\b(?:decisions?|conclusions?|resolutions?|outcomes?)\b.*\b(?:actions?|action items"
             r"|next steps)\b|\b(?:actions?|action items)\b.*\b(?:decisions?|conclusions?"
