@@ -52,6 +52,9 @@ def test_a_committee_title_does_not_make_its_minutes_a_risk_list():
         "Board concerned the reserve is at 12%.",
         "Cooling headroom is too small for the summer peak.",
         "If Omar's leave starts early we have nobody on payroll.",
+        "The cheaper tier will cannibalise our yearly subscriptions.",
+        "Only 3 volunteers can open the hall on Sundays.",
+        "Petra is our only tester and she leaves in May.",
     ],
 )
 def test_risks_told_by_their_consequence(sentence):

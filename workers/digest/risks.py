@@ -127,7 +127,7 @@ _WORDS = re.compile(
     # A risk told by its consequence (digest6b): "upgrading might break the picker", "the
     # trial may cannibalise annual plans", "the locale may be dropped", "DVT must be
     # postponed", "the budget line will be exhausted", "only two weeks of buffer".
-    r"|\b(?:could|may|might|would) (?:break|affect|impact|hurt|damage|cannibali[sz]e|push)\b"
+    r"|\b(?:could|may|might|would|will) (?:break|affect|impact|hurt|damage|cannibali[sz]e|push)\b"
     r"|\b(?:could|may|might) (?:be )?(?:dropped|cut|lost|cancell?ed|postponed|affected)\b"
     r"|\b(?:must|will|would) (?:have to )?be (?:postponed|exhausted|delayed|cancell?ed)\b"
     r"|\b(?:margin|headroom|buffer|contingency) (?:is |looks |now )?(?:too |very )?(?:thin"
@@ -143,6 +143,10 @@ _WORDS = re.compile(
     r"|\b(?:is|are|was|were|not) sustainable\b|\bisn't sustainable\b"
     r"|\bcannot (?:support|meet|cover|afford)\b|\b(?:would|could) not (?:meet|run|cover"
     r"|afford)\b|\b(?:flagged|raised) that\b"
+    # A single point of failure said plainly: "only 2 volunteers can drive the trailer",
+    # "only two maintainers know the code", "she is our only tester".
+    r"|\bonly (?:one|two|three|\d) (?:\w+ ){1,2}(?:can|could|know|knows|is able|are able)\b"
+    r"|\b(?:is|are) (?:our|the team's|the) only \w+"
     r"|\bconcerned (?:this|that|the|it|\w+ (?:is|are|was|were|will|may|might))\b"
     # A harm on a condition that fails: "If X is not done by then, a repeat would go unnoticed".
     r"|\bif\b[^.;]{0,80}\b(?:not|n't|no|continues|grows|early|again|away)\b[^.;]{0,100}"
