@@ -34,7 +34,13 @@ from workers.digest.owners import (
     owners_in,
 )
 from workers.digest.sections import Section
-from workers.digest.tables import RISK_TYPES, column_roles, is_done_status
+from workers.digest.tables import (
+    RISK_TYPES,
+    column_roles,
+    is_decision_row,
+    is_done_status,
+    table_roles,
+)
 from workers.digest.words import BOILERPLATE, META_LINE, clip, field_line, split_names
 
 MAX_ACTIONS = 50
@@ -956,7 +962,7 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
     """Rows of an action table: any reasonable task × owner × due header."""
     if role in {"decisions", "done"}:
         return  # a decision log's rows, a table of finished work
-    roles = column_roles(block.header)
+    roles = table_roles(block.header, block.rows)
     rows = block.rows
     if not roles and role == "actions":
         # A task list printed without a header ("A1  D. Kowalski  backout plan  Thu 9 Jul"):
@@ -1004,6 +1010,8 @@ def _table_actions(block: Block, role: str, ctx: Context, found: ActionList) -> 
             continue
         if "action" not in roles and cell(roles.get("category")).lower() in RISK_TYPES:
             continue  # a tracker's or RAID log's Risk / Dependency row is a risk, not a task
+        if is_decision_row(row, text_col):
+            continue  # "Decision: …" card, a row in a tracker's Decisions column
         status = cell(roles.get("status", result_col))
         due = cell(roles.get("due")) or None
         if due and re.fullmatch(r"\d[\d\s./-]*\d", due):

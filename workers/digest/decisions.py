@@ -22,7 +22,7 @@ import re
 
 from workers.digest.blocks import Block
 from workers.digest.sections import Section, is_discussion
-from workers.digest.tables import column_roles
+from workers.digest.tables import status_verdict, table_roles
 from workers.digest.words import (
     BOILERPLATE,
     META_LINE,
@@ -609,7 +609,7 @@ _UNDECIDED = re.compile(r"^\W*(?:open|pending|proposed|draft|tbd|to be|awaiting|
 
 
 def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-untyped-def]
-    roles = column_roles(block.header)
+    roles = table_roles(block.header, block.rows)
     text_col = roles.get("text", roles.get("decision"))  # "Decision | Date": the decision
     status_col = roles.get("status")
     verdict_col = next(
@@ -696,6 +696,9 @@ def _table_decisions(block: Block, role: str, add) -> None:  # type: ignore[no-u
                 if ref and topics.count(topic) > 1:
                     topic = f"{ref} {topic}"  # "Speaker" on several rows: the row's reference
                 add(f"{topic}: {verdict}", ref)
+            continue
+        if verdict := status_verdict(cell(status_col)):
+            add(f"{cell(text_col)}: {verdict}")  # "Liability cap | … | Agreed"
             continue
         if "decision" in heading or role == "decisions":
             add(cell(text_col))

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from workers.digest.blocks import Block
 from workers.digest.dates import find_dates
 from workers.digest.sections import heading_role
-from workers.digest.tables import column_roles
+from workers.digest.tables import column_roles, stacked_blocks
 from workers.digest.text import CHAT_HEADER, continues, heading_level
 from workers.digest.words import NON_NAME_WORDS, person_name
 
@@ -111,7 +111,8 @@ def refine(blocks: Iterable[Block]) -> list[Block]:
         part
         for block in blocks
         for table in (_table_header(block) if block.kind == "table" else [block])
-        for titled in _title_rows(table)
+        for stacked in stacked_blocks(table)
+        for titled in _title_rows(stacked)
         for part in _prose_table(titled)
     ]
     blocks = list(_split_lines(tables_read))

@@ -21,7 +21,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.sections import Section, heading_role, is_discussion
-from workers.digest.tables import RISK_TYPES, column_roles
+from workers.digest.tables import RISK_TYPES, column_roles, is_done_status, open_row_notes
 from workers.digest.words import (
     BOILERPLATE,
     META_LINE,
@@ -443,6 +443,9 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     """Rows of a risk register (or any table in a risks section)."""
     roles = column_roles(block.header)
     text_col = roles.get("text")
+    for note in open_row_notes(block.header, block.rows):
+        if is_risk_sentence(note) and not _LABEL.match(note):
+            found.add(note)  # "may miss RC" in the Notes of a tracker's open row
     if text_col is None:
         _waits_in_cells(block, -1, found)  # a checklist or RAG table: its notes may wait
         return
@@ -476,8 +479,10 @@ def _register(block: Block, role: str, found: RiskList) -> None:
         if not text:
             continue
         status = cell(roles.get("status")).lower()
-        if status.split(" ")[0] in _CLOSED or any(
-            value.strip().lower() in _CLOSED for i, value in enumerate(row) if i != text_col
+        if (
+            status.split(" ")[0] in _CLOSED
+            or is_done_status(status)
+            or any(value.strip().lower() in _CLOSED for i, value in enumerate(row) if i != text_col)
         ):
             continue  # closed in the status column, or in a ROAM column ("Resolved")
         if typed and cell(roles.get("category")).lower() not in RISK_TYPES:

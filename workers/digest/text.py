@@ -19,7 +19,7 @@ from typing import Any
 
 from workers.digest.blocks import Block
 from workers.digest.sections import heading_role
-from workers.digest.tables import aligned_table
+from workers.digest.tables import aligned_table, delimited_table, delimiter_of, unpad_row_line
 from workers.digest.words import person_name
 
 #: Lines looked at; longer texts are cut (``workers.extract`` refuses far longer ones).
@@ -183,6 +183,9 @@ _WH_TITLE = re.compile(r"^(?:what|where|how)\s+(?:we|went|is|are)\b", re.IGNOREC
 
 
 def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
+    delimiter = delimiter_of(lines)  # a spreadsheet read as text: its rows are a table
+    if delimiter is not None:
+        lines = [unpad_row_line(line, delimiter) for line in lines]
     blocks: list[Block] = []
     current: Block | None = None  # the paragraph or list item a wrapped line may continue
     table: Block | None = None
@@ -230,6 +233,8 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
             continue
 
         aligned = _aligned_table(lines, offset) if "  " in line.strip() else None
+        if aligned is None and delimiter is not None and line.count(delimiter) >= 2:
+            aligned = _delimited_table(lines, offset, delimiter)
         if aligned is not None:
             table, used = aligned
             table.line = number
@@ -335,6 +340,14 @@ def _plain_blocks(lines: list[str], *, first_line: int) -> list[Block]:
         current = Block("paragraph", stripped, line=number)
         blocks.append(current)
     return blocks
+
+
+def _delimited_table(lines: list[str], offset: int, delimiter: str) -> tuple[Block, int] | None:
+    found = delimited_table(lines, offset, delimiter)
+    if found is None:
+        return None
+    header, rows, used = found
+    return Block("table", header=header, rows=rows), used
 
 
 def _aligned_table(lines: list[str], offset: int) -> tuple[Block, int] | None:
