@@ -20,7 +20,6 @@ def _risks(text: str) -> list[str]:
         ("Minutes of the Finance and Risk Committee", "notes"),
         ("Risk committee", None),
         ("Things keeping me worried", "risks"),
-        ("3. Findings", "risks"),
         ("NC-04 - Major nonconformity - stock records", "risks"),
         ("Risks", "risks"),
     ],

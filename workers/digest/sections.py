@@ -117,7 +117,7 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:risks?|blockers?|blocked|impediments?|concerns?|issues|raid|threats?"
             r"|dependencies|escalations?|red flags|watch ?list|watch items|things to watch"
-            r"|watch-?outs|problems?|worried|worries|findings|nonconformit(?:y|ies)|non-conformit"
+            r"|watch-?outs|problems?|worried|worries|nonconformit(?:y|ies)|non-conformit"
             r"(?:y|ies))\b"
         ),
     ),
