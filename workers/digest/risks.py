@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workers.digest.blocks import Block
-from workers.digest.sections import Section, is_discussion
+from workers.digest.sections import Section, heading_role, is_discussion
 from workers.digest.tables import RISK_TYPES, column_roles, is_done_status, open_row_notes
 from workers.digest.words import (
     BOILERPLATE,
@@ -49,7 +49,7 @@ _LABEL = re.compile(
 _WORDS = re.compile(
     r"\b(?:risks?\b(?! register| log| review| workshop| management| owner| assessment|\s*#?\d"
     r"| committee| narrative| officer| appetite| lead\b| manager| matrix| score| rating| report"
-    r"| allowance)"
+    r"| allowance| questionnaire)"
     r"|at risk"
     r"|threat|concerned (?:that|about|with|over|by)"
     r"|(?:^|\b(?:a|the|one|main|key|some|major|raised?|raises|no|our|my|his"
@@ -123,7 +123,34 @@ _WORDS = re.compile(
     r"|\ba further slip\b|\bslips? again\b"
     # A warning given: "Both warned that steel prices may rise 8 to 12%".
     r"|\bwarn(?:ed|s|ing)? (?:that|of|about)\b"
-    r"|\b(?:could|may|might) (?:use up|run out|eat (?:into|up)|wipe out|rise|increase)\b)",
+    r"|\b(?:could|may|might) (?:use up|run out|eat (?:into|up)|wipe out|rise|increase)\b"
+    # A risk told by its consequence (digest6b): "upgrading might break the picker", "the
+    # trial may cannibalise annual plans", "the locale may be dropped", "DVT must be
+    # postponed", "the budget line will be exhausted", "only two weeks of buffer".
+    r"|\b(?:could|may|might|would|will) (?:break|affect|impact|hurt|damage|cannibali[sz]e|push)\b"
+    r"|\b(?:could|may|might) (?:be )?(?:dropped|cut|lost|cancell?ed|postponed|affected)\b"
+    r"|\b(?:must|will|would) (?:have to )?be (?:postponed|exhausted|delayed|cancell?ed)\b"
+    r"|\b(?:margin|headroom|buffer|contingency) (?:is |looks |now )?(?:too |very )?(?:thin"
+    r"|small|tight)\b|\bonly (?:\w+ ){1,3}(?:of )?(?:buffer|margin|headroom|float)\b"
+    r"|\b(?:is|are|looks?|already|very|too) tight\b|\bunder pressure\b"
+    # A wait nobody answers: "no feedback", "chased, not received", "Legal view awaited".
+    r"|\bnot (?:yet )?received\b|(?<!is )\bno (?:feedback|response|reply|answer)\b|\bawaited\b"
+    r"|\bwaiting (?:\w+ )?(?:signature|approval|sign-?off)\b|\baguardando\b"
+    r"|\bstill (?:disputed|with|unsigned|unresolved|crash\w*)\b"
+    # (now, not history: "were delayed by up to 6h", "have slipped before" are the past)
+    r"|\b(?:has|have) (?:already )?slipped\b(?! before)|(?<!were )(?<!was )\bdelay(?:ed|s)? (?:by"
+    r"|in|because of|due to)\b"
+    r"|\b(?:is|are|was|were|not) sustainable\b|\bisn't sustainable\b"
+    r"|\bcannot (?:support|meet|cover|afford)\b|\b(?:would|could) not (?:meet|run|cover"
+    r"|afford)\b|\b(?:flagged|raised) that\b"
+    # A single point of failure said plainly: "only 2 volunteers can drive the trailer",
+    # "only two maintainers know the code", "she is our only tester".
+    r"|\bonly (?:one|two|three|\d) (?:\w+ ){1,2}(?:can|could|know|knows|is able|are able)\b"
+    r"|\b(?:is|are) (?:our|the team's|the) only \w+"
+    r"|\bconcerned (?:this|that|the|it|\w+ (?:is|are|was|were|will|may|might))\b"
+    # A harm on a condition that fails: "If X is not done by then, a repeat would go unnoticed".
+    r"|\bif\b[^.;]{0,80}\b(?:not|n't|no|continues|grows|early|again|away)\b[^.;]{0,100}"
+    r"\b(?:would|could|cannot|can't|must be|will be|short|nobody|no one)\b)",
     re.IGNORECASE,
 )
 _NO_RISK = re.compile(
@@ -277,9 +304,19 @@ _RATING = re.compile(
 _NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})+\.?|\(?[a-z0-9]{1,2}\))\s+(?=\S)")
 
 
+# A rating given as a field in a change's line: "Scheduler upgrade v9.4. Risk: High. Window Sun".
+_RATING_FIELD = re.compile(
+    r"\brisk(?: level| rating)?\s*[:=]\s*(?:low|medium|moderate|high|normal|minor|major"
+    r"|critical)\b\.?",
+    re.IGNORECASE,
+)
+
+
 def is_risk_sentence(sentence: str) -> bool:
     if _RATING.search(sentence):
         sentence = _RATING.sub("", sentence)
+    if _RATING_FIELD.search(sentence):
+        sentence = _RATING_FIELD.sub("", sentence)
     return bool(_WORDS.search(sentence)) and not _NO_RISK.search(sentence)
 
 
@@ -313,6 +350,7 @@ class RiskList:
 def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
     found = RiskList()
     for section in sections:
+        _risky_heading(section, found)
         # Prose beside a register's table or list is its preamble, not a risk of its own.
         listed = any(b.kind in {"list_item", "table"} for b in section.blocks)
         for block in section.blocks:
@@ -383,6 +421,24 @@ def extract_risks(sections: list[Section]) -> list[dict[str, Any]]:
     return found.items
 
 
+def _risky_heading(section: Section, found: RiskList) -> None:
+    """A heading that is itself a risk's sentence: "Concern: 3 of 9 tests have no owner" set
+    as a heading, or a row of an export read as a title ("Land not secured - may need a
+    compulsory purchase, adds 9 months"). A heading naming a topic ("Risks for 2027",
+    "Identify and assess risks") has a role of its own or too few words."""
+    text = section.heading.strip()
+    if not text or section.heading_block is None or text.rstrip(")").endswith("?"):
+        return
+    label = _LABEL.match(_NUMBERING.sub("", text))
+    if label and not label.group("label").lower().startswith("issue"):
+        body = label.group("body")
+        if len(body.split()) >= 4 and not _NO_RISK.search(body):
+            found.add(body)
+        return
+    if len(text.split()) >= 7 and heading_role(text) is None and is_risk_sentence(text):
+        found.add(text)
+
+
 def _register(block: Block, role: str, found: RiskList) -> None:
     """Rows of a risk register (or any table in a risks section)."""
     roles = column_roles(block.header)
@@ -400,9 +456,10 @@ def _register(block: Block, role: str, found: RiskList) -> None:
     # A change log's "Cost / schedule impact" beside its Decision column rates a change, not
     # a threat: a table that records verdicts is no register unless it says likelihood.
     decided = any(_VERDICT_HEADER.fullmatch(c.lower().strip(" :*_")) for c in block.header)
-    is_register = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading)) or (
-        "likelihood" in roles or ("impact" in roles and not decided) or typed
-    )
+    named = bool(re.search(r"\brisk|\bissue|\bblocker|\bconcern", heading))
+    if decided and named and not re.match(r"^\W*(?:risk|issue|blocker|concern)", heading):
+        named = False  # "Change | Description / risk | Outcome": a change log rating its changes
+    is_register = named or ("likelihood" in roles or ("impact" in roles and not decided) or typed)
     if role == "risks":
         # Rows of another shape under a "Key risks" title row of an action log ("R-12 |
         # Migration trial 2 depends on …" in the Date raised column): the row's sentence.
@@ -478,7 +535,9 @@ def _waits_in_cells(block: Block, text_col: int, found: RiskList) -> None:
                     and index != status_col
                     and len(value.split()) >= 4
                     and not _STUCK.match(value)
-                    and not _CLOSED_ROW.search(" ".join(row))
+                    # (a status cell says closed; a minute's long cell saying "RESOLVED that"
+                    # in a layout table closes nothing)
+                    and not any(_CLOSED_ROW.search(v) and len(v.split()) <= 6 for v in row)
                     and any(
                         is_risk_sentence(part) and not _STATUS_NOTE.search(part)
                         for part in sentences(value)

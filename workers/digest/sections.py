@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from workers.digest.blocks import Block
 
@@ -117,7 +117,8 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:risks?|blockers?|blocked|impediments?|concerns?|issues|raid|threats?"
             r"|dependencies|escalations?|red flags|watch ?list|watch items|things to watch"
-            r"|watch-?outs|problems?)\b"
+            r"|watch-?outs|problems?|worried|worries|nonconformit(?:y|ies)|non-conformit"
+            r"(?:y|ies))\b"
         ),
     ),
     ("agenda", re.compile(r"\b(?:agenda|topics? for discussion|items? for discussion)\b")),
@@ -140,6 +141,12 @@ _HEADING_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|any other business|aob|misc\w*)\b"
         ),
     ),
+)
+
+
+_BODY_NAME = re.compile(
+    r"\b(?:risks?|issues?)(?: (?:and|&) \w+)? (?:committee|officer|manager|lead|management"
+    r"|appetite|owner|team|function|board)\b"
 )
 
 
@@ -196,6 +203,12 @@ def heading_role(heading: str) -> str | None:
     key = re.sub(r"\s+", " ", key).strip()
     if not key:
         return None
+    # "Minutes of the Audit and Risk Committee": a body's name, not a list of its risks.
+    key = _BODY_NAME.sub(" ", key).strip()
+    if not key:
+        return None
+    if re.fullmatch(r"a\.?i\.?|ai's", key):
+        return "actions"  # "AI": the minutes' short form of action items, a heading alone
     for role, pattern in _HEADING_ROLES:
         if pattern.search(key):
             if role == "background" and _TIMEBOX.search(aside):
@@ -232,6 +245,8 @@ _NOT_YET: tuple[tuple[str, re.Pattern[str]], ...] = (
             # "Discussed / agreed": what was talked over, some of it agreed.
             r"|\bdiscuss(?:ed|ion)\s*(?:/|&|\+|,|and)\s*(?:agreed|decided|agreements?)\b"
             r"|\b(?:agreed|decided|agreements?)\s*(?:/|&|\+|,|and)\s*discuss(?:ed|ion)\b"
+            # A report's status against its plan: "Progress against agreed outcomes".
+            r"|\b(?:progress|performance|delivery) (?:against|vs\.?|versus|towards?)\b"
             # "Summary of conclusions and actions": each item says which it is ("Action: …").
             r"|\b(?:decisions?|conclusions?|resolutions?|outcomes?)\b.*\b(?:actions?|action items"
             r"|next steps)\b|\b(?:actions?|action items)\b.*\b(?:decisions?|conclusions?"
@@ -261,12 +276,24 @@ def is_discussion(role: str, block: Block) -> bool:
     return role == "agenda" and (block.level > 0 or len(block.text) > 80)
 
 
+_NOTHING = re.compile(
+    r"^\W*(?:no (?:report|update|updates|news|change|changes)|nothing (?:to report|new)|none"
+    r"|n/?a|nil)\W*$",
+    re.IGNORECASE,
+)
+
+
 def split_sections(blocks: Iterable[Block]) -> list[Section]:
     """Sections in document order; the first one (before any heading) has an empty heading."""
     sections = [Section("", 0, "notes")]
     # (level, role) of the open headings, to let an unnamed sub-heading inherit its role.
     stack: list[tuple[int, str]] = []
     for block in blocks:
+        if block.kind == "heading" and _NOTHING.match(block.text):
+            # "No report" set as a heading under a topic says that topic has nothing: a line of
+            # the section it sits in, not a new section that would cut the topic's role.
+            sections[-1].blocks.append(replace(block, kind="paragraph"))
+            continue
         if block.kind == "heading":
             level = block.level or 1
             while stack and stack[-1][0] >= level:
