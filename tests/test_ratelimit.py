@@ -693,9 +693,9 @@ class Server:
     log_path: Path
 
 
-@pytest.fixture(scope="module")
-def live_server(services: Services) -> Iterator[Server]:
-    """gunicorn, 2 processes of 8 threads each, with request limits on."""
+@contextmanager
+def gunicorn_server(services: Services, name: str, settings: dict[str, str]) -> Iterator[Server]:
+    """gunicorn, 2 processes of 8 threads each, with request limits on and ``settings``."""
     port = _free_port()
     env = {
         **os.environ,
@@ -704,12 +704,12 @@ def live_server(services: Services) -> Iterator[Server]:
         "SECRET_KEY": "test-secret",
         "PYTHONPATH": str(ROOT),
         "RATELIMIT_ENABLED": "1",
-        "RATELIMIT_BURST_SECONDS": "0",  # the minute window alone
         "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
+        **settings,
     }
-    for name in ("CELERY_BROKER_URL", "MIGRATION_DATABASE_URL"):
-        env.pop(name, None)
-    log_path = ROOT / "instance" / f"test-ratelimit-server-{os.getpid()}.log"
+    for variable in ("CELERY_BROKER_URL", "MIGRATION_DATABASE_URL"):
+        env.pop(variable, None)
+    log_path = ROOT / "instance" / f"test-{name}-server-{os.getpid()}.log"
     log_path.parent.mkdir(exist_ok=True)
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
@@ -734,12 +734,21 @@ def live_server(services: Services) -> Iterator[Server]:
                 tail = log_path.read_text()[-3000:]
                 raise RuntimeError("server did not start:\n" + tail) from None
             time.sleep(0.2)
-    yield server
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def live_server(services: Services) -> Iterator[Server]:
+    """The limits on a real server, the minute window alone (no burst window)."""
+    with gunicorn_server(services, "ratelimit", {"RATELIMIT_BURST_SECONDS": "0"}) as server:
+        yield server
 
 
 def api_get(server: Server, token: str, path: str = "/api/v1/documents") -> tuple[int, dict]:

@@ -11,9 +11,6 @@ is looked up.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +21,8 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import ROOT, TEST_QUEUE, OrgFixture, Services, make_app, round_trips
-from tests.test_browser import _free_port
-from tests.test_ratelimit import Server, api_get, api_token, set_overrides
+from tests.conftest import OrgFixture, Services, make_app, round_trips
+from tests.test_ratelimit import Server, api_get, api_token, gunicorn_server, set_overrides
 from tests.test_round_trips import insert_documents
 
 LOOKUP = "FROM api_tokens JOIN users"  # the token lookup's statement (tokens.AUTHENTICATE)
@@ -159,49 +155,8 @@ def test_last_used_is_still_written(cached_app: Flask, make_org, owner_engine, m
 @pytest.fixture(scope="module")
 def cached_server(services: Services) -> Iterator[Server]:
     """gunicorn, 2 processes of 8 threads each, as deployed: token cache and limits on."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": services.app_url,
-        "REDIS_URL": services.redis_url,
-        "SECRET_KEY": "test-secret",
-        "PYTHONPATH": str(ROOT),
-        "RATELIMIT_ENABLED": "1",
-        "API_TOKEN_CACHE_SECONDS": "30",
-        "DOCUMENT_QUEUE_PREFIX": f"{TEST_QUEUE}-docs",
-    }
-    for name in ("CELERY_BROKER_URL", "MIGRATION_DATABASE_URL"):
-        env.pop(name, None)
-    log_path = ROOT / "instance" / f"test-token-cache-server-{os.getpid()}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread"]
-            + ["--threads", "8", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            api_get(server, "none", "/healthz")
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(
-                    "server did not start:\n" + log_path.read_text()[-3000:]
-                ) from None
-            time.sleep(0.2)
-    yield server
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with gunicorn_server(services, "token-cache", {"API_TOKEN_CACHE_SECONDS": "30"}) as server:
+        yield server
 
 
 WARM = 20  # requests before a change: enough for both processes to keep the token
